@@ -1,0 +1,29 @@
+"""The HTTP layer shared by all Jina components: client, errors, batching, embeddings wire format."""
+
+from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.errors import (
+    JinaAuthenticationError,
+    JinaBadRequestError,
+    JinaConnectionError,
+    JinaError,
+    JinaInputError,
+    JinaMalformedResponseError,
+    JinaQuotaError,
+    JinaRateLimitError,
+    JinaServerError,
+    JinaTimeoutError,
+)
+
+__all__ = [
+    "JinaAuthenticationError",
+    "JinaBadRequestError",
+    "JinaClient",
+    "JinaConnectionError",
+    "JinaError",
+    "JinaInputError",
+    "JinaMalformedResponseError",
+    "JinaQuotaError",
+    "JinaRateLimitError",
+    "JinaServerError",
+    "JinaTimeoutError",
+]

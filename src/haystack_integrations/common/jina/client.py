@@ -1,0 +1,274 @@
+"""The one HTTP client every Jina component uses.
+
+`JinaClient` owns a keep-alive `requests.Session` (created on first use, shared by all threads of the
+component), the Bearer auth header, timeouts, retries with backoff, the mapping from HTTP errors to
+`JinaError` subclasses, and a concurrency limit that shrinks when the API says 429 and grows back
+as requests succeed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import requests
+from haystack.utils import Secret
+from requests.adapters import HTTPAdapter
+
+from haystack_integrations.common.jina.errors import (
+    JinaAuthenticationError,
+    JinaConnectionError,
+    JinaError,
+    JinaMalformedResponseError,
+    JinaTimeoutError,
+    error_for_status,
+)
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_MAX_CONCURRENCY = 8
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+MAX_RETRY_AFTER = 60.0
+
+try:
+    _VERSION = version("jina-haystack")
+except PackageNotFoundError:  # running from a source tree
+    _VERSION = "unknown"
+USER_AGENT = f"jina-haystack/{_VERSION}"
+
+
+def resolve_timeout(timeout: float | None) -> float:
+    """The explicit value, else `JINA_TIMEOUT`, else 60 seconds."""
+    if timeout is not None:
+        return float(timeout)
+    return float(os.environ.get("JINA_TIMEOUT", DEFAULT_TIMEOUT))
+
+
+def resolve_max_retries(max_retries: int | None) -> int:
+    """The explicit value, else `JINA_MAX_RETRIES`, else 5."""
+    if max_retries is not None:
+        return int(max_retries)
+    return int(os.environ.get("JINA_MAX_RETRIES", DEFAULT_MAX_RETRIES))
+
+
+def resolve_api_key(api_key: Secret) -> str:
+    """Resolve the Secret now, so a missing key fails when the component is built, not mid-pipeline."""
+    try:
+        value = api_key.resolve_value()
+    except ValueError:
+        value = None
+    if not value:
+        env_vars = getattr(api_key, "_env_vars", None) or getattr(api_key, "env_vars", None)
+        where = f"set the environment variable {' or '.join(env_vars)}" if env_vars else "pass a non-empty key"
+        msg = f"No Jina API key found: {where}, or pass api_key=Secret.from_env_var(...)."
+        raise JinaAuthenticationError(msg)
+    return str(value)
+
+
+class ConcurrencyLimit:
+    """Bounds the requests in flight; halves the bound on 429, then adds one back per `limit` successes."""
+
+    def __init__(self, maximum: int) -> None:
+        if maximum < 1:
+            msg = f"max_concurrency must be at least 1, got {maximum}"
+            raise ValueError(msg)
+        self.maximum = maximum
+        self.limit = maximum
+        self.in_flight = 0
+        self._successes = 0
+        self._cond = threading.Condition()
+
+    def acquire(self) -> None:
+        with self._cond:
+            while self.in_flight >= self.limit:
+                self._cond.wait()
+            self.in_flight += 1
+
+    def release(self, *, rate_limited: bool = False, succeeded: bool = False) -> None:
+        with self._cond:
+            self.in_flight -= 1
+            if rate_limited:
+                self.limit = max(1, self.limit // 2)
+                self._successes = 0
+            elif succeeded and self.limit < self.maximum:
+                self._successes += 1
+                if self._successes >= self.limit:
+                    self.limit += 1
+                    self._successes = 0
+            self._cond.notify_all()
+
+
+class JinaClient:
+    """
+    A small, thread-safe client for the Jina HTTP APIs.
+
+    :param api_key: The API key, as a Haystack `Secret`. It is resolved here, once.
+    :param timeout: Seconds to wait for an answer; `None` reads `JINA_TIMEOUT`, else 60.
+    :param max_retries: Retries on 429, 502, 503, 504 and connection errors; `None` reads
+        `JINA_MAX_RETRIES`, else 5.
+    :param max_concurrency: Upper bound of requests in flight at once through this client.
+    """
+
+    backoff_base = 0.5
+    backoff_cap = 20.0
+
+    def __init__(
+        self,
+        api_key: Secret,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ) -> None:
+        self._auth_header = f"Bearer {resolve_api_key(api_key)}"
+        self.timeout = resolve_timeout(timeout)
+        self.max_retries = resolve_max_retries(max_retries)
+        if self.max_retries < 0:
+            msg = f"max_retries must be >= 0, got {self.max_retries}"
+            raise ValueError(msg)
+        self.limit = ConcurrencyLimit(max_concurrency)
+        self._session: requests.Session | None = None
+        self._session_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"JinaClient(timeout={self.timeout}, max_retries={self.max_retries}, max_concurrency={self.limit.maximum})"
+
+    @property
+    def session(self) -> requests.Session:
+        """The keep-alive session, created on first use."""
+        with self._session_lock:
+            if self._session is None:
+                session = requests.Session()
+                pool = max(10, self.limit.maximum)
+                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                session.headers.update(
+                    {"Authorization": self._auth_header, "Accept": "application/json", "User-Agent": USER_AGENT}
+                )
+                self._session = session
+            return self._session
+
+    def close(self) -> None:
+        """Close the session; the next request opens a new one."""
+        with self._session_lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    def post_json(self, url: str, payload: Mapping[str, Any]) -> Any:
+        """POST a JSON body and return the decoded JSON answer."""
+        return parse_json(self.request("POST", url, json_body=payload), url)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """
+        Send one request, retrying transient failures, and return the 2xx response.
+
+        :raises JinaError: a subclass saying what went wrong.
+        """
+        endpoint = _endpoint(url)
+        attempt = 0
+        while True:
+            try:
+                return self._send(method, url, endpoint, json_body, headers)
+            except JinaError as error:
+                retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
+                if not retryable or attempt >= self.max_retries:
+                    raise
+                time.sleep(self._backoff(attempt, error.retry_after))
+                attempt += 1
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        json_body: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+    ) -> requests.Response:
+        """One try, holding a concurrency slot: the response if it is 2xx, else a `JinaError`."""
+        self.limit.acquire()
+        rate_limited = succeeded = False
+        try:
+            response = self.session.request(method, url, json=json_body, headers=headers, timeout=self.timeout)
+            succeeded = response.ok
+            rate_limited = response.status_code == 429
+        except requests.Timeout as exc:
+            msg = f"Jina API did not answer within {self.timeout} s: {endpoint}"
+            raise JinaTimeoutError(msg, endpoint=endpoint) from exc
+        except requests.RequestException as exc:
+            msg = f"Could not reach the Jina API at {endpoint}: {type(exc).__name__}: {str(exc)[:300]}"
+            raise JinaConnectionError(msg, endpoint=endpoint) from exc
+        finally:
+            self.limit.release(rate_limited=rate_limited, succeeded=succeeded)
+        if not succeeded:
+            error = error_for_status(response.status_code, endpoint, _detail(response))
+            error.retry_after = _retry_after(response)
+            raise error
+        return response
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER) + random.uniform(0, 0.1 * self.backoff_base)
+        # "full jitter": spreads the retries of concurrent batches instead of synchronising them
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+
+def parse_json(response: requests.Response, url: str) -> Any:
+    """Decode a JSON body or raise `JinaMalformedResponseError`."""
+    try:
+        return response.json()
+    except ValueError:
+        endpoint = _endpoint(url)
+        snippet = response.text[:200]
+        msg = f"Jina API answered HTTP {response.status_code} from {endpoint} with a body that is not JSON: {snippet!r}"
+        raise JinaMalformedResponseError(msg, status_code=response.status_code, endpoint=endpoint) from None
+
+
+def _endpoint(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+def _detail(response: requests.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:500] or None
+    if isinstance(body, dict):
+        for key in ("detail", "message", "readableMessage", "error"):
+            if body.get(key):
+                value = body[key]
+                return value if isinstance(value, str) else json.dumps(value)[:500]
+    return json.dumps(body)[:500]
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+__all__ = ["JinaClient", "JinaError", "parse_json", "resolve_max_retries", "resolve_timeout"]

@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+from typing import Any
+
+from haystack import Document, component
+from haystack.utils import Secret
+
+from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
+from haystack_integrations.common.jina.component_utils import from_dict, in_thread, to_dict
+from haystack_integrations.common.jina.embeddings import (
+    EMBEDDINGS_URL,
+    batch_positions,
+    check_embedding_type,
+    embed_documents,
+    request_options,
+)
+from haystack_integrations.common.jina.errors import JinaInputError
+from haystack_integrations.components.embedders.jina.late_chunking import late_chunking_groups
+
+JINA_API_URL = EMBEDDINGS_URL
+
+
+@component
+class JinaDocumentEmbedder:
+    """
+    Embeds Documents with a Jina embedding model, several requests at a time.
+
+    ```python
+    from haystack import Document
+    from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder
+
+    # JINA_API_KEY must be set
+    embedder = JinaDocumentEmbedder(task="retrieval.passage")
+    result = embedder.run([Document(content="I love pizza!")])
+    print(result["documents"][0].embedding[:3], result["meta"]["usage"])
+    ```
+
+    Every input document comes back, in order, as a copy (inputs are never mutated). A document whose
+    text to embed is empty (no content, no `meta_fields_to_embed` values) is an input error: it raises
+    `JinaInputError` naming the document, or with `raise_on_failure=False` comes back without embedding
+    and is listed in `meta["failed_documents"]`.
+    """
+
+    def __init__(
+        self,
+        api_key: Secret = Secret.from_env_var("JINA_API_KEY"),  # noqa: B008
+        model: str = "jina-embeddings-v3",
+        prefix: str = "",
+        suffix: str = "",
+        batch_size: int = 32,
+        progress_bar: bool = True,
+        meta_fields_to_embed: list[str] | None = None,
+        embedding_separator: str = "\n",
+        task: str | None = None,
+        dimensions: int | None = None,
+        late_chunking: bool | None = None,
+        *,
+        base_url: str = JINA_API_URL,
+        embedding_type: str = "float",
+        normalized: bool | None = None,
+        truncate: bool | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        raise_on_failure: bool = True,
+    ) -> None:
+        """
+        Create a JinaDocumentEmbedder.
+
+        :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
+        :param model: The Jina embedding model, for example `jina-embeddings-v3` or `jina-embeddings-v4`.
+        :param prefix: Text added before each document's text.
+        :param suffix: Text added after each document's text.
+        :param batch_size: Documents per request (at most 2048, the API's limit).
+        :param progress_bar: Show a progress bar counting embedded documents.
+        :param meta_fields_to_embed: Meta fields whose values are embedded with the content, before it.
+        :param embedding_separator: Joins the meta values and the content.
+        :param task: The task adapter; embed documents for retrieval with `retrieval.passage`.
+            jina-embeddings-v3: `retrieval.query`, `retrieval.passage`, `text-matching`,
+            `classification`, `separation`; jina-embeddings-v4: `retrieval.query`, `retrieval.passage`,
+            `text-matching`, `code.query`, `code.passage`.
+        :param dimensions: Truncate vectors to this many dimensions (Matryoshka models: v3, v4, clip-v2).
+        :param late_chunking: Embed chunks in the context of their whole source document. The API
+            reads all inputs of one request as one text, so with `late_chunking=True` requests are
+            formed per source document: the chunks sharing `meta["source_id"]` (as Haystack's
+            `DocumentSplitter` writes it) travel together, ordered by `meta["split_id"]`, and never
+            share a request with another source. A source is split over several requests only to
+            stay within the model's context and the 2048-input limit. Documents without `source_id`
+            are batched by `batch_size` in the given order.
+        :param base_url: The full URL of the embeddings endpoint.
+        :param embedding_type: `float` (sent as base64 on the wire and decoded), `binary` or `ubinary`.
+        :param normalized: Ask for L2-normalized vectors. `None` keeps the API default.
+        :param truncate: Let the API cut inputs longer than the model's context. `None` keeps the default.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+            `JINA_MAX_RETRIES`, else 5.
+        :param max_concurrency: Requests in flight at once. The client halves it while the API answers
+            429 and grows it back as requests succeed.
+        :param raise_on_failure: If `True`, a failed request or a bad document raises. If `False`, the
+            affected documents come back without embedding and `meta["failed_documents"]` lists their
+            ids with the error; the rest are embedded.
+        """
+        check_embedding_type(embedding_type)
+        if batch_size < 1:
+            msg = f"batch_size must be at least 1, got {batch_size}"
+            raise ValueError(msg)
+        self.api_key = api_key
+        self.model_name = model
+        self.prefix = prefix
+        self.suffix = suffix
+        self.batch_size = batch_size
+        self.progress_bar = progress_bar
+        self.meta_fields_to_embed = meta_fields_to_embed or []
+        self.embedding_separator = embedding_separator
+        self.task = task
+        self.dimensions = dimensions
+        self.late_chunking = late_chunking
+        self.base_url = base_url
+        self.embedding_type = embedding_type
+        self.normalized = normalized
+        self.truncate = truncate
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_concurrency = max_concurrency
+        self.raise_on_failure = raise_on_failure
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+
+    def _get_telemetry_data(self) -> dict[str, Any]:
+        return {"model": self.model_name}
+
+    def warm_up(self) -> None:
+        """Open the HTTP session (it is otherwise opened by the first `run`)."""
+        _ = self._client.session
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._client.close()
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        Serialize this component to a dictionary.
+
+        :returns: The dictionary; the API key appears only as the name of its environment variable.
+        """
+        optional = {"task": self.task, "dimensions": self.dimensions, "late_chunking": self.late_chunking}
+        return to_dict(
+            self,
+            self.api_key,
+            model=self.model_name,
+            base_url=self.base_url,
+            prefix=self.prefix,
+            suffix=self.suffix,
+            batch_size=self.batch_size,
+            progress_bar=self.progress_bar,
+            meta_fields_to_embed=self.meta_fields_to_embed,
+            embedding_separator=self.embedding_separator,
+            **{key: value for key, value in optional.items() if value is not None},
+            embedding_type=self.embedding_type,
+            normalized=self.normalized,
+            truncate=self.truncate,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            max_concurrency=self.max_concurrency,
+            raise_on_failure=self.raise_on_failure,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JinaDocumentEmbedder:
+        """
+        Deserialize a component from a dictionary made by `to_dict`.
+
+        :param data: The dictionary.
+        :returns: The component.
+        """
+        return from_dict(cls, data)
+
+    def _text_to_embed(self, document: Document) -> str:
+        meta_values = [
+            str(document.meta[key])
+            for key in self.meta_fields_to_embed
+            if key in document.meta and document.meta[key] is not None
+        ]
+        body = self.embedding_separator.join([*meta_values, document.content or ""])
+        if not body.strip():
+            msg = (
+                f"Document {document.id} has no text to embed: its content is empty or None and it has no "
+                f"values for meta_fields_to_embed={self.meta_fields_to_embed}."
+            )
+            raise JinaInputError(msg)
+        return self.prefix + body + self.suffix
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    def run(self, documents: list[Document]) -> dict[str, Any]:
+        """
+        Embed a list of Documents.
+
+        :param documents: The Documents to embed.
+        :returns: `documents`: copies of all inputs, in order, with `embedding` set; `meta`: `model`,
+            summed `usage`, and `failed_documents` (`{"id", "error"}` per document left without embedding).
+        :raises TypeError: If the input is not a list of Documents.
+        :raises JinaError: If a request fails or a document has nothing to embed (with `raise_on_failure`).
+        """
+        if not isinstance(documents, list) or not all(isinstance(doc, Document) for doc in documents):
+            msg = (
+                "JinaDocumentEmbedder expects a list of Documents as input. "
+                "To embed a single string, use JinaTextEmbedder."
+            )
+            raise TypeError(msg)
+        if not documents:
+            return {"documents": [], "meta": {"model": self.model_name, "usage": {}, "failed_documents": []}}
+
+        texts: list[str | JinaInputError] = []
+        for document in documents:
+            try:
+                texts.append(self._text_to_embed(document))
+            except JinaInputError as error:
+                if self.raise_on_failure:
+                    raise
+                texts.append(error)
+
+        def make_input(position: int) -> str:
+            text = texts[position]
+            if isinstance(text, JinaInputError):
+                raise text
+            return text
+
+        if self.late_chunking:
+            groups = late_chunking_groups(documents, texts, self.batch_size, self.model_name)
+        else:
+            groups = batch_positions(len(documents), self.batch_size)
+        return embed_documents(
+            self._client,
+            self.base_url,
+            documents,
+            groups,
+            make_input,
+            model=self.model_name,
+            options=request_options(self),
+            max_concurrency=self.max_concurrency,
+            raise_on_failure=self.raise_on_failure,
+            progress_bar=self.progress_bar,
+        )
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    async def run_async(self, documents: list[Document]) -> dict[str, Any]:
+        """
+        Embed Documents without blocking the event loop. Same parameters and result as `run`.
+
+        :param documents: The Documents to embed.
+        :returns: `documents` and `meta`, as `run`.
+        """
+        return await in_thread(self.run, documents)

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+from typing import Any
+
+from haystack import component
+from haystack.utils import Secret
+
+from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.component_utils import from_dict, in_thread, to_dict
+from haystack_integrations.common.jina.embeddings import (
+    EMBEDDINGS_URL,
+    check_embedding_type,
+    embeddings_payload,
+    request_options,
+    parse_embeddings_response,
+)
+
+JINA_API_URL = EMBEDDINGS_URL
+
+
+@component
+class JinaTextEmbedder:
+    """
+    Embeds a string with a Jina embedding model. Use it to embed the query of a retrieval pipeline.
+
+    ```python
+    from haystack_integrations.components.embedders.jina import JinaTextEmbedder
+
+    # JINA_API_KEY must be set
+    text_embedder = JinaTextEmbedder(task="retrieval.query")
+    result = text_embedder.run("I love pizza!")
+    print(result["embedding"][:3], result["meta"])
+    # [0.017, -0.023, ...] {'model': 'jina-embeddings-v3', 'usage': {'prompt_tokens': 4, 'total_tokens': 4}}
+    ```
+    """
+
+    def __init__(
+        self,
+        api_key: Secret = Secret.from_env_var("JINA_API_KEY"),  # noqa: B008
+        model: str = "jina-embeddings-v3",
+        prefix: str = "",
+        suffix: str = "",
+        task: str | None = None,
+        dimensions: int | None = None,
+        late_chunking: bool | None = None,
+        *,
+        base_url: str = JINA_API_URL,
+        embedding_type: str = "float",
+        normalized: bool | None = None,
+        truncate: bool | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        """
+        Create a JinaTextEmbedder.
+
+        :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
+        :param model: The Jina embedding model, for example `jina-embeddings-v3`, `jina-embeddings-v4`,
+            `jina-clip-v2` or `jina-embeddings-v2-base-en`.
+        :param prefix: Text added before the input text.
+        :param suffix: Text added after the input text.
+        :param task: The task adapter. jina-embeddings-v3: `retrieval.query`, `retrieval.passage`,
+            `text-matching`, `classification`, `separation`; jina-embeddings-v4: `retrieval.query`,
+            `retrieval.passage`, `text-matching`, `code.query`, `code.passage`. For retrieval, embed
+            queries with `retrieval.query` and documents with `retrieval.passage`.
+        :param dimensions: Truncate vectors to this many dimensions (Matryoshka models: v3, v4, clip-v2).
+        :param late_chunking: Sent as-is; it only changes results for several inputs of one request,
+            so it matters for `JinaDocumentEmbedder`.
+        :param base_url: The full URL of the embeddings endpoint.
+        :param embedding_type: `float` (a list of floats; sent as base64 on the wire and decoded),
+            `binary` (int8, 8 dimensions per value) or `ubinary` (uint8).
+        :param normalized: Ask for L2-normalized vectors. `None` keeps the API default.
+        :param truncate: Let the API cut inputs longer than the model's context instead of failing.
+            `None` keeps the API default.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+            `JINA_MAX_RETRIES`, else 5.
+        """
+        check_embedding_type(embedding_type)
+        self.api_key = api_key
+        self.model_name = model
+        self.prefix = prefix
+        self.suffix = suffix
+        self.task = task
+        self.dimensions = dimensions
+        self.late_chunking = late_chunking
+        self.base_url = base_url
+        self.embedding_type = embedding_type
+        self.normalized = normalized
+        self.truncate = truncate
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=1)
+
+    def _get_telemetry_data(self) -> dict[str, Any]:
+        return {"model": self.model_name}
+
+    def warm_up(self) -> None:
+        """Open the HTTP session (it is otherwise opened by the first `run`)."""
+        _ = self._client.session
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._client.close()
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        Serialize this component to a dictionary.
+
+        :returns: The dictionary; the API key appears only as the name of its environment variable.
+        """
+        optional = {"task": self.task, "dimensions": self.dimensions, "late_chunking": self.late_chunking}
+        return to_dict(
+            self,
+            self.api_key,
+            model=self.model_name,
+            base_url=self.base_url,
+            prefix=self.prefix,
+            suffix=self.suffix,
+            **{key: value for key, value in optional.items() if value is not None},
+            embedding_type=self.embedding_type,
+            normalized=self.normalized,
+            truncate=self.truncate,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JinaTextEmbedder:
+        """
+        Deserialize a component from a dictionary made by `to_dict`.
+
+        :param data: The dictionary.
+        :returns: The component.
+        """
+        return from_dict(cls, data)
+
+    @component.output_types(embedding=list[float], meta=dict[str, Any])
+    def run(self, text: str) -> dict[str, Any]:
+        """
+        Embed one string.
+
+        :param text: The text to embed.
+        :returns: `embedding` (a list of floats, or of ints for binary types) and `meta` with `model`
+            and `usage`.
+        :raises TypeError: If `text` is not a string.
+        :raises JinaError: If the API call fails; the subclass says how.
+        """
+        if not isinstance(text, str):
+            msg = (
+                f"JinaTextEmbedder expects a string as input, got {type(text).__name__}. "
+                "To embed a list of Documents, use JinaDocumentEmbedder."
+            )
+            raise TypeError(msg)
+        payload = embeddings_payload(self.model_name, [self.prefix + text + self.suffix], request_options(self))
+        result = parse_embeddings_response(self._client.post_json(self.base_url, payload), 1, self.base_url)
+        return {"embedding": result.vectors[0], "meta": {"model": result.model or self.model_name, "usage": result.usage}}
+
+    @component.output_types(embedding=list[float], meta=dict[str, Any])
+    async def run_async(self, text: str) -> dict[str, Any]:
+        """
+        Embed one string without blocking the event loop. Same parameters and result as `run`.
+
+        :param text: The text to embed.
+        :returns: `embedding` and `meta`, as `run`.
+        """
+        return await in_thread(self.run, text)

@@ -1,0 +1,40 @@
+"""Run the emulator from the command line: `python -m haystack_integrations.testing.jina --port 8080`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from haystack_integrations.testing.jina.server import DEFAULT_API_KEY, JinaEmulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m haystack_integrations.testing.jina", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="key clients must send; '' accepts any key")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before every answer")
+    parser.add_argument("--corpus", help="JSON file: a list of {url, title, content} for search and ground")
+    args = parser.parse_args(argv)
+
+    corpus = None
+    if args.corpus:
+        with open(args.corpus, encoding="utf-8") as handle:
+            corpus = json.load(handle)
+    emulator = JinaEmulator(args.api_key or None, latency=args.latency, corpus=corpus, host=args.host, port=args.port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with emulator:
+        print(f"JinaEmulator (a test double, not the Jina API) listening on {emulator.url}", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

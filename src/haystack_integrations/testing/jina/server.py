@@ -1,0 +1,320 @@
+"""JinaEmulator: a local HTTP server that speaks the Jina wire format. A test double, like `moto` for AWS.
+
+It is not a model. It gives deterministic answers with the right shapes and useful properties
+(similar texts get close vectors, relevant documents rank first), checks the Bearer key, validates
+bodies like the real API, records every request, and injects faults on demand. Nothing in the
+components knows about it: point a component's `base_url` at it.
+
+    with JinaEmulator() as jina:
+        embedder = JinaTextEmbedder(api_key=Secret.from_token(jina.api_key), base_url=jina.embeddings_url)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_API_KEY = "jina_emulator_key"
+
+
+class ApiError(Exception):
+    """Raised by a route to answer with an HTTP error and `{"detail": ...}`."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # JSON-serialisable, or bytes / str sent as-is
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the emulator received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), default)
+
+
+FAULT_KINDS = ("status", "malformed", "wrong_count", "drop", "latency")
+
+
+@dataclass
+class Fault:
+    """
+    A fault applied to the next `times` requests that match.
+
+    kinds: `status` (answer `status` with `detail` and optional `Retry-After`), `malformed` (200 with
+    a body that is not JSON), `wrong_count` (a well-formed answer missing its last item), `drop`
+    (close the connection without answering), `latency` (wait `delay` seconds, then answer normally).
+    """
+
+    kind: str
+    times: int = 1
+    path: str | None = None
+    when: Callable[[RecordedRequest], bool] | None = None
+    status: int = 500
+    detail: str = "Injected fault"
+    retry_after: float | None = None
+    delay: float = 0.0
+
+    def matches(self, request: RecordedRequest) -> bool:
+        if self.path is not None and not request.path.startswith(self.path):
+            return False
+        return self.when is None or bool(self.when(request))
+
+
+Route = Callable[["JinaEmulator", RecordedRequest], Reply]
+ROUTES: dict[tuple[str, str], Route] = {}
+
+
+def route(method: str, path_prefix: str) -> Callable[[Route], Route]:
+    """Register a handler for requests whose path starts with `path_prefix`."""
+
+    def register(handler: Route) -> Route:
+        ROUTES[(method, path_prefix)] = handler
+        return handler
+
+    return register
+
+
+class JinaEmulator:
+    """
+    A Jina-compatible HTTP server on 127.0.0.1, started in a background thread.
+
+    :param api_key: The key clients must send as `Authorization: Bearer <key>`. `None` accepts any key.
+    :param latency: Seconds to wait before answering every request.
+    :param corpus: Documents (`{"url", "title", "content"}` dicts) the reader's search and ground
+        endpoints work over.
+    :param port: 0 picks a free port.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = DEFAULT_API_KEY,
+        *,
+        latency: float = 0.0,
+        corpus: list[dict[str, str]] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        _load_routes()
+        self.api_key = api_key
+        self.latency = latency
+        self.corpus = list(corpus or [])
+        self.requests: list[RecordedRequest] = []
+        self.faults: list[Fault] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.connections = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> JinaEmulator:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, name="jina-emulator", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> JinaEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ addresses
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def embeddings_url(self) -> str:
+        return f"{self.url}/v1/embeddings"
+
+    @property
+    def rerank_url(self) -> str:
+        return f"{self.url}/v1/rerank"
+
+    @property
+    def reader_url(self) -> str:
+        """Prefix for the read endpoint (like `https://r.jina.ai/`)."""
+        return f"{self.url}/r/"
+
+    @property
+    def search_url(self) -> str:
+        """Prefix for the search endpoint (like `https://s.jina.ai/`)."""
+        return f"{self.url}/s/"
+
+    @property
+    def ground_url(self) -> str:
+        """Prefix for the grounding endpoint (like `https://g.jina.ai/`)."""
+        return f"{self.url}/g/"
+
+    # ------------------------------------------------------------------ test controls
+    def inject(self, kind: str, *, times: int = 1, path: str | None = None, **options: Any) -> Fault:
+        """Add a fault (see `Fault`) and return it. `path` limits it to requests under that path."""
+        if kind not in FAULT_KINDS:
+            msg = f"Unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}"
+            raise ValueError(msg)
+        fault = Fault(kind=kind, times=times, path=path, **options)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def reset(self) -> None:
+        """Forget recorded requests, pending faults and counters."""
+        with self._lock:
+            self.requests.clear()
+            self.faults.clear()
+            self.max_in_flight = 0
+            self.connections = 0
+
+    def requests_to(self, path_prefix: str) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path.startswith(path_prefix)]
+
+    # ------------------------------------------------------------------ request handling
+    def _take_fault(self, request: RecordedRequest) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.times > 0 and fault.matches(request):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _check_auth(self, request: RecordedRequest, *, optional: bool) -> None:
+        header = request.header("Authorization")
+        if header is None and optional:
+            return
+        if header is None or not header.startswith("Bearer ") or not header[7:].strip():
+            raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'.")
+        if self.api_key is not None and header[7:].strip() != self.api_key:
+            raise ApiError(401, "Invalid API key.")
+
+    def handle(self, request: RecordedRequest) -> Reply | None:
+        """Answer one request; `None` means drop the connection."""
+        with self._lock:
+            self.requests.append(request)
+        fault = self._take_fault(request)
+        delay = self.latency + (fault.delay if fault is not None and fault.kind == "latency" else 0.0)
+        if delay:
+            time.sleep(delay)
+        if fault is not None and fault.kind == "drop":
+            return None
+        if fault is not None and fault.kind == "status":
+            headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+            return Reply(fault.status, {"detail": fault.detail}, headers=headers)
+        if fault is not None and fault.kind == "malformed":
+            return Reply(200, b"<html>502 Bad Gateway</html>")
+        handler = self._find_route(request)
+        if handler is None:
+            return Reply(404, {"detail": f"Not found: {request.method} {request.path}"})
+        try:
+            self._check_auth(request, optional=request.path.startswith(("/r/", "/s/", "/g/")))
+            reply = handler(self, request)
+        except ApiError as error:
+            return Reply(error.status, {"detail": error.detail}, headers=error.headers)
+        if fault is not None and fault.kind == "wrong_count" and isinstance(reply.body, dict):
+            for key in ("data", "results"):
+                if isinstance(reply.body.get(key), list) and reply.body[key]:
+                    reply.body[key] = reply.body[key][:-1]
+        return reply
+
+    def _find_route(self, request: RecordedRequest) -> Route | None:
+        path = request.path.split("?", 1)[0]
+        for (method, prefix), handler in ROUTES.items():
+            if method == request.method and path.startswith(prefix):
+                return handler
+        return None
+
+
+def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, so clients can reuse connections
+
+        def setup(self) -> None:
+            super().setup()
+            with emulator._lock:
+                emulator.connections += 1
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # quiet: tests read `emulator.requests` instead
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            request = RecordedRequest(self.command, self.path, dict(self.headers.items()), body)
+            with emulator._lock:
+                emulator.in_flight += 1
+                emulator.max_in_flight = max(emulator.max_in_flight, emulator.in_flight)
+            try:
+                reply = emulator.handle(request)
+            finally:
+                with emulator._lock:
+                    emulator.in_flight -= 1
+            if reply is None:
+                self.close_connection = True
+                return
+            if isinstance(reply.body, bytes):
+                payload = reply.body
+            elif isinstance(reply.body, str):
+                payload = reply.body.encode()
+            else:
+                payload = json.dumps(reply.body).encode()
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = _serve
+        do_POST = _serve
+
+    return Handler
+
+
+def _load_routes() -> None:
+    """Import the modules that register routes (kept separate: one file per endpoint family)."""
+    import importlib
+    import pkgutil
+
+    from haystack_integrations.testing import jina as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("routes_"):
+            importlib.import_module(f"{package.__name__}.{module.name}")
