@@ -194,8 +194,11 @@ class JinaEmulator:
             self.faults.append(fault)
         return fault
 
-    def reset(self) -> None:
-        """Forget recorded requests, pending faults and counters."""
+    def reset(self, idle_timeout: float = 5.0) -> None:
+        """Wait (up to `idle_timeout`) for requests still being answered, then forget requests, faults, counters."""
+        deadline = time.monotonic() + idle_timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
         with self._lock:
             self.requests.clear()
             self.faults.clear()
@@ -294,13 +297,16 @@ def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:
                 payload = reply.body.encode()
             else:
                 payload = json.dumps(reply.body).encode()
-            self.send_response(reply.status)
-            self.send_header("Content-Type", reply.content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (e.g. its timeout); nothing to tell it
 
         do_GET = _serve
         do_POST = _serve

@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+from haystack.utils import Secret
+
+from haystack_integrations.common.jina.batching import map_ordered
+from haystack_integrations.common.jina.client import ConcurrencyLimit, JinaClient
+from haystack_integrations.common.jina.errors import (
+    JinaAuthenticationError,
+    JinaBadRequestError,
+    JinaConnectionError,
+    JinaError,
+    JinaMalformedResponseError,
+    JinaQuotaError,
+    JinaRateLimitError,
+    JinaServerError,
+    JinaTimeoutError,
+)
+from haystack_integrations.testing.jina import JinaEmulator
+
+BODY = {"model": "jina-embeddings-v3", "input": ["hello"]}
+
+
+def make_client(api_key: Secret, **kwargs: object) -> JinaClient:
+    return JinaClient(api_key, **kwargs)  # type: ignore[arg-type]
+
+
+def test_missing_key_fails_at_construction_naming_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JINA_API_KEY", raising=False)
+    with pytest.raises(JinaAuthenticationError, match="JINA_API_KEY"):
+        JinaClient(Secret.from_env_var("JINA_API_KEY"))
+
+
+def test_env_fallbacks_for_timeout_and_retries(monkeypatch: pytest.MonkeyPatch, api_key: Secret) -> None:
+    monkeypatch.setenv("JINA_TIMEOUT", "7.5")
+    monkeypatch.setenv("JINA_MAX_RETRIES", "2")
+    client = make_client(api_key)
+    assert (client.timeout, client.max_retries) == (7.5, 2)
+    explicit = make_client(api_key, timeout=3, max_retries=0)
+    assert (explicit.timeout, explicit.max_retries) == (3.0, 0)
+
+
+def test_sends_bearer_key_and_user_agent(emulator: JinaEmulator, api_key: Secret) -> None:
+    make_client(api_key).post_json(emulator.embeddings_url, BODY)
+    (request,) = emulator.requests
+    assert request.header("Authorization") == f"Bearer {emulator.api_key}"
+    assert request.header("User-Agent", "").startswith("jina-haystack/")
+
+
+def test_wrong_key_is_authentication_error_without_retry_or_key(emulator: JinaEmulator) -> None:
+    client = make_client(Secret.from_token("sk-wrong-secret-123"), max_retries=3)
+    with pytest.raises(JinaAuthenticationError) as info:
+        client.post_json(emulator.embeddings_url, BODY)
+    assert len(emulator.requests) == 1
+    assert info.value.status_code == 401
+    assert "401" in str(info.value) and emulator.embeddings_url in str(info.value)
+    assert "sk-wrong-secret-123" not in str(info.value) and "sk-wrong-secret-123" not in repr(client)
+    assert isinstance(info.value, RuntimeError)
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [(402, JinaQuotaError), (422, JinaBadRequestError), (400, JinaBadRequestError), (500, JinaServerError)],
+)
+def test_non_retryable_status_maps_to_error_class(
+    emulator: JinaEmulator, api_key: Secret, status: int, error_type: type[JinaError]
+) -> None:
+    emulator.inject("status", status=status, detail="the server says why")
+    with pytest.raises(error_type, match="the server says why") as info:
+        make_client(api_key, max_retries=3).post_json(emulator.embeddings_url, BODY)
+    assert info.value.status_code == status
+    assert info.value.detail == "the server says why"
+    assert len(emulator.requests) == 1
+
+
+def test_real_validation_error_carries_detail(emulator: JinaEmulator, api_key: Secret) -> None:
+    with pytest.raises(JinaBadRequestError, match="Unknown model 'nope'"):
+        make_client(api_key).post_json(emulator.embeddings_url, {"model": "nope", "input": ["x"]})
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_transient_status_is_retried(emulator: JinaEmulator, api_key: Secret, status: int) -> None:
+    emulator.inject("status", status=status, times=2)
+    body = make_client(api_key, max_retries=3).post_json(emulator.embeddings_url, BODY)
+    assert len(body["data"]) == 1
+    assert len(emulator.requests) == 3
+
+
+def test_retry_after_is_honoured(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.inject("status", status=429, retry_after=0.4)
+    start = time.perf_counter()
+    make_client(api_key, max_retries=1).post_json(emulator.embeddings_url, BODY)
+    assert time.perf_counter() - start >= 0.4
+    assert len(emulator.requests) == 2
+
+
+def test_rate_limit_after_retries_is_rate_limit_error(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.inject("status", status=429, times=10, retry_after=0)
+    with pytest.raises(JinaRateLimitError, match="429"):
+        make_client(api_key, max_retries=2).post_json(emulator.embeddings_url, BODY)
+    assert len(emulator.requests) == 3
+
+
+def test_dropped_connection_is_retried_then_reported(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.inject("drop")
+    assert make_client(api_key, max_retries=1).post_json(emulator.embeddings_url, BODY)["data"]
+    emulator.inject("drop", times=5)
+    with pytest.raises(JinaConnectionError, match="Could not reach"):
+        make_client(api_key, max_retries=1).post_json(emulator.embeddings_url, BODY)
+
+
+def test_unreachable_server_is_connection_error(api_key: Secret) -> None:
+    with pytest.raises(JinaConnectionError):
+        make_client(api_key, max_retries=0, timeout=2).post_json("http://127.0.0.1:9/v1/embeddings", BODY)
+
+
+def test_slow_answer_is_timeout_error(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.inject("latency", delay=1.0)
+    with pytest.raises(JinaTimeoutError, match="0.2 s"):
+        make_client(api_key, max_retries=0, timeout=0.2).post_json(emulator.embeddings_url, BODY)
+
+
+def test_body_that_is_not_json_is_malformed(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.inject("malformed")
+    with pytest.raises(JinaMalformedResponseError, match="not JSON"):
+        make_client(api_key).post_json(emulator.embeddings_url, BODY)
+
+
+def test_one_keep_alive_connection_across_calls(emulator: JinaEmulator, api_key: Secret) -> None:
+    client = make_client(api_key)
+    for _ in range(5):
+        client.post_json(emulator.embeddings_url, BODY)
+    assert emulator.connections == 1
+    client.close()
+    client.post_json(emulator.embeddings_url, BODY)
+    assert emulator.connections == 2
+
+
+def test_key_never_logged(emulator: JinaEmulator, api_key: Secret, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    emulator.inject("status", status=503, times=2)
+    make_client(api_key, max_retries=3).post_json(emulator.embeddings_url, BODY)
+    assert emulator.api_key not in caplog.text
+
+
+def test_concurrency_limit_halves_on_429_and_recovers() -> None:
+    limit = ConcurrencyLimit(8)
+    limit.acquire()
+    limit.release(rate_limited=True)
+    assert limit.limit == 4
+    limit.acquire()
+    limit.release(rate_limited=True)
+    assert limit.limit == 2
+    for _ in range(2 + 3):
+        limit.acquire()
+        limit.release(succeeded=True)
+    assert limit.limit == 4
+    for _ in range(100):
+        limit.acquire()
+        limit.release(succeeded=True)
+    assert limit.limit == 8
+
+
+def test_in_flight_requests_never_exceed_max_concurrency(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.latency = 0.05
+    client = make_client(api_key, max_concurrency=3)
+    map_ordered(lambda _: client.post_json(emulator.embeddings_url, BODY), range(12), max_concurrency=8)
+    assert emulator.max_in_flight == 3
+
+
+def test_rate_limited_client_lowers_requests_in_flight(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.latency = 0.05
+    client = make_client(api_key, max_concurrency=8, max_retries=10)
+    emulator.inject("status", status=429, times=8, retry_after=0.05)
+    map_ordered(lambda _: client.post_json(emulator.embeddings_url, BODY), range(24), max_concurrency=8)
+    assert client.limit.limit < 8  # backed off...
+    assert len([r for r in emulator.requests]) == 24 + 8  # ...and every item still succeeded after retries
+
+
+def test_map_ordered_keeps_input_order_and_reports_each_item() -> None:
+    done: list[int] = []
+    lock = threading.Lock()
+
+    def slow_square(n: int) -> int:
+        time.sleep(0.01 * (10 - n))
+        return n * n
+
+    def record(n: int) -> None:
+        with lock:
+            done.append(n)
+
+    assert map_ordered(slow_square, list(range(10)), max_concurrency=5, on_done=record) == [n * n for n in range(10)]
+    assert sorted(done) == list(range(10))
+    assert done != list(range(10))  # they really finished out of order
+
+
+def test_map_ordered_collects_or_raises_errors() -> None:
+    def fail_on_three(n: int) -> int:
+        if n == 3:
+            raise ValueError("three")
+        return n
+
+    results = map_ordered(fail_on_three, list(range(5)), max_concurrency=2, fail_fast=False)
+    assert results[:3] == [0, 1, 2] and isinstance(results[3], ValueError) and results[4] == 4
+    with pytest.raises(ValueError, match="three"):
+        map_ordered(fail_on_three, list(range(5)), max_concurrency=2)
