@@ -120,7 +120,7 @@ def test_unreachable_server_is_connection_error(api_key: Secret) -> None:
 
 def test_slow_answer_is_timeout_error(emulator: JinaEmulator, api_key: Secret) -> None:
     emulator.inject("latency", delay=1.0)
-    with pytest.raises(JinaTimeoutError, match="0.2 s"):
+    with pytest.raises(JinaTimeoutError, match=r"0\.2 s"):
         make_client(api_key, max_retries=0, timeout=0.2).post_json(emulator.embeddings_url, BODY)
 
 
@@ -178,7 +178,7 @@ def test_rate_limited_client_lowers_requests_in_flight(emulator: JinaEmulator, a
     emulator.inject("status", status=429, times=8, retry_after=0.05)
     map_ordered(lambda _: client.post_json(emulator.embeddings_url, BODY), range(24), max_concurrency=8)
     assert client.limit.limit < 8  # backed off...
-    assert len([r for r in emulator.requests]) == 24 + 8  # ...and every item still succeeded after retries
+    assert len(emulator.requests) == 24 + 8  # ...and every item still succeeded after retries
 
 
 def test_map_ordered_keeps_input_order_and_reports_each_item() -> None:

@@ -138,7 +138,8 @@ class JinaClient:
         self._session_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"JinaClient(timeout={self.timeout}, max_retries={self.max_retries}, max_concurrency={self.limit.maximum})"
+        settings = f"timeout={self.timeout}, max_retries={self.max_retries}, max_concurrency={self.limit.maximum}"
+        return f"JinaClient({settings})"
 
     @property
     def session(self) -> requests.Session:

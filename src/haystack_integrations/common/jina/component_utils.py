@@ -19,9 +19,11 @@ def to_dict(component: Any, api_key: Secret, **init_parameters: Any) -> dict[str
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Inverse of `to_dict`; tuples that YAML turned into lists are the component's business."""
+    """Inverse of `to_dict`. Unlike Haystack's helpers, it leaves the caller's dictionary untouched."""
+    data = {**data, "init_parameters": dict(data.get("init_parameters", {}))}
     deserialize_secrets_inplace(data["init_parameters"], keys=["api_key"])
-    return default_from_dict(cls, data)  # type: ignore[no-any-return]
+    component: T = default_from_dict(cls, data)
+    return component
 
 
 async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

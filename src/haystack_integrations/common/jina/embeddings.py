@@ -7,7 +7,7 @@ import sys
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from haystack import Document, logging
 
@@ -69,7 +69,8 @@ def parse_embeddings_response(body: Any, expected: int, endpoint: str) -> Embedd
     """
 
     def malformed(problem: str) -> JinaMalformedResponseError:
-        return JinaMalformedResponseError(f"Malformed embeddings response from {endpoint}: {problem}", endpoint=endpoint)
+        message = f"Malformed embeddings response from {endpoint}: {problem}"
+        return JinaMalformedResponseError(message, endpoint=endpoint)
 
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
@@ -197,7 +198,9 @@ def embed_documents(
     for position, document in enumerate(documents):
         if position in embeddings:
             new_meta = {**document.meta, **embedded_meta} if embedded_meta else document.meta.copy()
-            output.append(replace(document, embedding=embeddings[position], meta=new_meta))
+            # binary types give ints; Document.embedding is typed list[float] but stores them as they are
+            embedding = cast(list[float], embeddings[position])
+            output.append(replace(document, embedding=embedding, meta=new_meta))
         else:
             output.append(replace(document, meta=document.meta.copy()))
     meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]

@@ -109,8 +109,8 @@ def embeddings(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     dimensions = body.get("dimensions") or model.dimensions
     embedding_type = body.get("embedding_type", "float")
     data = []
-    for index, (vector, count) in enumerate(zip(raw, counts, strict=True)):
-        vector = vectors.normalize(vector[:dimensions])
+    for index, (full, count) in enumerate(zip(raw, counts, strict=True)):
+        vector = vectors.normalize(full[:dimensions])  # Matryoshka: truncate, then renormalise
         if body.get("normalized") is False:
             vector = [x * (1.0 + count / 10) for x in vector]
         data.append({"object": "embedding", "index": index, "embedding": vectors.encode(vector, embedding_type)})

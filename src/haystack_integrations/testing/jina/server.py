@@ -158,7 +158,7 @@ class JinaEmulator:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def embeddings_url(self) -> str:
@@ -273,7 +273,7 @@ def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:
             with emulator._lock:
                 emulator.connections += 1
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: tests read `emulator.requests` instead
 
         def _serve(self) -> None:
@@ -308,8 +308,8 @@ def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up (e.g. its timeout); nothing to tell it
 
-        do_GET = _serve
-        do_POST = _serve
+        do_GET = _serve  # noqa: N815 (http.server's naming)
+        do_POST = _serve  # noqa: N815
 
     return Handler
 

@@ -43,13 +43,16 @@ def late_chunking_groups(
             sources.setdefault(source, []).append(position)
 
     groups: list[list[int]] = []
-    for positions in sources.values():
-        split_ids = [documents[p].meta.get("split_id") for p in positions]
-        if all(isinstance(s, int) for s in split_ids):
-            positions = [p for _, p in sorted(zip(split_ids, positions, strict=True))]
-        groups.extend(_within_limits(positions, texts, budget))
+    for members in sources.values():
+        split_ids = [documents[p].meta.get("split_id") for p in members]
+        ordered = (
+            [p for _, p in sorted(zip(split_ids, members, strict=True))]
+            if all(isinstance(s, int) for s in split_ids)
+            else members
+        )
+        groups.extend(_within_limits(ordered, texts, budget))
     groups.extend([loose[i] for i in batch] for batch in batch_positions(len(loose), batch_size))
-    return sorted(groups, key=lambda group: min(group))
+    return sorted(groups, key=min)
 
 
 def _within_limits(positions: list[int], texts: Sequence[object], budget: int) -> list[list[int]]:

@@ -11,8 +11,8 @@ from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     check_embedding_type,
     embeddings_payload,
-    request_options,
     parse_embeddings_response,
+    request_options,
 )
 
 JINA_API_URL = EMBEDDINGS_URL
@@ -90,7 +90,7 @@ class JinaTextEmbedder:
         self.truncate = truncate
         self.timeout = timeout
         self.max_retries = max_retries
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=1)
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
@@ -154,7 +154,8 @@ class JinaTextEmbedder:
             raise TypeError(msg)
         payload = embeddings_payload(self.model_name, [self.prefix + text + self.suffix], request_options(self))
         result = parse_embeddings_response(self._client.post_json(self.base_url, payload), 1, self.base_url)
-        return {"embedding": result.vectors[0], "meta": {"model": result.model or self.model_name, "usage": result.usage}}
+        meta = {"model": result.model or self.model_name, "usage": result.usage}
+        return {"embedding": result.vectors[0], "meta": meta}
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     async def run_async(self, text: str) -> dict[str, Any]:

@@ -1,0 +1,325 @@
+"""Images and PDF pages from document meta, prepared for the multimodal embeddings endpoint.
+
+Two steps, so a component can check every document cheaply up front and do the heavy work lazily:
+
+- `resolve_image_source` (no decoding): the file path from meta, resolved against `root_path` and kept
+  inside it, the file's kind (image or PDF) and, for a PDF, the 1-based `page_number`.
+- `image_data_uri` (decoding): one image or PDF page, EXIF-rotated, converted to a mode the API takes,
+  shrunk to fit `image_size` and encoded as a `data:` URI — JPEG when the image is opaque, PNG when its
+  alpha channel carries something.
+
+Speed: a JPEG that only needs a smaller size is decoded at 1/2, 1/4 or 1/8 scale by libjpeg (Pillow's
+`draft`), a PDF page is rendered directly at the scale that fits `image_size`, and an image that needs no
+change at all (a JPEG, PNG or WebP that already fits, upright, in an ordinary mode) is sent as its original
+bytes after it was decoded once to prove it is readable. Every function is thread-safe; PDFium is not, so
+PDF rendering holds a process-wide lock while Pillow's work (which releases the GIL) runs in parallel.
+
+Every problem raises `JinaInputError` naming the document id and the path.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import mimetypes
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from haystack_integrations.common.jina.errors import JinaInputError
+
+#: MIME types of the image files we read, and the Pillow formats we let decode them.
+IMAGE_MIME_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/x-ms-bmp", "image/tiff"}
+)
+PDF_MIME_TYPE = "application/pdf"
+PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF")  # JPEG also opens MPO
+#: PDF pages are rendered at this resolution when no `image_size` asks for less (as Haystack's converters do).
+PDF_DPI = 300.0
+JPEG_QUALITY = 90
+#: Formats sent unchanged when nothing needs doing, with the modes the API reads without trouble.
+_PASSTHROUGH = {"JPEG": ("L", "RGB"), "MPO": ("L", "RGB"), "PNG": ("L", "RGB", "RGBA"), "WEBP": ("RGB", "RGBA")}
+_EXIF_ORIENTATION = 0x0112
+_PDFIUM_LOCK = threading.Lock()  # PDFium must not be entered from two threads at once
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where one document's image comes from: a file, and for a PDF the page (1-based)."""
+
+    document_id: str
+    path: Path
+    mime_type: str
+    page_number: int | None = None
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.mime_type == PDF_MIME_TYPE
+
+    def describe(self) -> str:
+        page = f", page {self.page_number}" if self.page_number is not None else ""
+        return f"document {self.document_id} (path '{self.path}'{page})"
+
+
+def _input_error(document_id: str, path: Any, problem: str) -> JinaInputError:
+    return JinaInputError(f"Cannot embed the image of document {document_id} (path '{path}'): {problem}")
+
+
+def resolve_image_source(
+    document_id: str, meta: dict[str, Any], *, file_path_meta_field: str, root_path: str | None
+) -> ImageSource:
+    """
+    Find a document's image file without reading it.
+
+    :param document_id: The document's id, for error messages.
+    :param meta: The document's meta: the path is in `meta[file_path_meta_field]`, a PDF page in
+        `meta["page_number"]` (1-based), an explicit type may be in `meta["mime_type"]`.
+    :param file_path_meta_field: The meta key holding the path.
+    :param root_path: If set, relative paths are resolved against it and the resolved path (symlinks
+        followed) must stay inside it: `../` tricks and absolute paths elsewhere are refused.
+    :raises JinaInputError: The meta field is missing, the path escapes the root, the file does not
+        exist, its type is not supported, or a PDF document has no valid `page_number`.
+    """
+    raw_path = meta.get(file_path_meta_field)
+    if raw_path is None or raw_path == "":
+        msg = (
+            f"Cannot embed the image of document {document_id}: its meta has no '{file_path_meta_field}' "
+            f"(file_path_meta_field) with the path of an image or PDF file."
+        )
+        raise JinaInputError(msg)
+    if not isinstance(raw_path, str | Path):
+        raise _input_error(document_id, raw_path, f"meta['{file_path_meta_field}'] is not a path")
+    path = Path(root_path, raw_path) if root_path else Path(raw_path)
+    if root_path:
+        root = Path(root_path).resolve()
+        path = path.resolve()
+        if not path.is_relative_to(root):
+            raise _input_error(document_id, raw_path, f"the path escapes root_path '{root_path}', refused")
+    if not path.is_file():
+        problem = "no such file" if not path.exists() else "not a regular file"
+        raise _input_error(document_id, path, problem)
+
+    mime_type = meta.get("mime_type") or mimetypes.guess_type(path.name)[0] or _sniff_mime_type(path)
+    if mime_type == "image/jpg":
+        mime_type = "image/jpeg"
+    if mime_type != PDF_MIME_TYPE and mime_type not in IMAGE_MIME_TYPES:
+        supported = "JPEG, PNG, WebP, GIF, BMP, TIFF and PDF pages"
+        raise _input_error(document_id, path, f"unsupported file type {mime_type!r}; supported: {supported}")
+    if mime_type != PDF_MIME_TYPE:
+        return ImageSource(document_id, path, mime_type)
+
+    page = meta.get("page_number")
+    if page is None:
+        raise _input_error(document_id, path, "it is a PDF and its meta has no 'page_number' (1-based) to embed")
+    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
+        raise _input_error(document_id, path, f"meta['page_number'] must be an integer >= 1, got {page!r}")
+    return ImageSource(document_id, path, mime_type, page)
+
+
+def _sniff_mime_type(path: Path) -> str | None:
+    """The type of a file without a telling extension, from its first bytes (PDF or an image format)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    if head.startswith(b"%PDF-"):
+        return PDF_MIME_TYPE
+    signatures = {
+        b"\xff\xd8\xff": "image/jpeg",
+        b"\x89PNG\r\n\x1a\n": "image/png",
+        b"GIF8": "image/gif",
+        b"BM": "image/bmp",
+        b"II*\x00": "image/tiff",
+        b"MM\x00*": "image/tiff",
+    }
+    for signature, mime_type in signatures.items():
+        if head.startswith(signature):
+            return mime_type
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def image_data_uri(source: ImageSource, image_size: tuple[int, int] | None = None) -> str:
+    """
+    Load one image or PDF page and return it as a `data:` URI ready for `{"image": ...}`.
+
+    :param source: From `resolve_image_source`.
+    :param image_size: A `(width, height)` box the image is shrunk to fit, keeping its aspect ratio
+        (never enlarged). `None` keeps the size (PDF pages are rendered at 300 dpi).
+    :raises JinaInputError: The file cannot be read or decoded, is over Pillow's decompression-bomb
+        limit (`PIL.Image.MAX_IMAGE_PIXELS`), or the page is out of range.
+    """
+    try:
+        if source.is_pdf:
+            mime_type, data = _render_pdf_page(source, image_size)
+        else:
+            mime_type, data = _load_image(source, image_size)
+    except JinaInputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise _input_error(source.document_id, source.path, f"image too large: {error}") from None
+    except MemoryError:
+        raise _input_error(source.document_id, source.path, "not enough memory to decode the image") from None
+    except UnidentifiedImageError:
+        problem = "not a readable image (corrupt, or a format other than JPEG, PNG, WebP, GIF, BMP, TIFF)"
+        raise _input_error(source.document_id, source.path, problem) from None
+    except Exception as error:  # Pillow and PDFium raise OSError, ValueError, SyntaxError, EOFError, ...
+        what = "PDF" if source.is_pdf else "image"
+        problem = f"unreadable or corrupt {what}: {type(error).__name__}: {str(error)[:200]}"
+        raise _input_error(source.document_id, source.path, problem) from None
+    return f"data:{mime_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def fit_size(size: tuple[int, int], box: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The size that fits `size` into `box` keeping the aspect ratio, or `None` if it already fits."""
+    width, height = size
+    if box is None or (width <= box[0] and height <= box[1]):
+        return None
+    scale = min(box[0] / width, box[1] / height)
+    return max(1, min(box[0], round(width * scale))), max(1, min(box[1], round(height * scale)))
+
+
+def check_image_size(value: Any) -> tuple[int, int] | None:
+    """Validate an `image_size` parameter; a list (as YAML or JSON give back) becomes a tuple."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, tuple | list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
+        msg = f"image_size must be None or a (width, height) pair of positive integers, got {value!r}"
+        raise ValueError(msg)
+    return int(value[0]), int(value[1])
+
+
+def _check_pixels(source: ImageSource, width: int, height: int) -> None:
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        problem = (
+            f"{width}x{height} = {width * height} pixels is over Pillow's decompression-bomb limit of "
+            f"{limit} pixels (PIL.Image.MAX_IMAGE_PIXELS)"
+        )
+        raise _input_error(source.document_id, source.path, problem)
+
+
+def _load_image(source: ImageSource, box: tuple[int, int] | None) -> tuple[str, bytes]:
+    data = source.path.read_bytes()
+    with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as image:
+        _check_pixels(source, *image.size)
+        orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+        rotated = orientation in (5, 6, 7, 8)  # the displayed image is the file's, turned by 90 degrees
+        upright_size = (image.height, image.width) if rotated else image.size
+        target = fit_size(upright_size, box)
+        fmt = image.format or ""
+        animated = getattr(image, "n_frames", 1) > 1 and fmt in ("PNG", "WEBP")
+        if target is None and orientation == 1 and image.mode in _PASSTHROUGH.get(fmt, ()) and not animated:
+            if fmt in ("JPEG", "MPO"):  # decoding at 1/8 scale is enough to prove the data is intact
+                image.draft(None, (max(1, image.width // 8), max(1, image.height // 8)))
+            image.load()
+            return ("image/jpeg" if fmt == "MPO" else Image.MIME[fmt]), data
+        if target is not None and fmt in ("JPEG", "MPO"):
+            wanted = (target[1], target[0]) if rotated else target
+            image.draft(None, wanted)  # libjpeg decodes at the largest 1/n scale still >= wanted
+        image.load()
+        frame: Image.Image = ImageOps.exif_transpose(image) if orientation != 1 else image
+        frame = _normalize_mode(frame)
+        if target is not None and frame.size != target:
+            frame = frame.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return _encode(frame)
+
+
+def _normalize_mode(image: Image.Image) -> Image.Image:
+    """L, RGB or RGBA: palette, CMYK, YCbCr, LAB, 1-bit and 16/32-bit images are converted."""
+    mode = image.mode
+    if mode in ("L", "RGB", "RGBA"):
+        return image
+    if mode == "1":
+        return image.convert("L")
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in image.info
+        return image.convert("RGBA" if has_alpha else "RGB")
+    if mode in ("LA", "La", "RGBa"):
+        return image.convert("RGBA")
+    if mode.startswith("I") or mode == "F":  # 16/32-bit grey: stretch the used range onto 0..255
+        grey = image.convert("F") if mode != "F" else image
+        low, high = cast("tuple[float, float]", grey.getextrema())
+        scale = 255.0 / (high - low) if high != low else 1.0
+        return grey.point(lambda v: (v - low) * scale).convert("L")
+    return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX
+
+
+def _alpha_matters(image: Image.Image) -> bool:
+    if image.mode != "RGBA":
+        return False
+    low, _ = cast("tuple[int, int]", image.getchannel("A").getextrema())
+    return low < 255
+
+
+def _encode(image: Image.Image) -> tuple[str, bytes]:
+    """JPEG for opaque images; PNG where transparency would otherwise be lost."""
+    buffer = io.BytesIO()
+    if _alpha_matters(image):
+        image.save(buffer, format="PNG", compress_level=3)
+        return "image/png", buffer.getvalue()
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    return "image/jpeg", buffer.getvalue()
+
+
+def _render_pdf_page(source: ImageSource, box: tuple[int, int] | None) -> tuple[str, bytes]:
+    import pypdfium2
+
+    page_number = source.page_number or 1
+    with _PDFIUM_LOCK:
+        try:
+            pdf = pypdfium2.PdfDocument(str(source.path))
+        except pypdfium2.PdfiumError as error:
+            raise _input_error(source.document_id, source.path, f"unreadable or corrupt PDF: {error}") from None
+        try:
+            pages = len(pdf)
+            if page_number > pages:
+                problem = f"page_number {page_number} is out of range: the PDF has {pages} page(s)"
+                raise _input_error(source.document_id, source.path, problem)
+            page = pdf[page_number - 1]
+            try:
+                width, height = page.get_size()
+                if width <= 0 or height <= 0:
+                    raise _input_error(source.document_id, source.path, f"page {page_number} has no area")
+                scale = PDF_DPI / 72.0
+                if box is not None:  # render directly at the size that fits, never above 300 dpi
+                    scale = min(scale, box[0] / width, box[1] / height)
+                limit = Image.MAX_IMAGE_PIXELS
+                if limit is not None and width * height * scale * scale > 0.9 * limit:
+                    scale = math.sqrt(0.9 * limit / (width * height))  # a huge page: as much as Pillow allows
+                bitmap = page.render(scale=scale)
+                try:
+                    image = bitmap.to_pil()  # a copy (BGR -> RGB), independent of the bitmap's buffer
+                finally:
+                    bitmap.close()
+            finally:
+                page.close()
+        finally:
+            pdf.close()
+    target = fit_size(image.size, box)  # rounding up by PDFium can overshoot the box by a pixel
+    if target is not None:
+        image = image.resize(target, Image.Resampling.LANCZOS)
+    return _encode(_normalize_mode(image))
+
+
+__all__ = [
+    "IMAGE_MIME_TYPES",
+    "PDF_MIME_TYPE",
+    "ImageSource",
+    "check_image_size",
+    "fit_size",
+    "image_data_uri",
+    "resolve_image_source",
+]
