@@ -1,0 +1,3 @@
+from haystack_integrations.components.rankers.jina.ranker import JinaRanker
+
+__all__ = ["JinaRanker"]

@@ -1,0 +1,312 @@
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from haystack import Document, component, logging
+from haystack.utils import Secret
+
+from haystack_integrations.common.jina.batching import map_ordered
+from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
+from haystack_integrations.common.jina.component_utils import from_dict, in_thread, to_dict
+from haystack_integrations.common.jina.embeddings import add_usage
+from haystack_integrations.common.jina.errors import JinaMalformedResponseError
+
+logger = logging.getLogger(__name__)
+
+JINA_API_URL = "https://api.jina.ai/v1/rerank"
+#: Jina's API reference gives no documents-per-request limit for rerank; 2048 is the limit of its
+#: embeddings endpoint, used here as a safe bound. Longer candidate lists are split (see `JinaRanker`).
+MAX_DOCUMENTS_PER_REQUEST = 2048
+#: Models that score the documents of one request together (their scores depend on the request).
+LISTWISE_MODEL_PREFIXES = ("jina-reranker-v3",)
+
+
+@dataclass
+class RerankResult:
+    """The validated answer to one rerank request."""
+
+    scores: dict[int, float]  # position in the request's documents -> relevance score
+    model: str | None
+    usage: dict[str, int]
+
+
+def rerank_payload(model: str, query: str, texts: Sequence[str], top_n: int | None) -> dict[str, Any]:
+    """The request body. We hold the documents already, so the API is asked not to send them back."""
+    payload: dict[str, Any] = {"model": model, "query": query, "documents": list(texts), "return_documents": False}
+    if top_n is not None:
+        payload["top_n"] = top_n
+    return payload
+
+
+def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: str) -> RerankResult:
+    """
+    Validate a rerank answer.
+
+    :param expected: How many results were asked for: `min(top_n, documents)`.
+    :param documents: How many documents the request carried (the valid index range).
+    :raises JinaMalformedResponseError: Unless there are `expected` results, each with an index in
+        `0..documents-1` that appears once and a finite numeric `relevance_score`.
+    """
+
+    def malformed(problem: str) -> JinaMalformedResponseError:
+        return JinaMalformedResponseError(f"Malformed rerank response from {endpoint}: {problem}", endpoint=endpoint)
+
+    results = body.get("results") if isinstance(body, dict) else None
+    if not isinstance(results, list):
+        raise malformed("no 'results' list")
+    if len(results) != expected:
+        raise malformed(f"{len(results)} results where {expected} were asked for")
+    scores: dict[int, float] = {}
+    for item in results:
+        index = item.get("index") if isinstance(item, dict) else None
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < documents:
+            raise malformed(f"index {index!r} is not in 0..{documents - 1}")
+        if index in scores:
+            raise malformed(f"index {index} appears twice")
+        score = item.get("relevance_score")
+        if not isinstance(score, int | float) or isinstance(score, bool) or not math.isfinite(score):
+            raise malformed(f"result for index {index} has no numeric relevance_score (got {score!r})")
+        scores[index] = float(score)
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    clean_usage = {key: int(value) for key, value in usage.items() if isinstance(value, int | float)}
+    model = body.get("model") if isinstance(body.get("model"), str) else None
+    return RerankResult(scores=scores, model=model, usage=clean_usage)
+
+
+def _check_top_k(top_k: int | None) -> None:
+    if top_k is not None and top_k <= 0:
+        msg = f"top_k must be > 0, but got {top_k}"
+        raise ValueError(msg)
+
+
+@component
+class JinaRanker:
+    """
+    Ranks Documents by their relevance to a query with a Jina reranker model.
+
+    ```python
+    from haystack import Document
+    from haystack_integrations.components.rankers.jina import JinaRanker
+
+    # JINA_API_KEY must be set
+    ranker = JinaRanker(model="jina-reranker-v2-base-multilingual", top_k=2)
+    docs = [Document(content="Paris"), Document(content="Berlin"), Document(content="Bananas")]
+    result = ranker.run(query="City in Germany", documents=docs)
+    print(result["documents"][0].content, result["meta"])
+    # Berlin {'model': 'jina-reranker-v2-base-multilingual', 'usage': {'total_tokens': ...}}
+    ```
+
+    Models (see jina.ai/reranker): `jina-reranker-v1-base-en` (the default, kept for compatibility),
+    `jina-reranker-v1-turbo-en`, `jina-reranker-v1-tiny-en`, `jina-reranker-v2-base-multilingual`
+    (100+ languages, code and function-call search), `jina-reranker-v3` (listwise, multilingual, long
+    context), `jina-reranker-m0` (multimodal; this component sends it the documents' text) and
+    `jina-colbert-v2`.
+
+    The output documents are copies (`dataclasses.replace`) of the inputs with `score` set, best
+    first; the inputs are never changed. The text that is ranked is the values of
+    `meta_fields_to_embed` followed by the content, joined by `embedding_separator`. A document with
+    no content (and no such meta values) is ranked as empty text: it stays a candidate and comes
+    back with the score the model gives an empty text, usually at the bottom.
+
+    The API takes at most `MAX_DOCUMENTS_PER_REQUEST` (2048) documents per request. Longer candidate
+    lists are split into requests that are sent concurrently, and the results are merged by score.
+    For the pointwise rerankers (v1, v2, m0, colbert) a score depends only on the query and the one
+    document, so scores of one query are comparable across requests and the merge is exact.
+    `jina-reranker-v3` is listwise: it scores the documents of one request together, so merged scores
+    from different requests are only approximately comparable (a warning is logged when that happens).
+    """
+
+    max_documents_per_request = MAX_DOCUMENTS_PER_REQUEST
+
+    def __init__(
+        self,
+        model: str = "jina-reranker-v1-base-en",
+        api_key: Secret = Secret.from_env_var("JINA_API_KEY"),  # noqa: B008
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+        *,
+        base_url: str = JINA_API_URL,
+        meta_fields_to_embed: list[str] | None = None,
+        embedding_separator: str = "\n",
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ) -> None:
+        """
+        Create a JinaRanker.
+
+        :param model: The Jina reranker model (see the class docstring).
+        :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
+        :param top_k: The most documents to return. `None` returns all of them.
+        :param score_threshold: Return only documents whose score is at least this. `None` keeps all.
+        :param base_url: The full URL of the rerank endpoint.
+        :param meta_fields_to_embed: Meta fields whose values are ranked with the content, before it.
+        :param embedding_separator: Joins the meta values and the content.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+            `JINA_MAX_RETRIES`, else 5.
+        :param max_concurrency: Requests in flight at once when a candidate list is split.
+        :raises ValueError: If `top_k` is not > 0.
+        :raises JinaAuthenticationError: If no API key can be resolved.
+        """
+        _check_top_k(top_k)
+        self.model = model
+        self.api_key = api_key
+        self.top_k = top_k
+        self.score_threshold = score_threshold
+        self.base_url = base_url
+        self.meta_fields_to_embed = meta_fields_to_embed or []
+        self.embedding_separator = embedding_separator
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_concurrency = max_concurrency
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+
+    def _get_telemetry_data(self) -> dict[str, Any]:
+        return {"model": self.model}
+
+    def warm_up(self) -> None:
+        """Open the HTTP session (it is otherwise opened by the first `run`)."""
+        _ = self._client.session
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._client.close()
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        Serialize this component to a dictionary.
+
+        :returns: The dictionary; the API key appears only as the name of its environment variable.
+        """
+        return to_dict(
+            self,
+            self.api_key,
+            model=self.model,
+            base_url=self.base_url,
+            top_k=self.top_k,
+            score_threshold=self.score_threshold,
+            meta_fields_to_embed=self.meta_fields_to_embed,
+            embedding_separator=self.embedding_separator,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            max_concurrency=self.max_concurrency,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JinaRanker:
+        """
+        Deserialize a component from a dictionary made by `to_dict`.
+
+        :param data: The dictionary.
+        :returns: The component.
+        """
+        return from_dict(cls, data)
+
+    def _text_to_rank(self, document: Document) -> str:
+        meta_values = [
+            str(document.meta[key])
+            for key in self.meta_fields_to_embed
+            if key in document.meta and document.meta[key] is not None
+        ]
+        return self.embedding_separator.join([*meta_values, document.content or ""])
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    def run(
+        self,
+        query: str,
+        documents: list[Document],
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+    ) -> dict[str, Any]:
+        """
+        Rank Documents by their relevance to the query.
+
+        :param query: The query.
+        :param documents: The candidate Documents.
+        :param top_k: The most documents to return; overrides the init value. `None` keeps it.
+        :param score_threshold: Return only documents scoring at least this; overrides the init
+            value. `None` keeps it. `0` and `0.0` are values like any other.
+        :returns: `documents`: copies of the best documents with `score` set, best first; `meta`:
+            `model` and `usage` (summed over requests; empty when no request was needed).
+        :raises ValueError: If `top_k` is not > 0 or the query is empty.
+        :raises TypeError: If `query` is not a string or `documents` not a list of Documents.
+        :raises JinaError: If the API call fails or answers something malformed; the subclass says how.
+        """
+        top_k = self.top_k if top_k is None else top_k
+        score_threshold = self.score_threshold if score_threshold is None else score_threshold
+        _check_top_k(top_k)
+        if not isinstance(query, str):
+            msg = f"JinaRanker expects the query as a string, got {type(query).__name__}."
+            raise TypeError(msg)
+        if not isinstance(documents, list) or not all(isinstance(doc, Document) for doc in documents):
+            msg = "JinaRanker expects a list of Documents as input."
+            raise TypeError(msg)
+        if not query.strip():
+            msg = "JinaRanker needs a non-empty query to rank documents against."
+            raise ValueError(msg)
+
+        meta: dict[str, Any] = {"model": self.model, "usage": {}}
+        if not documents:
+            return {"documents": [], "meta": meta}
+
+        texts = [self._text_to_rank(document) for document in documents]
+        size = self.max_documents_per_request
+        chunks = [range(start, min(start + size, len(texts))) for start in range(0, len(texts), size)]
+        if len(chunks) > 1 and self.model.startswith(LISTWISE_MODEL_PREFIXES):
+            logger.warning(
+                "{model} is a listwise reranker: {count} documents are ranked in {requests} requests, and "
+                "scores from different requests are only approximately comparable.",
+                model=self.model,
+                count=len(texts),
+                requests=len(chunks),
+            )
+
+        def rank_chunk(positions: range) -> RerankResult:
+            top_n = None if top_k is None else min(top_k, len(positions))
+            payload = rerank_payload(self.model, query, [texts[p] for p in positions], top_n)
+            body = self._client.post_json(self.base_url, payload)
+            return parse_rerank_response(body, top_n or len(positions), len(positions), self.base_url)
+
+        outcomes = map_ordered(rank_chunk, chunks, max_concurrency=self.max_concurrency)
+        scored: list[tuple[float, int]] = []
+        for positions, outcome in zip(chunks, outcomes, strict=True):
+            if isinstance(outcome, Exception):  # not reached: map_ordered fails fast and raises it
+                raise outcome
+            scored.extend((score, positions[index]) for index, score in outcome.scores.items())
+            if outcome.model:
+                meta["model"] = outcome.model
+            add_usage(meta["usage"], outcome.usage)
+
+        scored.sort(key=lambda pair: (-pair[0], pair[1]))
+        if top_k is not None:
+            scored = scored[:top_k]
+        if score_threshold is not None:
+            scored = [(score, position) for score, position in scored if score >= score_threshold]
+        ranked = [
+            replace(documents[position], score=score, meta=documents[position].meta.copy())
+            for score, position in scored
+        ]
+        return {"documents": ranked, "meta": meta}
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    async def run_async(
+        self,
+        query: str,
+        documents: list[Document],
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+    ) -> dict[str, Any]:
+        """
+        Rank Documents without blocking the event loop. Same parameters and result as `run`.
+
+        :param query: The query.
+        :param documents: The candidate Documents.
+        :param top_k: The most documents to return; overrides the init value.
+        :param score_threshold: Return only documents scoring at least this; overrides the init value.
+        :returns: `documents` and `meta`, as `run`.
+        """
+        return await in_thread(self.run, query, documents, top_k, score_threshold)
