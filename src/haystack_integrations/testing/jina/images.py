@@ -1,12 +1,149 @@
-"""Image inputs for the emulator's embeddings endpoint (extended by the image-embedder work)."""
+"""Image inputs for the emulator's embeddings endpoint: deterministic vectors from the decoded pixels.
+
+Not a model. The image is decoded with Pillow, shrunk to a 16x16 thumbnail, and described by a few
+coarse features — the colour layout on a 4x4 grid, a joint colour histogram and a histogram of edge
+directions — which are hashed into the vector like the text features (see `vectors.py`). Identical
+images therefore get identical vectors, and images that look alike (re-encoded, resized, slightly
+noisy) get close ones; unrelated images come out nearly orthogonal.
+
+Inputs: a `data:` URI, raw base64, or an `http(s)` URL the emulator can reach (another local server).
+Oversize, unreachable or undecodable images are answered with 422 and a `detail`, as the API does.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
+import math
+import urllib.error
+import urllib.request
 from typing import Any
 
+from PIL import Image
+
+from haystack_integrations.testing.jina import vectors
 from haystack_integrations.testing.jina.server import ApiError
+
+#: Largest encoded image accepted, in bytes.
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+#: Largest decoded image accepted, in pixels (Pillow's decompression-bomb limit).
+MAX_IMAGE_PIXELS = 89_478_485
+#: Emulator convention for usage: 1000 tokens per started 512x512 tile, at most 8 tiles (the API downsizes).
+TOKENS_PER_TILE = 1000
+MAX_TILES = 8
+URL_TIMEOUT = 5.0
+_THUMB = 16
+_GRID = 4
+_LEVELS = 4
+_DIRECTIONS = 8
 
 
 def image_vector(source: Any, index: int, dimensions: int) -> tuple[list[float], int]:
     """The vector of one image input and the tokens it costs."""
-    raise ApiError(422, f"input[{index}]: image inputs are not supported by this emulator version.")
+    data = _image_bytes(source, index)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ApiError(
+            422, f"input[{index}]: the image has {len(data)} bytes, more than the {MAX_IMAGE_BYTES} allowed."
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise ApiError(
+                    422,
+                    f"input[{index}]: the image is {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS} allowed.",
+                )
+            image.draft("RGB", (_THUMB * 4, _THUMB * 4))  # JPEG: decode at reduced scale, others: no-op
+            image.load()
+            thumbnail = _flatten(image).resize((_THUMB, _THUMB), Image.Resampling.BOX)
+    except ApiError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ApiError(422, f"input[{index}]: the image is too large to decode.") from None
+    except Exception as error:  # Pillow raises UnidentifiedImageError, OSError, SyntaxError, ...
+        raise ApiError(422, f"input[{index}]: could not decode the image ({type(error).__name__}).") from None
+    tiles = math.ceil(width / 512) * math.ceil(height / 512)
+    return vectors.hashed_vector(pixel_features(thumbnail), dimensions), TOKENS_PER_TILE * min(tiles, MAX_TILES)
+
+
+def _image_bytes(source: Any, index: int) -> bytes:
+    if not isinstance(source, str) or not source.strip():
+        raise ApiError(422, f"input[{index}].image must be a URL, a base64 string or a data URI.")
+    source = source.strip()
+    if source.startswith("data:"):
+        header, comma, payload = source.partition(",")
+        if not comma or not header.endswith(";base64"):
+            raise ApiError(422, f"input[{index}]: a data URI image must be 'data:<mime>;base64,<data>'.")
+        if not header[5:].startswith("image/"):
+            raise ApiError(422, f"input[{index}]: the data URI's type {header[5:-7]!r} is not an image type.")
+        return _b64(payload, index)
+    if source.startswith(("http://", "https://")):
+        return _fetch(source, index)
+    return _b64(source, index)
+
+
+def _b64(payload: str, index: int) -> bytes:
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(422, f"input[{index}]: the image is neither a URL nor valid base64.") from None
+
+
+def _fetch(url: str, index: int) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=URL_TIMEOUT) as response:
+            data: bytes = response.read(MAX_IMAGE_BYTES + 1)
+            return data
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise ApiError(422, f"input[{index}]: could not fetch the image URL ({type(error).__name__}).") from None
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB, with any transparency composited onto white (as a viewer shows it)."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode.startswith("I") or image.mode == "F":
+        return image.convert("F").point(lambda v: v / 256.0).convert("L").convert("RGB")
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def pixel_features(thumbnail: Image.Image) -> dict[str, float]:
+    """Colour layout, colour histogram and edge directions of a 16x16 RGB thumbnail."""
+    size = thumbnail.width
+    pixels: list[tuple[int, int, int]] = list(thumbnail.getdata())
+    features: dict[str, float] = {}
+
+    cell = size // _GRID  # colour layout: each cell's mean colour, centred on mid-grey
+    for gy in range(_GRID):
+        for gx in range(_GRID):
+            block = [
+                pixels[y * size + x]
+                for y in range(gy * cell, (gy + 1) * cell)
+                for x in range(gx * cell, (gx + 1) * cell)
+            ]
+            for channel in range(3):
+                mean = sum(p[channel] for p in block) / len(block)
+                features[f"img:layout:{gx}:{gy}:{channel}"] = (mean - 127.5) / 127.5
+
+    histogram: dict[str, float] = {}  # joint colour histogram, 4 levels per channel
+    for r, g, b in pixels:
+        key = f"img:colour:{r * _LEVELS // 256}:{g * _LEVELS // 256}:{b * _LEVELS // 256}"
+        histogram[key] = histogram.get(key, 0.0) + 2.0 / len(pixels)
+    features.update(histogram)
+
+    luma = [0.299 * r + 0.587 * g + 0.114 * b for r, g, b in pixels]
+    edges: dict[str, float] = {}  # direction of the brightness gradient, weighted by its strength
+    for y in range(1, size - 1):
+        for x in range(1, size - 1):
+            dx = luma[y * size + x + 1] - luma[y * size + x - 1]
+            dy = luma[(y + 1) * size + x] - luma[(y - 1) * size + x]
+            strength = math.hypot(dx, dy) / 510.0
+            if strength > 0.02:
+                direction = int((math.atan2(dy, dx) + math.pi) / (2 * math.pi) * _DIRECTIONS) % _DIRECTIONS
+                key = f"img:edge:{x * 2 // size}:{y * 2 // size}:{direction}"
+                edges[key] = edges.get(key, 0.0) + strength
+    features.update(edges)
+    return features

@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+from typing import Any
+
+from haystack import Document, component
+from haystack.utils import Secret
+
+from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
+from haystack_integrations.common.jina.component_utils import from_dict, in_thread, to_dict
+from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL, batch_positions, embed_documents
+from haystack_integrations.common.jina.errors import JinaInputError
+from haystack_integrations.common.jina.images import (
+    ImageSource,
+    check_image_size,
+    image_data_uri,
+    resolve_image_source,
+)
+
+JINA_API_URL = EMBEDDINGS_URL
+
+
+@component
+class JinaDocumentImageEmbedder:
+    """
+    Embeds the images that Documents point to — image files or PDF pages — with a Jina multimodal model.
+
+    The vectors share one space with the texts the same model embeds (`JinaTextEmbedder` with
+    `model="jina-clip-v2"`), so a text query finds images.
+
+    ```python
+    from haystack import Document
+    from haystack_integrations.components.embedders.jina import JinaDocumentImageEmbedder
+
+    # JINA_API_KEY must be set
+    embedder = JinaDocumentImageEmbedder(model="jina-clip-v2", image_size=(512, 512))
+    documents = [
+        Document(content="A cat", meta={"file_path": "cat.jpg"}),
+        Document(content="Page 2 of the report", meta={"file_path": "report.pdf", "page_number": 2}),
+    ]
+    result = embedder.run(documents)
+    print(result["documents"][0].embedding[:3], result["meta"]["usage"])
+    ```
+
+    Each document names its file in `meta[file_path_meta_field]` (relative to `root_path` when given):
+    JPEG, PNG, WebP, GIF (first frame), BMP or TIFF, or a PDF together with `meta["page_number"]`
+    (1-based, as Haystack's converters write it). Images are EXIF-rotated, converted to RGB (alpha is
+    kept as PNG only where it carries something), shrunk to fit `image_size`, and sent as data URIs.
+    They are prepared batch by batch just before their request and dropped after it, so memory stays
+    bounded by `batch_size x max_concurrency` images whatever the number of documents.
+
+    Every input document comes back, in order, as a copy with `embedding` set and
+    `meta["embedding_source"] = {"type": "image", "file_path_meta_field": ...}`. A document whose image
+    cannot be used (missing meta field or file, corrupt or unsupported file, PDF page missing or out of
+    range, path outside `root_path`, image over Pillow's decompression-bomb limit) raises `JinaInputError`
+    naming the document and the path, or with `raise_on_failure=False` comes back without embedding and
+    is listed in `meta["failed_documents"]`.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: Secret = Secret.from_env_var("JINA_API_KEY"),  # noqa: B008
+        model: str = "jina-clip-v2",
+        base_url: str = JINA_API_URL,
+        file_path_meta_field: str = "file_path",
+        root_path: str | None = None,
+        embedding_dimension: int | None = None,
+        image_size: tuple[int, int] | None = None,
+        batch_size: int = 5,
+        task: str | None = None,
+        progress_bar: bool = True,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        raise_on_failure: bool = True,
+    ) -> None:
+        """
+        Create a JinaDocumentImageEmbedder.
+
+        :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
+        :param model: A Jina multimodal model: `jina-clip-v2` (default), `jina-clip-v1` or `jina-embeddings-v4`.
+        :param base_url: The full URL of the embeddings endpoint.
+        :param file_path_meta_field: The meta field holding the path of the image or PDF file.
+        :param root_path: The folder that relative paths are resolved against. When set, a path that
+            resolves outside it (`../`, an absolute path elsewhere, a symlink out) is refused. `None` takes
+            paths as they are (relative to the working directory).
+        :param embedding_dimension: Truncate vectors to this many dimensions (Matryoshka models:
+            jina-clip-v2, jina-embeddings-v4). `None` keeps the model's size.
+        :param image_size: A `(width, height)` box; larger images and PDF pages are shrunk to fit it,
+            keeping their aspect ratio. Smaller uploads and much faster preparation (JPEGs are decoded at
+            reduced scale, PDF pages rendered at the needed scale). `None` sends images at their size
+            and renders PDF pages at 300 dpi.
+        :param batch_size: Images per request.
+        :param task: The task adapter, for models that take one (jina-embeddings-v4: for example
+            `retrieval.passage`; jina-clip models accept only `retrieval.query`). `None` sends none.
+        :param progress_bar: Show a progress bar counting embedded documents.
+        :param max_concurrency: Requests in flight at once (each with its batch of prepared images). The
+            client halves it while the API answers 429 and grows it back as requests succeed.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+            `JINA_MAX_RETRIES`, else 5.
+        :param raise_on_failure: If `True`, a failed request or an unusable document raises. If `False`,
+            the affected documents come back without embedding and `meta["failed_documents"]` lists their
+            ids with the error; the rest are embedded.
+        """
+        if batch_size < 1:
+            msg = f"batch_size must be at least 1, got {batch_size}"
+            raise ValueError(msg)
+        self.api_key = api_key
+        self.model_name = model
+        self.base_url = base_url
+        self.file_path_meta_field = file_path_meta_field
+        self.root_path = root_path or ""
+        self.embedding_dimension = embedding_dimension
+        self.image_size = check_image_size(image_size)
+        self.batch_size = batch_size
+        self.task = task
+        self.progress_bar = progress_bar
+        self.max_concurrency = max_concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.raise_on_failure = raise_on_failure
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+
+    def _get_telemetry_data(self) -> dict[str, Any]:
+        return {"model": self.model_name}
+
+    def warm_up(self) -> None:
+        """Open the HTTP session (it is otherwise opened by the first `run`)."""
+        _ = self._client.session
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._client.close()
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        Serialize this component to a dictionary.
+
+        :returns: The dictionary; the API key appears only as the name of its environment variable.
+        """
+        return to_dict(
+            self,
+            self.api_key,
+            model=self.model_name,
+            base_url=self.base_url,
+            file_path_meta_field=self.file_path_meta_field,
+            root_path=self.root_path,
+            embedding_dimension=self.embedding_dimension,
+            image_size=self.image_size,
+            batch_size=self.batch_size,
+            task=self.task,
+            progress_bar=self.progress_bar,
+            max_concurrency=self.max_concurrency,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            raise_on_failure=self.raise_on_failure,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JinaDocumentImageEmbedder:
+        """
+        Deserialize a component from a dictionary made by `to_dict`.
+
+        :param data: The dictionary. `image_size` may be a list (as JSON gives it back).
+        :returns: The component.
+        """
+        return from_dict(cls, data)
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    def run(self, documents: list[Document]) -> dict[str, Any]:
+        """
+        Embed the images of a list of Documents.
+
+        :param documents: Documents whose meta names an image file or a PDF page.
+        :returns: `documents`: copies of all inputs, in order, with `embedding` and
+            `meta["embedding_source"]` set; `meta`: `model`, summed `usage`, and `failed_documents`
+            (`{"id", "error"}` per document left without embedding).
+        :raises TypeError: If the input is not a list of Documents.
+        :raises JinaError: If a request fails or a document's image cannot be used (with `raise_on_failure`).
+        """
+        if not isinstance(documents, list) or not all(isinstance(doc, Document) for doc in documents):
+            msg = (
+                "JinaDocumentImageEmbedder expects a list of Documents as input. "
+                "To embed a string, use JinaTextEmbedder."
+            )
+            raise TypeError(msg)
+        if not documents:
+            return {"documents": [], "meta": {"model": self.model_name, "usage": {}, "failed_documents": []}}
+
+        # Cheap checks first (meta, paths, types: no file is read), so a bad document fails before any request.
+        sources: list[ImageSource | JinaInputError] = []
+        for document in documents:
+            try:
+                sources.append(
+                    resolve_image_source(
+                        document.id,
+                        document.meta,
+                        file_path_meta_field=self.file_path_meta_field,
+                        root_path=self.root_path,
+                    )
+                )
+            except JinaInputError as error:
+                if self.raise_on_failure:
+                    raise
+                sources.append(error)
+
+        def make_input(position: int) -> dict[str, str]:
+            # Runs in the request's worker thread: the image exists only while its batch is in flight.
+            source = sources[position]
+            if isinstance(source, JinaInputError):
+                raise source
+            return {"image": image_data_uri(source, self.image_size)}
+
+        result = embed_documents(
+            self._client,
+            self.base_url,
+            documents,
+            batch_positions(len(documents), self.batch_size),
+            make_input,
+            model=self.model_name,
+            options={"task": self.task, "dimensions": self.embedding_dimension},
+            max_concurrency=self.max_concurrency,
+            raise_on_failure=self.raise_on_failure,
+            progress_bar=self.progress_bar,
+        )
+        for document in result["documents"]:
+            if document.embedding is not None:  # a fresh dict per document: never shared between them
+                document.meta["embedding_source"] = {"type": "image", "file_path_meta_field": self.file_path_meta_field}
+        return result
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    async def run_async(self, documents: list[Document]) -> dict[str, Any]:
+        """
+        Embed the images of Documents without blocking the event loop. Same parameters and result as `run`.
+
+        :param documents: Documents whose meta names an image file or a PDF page.
+        :returns: `documents` and `meta`, as `run`.
+        """
+        return await in_thread(self.run, documents)
