@@ -489,7 +489,10 @@ def _read(url: str, request: RecordedRequest) -> dict[str, Any]:
     if links == "all":
         data["links"] = [[text, href] for text, href in renderer.links]
     elif links:
-        data["links"] = dict(reversed(renderer.links))  # the first link of a text wins
+        summary: dict[str, str] = {}
+        for text, href in renderer.links:
+            summary.setdefault(text, href)  # the first link of a text wins, in page order
+        data["links"] = summary
     if _flag(request, "X-With-Images-Summary"):
         data["images"] = {
             f"Image {number}" + (f": {alt}" if alt else ""): src
