@@ -396,7 +396,6 @@ def _tokens(text: str) -> int:
 # ---------------------------------------------------------------------------------------------- read
 @dataclass
 class _Page:
-    url: str
     status: int
     content_type: str
     text: str
@@ -414,14 +413,14 @@ def _fetch(url: str, request: RecordedRequest) -> _Page:
         headers.update({"Cache-Control": "no-cache", "Pragma": "no-cache"})
     # Percent-encode what a URL may not contain (spaces, non-ASCII) and keep what is already encoded.
     wire_url = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
-    opener = urllib.request.build_opener()
-    if urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1"):
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # local pages never go via a proxy
+    local = urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+    # local pages (a test's page server) never go through a proxy the environment may name
+    opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if local else []))
     try:
         response = opener.open(urllib.request.Request(wire_url, headers=headers), timeout=timeout)
     except urllib.error.HTTPError as error:  # the API still reads error pages, with a warning
         response = error
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except (OSError, ValueError) as error:  # URLError is an OSError
         reason = getattr(error, "reason", error)
         raise ApiError(422, f"Failed to fetch {url}: {reason}") from None
     with response:
@@ -438,7 +437,7 @@ def _fetch(url: str, request: RecordedRequest) -> _Page:
         text = body.decode(charset, errors="replace")
     except LookupError:
         text = body.decode("utf-8", errors="replace")
-    return _Page(url, status, content_type, text)
+    return _Page(status, content_type, text)
 
 
 def _read(url: str, request: RecordedRequest) -> dict[str, Any]:
