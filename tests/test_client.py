@@ -208,3 +208,16 @@ def test_map_ordered_collects_or_raises_errors() -> None:
     assert results[:3] == [0, 1, 2] and isinstance(results[3], ValueError) and results[4] == 4
     with pytest.raises(ValueError, match="three"):
         map_ordered(fail_on_three, list(range(5)), max_concurrency=2)
+
+
+def test_proxy_environment_is_honoured(
+    emulator: JinaEmulator, api_key: Secret, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proxy variables are read once per host, with the same meaning requests gives them."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(JinaConnectionError):
+        make_client(api_key, max_retries=0, timeout=2).post_json(emulator.embeddings_url, BODY)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert make_client(api_key, max_retries=0).post_json(emulator.embeddings_url, BODY)["data"]

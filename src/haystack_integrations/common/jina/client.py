@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from haystack.utils import Secret
@@ -136,6 +137,7 @@ class JinaClient:
         self.limit = ConcurrencyLimit(max_concurrency)
         self._session: requests.Session | None = None
         self._session_lock = threading.Lock()
+        self._environment: dict[str, dict[str, Any]] = {}
 
     def __repr__(self) -> str:
         settings = f"timeout={self.timeout}, max_retries={self.max_retries}, max_concurrency={self.limit.maximum}"
@@ -147,6 +149,9 @@ class JinaClient:
         with self._session_lock:
             if self._session is None:
                 session = requests.Session()
+                # requests re-reads proxy and CA-bundle variables from the environment on every request,
+                # which costs milliseconds each; `_settings_for` reads them once per host instead.
+                session.trust_env = False
                 pool = max(10, self.limit.maximum)
                 adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
                 session.mount("https://", adapter)
@@ -155,7 +160,19 @@ class JinaClient:
                     {"Authorization": self._auth_header, "Accept": "application/json", "User-Agent": USER_AGENT}
                 )
                 self._session = session
+                self._environment = {}
             return self._session
+
+    def _settings_for(self, session: requests.Session, url: str) -> dict[str, Any]:
+        """Proxies and CA bundle from the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...), per host."""
+        host = urlsplit(url)[:2]
+        settings = self._environment.get(f"{host[0]}://{host[1]}")
+        if settings is None:
+            with requests.Session() as probe:  # trust_env=True: exactly what requests would have used
+                settings = probe.merge_environment_settings(url, {}, None, None, None)
+            settings.pop("stream", None)
+            self._environment[f"{host[0]}://{host[1]}"] = settings
+        return settings
 
     def close(self) -> None:
         """Close the session; the next request opens a new one."""
@@ -205,7 +222,10 @@ class JinaClient:
         self.limit.acquire()
         rate_limited = succeeded = False
         try:
-            response = self.session.request(method, url, json=json_body, headers=headers, timeout=self.timeout)
+            session = self.session
+            response = session.request(
+                method, url, json=json_body, headers=headers, timeout=self.timeout, **self._settings_for(session, url)
+            )
             succeeded = response.ok
             rate_limited = response.status_code == 429
         except requests.Timeout as exc:

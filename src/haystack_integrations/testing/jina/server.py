@@ -105,7 +105,7 @@ class JinaEmulator:
     A Jina-compatible HTTP server on 127.0.0.1, started in a background thread.
 
     :param api_key: The key clients must send as `Authorization: Bearer <key>`. `None` accepts any key.
-    :param latency: Seconds to wait before answering every request.
+    :param latency: Seconds from a request's arrival to its answer (the work counts toward it).
     :param corpus: Documents (`{"url", "title", "content"}` dicts) the reader's search and ground
         endpoints work over.
     :param port: 0 picks a free port.
@@ -229,12 +229,19 @@ class JinaEmulator:
 
     def handle(self, request: RecordedRequest) -> Reply | None:
         """Answer one request; `None` means drop the connection."""
+        arrived = time.monotonic()
         with self._lock:
             self.requests.append(request)
         fault = self._take_fault(request)
+        reply = self._reply(request, fault)
+        # Latency is the time from arrival to answer, like a real server's: the work counts toward it.
         delay = self.latency + (fault.delay if fault is not None and fault.kind == "latency" else 0.0)
-        if delay:
-            time.sleep(delay)
+        remaining = arrived + delay - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
+        return reply
+
+    def _reply(self, request: RecordedRequest, fault: Fault | None) -> Reply | None:
         if fault is not None and fault.kind == "drop":
             return None
         if fault is not None and fault.kind == "status":

@@ -1,17 +1,20 @@
 """Deterministic stand-ins for model outputs: hashed text features, Matryoshka-friendly.
 
-Every feature (a word, a character trigram) lands on one coordinate in each "octave" of the vector
-([0, 8), [8, 16), [16, 32), ...), so any prefix the caller truncates to (`dimensions`) still carries
+Every feature (a word, a character trigram) lands on one coordinate in each of the nested prefixes
+[0, 16), [0, 64), [0, 256) and the whole vector, so any prefix the caller truncates to (`dimensions`) still carries
 all features, like a Matryoshka model. Texts sharing words share coordinates, so they are close.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import math
+import operator
 import re
 import struct
+from collections import Counter
 
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -22,49 +25,66 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+@functools.lru_cache(maxsize=64)
 def _octaves(dimensions: int) -> list[tuple[int, int]]:
-    spans, start, end = [], 0, min(8, dimensions)
-    while start < dimensions:
-        spans.append((start, end))
-        start, end = end, min(end * 2, dimensions)
-    return spans
+    """Nested prefixes [0, 16), [0, 64), [0, 256), [0, dimensions): each feature has a slot in each."""
+    spans = [(0, size) for size in (16, 64, 256) if size < dimensions]
+    return [*spans, (0, dimensions)]
+
+
+@functools.lru_cache(maxsize=262_144)
+def _slots(feature: str, dimensions: int) -> tuple[tuple[int, float], ...]:
+    """Where a feature lands: one (coordinate, sign) per octave. Cached: words and trigrams recur a lot."""
+    digest = hashlib.blake2b(feature.encode(), digest_size=32).digest()
+    slots = []
+    for octave, (start, end) in enumerate(_octaves(dimensions)):
+        # 32 digest bytes: 2 per prefix for the slot, then 1 per prefix for the sign
+        chunk = int.from_bytes(digest[octave * 2 : octave * 2 + 2], "little")
+        sign = 1.0 if digest[24 + octave % 8] >> (octave // 8) & 1 else -1.0
+        slots.append((start + chunk % (end - start), sign))
+    return tuple(slots)
 
 
 def hashed_vector(features: dict[str, float], dimensions: int) -> list[float]:
     vector = [0.0] * dimensions
-    spans = _octaves(dimensions)
     for feature, weight in features.items():
-        digest = hashlib.blake2b(feature.encode(), digest_size=32).digest()
-        for octave, (start, end) in enumerate(spans):
-            # 32 digest bytes: 2 per octave for the slot, then 1 per octave for the sign (12 octaves: 16k-d)
-            chunk = int.from_bytes(digest[octave * 2 : octave * 2 + 2], "little")
-            sign = 1.0 if digest[24 + octave % 8] >> (octave // 8) & 1 else -1.0
-            vector[start + chunk % (end - start)] += sign * weight
+        for index, sign in _slots(feature, dimensions):
+            vector[index] += sign * weight
     return vector
 
 
-def text_features(text: str) -> dict[str, float]:
-    features: dict[str, float] = {}
-    for word in _WORD.findall(text.lower()):
-        features[f"w:{word}"] = features.get(f"w:{word}", 0.0) + 1.0
-        padded = f"<{word}>"
-        for i in range(len(padded) - 2):
-            key = f"c:{padded[i : i + 3]}"
-            features[key] = features.get(key, 0.0) + 0.3
-    if not features:
-        features["empty"] = 1.0
-    return features
+@functools.lru_cache(maxsize=131_072)
+def _word_slots(word: str, dimensions: int) -> tuple[tuple[int, float], ...]:
+    """The summed contribution of a word: the word itself (weight 1) and its character trigrams (0.3 each)."""
+    padded = f"<{word}>"
+    features = {f"w:{word}": 1.0}
+    for i in range(len(padded) - 2):
+        key = f"c:{padded[i : i + 3]}"
+        features[key] = features.get(key, 0.0) + 0.3
+    contribution: dict[int, float] = {}
+    for feature, weight in features.items():
+        for index, sign in _slots(feature, dimensions):
+            contribution[index] = contribution.get(index, 0.0) + sign * weight
+    return tuple(contribution.items())
 
 
 def text_vector(text: str, dimensions: int, task: str | None = None) -> list[float]:
-    features = text_features(text)
+    """Words and their character trigrams, hashed; a task adds a small task-specific component."""
+    vector = [0.0] * dimensions
+    words = Counter(_WORD.findall(text.lower()))
+    for word, count in words.items():
+        for index, value in _word_slots(word, dimensions):
+            vector[index] += count * value
+    if not words:
+        vector = hashed_vector({"empty": 1.0}, dimensions)
     if task:  # a task adapter shifts the vector a little, as the real adapters do
-        features[f"task:{task}"] = 0.25 * math.sqrt(sum(w * w for w in features.values()))
-    return hashed_vector(features, dimensions)
+        scale = 0.25 * math.sqrt(math.fsum(map(operator.mul, vector, vector)))
+        vector = mix(vector, hashed_vector({f"task:{task}": 1.0}, dimensions), scale)
+    return vector
 
 
 def normalize(vector: list[float]) -> list[float]:
-    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    norm = math.sqrt(math.fsum(map(operator.mul, vector, vector))) or 1.0
     return [x / norm for x in vector]
 
 
