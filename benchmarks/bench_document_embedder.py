@@ -30,7 +30,22 @@ from haystack_integrations.common.jina.embeddings import embeddings_payload, par
 from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder
 from haystack_integrations.testing.jina import DEFAULT_API_KEY
 
-WORDS = "retrieval pipelines embed documents and queries into vectors so that similar texts are close".split()
+WORDS = [
+    "retrieval",
+    "pipelines",
+    "embed",
+    "documents",
+    "and",
+    "queries",
+    "into",
+    "vectors",
+    "so",
+    "that",
+    "similar",
+    "texts",
+    "are",
+    "close",
+]
 
 
 @contextmanager
