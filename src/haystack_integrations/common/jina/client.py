@@ -165,13 +165,14 @@ class JinaClient:
 
     def _settings_for(self, session: requests.Session, url: str) -> dict[str, Any]:
         """Proxies and CA bundle from the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...), per host."""
-        host = urlsplit(url)[:2]
-        settings = self._environment.get(f"{host[0]}://{host[1]}")
+        scheme, netloc = urlsplit(url)[:2]
+        origin = f"{scheme}://{netloc}"
+        settings = self._environment.get(origin)
         if settings is None:
             with requests.Session() as probe:  # trust_env=True: exactly what requests would have used
-                settings = probe.merge_environment_settings(url, {}, None, None, None)
-            settings.pop("stream", None)
-            self._environment[f"{host[0]}://{host[1]}"] = settings
+                merged = probe.merge_environment_settings(url, {}, None, None, None)
+            settings = {key: value for key, value in merged.items() if key != "stream"}
+            self._environment[origin] = settings
         return settings
 
     def close(self) -> None:
