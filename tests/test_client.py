@@ -31,8 +31,9 @@ def make_client(api_key: Secret, **kwargs: object) -> JinaClient:
 
 def test_missing_key_fails_at_construction_naming_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JINA_API_KEY", raising=False)
-    with pytest.raises(JinaAuthenticationError, match="JINA_API_KEY"):
+    with pytest.raises(JinaAuthenticationError, match="JINA_API_KEY") as info:
         JinaClient(Secret.from_env_var("JINA_API_KEY"))
+    assert isinstance(info.value, ValueError)  # what the published package (via Secret) raised
 
 
 def test_env_fallbacks_for_timeout_and_retries(monkeypatch: pytest.MonkeyPatch, api_key: Secret) -> None:

@@ -24,10 +24,10 @@ from haystack.utils import Secret
 from requests.adapters import HTTPAdapter
 
 from haystack_integrations.common.jina.errors import (
-    JinaAuthenticationError,
     JinaConnectionError,
     JinaError,
     JinaMalformedResponseError,
+    JinaMissingKeyError,
     JinaTimeoutError,
     error_for_status,
 )
@@ -69,7 +69,7 @@ def resolve_api_key(api_key: Secret) -> str:
         env_vars = getattr(api_key, "_env_vars", None) or getattr(api_key, "env_vars", None)
         where = f"set the environment variable {' or '.join(env_vars)}" if env_vars else "pass a non-empty key"
         msg = f"No Jina API key found: {where}, or pass api_key=Secret.from_env_var(...)."
-        raise JinaAuthenticationError(msg)
+        raise JinaMissingKeyError(msg)
     return str(value)
 
 

@@ -31,6 +31,10 @@ class JinaAuthenticationError(JinaError):
     """The API key is missing, invalid, or not allowed to use this endpoint (HTTP 401 / 403)."""
 
 
+class JinaMissingKeyError(JinaAuthenticationError, ValueError):
+    """No API key could be resolved. Also a `ValueError`, as Haystack's `Secret` raises for a missing variable."""
+
+
 class JinaQuotaError(JinaError):
     """The account's token balance is exhausted (HTTP 402)."""
 

@@ -14,6 +14,9 @@ change at all (a JPEG, PNG or WebP that already fits, upright, in an ordinary mo
 bytes after it was decoded once to prove it is readable. Every function is thread-safe; PDFium is not, so
 PDF rendering holds a process-wide lock while Pillow's work (which releases the GIL) runs in parallel.
 
+Memory: at most one decoded image per CPU core exists at a time, process-wide, however many requests
+are in flight (a 300 dpi page is 25 MB decoded); what waits for its request is only the encoded data URI.
+
 Every problem raises `JinaInputError` naming the document id and the path.
 """
 
@@ -23,6 +26,7 @@ import base64
 import io
 import math
 import mimetypes
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +49,9 @@ JPEG_QUALITY = 90
 _PASSTHROUGH = {"JPEG": ("L", "RGB"), "MPO": ("L", "RGB"), "PNG": ("L", "RGB", "RGBA"), "WEBP": ("RGB", "RGBA")}
 _EXIF_ORIENTATION = 0x0112
 _PDFIUM_LOCK = threading.Lock()  # PDFium must not be entered from two threads at once
+#: Decoded images alive at once, process-wide. More than one per core buys no speed (the work is CPU
+#: bound), so this caps the memory of decoding at a few images however many requests are in flight.
+_DECODE_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 
 
 @dataclass(frozen=True)
@@ -156,10 +163,11 @@ def image_data_uri(source: ImageSource, image_size: tuple[int, int] | None = Non
         limit (`PIL.Image.MAX_IMAGE_PIXELS`), or the page is out of range.
     """
     try:
-        if source.is_pdf:
-            mime_type, data = _render_pdf_page(source, image_size)
-        else:
-            mime_type, data = _load_image(source, image_size)
+        with _DECODE_SLOTS:
+            if source.is_pdf:
+                mime_type, data = _render_pdf_page(source, image_size)
+            else:
+                mime_type, data = _load_image(source, image_size)
     except JinaInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

@@ -6,21 +6,11 @@ from typing import Any
 
 from haystack_integrations.testing.jina import vectors
 from haystack_integrations.testing.jina.models import EMBEDDING_MODELS, EmbeddingModel
-from haystack_integrations.testing.jina.server import ApiError, JinaEmulator, RecordedRequest, Reply, route
+from haystack_integrations.testing.jina.server import ApiError, JinaEmulator, RecordedRequest, Reply, json_body, route
 
 MAX_INPUTS = 2048
 EMBEDDING_TYPES = ("float", "base64", "binary", "ubinary")
 LATE_CHUNKING_CONTEXT_WEIGHT = 0.5
-
-
-def _body(request: RecordedRequest) -> dict[str, Any]:
-    try:
-        body = request.json
-    except ValueError:
-        raise ApiError(400, "Request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError(422, "Request body must be a JSON object.")
-    return body
 
 
 def _model(body: dict[str, Any]) -> tuple[str, EmbeddingModel]:
@@ -70,7 +60,7 @@ def _vector_for(item: Any, index: int, name: str, model: EmbeddingModel, task: s
 
 @route("POST", "/v1/embeddings")
 def embeddings(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
-    body = _body(request)
+    body = json_body(request)
     name, model = _model(body)
     inputs = body.get("input")
     if isinstance(inputs, str | dict):

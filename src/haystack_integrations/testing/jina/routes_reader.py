@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import quote, unquote, unquote_plus, urljoin, urlsplit
 
 from haystack_integrations.testing.jina import vectors
-from haystack_integrations.testing.jina.routes_rerank import STOPWORDS, scores, terms
+from haystack_integrations.testing.jina.lexical import STOPWORDS, scores, terms
 from haystack_integrations.testing.jina.server import ApiError, JinaEmulator, RecordedRequest, Reply, route
 
 RETURN_FORMATS = ("markdown", "text", "html")

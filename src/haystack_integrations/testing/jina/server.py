@@ -86,6 +86,17 @@ class Fault:
         return self.when is None or bool(self.when(request))
 
 
+def json_body(request: RecordedRequest) -> dict[str, Any]:
+    """The request's JSON object, or the API's 400 / 422."""
+    try:
+        body = request.json
+    except ValueError:
+        raise ApiError(400, "Request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "Request body must be a JSON object.")
+    return body
+
+
 Route = Callable[["JinaEmulator", RecordedRequest], Reply]
 ROUTES: dict[tuple[str, str], Route] = {}
 
