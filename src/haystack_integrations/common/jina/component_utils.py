@@ -7,10 +7,43 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from haystack import default_from_dict, default_to_dict
+from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
 
+from haystack_integrations.common.jina.client import JinaClient
+
 T = TypeVar("T")
+C = TypeVar("C", bound="JinaComponentBase")
+
+
+class JinaComponentBase:
+    """What every Jina component shares: its client's lifecycle and deserialization."""
+
+    _client: JinaClient
+
+    def warm_up(self) -> None:
+        """Open the HTTP session (it is otherwise opened by the first `run`)."""
+        _ = self._client.session
+
+    def close(self) -> None:
+        """Close the HTTP session; a later `run` opens a new one."""
+        self._client.close()
+
+    @classmethod
+    def from_dict(cls: type[C], data: dict[str, Any]) -> C:
+        """
+        Deserialize a component from a dictionary made by `to_dict`.
+
+        :param data: The dictionary.
+        :returns: The component.
+        """
+        return from_dict(cls, data)
+
+
+def text_with_meta(document: Document, meta_fields: list[str], separator: str) -> str:
+    """The values of `meta_fields` the document has (not None), then its content, joined by `separator`."""
+    values = [str(document.meta[key]) for key in meta_fields if document.meta.get(key) is not None]
+    return separator.join([*values, document.content or ""])
 
 
 def to_dict(component: Any, api_key: Secret, **init_parameters: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from haystack.utils import Secret
 from requests.structures import CaseInsensitiveDict
 
 from haystack_integrations.common.jina.client import JinaClient, parse_json
-from haystack_integrations.common.jina.component_utils import from_dict, in_thread, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 from haystack_integrations.components.connectors.jina.reader_mode import JinaReaderMode
 
@@ -28,7 +28,7 @@ ACCEPT_TEXT = "text/plain"
 
 
 @component
-class JinaReaderConnector:
+class JinaReaderConnector(JinaComponentBase):
     """
     Reads a URL, searches the web, or checks a statement with the Jina Reader API, and returns Documents.
 
@@ -171,14 +171,6 @@ class JinaReaderConnector:
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"mode": str(self.mode)}
 
-    def warm_up(self) -> None:
-        """Open the HTTP session (it is otherwise opened by the first `run`)."""
-        _ = self._client.session
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self._client.close()
-
     def to_dict(self) -> dict[str, Any]:
         """
         Serialize this component to a dictionary.
@@ -204,16 +196,6 @@ class JinaReaderConnector:
             timeout=self.timeout,
             max_retries=self.max_retries,
         )
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JinaReaderConnector:
-        """
-        Deserialize a component from a dictionary made by `to_dict`.
-
-        :param data: The dictionary.
-        :returns: The component.
-        """
-        return from_dict(cls, data)
 
     @component.output_types(documents=list[Document])
     def run(self, query: str, headers: dict[str, str] | None = None) -> dict[str, list[Document]]:

@@ -6,7 +6,7 @@ from haystack import Document, component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
-from haystack_integrations.common.jina.component_utils import from_dict, in_thread, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, text_with_meta, to_dict
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
@@ -21,7 +21,7 @@ JINA_API_URL = EMBEDDINGS_URL
 
 
 @component
-class JinaDocumentEmbedder:
+class JinaDocumentEmbedder(JinaComponentBase):
     """
     Embeds Documents with a Jina embedding model, several requests at a time.
 
@@ -128,14 +128,6 @@ class JinaDocumentEmbedder:
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
 
-    def warm_up(self) -> None:
-        """Open the HTTP session (it is otherwise opened by the first `run`)."""
-        _ = self._client.session
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self._client.close()
-
     def to_dict(self) -> dict[str, Any]:
         """
         Serialize this component to a dictionary.
@@ -164,23 +156,8 @@ class JinaDocumentEmbedder:
             raise_on_failure=self.raise_on_failure,
         )
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JinaDocumentEmbedder:
-        """
-        Deserialize a component from a dictionary made by `to_dict`.
-
-        :param data: The dictionary.
-        :returns: The component.
-        """
-        return from_dict(cls, data)
-
     def _text_to_embed(self, document: Document) -> str:
-        meta_values = [
-            str(document.meta[key])
-            for key in self.meta_fields_to_embed
-            if key in document.meta and document.meta[key] is not None
-        ]
-        body = self.embedding_separator.join([*meta_values, document.content or ""])
+        body = text_with_meta(document, self.meta_fields_to_embed, self.embedding_separator)
         if not body.strip():
             msg = (
                 f"Document {document.id} has no text to embed: its content is empty or None and it has no "

@@ -6,7 +6,7 @@ from haystack import component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import from_dict, in_thread, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     check_embedding_type,
@@ -19,7 +19,7 @@ JINA_API_URL = EMBEDDINGS_URL
 
 
 @component
-class JinaTextEmbedder:
+class JinaTextEmbedder(JinaComponentBase):
     """
     Embeds a string with a Jina embedding model. Use it to embed the query of a retrieval pipeline.
 
@@ -95,14 +95,6 @@ class JinaTextEmbedder:
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
 
-    def warm_up(self) -> None:
-        """Open the HTTP session (it is otherwise opened by the first `run`)."""
-        _ = self._client.session
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self._client.close()
-
     def to_dict(self) -> dict[str, Any]:
         """
         Serialize this component to a dictionary.
@@ -124,16 +116,6 @@ class JinaTextEmbedder:
             timeout=self.timeout,
             max_retries=self.max_retries,
         )
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JinaTextEmbedder:
-        """
-        Deserialize a component from a dictionary made by `to_dict`.
-
-        :param data: The dictionary.
-        :returns: The component.
-        """
-        return from_dict(cls, data)
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     def run(self, text: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.batching import map_ordered
 from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
-from haystack_integrations.common.jina.component_utils import from_dict, in_thread, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, text_with_meta, to_dict
 from haystack_integrations.common.jina.embeddings import add_usage
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 
@@ -83,7 +83,7 @@ def _check_top_k(top_k: int | None) -> None:
 
 
 @component
-class JinaRanker:
+class JinaRanker(JinaComponentBase):
     """
     Ranks Documents by their relevance to a query with a Jina reranker model.
 
@@ -168,14 +168,6 @@ class JinaRanker:
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model}
 
-    def warm_up(self) -> None:
-        """Open the HTTP session (it is otherwise opened by the first `run`)."""
-        _ = self._client.session
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self._client.close()
-
     def to_dict(self) -> dict[str, Any]:
         """
         Serialize this component to a dictionary.
@@ -196,23 +188,8 @@ class JinaRanker:
             max_concurrency=self.max_concurrency,
         )
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JinaRanker:
-        """
-        Deserialize a component from a dictionary made by `to_dict`.
-
-        :param data: The dictionary.
-        :returns: The component.
-        """
-        return from_dict(cls, data)
-
     def _text_to_rank(self, document: Document) -> str:
-        meta_values = [
-            str(document.meta[key])
-            for key in self.meta_fields_to_embed
-            if key in document.meta and document.meta[key] is not None
-        ]
-        return self.embedding_separator.join([*meta_values, document.content or ""])
+        return text_with_meta(document, self.meta_fields_to_embed, self.embedding_separator)
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(
