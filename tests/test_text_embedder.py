@@ -184,3 +184,12 @@ async def test_run_async_does_not_block_the_event_loop(emulator: JinaEmulator, a
 
     await asyncio.gather(embedder.run_async("x"), ticker())
     assert ticks == 5
+
+
+async def test_many_concurrent_run_async_calls_overlap(emulator: JinaEmulator, api_key: Secret) -> None:
+    """More concurrent calls than the event loop's default thread pool holds (CPUs + 4) still overlap."""
+    emulator.latency = 0.3
+    embedder = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url)
+    start = time.perf_counter()
+    await asyncio.gather(*(embedder.run_async(f"text {i}") for i in range(8)))
+    assert time.perf_counter() - start < 0.6

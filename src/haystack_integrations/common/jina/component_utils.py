@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from haystack import Document, default_from_dict, default_to_dict
@@ -59,6 +61,20 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return component
 
 
+_ASYNC_WORKERS = 32
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _async_executor() -> ThreadPoolExecutor:
+    """A pool of its own: the event loop's default one has only min(32, CPUs + 4) threads to share."""
+    global _executor  # noqa: PLW0603
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=_ASYNC_WORKERS, thread_name_prefix="jina-async")
+        return _executor
+
+
 async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """
     Run blocking client work in a worker thread so the event loop stays free.
@@ -67,4 +83,4 @@ async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) ->
     pool, so awaiting it in a thread gives the same concurrency without a second HTTP stack.
     """
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, functools.partial(function, *args, **kwargs))
+    return await loop.run_in_executor(_async_executor(), functools.partial(function, *args, **kwargs))
