@@ -14,8 +14,9 @@ change at all (a JPEG, PNG or WebP that already fits, upright, in an ordinary mo
 bytes after it was decoded once to prove it is readable. Every function is thread-safe; PDFium is not, so
 PDF rendering holds a process-wide lock while Pillow's work (which releases the GIL) runs in parallel.
 
-Memory: at most one decoded image per CPU core exists at a time, process-wide, however many requests
-are in flight (a 300 dpi page is 25 MB decoded); what waits for its request is only the encoded data URI.
+Memory: images are decoded on a process-wide pool with one thread per core, so at most that many decoded
+images exist at once, however many requests are in flight (a 300 dpi page is 25 MB decoded); what waits
+for its request is only the encoded data URI.
 
 Every problem raises `JinaInputError` naming the document id and the path.
 """
@@ -28,6 +29,7 @@ import math
 import mimetypes
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -49,9 +51,19 @@ JPEG_QUALITY = 90
 _PASSTHROUGH = {"JPEG": ("L", "RGB"), "MPO": ("L", "RGB"), "PNG": ("L", "RGB", "RGBA"), "WEBP": ("RGB", "RGBA")}
 _EXIF_ORIENTATION = 0x0112
 _PDFIUM_LOCK = threading.Lock()  # PDFium must not be entered from two threads at once
-#: Decoded images alive at once, process-wide. More than one per core buys no speed (the work is CPU
-#: bound), so this caps the memory of decoding at a few images however many requests are in flight.
-_DECODE_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+#: Images are decoded and encoded on a small process-wide pool, one thread per core: the work is CPU bound,
+#: so more threads buy no speed, and few threads keep few decoded images (and few malloc arenas holding
+#: their freed memory) alive, however many requests are in flight.
+_DECODE_THREADS = max(2, os.cpu_count() or 2)
+_decode_pool: list[ThreadPoolExecutor] = []  # created on first use
+_decode_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    with _decode_pool_lock:
+        if not _decode_pool:
+            _decode_pool.append(ThreadPoolExecutor(max_workers=_DECODE_THREADS, thread_name_prefix="jina-image"))
+        return _decode_pool[0]
 
 
 @dataclass(frozen=True)
@@ -162,12 +174,15 @@ def image_data_uri(source: ImageSource, image_size: tuple[int, int] | None = Non
     :raises JinaInputError: The file cannot be read or decoded, is over Pillow's decompression-bomb
         limit (`PIL.Image.MAX_IMAGE_PIXELS`), or the page is out of range.
     """
+    return _pool().submit(_prepare, source, image_size).result()
+
+
+def _prepare(source: ImageSource, image_size: tuple[int, int] | None) -> str:
     try:
-        with _DECODE_SLOTS:
-            if source.is_pdf:
-                mime_type, data = _render_pdf_page(source, image_size)
-            else:
-                mime_type, data = _load_image(source, image_size)
+        if source.is_pdf:
+            mime_type, data = _render_pdf_page(source, image_size)
+        else:
+            mime_type, data = _load_image(source, image_size)
     except JinaInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
