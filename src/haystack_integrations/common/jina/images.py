@@ -29,7 +29,7 @@ import math
 import mimetypes
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -174,7 +174,12 @@ def image_data_uri(source: ImageSource, image_size: tuple[int, int] | None = Non
     :raises JinaInputError: The file cannot be read or decoded, is over Pillow's decompression-bomb
         limit (`PIL.Image.MAX_IMAGE_PIXELS`), or the page is out of range.
     """
-    return _pool().submit(_prepare, source, image_size).result()
+    return submit_image_data_uri(source, image_size).result()
+
+
+def submit_image_data_uri(source: ImageSource, image_size: tuple[int, int] | None = None) -> Future[str]:
+    """`image_data_uri` started on the decode pool; the future's `result()` returns the URI or raises."""
+    return _pool().submit(_prepare, source, image_size)
 
 
 def _prepare(source: ImageSource, image_size: tuple[int, int] | None) -> str:
@@ -345,4 +350,5 @@ __all__ = [
     "fit_size",
     "image_data_uri",
     "resolve_image_source",
+    "submit_image_data_uri",
 ]

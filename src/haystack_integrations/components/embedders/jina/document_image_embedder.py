@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
 from typing import Any
 
 from haystack import Document, component
@@ -12,8 +14,8 @@ from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.images import (
     ImageSource,
     check_image_size,
-    image_data_uri,
     resolve_image_source,
+    submit_image_data_uri,
 )
 
 JINA_API_URL = EMBEDDINGS_URL
@@ -205,25 +207,43 @@ class JinaDocumentImageEmbedder:
                     raise
                 sources.append(error)
 
+        groups = batch_positions(len(documents), self.batch_size)
+        group_of = {position: group for group in groups for position in group}
+        started: dict[int, Future[str]] = {}
+        lock = threading.Lock()
+
         def make_input(position: int) -> dict[str, str]:
-            # Runs in the request's worker thread: the image exists only while its batch is in flight.
+            # Runs in the request's worker just before the request: the first image asked for starts its
+            # whole batch on the decode pool (one thread per core), so a batch is prepared in parallel and
+            # its images exist only while it is in flight.
             source = sources[position]
             if isinstance(source, JinaInputError):
                 raise source
-            return {"image": image_data_uri(source, self.image_size)}
+            with lock:
+                if position not in started:
+                    for other in group_of[position]:
+                        other_source = sources[other]
+                        if isinstance(other_source, ImageSource):
+                            started[other] = submit_image_data_uri(other_source, self.image_size)
+                future = started.pop(position)
+            return {"image": future.result()}
 
-        result = embed_documents(
-            self._client,
-            self.base_url,
-            documents,
-            batch_positions(len(documents), self.batch_size),
-            make_input,
-            model=self.model_name,
-            options={"task": self.task, "dimensions": self.embedding_dimension},
-            max_concurrency=self.max_concurrency,
-            raise_on_failure=self.raise_on_failure,
-            progress_bar=self.progress_bar,
-        )
+        try:
+            result = embed_documents(
+                self._client,
+                self.base_url,
+                documents,
+                groups,
+                make_input,
+                model=self.model_name,
+                options={"task": self.task, "dimensions": self.embedding_dimension},
+                max_concurrency=self.max_concurrency,
+                raise_on_failure=self.raise_on_failure,
+                progress_bar=self.progress_bar,
+            )
+        finally:
+            for future in started.values():  # left over when a batch failed early: do not prepare them
+                future.cancel()
         for document in result["documents"]:
             if document.embedding is not None:  # a fresh dict per document: never shared between them
                 document.meta["embedding_source"] = {"type": "image", "file_path_meta_field": self.file_path_meta_field}
