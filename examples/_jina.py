@@ -1,0 +1,181 @@
+"""Shared by the examples: which Jina API they talk to.
+
+With `JINA_API_KEY` set, the examples call the hosted Jina API and the components keep their default
+URLs. Without it, they start the bundled `JinaEmulator` (a local test double that speaks the Jina wire
+format), point the components at it with `base_url`, and set `JINA_API_KEY` to the emulator's key, so
+the components read the key from the environment exactly as they do in production (and serialize it as
+an env-var Secret, never as a value).
+
+    with jina() as api:
+        embedder = JinaTextEmbedder(**api.embedder_args())
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from haystack_integrations.testing.jina import JinaEmulator
+
+EMULATOR_NOTICE = (
+    "Running against the local JinaEmulator (JINA_API_KEY is not set): a test double, "
+    "results are not from Jina's models."
+)
+HOSTED_NOTICE = "Running against the hosted Jina API (JINA_API_KEY is set)."
+
+# What the emulator's search and ground endpoints work over (the hosted API searches the web instead).
+CORPUS = [
+    {
+        "url": "https://example.org/eiffel-tower",
+        "title": "Eiffel Tower",
+        "content": "The Eiffel Tower is a wrought-iron lattice tower in Paris, France. It was built for the "
+        "1889 World's Fair and is 330 metres tall.",
+    },
+    {
+        "url": "https://example.org/late-chunking",
+        "title": "Late chunking for long-context embedding models",
+        "content": "Late chunking embeds a whole document with a long-context embedding model first and "
+        "splits it into chunks afterwards, so every chunk embedding keeps the context of its document.",
+    },
+    {
+        "url": "https://example.org/jina-reader",
+        "title": "Jina Reader API",
+        "content": "The Jina Reader API turns any web page into clean markdown for language models. "
+        "It can also search the web and ground a statement against web sources.",
+    },
+    {
+        "url": "https://example.org/haystack",
+        "title": "Haystack",
+        "content": "Haystack is an open-source framework for building retrieval pipelines, RAG and agents "
+        "with large language models.",
+    },
+    {
+        "url": "https://example.org/honey-bees",
+        "title": "Honey bees",
+        "content": "Honey bees make honey from the nectar of flowers and store it in wax combs.",
+    },
+]
+
+# The page the read example reads from a local web server when it runs against the emulator.
+PAGE = """<!doctype html>
+<html><head>
+  <title>Late chunking in practice</title>
+  <meta name="description" content="Why chunk embeddings should know their document.">
+</head><body>
+  <nav><a href="/">Home</a> | <a href="/blog">Blog</a></nav>
+  <article>
+    <h1>Late chunking in practice</h1>
+    <p>Splitting a document into chunks before embedding loses context: a chunk that says
+    <em>its population is 3.85 million</em> no longer knows which city it talks about.</p>
+    <p><strong>Late chunking</strong> embeds the whole document first and pools the token
+    embeddings per chunk afterwards. See the <a href="https://jina.ai/news/late-chunking">Jina blog</a>
+    and the <a href="/paper.pdf">paper</a>.</p>
+    <img src="/figures/late-chunking.png" alt="Naive chunking versus late chunking">
+    <ul><li>Same number of vectors</li><li>No extra model calls</li><li>Better retrieval of short chunks</li></ul>
+  </article>
+  <footer>Example page served by examples/_jina.py</footer>
+</body></html>
+"""
+
+HOSTED_PAGE_URL = "https://example.com/"
+
+
+@dataclass
+class JinaApi:
+    """The API the examples talk to, and the arguments that point components at it."""
+
+    emulator: JinaEmulator | None = None
+    page_url: str = HOSTED_PAGE_URL
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def emulated(self) -> bool:
+        return self.emulator is not None
+
+    def embedder_args(self) -> dict[str, Any]:
+        """Keyword arguments for the text, document and image embedders (empty: the hosted default)."""
+        return {"base_url": self.emulator.embeddings_url} if self.emulator else {}
+
+    def ranker_args(self) -> dict[str, Any]:
+        return {"base_url": self.emulator.rerank_url} if self.emulator else {}
+
+    def reader_args(self, mode: str) -> dict[str, Any]:
+        if self.emulator is None:
+            return {}
+        urls = {
+            "read": self.emulator.reader_url,
+            "search": self.emulator.search_url,
+            "ground": self.emulator.ground_url,
+        }
+        return {"base_url": urls[mode]}
+
+    def requests_to(self, path: str) -> int | None:
+        """How many requests went to `path` (e.g. `/v1/embeddings`); `None` against the hosted API."""
+        return None if self.emulator is None else len(self.emulator.requests_to(path))
+
+
+class _PageHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path not in ("/", "/late-chunking.html"):
+            self.send_error(404)
+            return
+        body = PAGE.encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep the examples' output readable
+
+
+@contextmanager
+def _page_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PageHandler)
+    thread = threading.Thread(target=server.serve_forever, name="example-page-server", daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host!s}:{port}/late-chunking.html"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+@contextmanager
+def jina(*, latency: float = 0.0, serve_page: bool = False) -> Iterator[JinaApi]:
+    """
+    The hosted Jina API when `JINA_API_KEY` is set, else a running `JinaEmulator`. Prints which, first.
+
+    :param latency: Seconds the emulator waits per request, to make timings look like a network's.
+        Ignored against the hosted API.
+    :param serve_page: Serve `PAGE` from a local web server for the emulator's read endpoint.
+        Against the hosted API, `page_url` is a public page instead.
+    """
+    if os.environ.get("JINA_API_KEY"):
+        print(HOSTED_NOTICE, flush=True)
+        yield JinaApi()
+        return
+
+    print(EMULATOR_NOTICE, flush=True)
+    with ExitStack() as stack:
+        emulator = stack.enter_context(JinaEmulator(latency=latency, corpus=CORPUS))
+        page_url = stack.enter_context(_page_server()) if serve_page else HOSTED_PAGE_URL
+        assert emulator.api_key is not None
+        os.environ["JINA_API_KEY"] = emulator.api_key
+        stack.callback(os.environ.pop, "JINA_API_KEY", None)
+        yield JinaApi(emulator=emulator, page_url=page_url)
+
+
+def shorten(text: str | None, width: int = 70) -> str:
+    """One line of at most `width` characters."""
+    line = " ".join((text or "").split())
+    return line if len(line) <= width else line[: width - 3] + "..."

@@ -1,0 +1,79 @@
+"""Run every example and summarise: `python examples/run_all.py [-q] [name ...]`.
+
+Each example runs as its own process with this interpreter; its output streams through (with `-q`,
+only a failing example's output is shown). Names select examples by substring, e.g. `run_all.py yaml`.
+Without `JINA_API_KEY` the examples use the bundled JinaEmulator; with it they call the hosted API.
+Exits 1 when any example fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TIMEOUT = 600  # seconds per example; the hosted Reader's ground mode can take a while
+
+
+def examples(names: list[str]) -> list[Path]:
+    found = sorted(path for path in HERE.glob("[0-9][0-9]_*.py"))
+    return [path for path in found if not names or any(name in path.stem for name in names)]
+
+
+def run(path: Path, quiet: bool) -> tuple[bool, float]:
+    if not quiet:
+        print(f"\n=== {path.name}", flush=True)
+    start = time.perf_counter()
+    try:
+        completed = subprocess.run(
+            [sys.executable, str(path)],
+            cwd=HERE.parent,
+            stdout=subprocess.PIPE if quiet else None,
+            stderr=subprocess.STDOUT if quiet else None,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        if quiet:
+            print(f"\n=== {path.name}", flush=True)
+            output = error.stdout or ""
+            print(output if isinstance(output, str) else output.decode(errors="replace"), end="")
+        print(f"{path.name}: timed out after {TIMEOUT} s", flush=True)
+        return False, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    ok = completed.returncode == 0
+    if quiet and not ok:
+        print(f"\n=== {path.name}", flush=True)
+        print(completed.stdout, end="")
+    if not ok:
+        print(f"{path.name}: exit code {completed.returncode}", flush=True)
+    return ok, seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="run only the examples whose file name contains one of these")
+    parser.add_argument("-q", "--quiet", action="store_true", help="show an example's output only when it fails")
+    args = parser.parse_args(argv)
+
+    selected = examples(args.names)
+    if not selected:
+        print(f"no example matches {args.names}", file=sys.stderr)
+        return 2
+    outcomes = [(path, *run(path, args.quiet)) for path in selected]
+
+    print("\n=== summary")
+    for path, ok, seconds in outcomes:
+        print(f"{path.name:<24} {'ok' if ok else 'FAILED':<7} {seconds:6.1f} s")
+    failed = [path.name for path, ok, _ in outcomes if not ok]
+    total = sum(seconds for _, _, seconds in outcomes)
+    print(f"{len(outcomes) - len(failed)}/{len(outcomes)} examples passed in {total:.1f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The examples run offline against the JinaEmulator, say so first, and succeed.
+
+Every example runs as its own process, as a user would start it, without `JINA_API_KEY`. They run a few
+at a time (they spend most of their time importing Haystack), so the module takes seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SCRIPTS = sorted(EXAMPLES.glob("[0-9][0-9]_*.py"))
+TIMEOUT = 120
+
+
+def offline_env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "JINA_API_KEY"}
+    env["HAYSTACK_TELEMETRY_ENABLED"] = "False"  # no network, and no posthog flush delaying each exit
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def run_script(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(path), *args],
+        cwd=ROOT,
+        env=offline_env(),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> dict[str, subprocess.CompletedProcess[str]]:
+    with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
+        return dict(zip((p.name for p in SCRIPTS), pool.map(run_script, SCRIPTS), strict=True))
+
+
+def test_all_six_examples_exist() -> None:
+    stems = [path.stem for path in SCRIPTS]
+    assert stems == ["01_retrieval", "02_late_chunking", "03_images", "04_reader", "05_yaml", "06_async"]
+
+
+@pytest.mark.parametrize("name", [path.name for path in SCRIPTS])
+def test_example_runs_against_the_emulator(name: str, outcomes: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    completed = outcomes[name]
+    report = f"{name} exited {completed.returncode}\n--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
+    assert completed.returncode == 0, report
+    lines = completed.stdout.splitlines()
+    assert lines, report
+    assert "local JinaEmulator" in lines[0], report
+    assert "JINA_API_KEY is not set" in lines[0], report
+    assert "OK" in lines[-1], report
+    assert "jina_emulator_key" not in completed.stdout + completed.stderr  # the key is never printed
+
+
+def test_run_all_runs_the_selected_examples_and_summarises() -> None:
+    completed = run_script(EXAMPLES / "run_all.py", "-q", "reader")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    summary = completed.stdout.split("=== summary", 1)[1].splitlines()
+    assert summary[1].split()[:2] == ["04_reader.py", "ok"]
+    assert summary[-1].startswith("1/1 examples passed")
+
+
+def test_run_all_fails_when_no_example_matches() -> None:
+    completed = run_script(EXAMPLES / "run_all.py", "no-such-example")
+    assert completed.returncode == 2
+    assert "no example matches" in completed.stderr
+
+
+@pytest.fixture
+def jina_helper(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    return importlib.import_module("_jina")
+
+
+def test_helper_without_key_starts_the_emulator_and_restores_the_environment(
+    jina_helper: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("JINA_API_KEY", raising=False)
+    with jina_helper.jina(serve_page=True) as api:
+        assert api.emulated
+        assert os.environ["JINA_API_KEY"] == api.emulator.api_key
+        assert api.embedder_args() == {"base_url": api.emulator.embeddings_url}
+        assert api.ranker_args() == {"base_url": api.emulator.rerank_url}
+        assert api.reader_args("ground") == {"base_url": api.emulator.ground_url}
+        assert api.page_url.startswith("http://127.0.0.1:")
+    assert "JINA_API_KEY" not in os.environ
+    assert capsys.readouterr().out.splitlines()[0] == jina_helper.EMULATOR_NOTICE
+
+
+def test_helper_with_key_leaves_components_on_the_hosted_api(
+    jina_helper: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JINA_API_KEY", "jina_test_not_a_real_key")
+    with jina_helper.jina(serve_page=True) as api:
+        assert not api.emulated
+        assert api.embedder_args() == api.ranker_args() == api.reader_args("read") == {}
+        assert api.requests_to("/v1/embeddings") is None
+        assert api.page_url.startswith("https://")
+    assert os.environ["JINA_API_KEY"] == "jina_test_not_a_real_key"
+    assert capsys.readouterr().out.splitlines()[0] == jina_helper.HOSTED_NOTICE
