@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # tests are offline
 
 import pytest
 from haystack.utils import Secret

@@ -33,7 +33,8 @@ def test_wheel_installs_and_imports(tmp_path: Path) -> None:
     )
     (wheel,) = (tmp_path / "dist").glob("jina_haystack-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "haystack_integrations/common/jina/py.typed" in names
+    for package in ("common", "components/embedders", "components/rankers", "components/connectors", "testing"):
+        assert f"haystack_integrations/{package}/jina/py.typed" in names
     assert not any(name in names for name in ("haystack_integrations/__init__.py",)), "namespace package"
     assert not any(name.startswith("tests/") for name in names)
 

@@ -285,6 +285,7 @@ class JinaEmulator:
 def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, so clients can reuse connections
+        disable_nagle_algorithm = True  # else small answers on a reused connection wait ~40 ms for delayed ACKs
 
         def setup(self) -> None:
             super().setup()
