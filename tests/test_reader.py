@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import http.server
 import inspect
 import json
@@ -613,8 +614,11 @@ def test_run_async(emulator: JinaEmulator, api_key: Secret, article: str) -> Non
     async def main() -> list[dict[str, list[Document]]]:
         return list(await asyncio.gather(*(component.run_async(article) for _ in range(3))))
 
+    emulator.latency = 0.3
+    start = time.perf_counter()
     results = asyncio.run(main())
     assert [only(result).meta["title"] for result in results] == ["Neapolitan pizza"] * 3
+    assert time.perf_counter() - start < 0.8, "concurrent run_async calls must overlap"
 
 
 def test_in_a_pipeline(emulator: JinaEmulator, api_key: Secret) -> None:

@@ -122,7 +122,7 @@ class JinaReaderConnector(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         self._headers = self._option_headers()
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=1)
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries)
 
     @property
     def endpoint(self) -> str:
