@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import http.server
 import inspect
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
