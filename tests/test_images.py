@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -616,3 +617,28 @@ def test_emulator_vector_of_a_prepared_file_matches_its_pixels(tmp_path: Path, e
 def test_emulator_is_importable_without_a_running_server() -> None:
     vector, tokens = emulator_images.image_vector(data_uri(photo((100, 100))), 0, 32)
     assert len(vector) == 32 and tokens == 1000
+
+
+def _size_in_child(path: str, queue: object) -> None:
+    uri = image_data_uri(source(Path(path)), (20, 20))
+    queue.put(decode(uri)[1].size)  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_preparation_works_in_a_forked_child(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = tmp_path / "p.png"
+    photo((80, 40)).save(path)
+    assert prepare(path, (20, 20))[1].size == (20, 10)  # the parent's decode pool exists now
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_size_in_child, args=(str(path), queue))
+    child.start()
+    try:
+        assert queue.get(timeout=30) == (20, 10)
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()

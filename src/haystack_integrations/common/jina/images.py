@@ -55,15 +55,17 @@ _PDFIUM_LOCK = threading.Lock()  # PDFium must not be entered from two threads a
 #: so more threads buy no speed, and few threads keep few decoded images (and few malloc arenas holding
 #: their freed memory) alive, however many requests are in flight.
 _DECODE_THREADS = max(2, os.cpu_count() or 2)
-_decode_pool: list[ThreadPoolExecutor] = []  # created on first use
+_decode_pool: dict[int, ThreadPoolExecutor] = {}  # by process id: a forked child makes its own
 _decode_pool_lock = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
+    pid = os.getpid()
     with _decode_pool_lock:
-        if not _decode_pool:
-            _decode_pool.append(ThreadPoolExecutor(max_workers=_DECODE_THREADS, thread_name_prefix="jina-image"))
-        return _decode_pool[0]
+        if pid not in _decode_pool:
+            _decode_pool.clear()  # the parent's threads do not exist in a forked child
+            _decode_pool[pid] = ThreadPoolExecutor(max_workers=_DECODE_THREADS, thread_name_prefix="jina-image")
+        return _decode_pool[pid]
 
 
 @dataclass(frozen=True)

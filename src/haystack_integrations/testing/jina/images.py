@@ -113,7 +113,8 @@ def _flatten(image: Image.Image) -> Image.Image:
 def pixel_features(thumbnail: Image.Image) -> dict[str, float]:
     """Colour layout, colour histogram and edge directions of a 16x16 RGB thumbnail."""
     size = thumbnail.width
-    pixels: list[tuple[int, int, int]] = list(thumbnail.getdata())
+    raw = thumbnail.tobytes()  # RGB: three bytes per pixel, row by row
+    pixels = [(raw[i], raw[i + 1], raw[i + 2]) for i in range(0, len(raw), 3)]
     features: dict[str, float] = {}
 
     cell = size // _GRID  # colour layout: each cell's mean colour, centred on mid-grey
