@@ -8,7 +8,7 @@ from haystack import Document, component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
-from haystack_integrations.common.jina.component_utils import from_dict, in_thread, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
 from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL, batch_positions, embed_documents
 from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.images import (
@@ -22,7 +22,7 @@ JINA_API_URL = EMBEDDINGS_URL
 
 
 @component
-class JinaDocumentImageEmbedder:
+class JinaDocumentImageEmbedder(JinaComponentBase):
     """
     Embeds the images that Documents point to — image files or PDF pages — with a Jina multimodal model.
 
@@ -127,14 +127,6 @@ class JinaDocumentImageEmbedder:
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
 
-    def warm_up(self) -> None:
-        """Open the HTTP session (it is otherwise opened by the first `run`)."""
-        _ = self._client.session
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self._client.close()
-
     def to_dict(self) -> dict[str, Any]:
         """
         Serialize this component to a dictionary.
@@ -158,16 +150,6 @@ class JinaDocumentImageEmbedder:
             max_retries=self.max_retries,
             raise_on_failure=self.raise_on_failure,
         )
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JinaDocumentImageEmbedder:
-        """
-        Deserialize a component from a dictionary made by `to_dict`.
-
-        :param data: The dictionary. `image_size` may be a list (as JSON gives it back).
-        :returns: The component.
-        """
-        return from_dict(cls, data)
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, documents: list[Document]) -> dict[str, Any]:
