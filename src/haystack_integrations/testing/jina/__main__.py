@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="key clients must send; '' accepts any key")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before every answer")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds from a request's arrival to its answer")
+    parser.add_argument("--max-recorded", type=int, default=100, help="requests kept in memory (the newest)")
     parser.add_argument("--corpus", help="JSON file: a list of {url, title, content} for search and ground")
     args = parser.parse_args(argv)
 
@@ -25,7 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.corpus:
         with open(args.corpus, encoding="utf-8") as handle:
             corpus = json.load(handle)
-    emulator = JinaEmulator(args.api_key or None, latency=args.latency, corpus=corpus, host=args.host, port=args.port)
+    emulator = JinaEmulator(
+        args.api_key or None,
+        latency=args.latency,
+        corpus=corpus,
+        host=args.host,
+        port=args.port,
+        max_recorded=args.max_recorded,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with emulator:

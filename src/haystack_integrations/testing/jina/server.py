@@ -120,6 +120,7 @@ class JinaEmulator:
     :param corpus: Documents (`{"url", "title", "content"}` dicts) the reader's search and ground
         endpoints work over.
     :param port: 0 picks a free port.
+    :param max_recorded: How many requests `requests` keeps (the newest); bodies of images add up fast.
     """
 
     def __init__(
@@ -130,12 +131,14 @@ class JinaEmulator:
         corpus: list[dict[str, str]] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        max_recorded: int = 10_000,
     ) -> None:
         _load_routes()
         self.api_key = api_key
         self.latency = latency
         self.corpus = list(corpus or [])
         self.requests: list[RecordedRequest] = []
+        self.max_recorded = max_recorded
         self.faults: list[Fault] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -243,6 +246,8 @@ class JinaEmulator:
         arrived = time.monotonic()
         with self._lock:
             self.requests.append(request)
+            if len(self.requests) > self.max_recorded:
+                del self.requests[: len(self.requests) - self.max_recorded]
         fault = self._take_fault(request)
         reply = self._reply(request, fault)
         # Latency is the time from arrival to answer, like a real server's: the work counts toward it.
