@@ -41,3 +41,9 @@ def api_key(emulator: JinaEmulator, monkeypatch: pytest.MonkeyPatch) -> Secret:
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries wait milliseconds, not seconds (Retry-After from the server is still honoured)."""
     monkeypatch.setattr(JinaClient, "backoff_base", 0.01)
+
+
+def pytest_report_header() -> str:
+    from importlib.metadata import version
+
+    return f"haystack-ai {version('haystack-ai')}"
