@@ -42,6 +42,13 @@ class JinaComponentBase:
         return from_dict(cls, data)
 
 
+def check_documents(documents: Any, component: str, hint: str = "") -> None:
+    """Raise `TypeError` unless `documents` is a list of Documents; `hint` names the component to use instead."""
+    if not isinstance(documents, list) or not all(isinstance(document, Document) for document in documents):
+        msg = f"{component} expects a list of Documents as input. {hint}".rstrip()
+        raise TypeError(msg)
+
+
 def text_with_meta(document: Document, meta_fields: list[str], separator: str) -> str:
     """The values of `meta_fields` the document has (not None), then its content, joined by `separator`."""
     values = [str(document.meta[key]) for key in meta_fields if document.meta.get(key) is not None]

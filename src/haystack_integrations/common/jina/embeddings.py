@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import copy
 import sys
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from haystack import Document, logging
 
@@ -22,6 +23,7 @@ MAX_INPUTS_PER_REQUEST = 2048
 EMBEDDING_TYPES = ("float", "binary", "ubinary")
 
 Embedding = list[float] | list[int]
+T = TypeVar("T")
 
 
 def check_embedding_type(embedding_type: str) -> None:
@@ -113,6 +115,33 @@ def add_usage(total: dict[str, int], usage: dict[str, int]) -> None:
         total[key] = total.get(key, 0) + value
 
 
+def check_each(
+    documents: Sequence[Document], check: Callable[[Document], T], *, raise_on_failure: bool
+) -> list[T | JinaInputError]:
+    """
+    Run a cheap per-document check before any request.
+
+    With `raise_on_failure` the first `JinaInputError` is raised; otherwise it takes the document's place,
+    for `unwrap` to raise in the request worker, where `embed_documents` reports it.
+    """
+    checked: list[T | JinaInputError] = []
+    for document in documents:
+        try:
+            checked.append(check(document))
+        except JinaInputError as error:
+            if raise_on_failure:
+                raise
+            checked.append(error)
+    return checked
+
+
+def unwrap(checked: T | JinaInputError) -> T:
+    """The checked value, or its input error raised."""
+    if isinstance(checked, JinaInputError):
+        raise checked
+    return checked
+
+
 @dataclass
 class _RequestOutcome:
     positions: list[int]
@@ -145,11 +174,14 @@ def embed_documents(
     :param make_input: Turns a position into the request input (a string, `{"image": ...}`, ...).
         It runs in the worker just before the request, so heavy inputs exist only while in flight.
         It raises `JinaInputError` for an input that cannot be prepared.
-    :param embedded_meta: Meta added to every embedded document.
+    :param embedded_meta: Meta added to every embedded document (a fresh copy each, never shared).
     :returns: Copies of all input documents, in order, with `embedding` set where it succeeded. `meta`
         has the `model`, the summed `usage` and `failed_documents`: `{"id", "error"}` for each document
         that came back without an embedding (only possible with `raise_on_failure=False`).
     """
+
+    if not documents:
+        return {"documents": [], "meta": {"model": model, "usage": {}, "failed_documents": []}}
 
     def run_group(positions: list[int]) -> _RequestOutcome:
         outcome = _RequestOutcome(positions=positions)
@@ -197,7 +229,7 @@ def embed_documents(
     output = []
     for position, document in enumerate(documents):
         if position in embeddings:
-            new_meta = {**document.meta, **embedded_meta} if embedded_meta else document.meta.copy()
+            new_meta = {**document.meta, **copy.deepcopy(embedded_meta or {})}
             # binary types give ints; Document.embedding is typed list[float] but stores them as they are
             embedding = cast(list[float], embeddings[position])
             output.append(replace(document, embedding=embedding, meta=new_meta))
@@ -207,10 +239,14 @@ def embed_documents(
     return {"documents": output, "meta": meta}
 
 
-def batch_positions(count: int, batch_size: int) -> list[list[int]]:
-    """Positions 0..count-1 in consecutive groups of at most `batch_size`."""
+def check_batch_size(batch_size: int) -> None:
     if batch_size < 1:
         msg = f"batch_size must be at least 1, got {batch_size}"
         raise ValueError(msg)
+
+
+def batch_positions(count: int, batch_size: int) -> list[list[int]]:
+    """Positions 0..count-1 in consecutive groups of at most `batch_size`."""
+    check_batch_size(batch_size)
     size = min(batch_size, MAX_INPUTS_PER_REQUEST)
     return [list(range(start, min(start + size, count))) for start in range(0, count, size)]

@@ -6,13 +6,22 @@ from haystack import Document, component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, text_with_meta, to_dict
+from haystack_integrations.common.jina.component_utils import (
+    JinaComponentBase,
+    check_documents,
+    in_thread,
+    text_with_meta,
+    to_dict,
+)
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
+    check_batch_size,
+    check_each,
     check_embedding_type,
     embed_documents,
     request_options,
+    unwrap,
 )
 from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.components.embedders.jina.late_chunking import late_chunking_groups
@@ -101,9 +110,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
             ids with the error; the rest are embedded.
         """
         check_embedding_type(embedding_type)
-        if batch_size < 1:
-            msg = f"batch_size must be at least 1, got {batch_size}"
-            raise ValueError(msg)
+        check_batch_size(batch_size)
         self.api_key = api_key
         self.model_name = model
         self.prefix = prefix
@@ -177,29 +184,8 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document has nothing to embed (with `raise_on_failure`).
         """
-        if not isinstance(documents, list) or not all(isinstance(doc, Document) for doc in documents):
-            msg = (
-                "JinaDocumentEmbedder expects a list of Documents as input. "
-                "To embed a single string, use JinaTextEmbedder."
-            )
-            raise TypeError(msg)
-        if not documents:
-            return {"documents": [], "meta": {"model": self.model_name, "usage": {}, "failed_documents": []}}
-
-        texts: list[str | JinaInputError] = []
-        for document in documents:
-            try:
-                texts.append(self._text_to_embed(document))
-            except JinaInputError as error:
-                if self.raise_on_failure:
-                    raise
-                texts.append(error)
-
-        def make_input(position: int) -> str:
-            text = texts[position]
-            if isinstance(text, JinaInputError):
-                raise text
-            return text
+        check_documents(documents, "JinaDocumentEmbedder", "To embed a single string, use JinaTextEmbedder.")
+        texts = check_each(documents, self._text_to_embed, raise_on_failure=self.raise_on_failure)
 
         if self.late_chunking:
             groups = late_chunking_groups(documents, texts, self.batch_size, self.model_name)
@@ -210,7 +196,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
             self.base_url,
             documents,
             groups,
-            make_input,
+            lambda position: unwrap(texts[position]),
             model=self.model_name,
             options=request_options(self),
             max_concurrency=self.max_concurrency,

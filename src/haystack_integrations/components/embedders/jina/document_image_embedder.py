@@ -8,9 +8,15 @@ from haystack import Document, component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
-from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL, batch_positions, embed_documents
-from haystack_integrations.common.jina.errors import JinaInputError
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents, in_thread, to_dict
+from haystack_integrations.common.jina.embeddings import (
+    EMBEDDINGS_URL,
+    batch_positions,
+    check_batch_size,
+    check_each,
+    embed_documents,
+    unwrap,
+)
 from haystack_integrations.common.jina.images import (
     ImageSource,
     check_image_size,
@@ -105,9 +111,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             the affected documents come back without embedding and `meta["failed_documents"]` lists their
             ids with the error; the rest are embedded.
         """
-        if batch_size < 1:
-            msg = f"batch_size must be at least 1, got {batch_size}"
-            raise ValueError(msg)
+        check_batch_size(batch_size)
         self.api_key = api_key
         self.model_name = model
         self.base_url = base_url
@@ -163,31 +167,15 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document's image cannot be used (with `raise_on_failure`).
         """
-        if not isinstance(documents, list) or not all(isinstance(doc, Document) for doc in documents):
-            msg = (
-                "JinaDocumentImageEmbedder expects a list of Documents as input. "
-                "To embed a string, use JinaTextEmbedder."
-            )
-            raise TypeError(msg)
-        if not documents:
-            return {"documents": [], "meta": {"model": self.model_name, "usage": {}, "failed_documents": []}}
+        check_documents(documents, "JinaDocumentImageEmbedder", "To embed a string, use JinaTextEmbedder.")
 
         # Cheap checks first (meta, paths, types: no file is read), so a bad document fails before any request.
-        sources: list[ImageSource | JinaInputError] = []
-        for document in documents:
-            try:
-                sources.append(
-                    resolve_image_source(
-                        document.id,
-                        document.meta,
-                        file_path_meta_field=self.file_path_meta_field,
-                        root_path=self.root_path,
-                    )
-                )
-            except JinaInputError as error:
-                if self.raise_on_failure:
-                    raise
-                sources.append(error)
+        def locate(document: Document) -> ImageSource:
+            return resolve_image_source(
+                document.id, document.meta, file_path_meta_field=self.file_path_meta_field, root_path=self.root_path
+            )
+
+        sources = check_each(documents, locate, raise_on_failure=self.raise_on_failure)
 
         groups = batch_positions(len(documents), self.batch_size)
         group_of = {position: group for group in groups for position in group}
@@ -198,9 +186,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             # Runs in the request's worker just before the request: the first image asked for starts its
             # whole batch on the decode pool (one thread per core), so a batch is prepared in parallel and
             # its images exist only while it is in flight.
-            source = sources[position]
-            if isinstance(source, JinaInputError):
-                raise source
+            unwrap(sources[position])
             with lock:
                 if position not in started:
                     for other in group_of[position]:
@@ -211,7 +197,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             return {"image": future.result()}
 
         try:
-            result = embed_documents(
+            return embed_documents(
                 self._client,
                 self.base_url,
                 documents,
@@ -222,14 +208,13 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
                 max_concurrency=self.max_concurrency,
                 raise_on_failure=self.raise_on_failure,
                 progress_bar=self.progress_bar,
+                embedded_meta={
+                    "embedding_source": {"type": "image", "file_path_meta_field": self.file_path_meta_field}
+                },
             )
         finally:
             for future in started.values():  # left over when a batch failed early: do not prepare them
                 future.cancel()
-        for document in result["documents"]:
-            if document.embedding is not None:  # a fresh dict per document: never shared between them
-                document.meta["embedding_source"] = {"type": "image", "file_path_meta_field": self.file_path_meta_field}
-        return result
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:

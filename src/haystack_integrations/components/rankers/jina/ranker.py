@@ -10,7 +10,13 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.batching import map_ordered
 from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, text_with_meta, to_dict
+from haystack_integrations.common.jina.component_utils import (
+    JinaComponentBase,
+    check_documents,
+    in_thread,
+    text_with_meta,
+    to_dict,
+)
 from haystack_integrations.common.jina.embeddings import add_usage
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 
@@ -219,9 +225,7 @@ class JinaRanker(JinaComponentBase):
         if not isinstance(query, str):
             msg = f"JinaRanker expects the query as a string, got {type(query).__name__}."
             raise TypeError(msg)
-        if not isinstance(documents, list) or not all(isinstance(doc, Document) for doc in documents):
-            msg = "JinaRanker expects a list of Documents as input."
-            raise TypeError(msg)
+        check_documents(documents, "JinaRanker")
         if not query.strip():
             msg = "JinaRanker needs a non-empty query to rank documents against."
             raise ValueError(msg)
