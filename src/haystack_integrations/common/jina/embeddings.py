@@ -144,7 +144,6 @@ def unwrap(checked: T | JinaInputError) -> T:
 
 @dataclass
 class _RequestOutcome:
-    positions: list[int]
     vectors: list[Embedding] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)
     input_errors: dict[int, str] = field(default_factory=dict)
@@ -184,7 +183,7 @@ def embed_documents(
         return {"documents": [], "meta": {"model": model, "usage": {}, "failed_documents": []}}
 
     def run_group(positions: list[int]) -> _RequestOutcome:
-        outcome = _RequestOutcome(positions=positions)
+        outcome = _RequestOutcome()
         inputs = []
         for position in positions:
             try:

@@ -93,8 +93,9 @@ def embeddings(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
                 f"With late_chunking all inputs of a request form one text: {total} tokens exceed "
                 f"the {model.max_tokens} {name} accepts.",
             )
-        context = vectors.normalize([sum(column) for column in zip(*(vectors.normalize(v) for v in raw), strict=True)])
-        raw = [vectors.mix(vectors.normalize(v), context, LATE_CHUNKING_CONTEXT_WEIGHT) for v in raw]
+        unit = [vectors.normalize(v) for v in raw]
+        context = vectors.normalize([sum(column) for column in zip(*unit, strict=True)])
+        raw = [vectors.mix(v, context, LATE_CHUNKING_CONTEXT_WEIGHT) for v in unit]
 
     dimensions = body.get("dimensions") or model.dimensions
     embedding_type = body.get("embedding_type", "float")
