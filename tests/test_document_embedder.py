@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import random
-import time
 
 import pytest
 from haystack import Document, Pipeline
@@ -242,11 +241,8 @@ def test_key_not_in_failure_texts(emulator: JinaEmulator, api_key: Secret) -> No
 
 def test_batches_run_concurrently_within_the_limit(emulator: JinaEmulator, api_key: Secret) -> None:
     emulator.latency = 0.1
-    start = time.perf_counter()
     make(emulator, api_key, batch_size=2, max_concurrency=4).run(docs(16))
-    elapsed = time.perf_counter() - start
-    assert emulator.max_in_flight == 4
-    assert elapsed < 0.45  # 8 batches / 4 at a time = 2 rounds of 0.1 s, not 0.8 s
+    assert emulator.max_in_flight == 4  # 8 batches, 4 at a time
 
 
 def test_one_session_reused_across_runs(emulator: JinaEmulator, api_key: Secret) -> None:
@@ -267,9 +263,8 @@ def test_progress_bar_counts_documents(
 async def test_run_async(emulator: JinaEmulator, api_key: Secret) -> None:
     emulator.latency = 0.2
     embedder = make(emulator, api_key, batch_size=2)
-    start = time.perf_counter()
     first, second = await asyncio.gather(embedder.run_async(docs(4)), embedder.run_async(docs(4, "other")))
-    assert time.perf_counter() - start < 0.6
+    assert emulator.max_in_flight == 4  # both calls' two batches at once
     assert all(d.embedding for d in first["documents"] + second["documents"])
 
 

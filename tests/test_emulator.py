@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -37,6 +40,18 @@ def test_unknown_path_is_404(emulator: JinaEmulator) -> None:
 def test_body_that_is_not_json_is_400(emulator: JinaEmulator) -> None:
     response = requests.post(emulator.embeddings_url, data=b"{nope", headers=AUTH, timeout=5)
     assert response.status_code == 400
+
+
+def test_a_burst_of_connections_is_queued_before_it_is_accepted() -> None:
+    """Concurrent clients must not wait for SYN retransmits (1 s each) when the accept thread is slow."""
+    idle = JinaEmulator()  # listening, not yet accepting
+    address = urlsplit(idle.url)
+    with contextlib.ExitStack() as stack:
+        for _ in range(32):
+            sock = stack.enter_context(socket.socket())
+            sock.settimeout(0.5)
+            sock.connect((address.hostname, address.port))  # times out once the listen backlog is full
+    idle.stop()
 
 
 def test_records_requests_up_to_a_cap() -> None:

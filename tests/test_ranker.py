@@ -310,15 +310,12 @@ def test_large_lists_are_split_sent_concurrently_and_merged(
     ranker = JinaRanker(api_key=api_key, base_url=emulator.rerank_url, max_concurrency=4)
     monkeypatch.setattr(ranker, "max_documents_per_request", 20)
     emulator.latency = 0.2
-    started = time.perf_counter()
     split = ranker.run("transformer attention model", docs)
-    elapsed = time.perf_counter() - started
 
     bodies = sent(emulator)
     assert sorted(len(b["documents"]) for b in bodies) == [15, 20, 20, 20, 20]
     assert sorted(text for b in bodies for text in b["documents"]) == sorted(d.content for d in docs)
-    assert emulator.max_in_flight == 4
-    assert elapsed < 5 * 0.2  # 5 requests at 4 at a time: two rounds, not five
+    assert emulator.max_in_flight == 4  # 5 requests, 4 at a time
     # the emulator's pointwise scores do not depend on the request, so the merge is exact
     assert [(d.id, d.score) for d in split["documents"]] == [(d.id, d.score) for d in whole["documents"]]
     assert split["meta"]["usage"]["total_tokens"] == whole["meta"]["usage"]["total_tokens"]

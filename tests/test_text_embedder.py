@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 
 import pytest
 from haystack import Pipeline
@@ -164,15 +163,13 @@ def test_api_validation_error_surfaces(emulator: JinaEmulator, api_key: Secret) 
 async def test_run_async_calls_overlap(emulator: JinaEmulator, api_key: Secret) -> None:
     emulator.latency = 0.3
     embedder = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url)
-    start = time.perf_counter()
     results = await asyncio.gather(*(embedder.run_async(f"text {i}") for i in range(4)))
-    elapsed = time.perf_counter() - start
     assert [len(r["embedding"]) for r in results] == [1024] * 4
-    assert elapsed < 0.9, f"4 calls of 0.3 s took {elapsed:.2f} s: they did not overlap"
+    assert emulator.max_in_flight == 4, "the 4 calls did not overlap"
 
 
 async def test_run_async_does_not_block_the_event_loop(emulator: JinaEmulator, api_key: Secret) -> None:
-    emulator.latency = 0.3
+    emulator.latency = 0.5
     embedder = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url)
     ticks = 0
 
@@ -182,14 +179,17 @@ async def test_run_async_does_not_block_the_event_loop(emulator: JinaEmulator, a
             await asyncio.sleep(0.04)
             ticks += 1
 
-    await asyncio.gather(embedder.run_async("x"), ticker())
-    assert ticks == 5
+    async def embed() -> int:
+        await embedder.run_async("x")
+        return ticks  # how often the loop ticked while the request was out
+
+    ticks_during_request, _ = await asyncio.gather(embed(), ticker())
+    assert ticks_during_request >= 3
 
 
 async def test_many_concurrent_run_async_calls_overlap(emulator: JinaEmulator, api_key: Secret) -> None:
     """More concurrent calls than the event loop's default thread pool holds (CPUs + 4) still overlap."""
     emulator.latency = 0.3
     embedder = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url)
-    start = time.perf_counter()
     await asyncio.gather(*(embedder.run_async(f"text {i}") for i in range(8)))
-    assert time.perf_counter() - start < 0.6
+    assert emulator.max_in_flight == 8
