@@ -167,7 +167,7 @@ def test_concurrency_limit_halves_on_429_and_recovers() -> None:
 
 
 def test_in_flight_requests_never_exceed_max_concurrency(emulator: JinaEmulator, api_key: Secret) -> None:
-    emulator.latency = 0.05
+    emulator.latency = 0.2  # long enough that all 3 overlap even on a loaded machine
     client = make_client(api_key, max_concurrency=3)
     map_ordered(lambda _: client.post_json(emulator.embeddings_url, BODY), range(12), max_concurrency=8)
     assert emulator.max_in_flight == 3
