@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 from haystack_integrations.components.embedders.jina import JinaDocumentImageEmbedder, JinaTextEmbedder
 
 SIZE = (256, 256)
-TEXT_QUERIES = ["a red square", "a green circle on a white background", "a chart with bars"]
+TEXT_QUERIES = ["a red square", "a green circle on a white background", "a teal bar chart"]
 
 
 def solid(color: str) -> Image.Image:
@@ -112,8 +112,9 @@ def main() -> None:
 
         if api.emulated:
             print(
-                "Note: the emulator's text and image vectors are unrelated hashes, so the text queries below\n"
-                "      show the mechanics only; with JINA_API_KEY set, jina-clip-v2 finds the matching images."
+                "Note: the emulator is not a model. It matches text to images on colour words only, so it\n"
+                "      finds the chart below by 'teal', not by 'bar chart'; with JINA_API_KEY set,\n"
+                "      jina-clip-v2 understands shapes and charts too."
             )
         text_embedder = JinaTextEmbedder(model="jina-clip-v2", **api.embedder_args())
         for query in TEXT_QUERIES:
@@ -121,6 +122,8 @@ def main() -> None:
             print(f"\nText query: {query!r}")
             for doc in found:
                 print(f"  {doc.score:.3f}  {shorten(doc.content, 40):<40} {Path(doc.meta['file_path']).name}")
+            if query == "a red square":
+                assert Path(found[0].meta["file_path"]).name == "red_square.png", "the red square should come first"
 
         # Image -> image: a JPEG copy of the green circle must find the original PNG first.
         twin = folder / "query_green_circle.jpg"

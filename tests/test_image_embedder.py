@@ -295,6 +295,43 @@ def test_image_and_text_vectors_share_the_request_format(
     assert len(image_vector) == len(text_vector) == 1024
 
 
+@pytest.mark.parametrize("model", ["jina-clip-v1", "jina-clip-v2", "jina-embeddings-v4"])
+def test_text_finds_the_image_whose_colours_it_names(
+    emulator: JinaEmulator, api_key: Secret, tmp_path: Path, model: str
+) -> None:
+    """Multimodal models put text and images in one space: the emulator matches them on colour words."""
+    for colour in ("red", "green", "navy"):
+        canvas = Image.new("RGB", (200, 200), "white")
+        ImageDraw.Draw(canvas).rectangle((40, 40, 160, 160), fill=colour)
+        canvas.save(tmp_path / f"{colour}.png")
+    documents = [Document(meta={"file_path": f"{colour}.png"}) for colour in ("red", "green", "navy")]
+    images = make(emulator, api_key, model=model, root_path=str(tmp_path)).run(documents)["documents"]
+    text = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url, model=model)
+    for query, expected in [
+        ("a red square", "red.png"),
+        ("something green", "green.png"),
+        ("navy", "navy.png"),
+        ("yellow", None),
+    ]:
+        vector = text.run(query)["embedding"]
+        scores = {d.meta["file_path"]: cosine(vector, d.embedding or []) for d in images}
+        best = max(scores, key=scores.__getitem__)
+        if expected is None:  # a colour no image shows: nothing stands out
+            assert max(scores.values()) - min(scores.values()) < 0.1, scores
+        else:
+            assert best == expected, scores
+            assert scores[best] > max(s for name, s in scores.items() if name != best) + 0.1, scores
+
+
+def test_text_models_do_not_share_the_image_space(emulator: JinaEmulator, api_key: Secret) -> None:
+    """Colour words mean nothing special to a text-only model: same vector with or without the concept."""
+    v3 = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url)
+    clip = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url, model="jina-clip-v2")
+    assert cosine(clip.run("a red car")["embedding"], clip.run("red")["embedding"]) > cosine(
+        v3.run("a red car")["embedding"], v3.run("red")["embedding"]
+    )
+
+
 def test_empty_input_and_wrong_types(emulator: JinaEmulator, api_key: Secret) -> None:
     embedder = make(emulator, api_key)
     assert embedder.run([]) == {

@@ -2,9 +2,10 @@
 
 Not a model. The image is decoded with Pillow, shrunk to a 16x16 thumbnail, and described by a few
 coarse features — the colour layout on a 4x4 grid, a joint colour histogram and a histogram of edge
-directions — which are hashed into the vector like the text features (see `vectors.py`). Identical
-images therefore get identical vectors, and images that look alike (re-encoded, resized, slightly
-noisy) get close ones; unrelated images come out nearly orthogonal.
+directions — which are hashed into the vector like the text features (see `vectors.py`), plus the
+named colours it shows, which texts can name too (see `concepts.py`). Identical images therefore get
+identical vectors, images that look alike (re-encoded, resized, slightly noisy) get close ones, and
+"a red square" is close to an image of one.
 
 Inputs: a `data:` URI, raw base64, or an `http(s)` URL the emulator can reach (another local server).
 Oversize, unreachable or undecodable images are answered with 422 and a `detail`, as the API does.
@@ -22,7 +23,7 @@ from typing import Any
 
 from PIL import Image
 
-from haystack_integrations.testing.jina import vectors
+from haystack_integrations.testing.jina import concepts, vectors
 from haystack_integrations.testing.jina.server import ApiError
 
 #: Largest encoded image accepted, in bytes.
@@ -34,6 +35,7 @@ TOKENS_PER_TILE = 1000
 MAX_TILES = 8
 URL_TIMEOUT = 5.0
 _THUMB = 16
+_COLOUR_SAMPLE = 32
 _GRID = 4
 _LEVELS = 4
 _DIRECTIONS = 8
@@ -56,7 +58,10 @@ def image_vector(source: Any, index: int, dimensions: int) -> tuple[list[float],
                 )
             image.draft("RGB", (_THUMB * 4, _THUMB * 4))  # JPEG: decode at reduced scale, others: no-op
             image.load()
-            thumbnail = _flatten(image).resize((_THUMB, _THUMB), Image.Resampling.BOX)
+            flat = _flatten(image)
+            thumbnail = flat.resize((_THUMB, _THUMB), Image.Resampling.BOX)
+            # colours are named on a finer sample: at 16x16, thin coloured shapes blur into their background
+            colour_sample = flat.resize((_COLOUR_SAMPLE, _COLOUR_SAMPLE), Image.Resampling.BOX)
     except ApiError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -64,7 +69,9 @@ def image_vector(source: Any, index: int, dimensions: int) -> tuple[list[float],
     except Exception as error:  # Pillow raises UnidentifiedImageError, OSError, SyntaxError, ...
         raise ApiError(422, f"input[{index}]: could not decode the image ({type(error).__name__}).") from None
     tiles = math.ceil(width / 512) * math.ceil(height / 512)
-    return vectors.hashed_vector(pixel_features(thumbnail), dimensions), TOKENS_PER_TILE * min(tiles, MAX_TILES)
+    looks = vectors.normalize(vectors.hashed_vector(pixel_features(_pixels(thumbnail)), dimensions))
+    colours = vectors.normalize(vectors.hashed_vector(concepts.image_concepts(_pixels(colour_sample)), dimensions))
+    return vectors.mix(looks, colours, concepts.IMAGE_SHARE), TOKENS_PER_TILE * min(tiles, MAX_TILES)
 
 
 def _image_bytes(source: Any, index: int) -> bytes:
@@ -110,11 +117,14 @@ def _flatten(image: Image.Image) -> Image.Image:
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
-def pixel_features(thumbnail: Image.Image) -> dict[str, float]:
-    """Colour layout, colour histogram and edge directions of a 16x16 RGB thumbnail."""
-    size = thumbnail.width
+def _pixels(thumbnail: Image.Image) -> list[tuple[int, int, int]]:
     raw = thumbnail.tobytes()  # RGB: three bytes per pixel, row by row
-    pixels = [(raw[i], raw[i + 1], raw[i + 2]) for i in range(0, len(raw), 3)]
+    return [(raw[i], raw[i + 1], raw[i + 2]) for i in range(0, len(raw), 3)]
+
+
+def pixel_features(pixels: list[tuple[int, int, int]]) -> dict[str, float]:
+    """Colour layout, colour histogram and edge directions of a square RGB thumbnail, row by row."""
+    size = math.isqrt(len(pixels))
     features: dict[str, float] = {}
 
     cell = size // _GRID  # colour layout: each cell's mean colour, centred on mid-grey

@@ -48,7 +48,7 @@ def _vector_for(item: Any, index: int, name: str, model: EmbeddingModel, task: s
     if isinstance(item, str):
         if not item.strip():
             raise ApiError(422, f"input[{index}] is an empty string.")
-        return vectors.text_vector(item, model.dimensions, task), len(vectors.tokens(item))
+        return vectors.text_vector(item, model.dimensions, task, multimodal=model.images), len(vectors.tokens(item))
     if isinstance(item, dict) and "image" in item and len(item) == 1:
         if not model.images:
             raise ApiError(422, f"{name} is a text model; input[{index}] is an image.")

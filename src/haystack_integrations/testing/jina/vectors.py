@@ -16,6 +16,8 @@ import re
 import struct
 from collections import Counter
 
+from haystack_integrations.testing.jina import concepts
+
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -68,8 +70,13 @@ def _word_slots(word: str, dimensions: int) -> tuple[tuple[int, float], ...]:
     return tuple(contribution.items())
 
 
-def text_vector(text: str, dimensions: int, task: str | None = None) -> list[float]:
-    """Words and their character trigrams, hashed; a task adds a small task-specific component."""
+def text_vector(text: str, dimensions: int, task: str | None = None, *, multimodal: bool = False) -> list[float]:
+    """
+    Words and their character trigrams, hashed; a task adds a small task-specific component.
+
+    For a multimodal model the colours the text names are added too, in the space images share
+    (see `concepts.py`).
+    """
     vector = [0.0] * dimensions
     words = Counter(_WORD.findall(text.lower()))
     for word, count in words.items():
@@ -77,6 +84,9 @@ def text_vector(text: str, dimensions: int, task: str | None = None) -> list[flo
             vector[index] += count * value
     if not words:
         vector = hashed_vector({"empty": 1.0}, dimensions)
+    named = concepts.text_concepts(text) if multimodal else {}
+    if named:
+        vector = mix(normalize(vector), normalize(hashed_vector(named, dimensions)), concepts.TEXT_SHARE)
     if task:  # a task adapter shifts the vector a little, as the real adapters do
         scale = 0.25 * math.sqrt(math.fsum(map(operator.mul, vector, vector)))
         vector = mix(vector, hashed_vector({f"task:{task}": 1.0}, dimensions), scale)
