@@ -165,6 +165,14 @@ def test_wrong_input_type_points_to_text_embedder(emulator: JinaEmulator, api_ke
         make(emulator, api_key).run(bad)  # type: ignore[arg-type]
 
 
+def test_wrong_item_is_named_by_its_position(emulator: JinaEmulator, api_key: Secret) -> None:
+    with pytest.raises(TypeError, match=r"item 1 is a str"):
+        make(emulator, api_key).run([Document(content="ok"), "not a document"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"got str"):
+        make(emulator, api_key).run("a string")  # type: ignore[arg-type]
+    assert emulator.requests == []
+
+
 def test_bad_batch_size_is_rejected(api_key: Secret) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         JinaDocumentEmbedder(api_key=api_key, batch_size=0)

@@ -341,7 +341,7 @@ def test_empty_input_and_wrong_types(emulator: JinaEmulator, api_key: Secret) ->
     assert emulator.requests_to("/v1/embeddings") == []
     with pytest.raises(TypeError, match="JinaTextEmbedder"):
         embedder.run("cat.jpg")  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"item 0 is a str"):
         embedder.run(["cat.jpg"])  # type: ignore[list-item]
 
 

@@ -44,9 +44,16 @@ class JinaComponentBase:
 
 def check_documents(documents: Any, component: str, hint: str = "") -> None:
     """Raise `TypeError` unless `documents` is a list of Documents; `hint` names the component to use instead."""
-    if not isinstance(documents, list) or not all(isinstance(document, Document) for document in documents):
-        msg = f"{component} expects a list of Documents as input. {hint}".rstrip()
+    if not isinstance(documents, list):
+        msg = f"{component} expects a list of Documents as input, got {type(documents).__name__}. {hint}".rstrip()
         raise TypeError(msg)
+    for position, document in enumerate(documents):
+        if not isinstance(document, Document):
+            msg = (
+                f"{component} expects a list of Documents as input; item {position} is a "
+                f"{type(document).__name__}. {hint}"
+            ).rstrip()
+            raise TypeError(msg)
 
 
 def text_with_meta(document: Document, meta_fields: list[str], separator: str) -> str:
