@@ -10,8 +10,7 @@ deliberately small stand-in that makes cross-modal pipelines testable offline, n
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 #: Named colours and the RGB value an image pixel is compared against.
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -30,7 +29,6 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "white": (250, 250, 250),
 }
 _SYNONYMS = {"gray": "grey", "violet": "purple", "cyan": "teal", "turquoise": "teal", "crimson": "red"}
-_WORD = re.compile(r"[a-z]+")
 _BACKGROUNDS = frozenset({"white", "grey", "black"})
 _BACKGROUND_WEIGHT = 0.5
 
@@ -41,34 +39,23 @@ TEXT_SHARE = 1.0
 IMAGE_SHARE = 0.8
 
 
-def text_concepts(text: str) -> dict[str, float]:
-    """The colour concepts a text names."""
-    features: dict[str, float] = {}
-    for word in _WORD.findall(text.lower()):
-        colour = _SYNONYMS.get(word, word)
-        if colour in COLOURS:
-            features[f"concept:colour:{colour}"] = 1.0
-    return features
+def text_concepts(words: Iterable[str]) -> dict[str, float]:
+    """The colour concepts named by a text's (lower-case) words."""
+    named = (_SYNONYMS.get(word, word) for word in words)
+    return {f"concept:colour:{colour}": 1.0 for colour in named if colour in COLOURS}
 
 
-def image_concepts(pixels: Iterable[tuple[int, int, int]]) -> dict[str, float]:
+def image_concepts(pixels_per_colour: Mapping[str, int]) -> dict[str, float]:
     """
     The colours an image shows, weighted by salience rather than area.
 
-    A small red mark on a white page is what a caption would name, so each colour weighs the square
-    root of its share of the pixels, and the usual background colours (white, grey, black) half that.
+    `pixels_per_colour` counts the pixels nearest to each of `COLOURS`. A small red mark on a white page
+    is what a caption would name, so each colour weighs the square root of its share of the pixels, and
+    the usual background colours (white, grey, black) half that.
     """
-    counts: dict[str, int] = {}
-    total = 0
-    for pixel in pixels:
-        nearest = min(COLOURS, key=lambda name: _distance(pixel, COLOURS[name]))
-        counts[nearest] = counts.get(nearest, 0) + 1
-        total += 1
+    total = sum(pixels_per_colour.values())
     return {
         f"concept:colour:{name}": math.sqrt(count / total) * (_BACKGROUND_WEIGHT if name in _BACKGROUNDS else 1.0)
-        for name, count in counts.items()
+        for name, count in pixels_per_colour.items()
+        if count
     }
-
-
-def _distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> int:
-    return sum((x - y) ** 2 for x, y in zip(a, b, strict=True))

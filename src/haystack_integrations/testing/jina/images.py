@@ -39,6 +39,12 @@ _COLOUR_SAMPLE = 32
 _GRID = 4
 _LEVELS = 4
 _DIRECTIONS = 8
+_COLOUR_NAMES = list(concepts.COLOURS)
+# the named colours, repeated to fill all 256 palette entries, so any index maps back by modulo
+_NAMED_PALETTE = Image.new("P", (1, 1))
+_NAMED_PALETTE.putpalette(
+    ([channel for rgb in concepts.COLOURS.values() for channel in rgb] * (256 // len(_COLOUR_NAMES) + 1))[: 256 * 3]
+)
 
 
 def image_vector(source: Any, index: int, dimensions: int) -> tuple[list[float], int]:
@@ -69,8 +75,10 @@ def image_vector(source: Any, index: int, dimensions: int) -> tuple[list[float],
     except Exception as error:  # Pillow raises UnidentifiedImageError, OSError, SyntaxError, ...
         raise ApiError(422, f"input[{index}]: could not decode the image ({type(error).__name__}).") from None
     tiles = math.ceil(width / 512) * math.ceil(height / 512)
-    looks = vectors.normalize(vectors.hashed_vector(pixel_features(_pixels(thumbnail)), dimensions))
-    colours = vectors.normalize(vectors.hashed_vector(concepts.image_concepts(_pixels(colour_sample)), dimensions))
+    looks = vectors.normalize(vectors.hashed_vector(pixel_features(thumbnail), dimensions))
+    colours = vectors.normalize(
+        vectors.hashed_vector(concepts.image_concepts(_named_colours(colour_sample)), dimensions)
+    )
     return vectors.mix(looks, colours, concepts.IMAGE_SHARE), TOKENS_PER_TILE * min(tiles, MAX_TILES)
 
 
@@ -117,14 +125,20 @@ def _flatten(image: Image.Image) -> Image.Image:
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
-def _pixels(thumbnail: Image.Image) -> list[tuple[int, int, int]]:
+def _named_colours(image: Image.Image) -> dict[str, int]:
+    """How many pixels of an RGB image are nearest to each of `concepts.COLOURS` (matched by Pillow, in C)."""
+    indexed = image.quantize(palette=_NAMED_PALETTE, dither=Image.Dither.NONE)
+    counts = dict.fromkeys(concepts.COLOURS, 0)
+    for index, count in enumerate(indexed.histogram()):
+        counts[_COLOUR_NAMES[index % len(_COLOUR_NAMES)]] += count
+    return counts
+
+
+def pixel_features(thumbnail: Image.Image) -> dict[str, float]:
+    """Colour layout, colour histogram and edge directions of a 16x16 RGB thumbnail."""
+    size = thumbnail.width
     raw = thumbnail.tobytes()  # RGB: three bytes per pixel, row by row
-    return [(raw[i], raw[i + 1], raw[i + 2]) for i in range(0, len(raw), 3)]
-
-
-def pixel_features(pixels: list[tuple[int, int, int]]) -> dict[str, float]:
-    """Colour layout, colour histogram and edge directions of a square RGB thumbnail, row by row."""
-    size = math.isqrt(len(pixels))
+    pixels = [(raw[i], raw[i + 1], raw[i + 2]) for i in range(0, len(raw), 3)]
     features: dict[str, float] = {}
 
     cell = size // _GRID  # colour layout: each cell's mean colour, centred on mid-grey

@@ -84,7 +84,7 @@ def text_vector(text: str, dimensions: int, task: str | None = None, *, multimod
             vector[index] += count * value
     if not words:
         vector = hashed_vector({"empty": 1.0}, dimensions)
-    named = concepts.text_concepts(text) if multimodal else {}
+    named = concepts.text_concepts(words) if multimodal else {}
     if named:
         vector = mix(normalize(vector), normalize(hashed_vector(named, dimensions)), concepts.TEXT_SHARE)
     if task:  # a task adapter shifts the vector a little, as the real adapters do
