@@ -47,11 +47,11 @@ def test_a_burst_of_connections_is_queued_before_it_is_accepted() -> None:
     idle = JinaEmulator()  # listening, not yet accepting
     address = urlsplit(idle.url)
     with contextlib.ExitStack() as stack:
+        stack.callback(idle.stop)
         for _ in range(32):
             sock = stack.enter_context(socket.socket())
             sock.settimeout(0.5)
             sock.connect((address.hostname, address.port))  # times out once the listen backlog is full
-    idle.stop()
 
 
 def test_records_requests_up_to_a_cap() -> None:
