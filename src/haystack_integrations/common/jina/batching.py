@@ -7,6 +7,8 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from haystack_integrations.common.jina.cancellation import CancelToken, cancel_scope, current_token
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -26,7 +28,8 @@ def map_ordered(
     loads for its item (an image, say) lives only while that item is in flight.
 
     :param on_done: Called with each item as soon as its call finishes (for progress bars).
-    :param fail_fast: If `True`, the first exception cancels the items not started yet and is raised.
+    :param fail_fast: If `True`, the first exception is raised at once: items not started are cancelled,
+        and the calls still running stop before their next request or retry (see `cancellation`).
         If `False`, exceptions take the place of results in the returned list.
     :returns: One entry per item, in input order: the result of `fn`, or the exception it raised.
     """
@@ -36,9 +39,19 @@ def map_ordered(
     if max_concurrency == 1 or len(items) <= 1:
         return _map_inline(fn, items, on_done, fail_fast)
 
+    # The batches run under a token of their own, child of the caller's (a cancelled `run_async`): the
+    # first failure (fail fast) or an interrupt cancels it, which stops retries and unsent requests at once.
+    token = CancelToken(current_token())
+
+    def call(item: T) -> R:
+        with cancel_scope(token):
+            token.raise_if_cancelled("this batch")
+            return fn(item)
+
     results: list[R | Exception] = [None] * len(items)  # type: ignore[list-item]
-    with ThreadPoolExecutor(max_workers=min(max_concurrency, len(items)), thread_name_prefix="jina") as pool:
-        futures: dict[Future[R], int] = {pool.submit(fn, item): i for i, item in enumerate(items)}
+    pool = ThreadPoolExecutor(max_workers=min(max_concurrency, len(items)), thread_name_prefix="jina")
+    try:
+        futures: dict[Future[R], int] = {pool.submit(call, item): i for i, item in enumerate(items)}
         pending: set[Future[R]] = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_EXCEPTION)
@@ -46,12 +59,19 @@ def map_ordered(
                 index = futures[future]
                 error = future.exception()
                 if error is not None and fail_fast:
-                    for other in pending:
-                        other.cancel()
                     raise error
                 results[index] = error if isinstance(error, Exception) else future.result()
                 if on_done is not None:
                     on_done(items[index])
+    except BaseException:
+        # Fail fast, Ctrl-C, or the caller cancelled: nothing new starts, sleeping retries wake up and give
+        # up, and we raise now instead of waiting for the requests on the wire (they end within `timeout`).
+        token.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        token.detach()
+    pool.shutdown(wait=True)
     return results
 
 
@@ -59,8 +79,11 @@ def _map_inline(
     fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[T], None] | None, fail_fast: bool
 ) -> list[R | Exception]:
     results: list[R | Exception] = []
+    token = current_token()
     for item in items:
         try:
+            if token is not None:
+                token.raise_if_cancelled("this batch")
             results.append(fn(item))
         except Exception as error:
             if fail_fast:

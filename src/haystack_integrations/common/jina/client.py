@@ -9,6 +9,7 @@ as requests succeed.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import threading
@@ -21,11 +22,13 @@ from urllib.parse import urlsplit
 
 import requests
 from haystack.utils import Secret
-from requests.adapters import HTTPAdapter
 
+from haystack_integrations.common.jina.cancellation import JinaCancelledError, current_token
+from haystack_integrations.common.jina.deadline import WatchedAdapter, watch
 from haystack_integrations.common.jina.errors import (
     JinaConnectionError,
     JinaError,
+    JinaInvalidKeyError,
     JinaMalformedResponseError,
     JinaMissingKeyError,
     JinaTimeoutError,
@@ -36,7 +39,11 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_MAX_CONCURRENCY = 8
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+#: The longest `Retry-After` the client sleeps; a longer one raises at once, saying when to retry.
 MAX_RETRY_AFTER = 60.0
+#: The largest answer (after decompression) the client reads; a larger one is refused while streaming.
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
 
 try:
     _VERSION = version("jina-haystack")
@@ -46,17 +53,55 @@ USER_AGENT = f"jina-haystack/{_VERSION}"
 
 
 def resolve_timeout(timeout: float | None) -> float:
-    """The explicit value, else `JINA_TIMEOUT`, else 60 seconds."""
-    if timeout is not None:
-        return float(timeout)
-    return float(os.environ.get("JINA_TIMEOUT", DEFAULT_TIMEOUT))
+    """The explicit value, else `JINA_TIMEOUT`, else 60 seconds; a positive, finite number of seconds."""
+    name, raw = ("timeout", timeout) if timeout is not None else ("JINA_TIMEOUT", os.environ.get("JINA_TIMEOUT"))
+    if raw is None:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw) if not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        msg = f"{name} must be a positive number of seconds, got {raw!r}"
+        raise ValueError(msg)
+    return value
 
 
 def resolve_max_retries(max_retries: int | None) -> int:
-    """The explicit value, else `JINA_MAX_RETRIES`, else 5."""
-    if max_retries is not None:
-        return int(max_retries)
-    return int(os.environ.get("JINA_MAX_RETRIES", DEFAULT_MAX_RETRIES))
+    """The explicit value, else `JINA_MAX_RETRIES`, else 5; a whole number >= 0."""
+    raw: int | str | None = max_retries
+    name = "max_retries"
+    if raw is None:
+        name, raw = "JINA_MAX_RETRIES", os.environ.get("JINA_MAX_RETRIES")
+    if raw is None:
+        return DEFAULT_MAX_RETRIES
+    try:
+        value = int(raw) if not isinstance(raw, bool | float) else -1
+    except (TypeError, ValueError):
+        value = -1
+    if value < 0:
+        msg = f"{name} must be a whole number >= 0, got {raw!r}"
+        raise ValueError(msg)
+    return value
+
+
+def clean_api_key(value: str) -> str:
+    """
+    The key without surrounding whitespace (a key file's trailing newline), checked to fit in a header.
+
+    :raises JinaInvalidKeyError: The key has a character no HTTP header can carry. The message says where,
+        never what the key is.
+    """
+    key = value.strip()
+    for position, character in enumerate(key, start=1):
+        if not 0x21 <= ord(character) <= 0x7E:  # Jina keys are printable ASCII without spaces
+            msg = (
+                f"The Jina API key has a character that cannot be sent in an HTTP header (character {position} "
+                f"of {len(key)}: a space, control or non-ASCII character). Check the key for stray quotes, "
+                "spaces or line breaks."
+            )
+            raise JinaInvalidKeyError(msg)
+    return key
 
 
 def resolve_api_key(api_key: Secret) -> str:
@@ -65,6 +110,8 @@ def resolve_api_key(api_key: Secret) -> str:
         value = api_key.resolve_value()
     except ValueError:
         value = None
+    if isinstance(value, str):
+        value = clean_api_key(value)
     if not value:
         env_vars = getattr(api_key, "_env_vars", None) or getattr(api_key, "env_vars", None)
         where = f"set the environment variable {' or '.join(env_vars)}" if env_vars else "pass a non-empty key"
@@ -119,6 +166,8 @@ class JinaClient:
 
     backoff_base = 0.5
     backoff_cap = 20.0
+    #: answers larger than this (decompressed) are refused while streaming, before they fill memory
+    max_response_bytes = MAX_RESPONSE_BYTES
 
     def __init__(
         self,
@@ -153,7 +202,7 @@ class JinaClient:
                 # which costs milliseconds each; `_settings_for` reads them once per host instead.
                 session.trust_env = False
                 pool = max(10, self.limit.maximum)
-                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
+                adapter = WatchedAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
                 session.headers.update(
@@ -195,20 +244,36 @@ class JinaClient:
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """
-        Send one request, retrying transient failures, and return the 2xx response.
+        Send one request, retrying transient failures, and return the 2xx response (its body read).
+
+        Each attempt, connect to last byte, takes at most `timeout`; backoff sleeps take at most
+        `MAX_RETRY_AFTER` (a longer `Retry-After` raises at once), so one call takes at most
+        `(max_retries + 1) * timeout + max_retries * MAX_RETRY_AFTER` seconds. If the call's work is
+        cancelled (see `cancellation`), no further attempt starts and a backoff sleep ends at once.
 
         :raises JinaError: a subclass saying what went wrong.
         """
         endpoint = _endpoint(url)
+        token = current_token()
         attempt = 0
         while True:
+            if token is not None:
+                token.raise_if_cancelled(f"a request to {endpoint}")
             try:
                 return self._send(method, url, endpoint, json_body, headers)
             except JinaError as error:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
                 if not retryable or attempt >= self.max_retries:
                     raise
-                time.sleep(self._backoff(attempt, error.retry_after))
+                if error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER:
+                    _give_up_on_long_retry_after(error, endpoint)
+                    raise
+                delay = self._backoff(attempt, error.retry_after)
+                if token is None:
+                    time.sleep(delay)
+                elif token.sleep(delay):
+                    msg = f"Cancelled while waiting to retry {endpoint} (after: {error})"
+                    raise JinaCancelledError(msg, endpoint=endpoint) from None
                 attempt += 1
 
     def _send(
@@ -223,18 +288,26 @@ class JinaClient:
         self.limit.acquire()
         rate_limited = succeeded = False
         try:
+            token = current_token()
+            if token is not None:  # cancelled while waiting for a slot
+                token.raise_if_cancelled(f"a request to {endpoint}")
             session = self.session
-            response = session.request(
-                method, url, json=json_body, headers=headers, timeout=self.timeout, **self._settings_for(session, url)
-            )
+            settings = self._settings_for(session, url)
+            # `timeout` bounds each socket read; the deadline bounds the whole exchange, body included
+            with watch(self.timeout) as deadline:
+                try:
+                    response = session.request(
+                        method, url, json=json_body, headers=headers, timeout=self.timeout, stream=True, **settings
+                    )
+                    _read_body(response, self.max_response_bytes, endpoint)
+                except requests.RequestException as exc:
+                    if deadline.expired or isinstance(exc, requests.Timeout):
+                        msg = f"Jina API did not answer within {self.timeout} s: {endpoint}"
+                        raise JinaTimeoutError(msg, endpoint=endpoint) from None
+                    msg = f"Could not reach the Jina API at {endpoint}: {type(exc).__name__}: {str(exc)[:300]}"
+                    raise JinaConnectionError(msg, endpoint=endpoint) from None
             succeeded = response.ok
             rate_limited = response.status_code == 429
-        except requests.Timeout as exc:
-            msg = f"Jina API did not answer within {self.timeout} s: {endpoint}"
-            raise JinaTimeoutError(msg, endpoint=endpoint) from exc
-        except requests.RequestException as exc:
-            msg = f"Could not reach the Jina API at {endpoint}: {type(exc).__name__}: {str(exc)[:300]}"
-            raise JinaConnectionError(msg, endpoint=endpoint) from exc
         finally:
             self.limit.release(rate_limited=rate_limited, succeeded=succeeded)
         if not succeeded:
@@ -250,10 +323,57 @@ class JinaClient:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
 
 
+def _read_body(response: requests.Response, limit: int, endpoint: str) -> None:
+    """Read the (decompressed) body into `response.content`, refusing one over `limit` bytes as it streams."""
+    try:
+        declared = int(response.headers.get("Content-Length", "0"))
+    except ValueError:
+        declared = 0
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        if declared > limit and not response.headers.get("Content-Encoding"):
+            size = declared
+        else:
+            for chunk in response.iter_content(_READ_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    break
+                chunks.append(chunk)
+        if size > limit:
+            chunks.clear()
+            msg = (
+                f"Jina API answered HTTP {response.status_code} from {endpoint} with a body over "
+                f"{limit // (1024 * 1024)} MB; refused without reading it"
+            )
+            raise JinaMalformedResponseError(msg, status_code=response.status_code, endpoint=endpoint)
+        response._content = b"".join(chunks)
+        response._content_consumed = True  # type: ignore[attr-defined]
+    finally:
+        response.close()  # back to the pool if the body was read, else the connection is dropped
+
+
+def _give_up_on_long_retry_after(error: JinaError, endpoint: str) -> None:
+    """Turn a wait longer than the client sleeps into the error's message: when the caller may retry."""
+    wait = error.retry_after or 0.0
+    when = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))
+    message = (
+        f"Jina API asks to wait {wait:.0f} s before retrying (Retry-After), more than the {MAX_RETRY_AFTER:.0f} s "
+        f"this client waits: HTTP {error.status_code} from {endpoint}. Retry after {when}."
+    )
+    if error.detail:
+        message += f" Detail: {error.detail}"
+    error.args = (message,)
+
+
 def parse_json(response: requests.Response, url: str) -> Any:
     """Decode a JSON body or raise `JinaMalformedResponseError`."""
     try:
         return response.json()
+    except RecursionError:
+        endpoint = _endpoint(url)
+        msg = f"Jina API answered HTTP {response.status_code} from {endpoint} with JSON nested too deeply to read"
+        raise JinaMalformedResponseError(msg, status_code=response.status_code, endpoint=endpoint) from None
     except ValueError:
         endpoint = _endpoint(url)
         snippet = response.text[:200]
@@ -268,15 +388,15 @@ def _endpoint(url: str) -> str:
 def _detail(response: requests.Response) -> str | None:
     try:
         body = response.json()
-    except ValueError:
+        if isinstance(body, dict):
+            for key in ("detail", "message", "readableMessage", "error"):
+                if body.get(key):
+                    value = body[key]
+                    return value if isinstance(value, str) else json.dumps(value)[:500]
+        return json.dumps(body)[:500]
+    except (ValueError, RecursionError):
         text = response.text.strip()
         return text[:500] or None
-    if isinstance(body, dict):
-        for key in ("detail", "message", "readableMessage", "error"):
-            if body.get(key):
-                value = body[key]
-                return value if isinstance(value, str) else json.dumps(value)[:500]
-    return json.dumps(body)[:500]
 
 
 def _retry_after(response: requests.Response) -> float | None:

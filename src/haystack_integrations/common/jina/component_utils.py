@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
 
+from haystack_integrations.common.jina.cancellation import CancelToken, cancel_scope
 from haystack_integrations.common.jina.client import JinaClient
 
 T = TypeVar("T")
@@ -75,26 +75,43 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return component
 
 
-_ASYNC_WORKERS = 32
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
-def _async_executor() -> ThreadPoolExecutor:
-    """A pool of its own: the event loop's default one has only min(32, CPUs + 4) threads to share."""
-    global _executor  # noqa: PLW0603
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=_ASYNC_WORKERS, thread_name_prefix="jina-async")
-        return _executor
-
-
 async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """
     Run blocking client work in a worker thread so the event loop stays free.
 
     The client is built on `requests` (blocking); each call already fans its batches out over a thread
     pool, so awaiting it in a thread gives the same concurrency without a second HTTP stack.
+
+    Each call gets a thread of its own rather than a slot in a shared pool: a cancelled call whose request
+    is stuck on a slow server keeps its thread until `timeout`, and with a fixed pool enough of those
+    would make every later `run_async` wait. Cancelling the awaiting task cancels the call's token, so no
+    new request of the call starts and its backoff sleeps end (requests already sent finish).
     """
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_async_executor(), functools.partial(function, *args, **kwargs))
+    outcome: asyncio.Future[T] = loop.create_future()
+    token = CancelToken()
+
+    def deliver(setter: Callable[[Any], None], value: Any) -> None:
+        if not outcome.done():
+            setter(value)
+
+    def work() -> None:
+        try:
+            with cancel_scope(token):
+                result = function(*args, **kwargs)
+        except BaseException as error:  # handed to the awaiting task, which re-raises it
+            _call_soon(loop, deliver, outcome.set_exception, error)
+        else:
+            _call_soon(loop, deliver, outcome.set_result, result)
+
+    threading.Thread(target=work, name="jina-async", daemon=True).start()
+    try:
+        return await outcome
+    except asyncio.CancelledError:
+        token.cancel()
+        raise
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits for this abandoned call any more
+        loop.call_soon_threadsafe(callback, *args)

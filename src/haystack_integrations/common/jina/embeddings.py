@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import math
 import sys
 from array import array
 from collections.abc import Callable, Sequence
@@ -30,6 +31,47 @@ def check_embedding_type(embedding_type: str) -> None:
     if embedding_type not in EMBEDDING_TYPES:
         msg = f"embedding_type must be one of {', '.join(EMBEDDING_TYPES)}; got {embedding_type!r}"
         raise ValueError(msg)
+
+
+def check_dimensions(value: Any, name: str = "dimensions") -> int | None:
+    """`None` or a positive whole number (an integral float from YAML becomes an int); else `ValueError`."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        msg = f"{name} must be None or a whole number >= 1, got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+def expected_length(dimensions: int | None, embedding_type: str | None) -> int | None:
+    """How many values a vector of `dimensions` has on the wire: binary types pack 8 dimensions per value."""
+    if dimensions is None:
+        return None
+    if embedding_type in ("binary", "ubinary"):
+        return math.ceil(dimensions / 8)
+    return dimensions
+
+
+def clean_usage(usage: Any) -> dict[str, int]:
+    """The finite numeric usage counts as ints; anything else (text, NaN, nested values) is ignored."""
+    if not isinstance(usage, dict):
+        return {}
+    clean: dict[str, int] = {}
+    for key, value in usage.items():
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            clean[str(key)] = int(value)
+    return clean
+
+
+def no_data_problem(body: Any, field_name: str) -> str:
+    """Why an answer has no usable `field_name` list, quoting the server's `detail` when it sent one."""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if detail:
+        text = detail if isinstance(detail, str) else repr(detail)
+        return f"no '{field_name}' list; the server says: {text[:500]}"
+    return f"no '{field_name}' list"
 
 
 REQUEST_OPTIONS = ("task", "dimensions", "late_chunking", "embedding_type", "normalized", "truncate")
@@ -62,21 +104,25 @@ class EmbeddingsResult:
     usage: dict[str, int]
 
 
-def parse_embeddings_response(body: Any, expected: int, endpoint: str) -> EmbeddingsResult:
+def parse_embeddings_response(
+    body: Any, expected: int, endpoint: str, *, dimensions: int | None = None, embedding_type: str | None = None
+) -> EmbeddingsResult:
     """
     Validate an embeddings answer and return its vectors in input order.
 
-    Exactly one vector per input, indices 0..n-1 each once; anything else raises
-    `JinaMalformedResponseError` rather than returning misaligned vectors.
+    Exactly one vector per input, indices 0..n-1 each once, all of one non-zero length (the requested
+    `dimensions`, packed 8 per value for binary types), every value finite; anything else raises
+    `JinaMalformedResponseError` rather than returning misaligned or corrupt vectors.
     """
 
     def malformed(problem: str) -> JinaMalformedResponseError:
         message = f"Malformed embeddings response from {endpoint}: {problem}"
-        return JinaMalformedResponseError(message, endpoint=endpoint)
+        detail = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else None
+        return JinaMalformedResponseError(message, endpoint=endpoint, detail=detail)
 
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
-        raise malformed("no 'data' list")
+        raise malformed(no_data_problem(body, "data"))
     if len(data) != expected:
         raise malformed(f"{len(data)} vectors for {expected} inputs")
     vectors: list[Embedding | None] = [None] * expected
@@ -87,9 +133,19 @@ def parse_embeddings_response(body: Any, expected: int, endpoint: str) -> Embedd
         if vectors[index] is not None:
             raise malformed(f"index {index} appears twice")
         vectors[index] = _decode_vector(item.get("embedding"), malformed)
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    clean_usage = {key: int(value) for key, value in usage.items() if isinstance(value, int | float)}
-    return EmbeddingsResult(vectors=vectors, model=body.get("model"), usage=clean_usage)  # type: ignore[arg-type]
+    _check_lengths(cast(list[Embedding], vectors), expected_length(dimensions, embedding_type), malformed)
+    model = body.get("model") if isinstance(body.get("model"), str) else None
+    return EmbeddingsResult(vectors=vectors, model=model, usage=clean_usage(body.get("usage")))  # type: ignore[arg-type]
+
+
+def _check_lengths(
+    vectors: list[Embedding], wanted: int | None, malformed: Callable[[str], JinaMalformedResponseError]
+) -> None:
+    lengths = {len(vector) for vector in vectors}
+    if len(lengths) > 1:
+        raise malformed(f"vectors of different lengths in one answer: {sorted(lengths)}")
+    if wanted is not None and lengths and lengths != {wanted}:
+        raise malformed(f"vectors have {lengths.pop()} values where {wanted} were asked for")
 
 
 def _decode_vector(raw: Any, malformed: Callable[[str], JinaMalformedResponseError]) -> Embedding:
@@ -104,10 +160,25 @@ def _decode_vector(raw: Any, malformed: Callable[[str], JinaMalformedResponseErr
         floats.frombytes(packed)
         if sys.byteorder == "big":
             floats.byteswap()
-        return floats.tolist()
+        values: list[float] = floats.tolist()
+        if not values:
+            raise malformed("an embedding is empty")
+        _check_finite(values, malformed)
+        return values
     if isinstance(raw, list) and raw and all(isinstance(x, int | float) and not isinstance(x, bool) for x in raw):
+        _check_finite(raw, malformed)
         return raw
-    raise malformed("an embedding is missing or not a list of numbers")
+    raise malformed("an embedding is missing, empty or not a list of numbers")
+
+
+def _check_finite(values: list[Any], malformed: Callable[[str], JinaMalformedResponseError]) -> None:
+    # one sum instead of a check per value: NaN or an infinity anywhere makes the sum non-finite
+    try:
+        finite = math.isfinite(sum(values))
+    except OverflowError:  # an integer too large for a float
+        finite = False
+    if not finite:
+        raise malformed("an embedding has NaN, infinite or out-of-range values")
 
 
 def add_usage(total: dict[str, int], usage: dict[str, int]) -> None:
@@ -195,7 +266,13 @@ def embed_documents(
                 outcome.input_errors[position] = str(error)
         if inputs:
             body = client.post_json(url, embeddings_payload(model, inputs, options))
-            result = parse_embeddings_response(body, len(inputs), url)
+            result = parse_embeddings_response(
+                body,
+                len(inputs),
+                url,
+                dimensions=options.get("dimensions"),
+                embedding_type=options.get("embedding_type"),
+            )
             outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
         return outcome
 
@@ -232,8 +309,8 @@ def embed_documents(
             # binary types give ints; Document.embedding is typed list[float] but stores them as they are
             embedding = cast(list[float], embeddings[position])
             output.append(replace(document, embedding=embedding, meta=new_meta))
-        else:
-            output.append(replace(document, meta=document.meta.copy()))
+        else:  # failed: an embedding it came with is not this model's answer, and must not be stored as one
+            output.append(replace(document, embedding=None, meta=document.meta.copy()))
     meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
     return {"documents": output, "meta": meta}
 

@@ -35,6 +35,10 @@ class JinaMissingKeyError(JinaAuthenticationError, ValueError):
     """No API key could be resolved. Also a `ValueError`, as Haystack's `Secret` raises for a missing variable."""
 
 
+class JinaInvalidKeyError(JinaAuthenticationError, ValueError):
+    """The API key cannot be sent as it is (a character no HTTP header can carry). The message never shows it."""
+
+
 class JinaQuotaError(JinaError):
     """The account's token balance is exhausted (HTTP 402)."""
 

@@ -46,6 +46,8 @@ PDF_MIME_TYPE = "application/pdf"
 PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF")  # JPEG also opens MPO
 #: PDF pages are rendered at this resolution when no `image_size` asks for less (as Haystack's converters do).
 PDF_DPI = 300.0
+#: Image and PDF files larger than this are refused before they are read (their size is checked on disk).
+MAX_IMAGE_FILE_BYTES = 50 * 1024 * 1024
 JPEG_QUALITY = 90
 #: Formats sent unchanged when nothing needs doing, with the modes the API reads without trouble.
 _PASSTHROUGH = {"JPEG": ("L", "RGB"), "MPO": ("L", "RGB"), "PNG": ("L", "RGB", "RGBA"), "WEBP": ("RGB", "RGBA")}
@@ -87,11 +89,19 @@ class ImageSource:
 
 
 def _input_error(document_id: str, path: Any, problem: str) -> JinaInputError:
-    return JinaInputError(f"Cannot embed the image of document {document_id} (path '{path}'): {problem}")
+    shown = str(path).replace("\x00", "\\x00")
+    if len(shown) > 200:  # a path over the OS's limit can be megabytes long
+        shown = f"{shown[:100]}...{shown[-60:]}"
+    return JinaInputError(f"Cannot embed the image of document {document_id} (path '{shown}'): {problem}")
 
 
 def resolve_image_source(
-    document_id: str, meta: dict[str, Any], *, file_path_meta_field: str, root_path: str | None
+    document_id: str,
+    meta: dict[str, Any],
+    *,
+    file_path_meta_field: str,
+    root_path: str | None,
+    max_file_bytes: int = MAX_IMAGE_FILE_BYTES,
 ) -> ImageSource:
     """
     Find a document's image file without reading it.
@@ -102,8 +112,10 @@ def resolve_image_source(
     :param file_path_meta_field: The meta key holding the path.
     :param root_path: If set, relative paths are resolved against it and the resolved path (symlinks
         followed) must stay inside it: `../` tricks and absolute paths elsewhere are refused.
-    :raises JinaInputError: The meta field is missing, the path escapes the root, the file does not
-        exist, its type is not supported, or a PDF document has no valid `page_number`.
+    :param max_file_bytes: Files larger than this are refused without being read.
+    :raises JinaInputError: The meta field is missing, the path escapes the root or is not a usable path
+        (a NUL byte, too long), the file does not exist or is too large, its type is not supported, or a
+        PDF document has no valid `page_number`.
     """
     raw_path = meta.get(file_path_meta_field)
     if raw_path is None or raw_path == "":
@@ -114,14 +126,18 @@ def resolve_image_source(
         raise JinaInputError(msg)
     if not isinstance(raw_path, str | Path):
         raise _input_error(document_id, raw_path, f"meta['{file_path_meta_field}'] is not a path")
-    path = Path(root_path, raw_path) if root_path else Path(raw_path)
-    if root_path:
-        root = Path(root_path).resolve()
-        path = path.resolve()
-        if not path.is_relative_to(root):
-            raise _input_error(document_id, raw_path, f"the path escapes root_path '{root_path}', refused")
-    if not path.is_file():
-        problem = "no such file" if not path.exists() else "not a regular file"
+    if "\x00" in str(raw_path):
+        raise _input_error(document_id, raw_path, "the path contains a NUL byte")
+    try:
+        located, size = _locate_file(raw_path, root_path)
+    except OSError as error:  # a name over the OS's length limit, a permission problem, ...
+        located, size = f"cannot access the file: {error.strerror or type(error).__name__}", 0
+    if isinstance(located, str):  # raised outside the `except` block: the error keeps no failed call's frames
+        raise _input_error(document_id, raw_path, located)
+    path = located
+    if size > max_file_bytes:
+        mb = 1024 * 1024
+        problem = f"the file has {size / mb:.1f} MB, over the limit of {max_file_bytes / mb:.0f} MB; refused unread"
         raise _input_error(document_id, path, problem)
 
     mime_type = meta.get("mime_type") or mimetypes.guess_type(path.name)[0] or _sniff_mime_type(path)
@@ -139,6 +155,29 @@ def resolve_image_source(
     if not isinstance(page, int) or isinstance(page, bool) or page < 1:
         raise _input_error(document_id, path, f"meta['page_number'] must be an integer >= 1, got {page!r}")
     return ImageSource(document_id, path, mime_type, page)
+
+
+def _locate_file(raw_path: str | Path, root_path: str | None) -> tuple[Path | str, int]:
+    """The file's path and size, or a problem (a string) instead of the path; `OSError` if it cannot be checked."""
+    path = Path(root_path, raw_path) if root_path else Path(raw_path)
+    if root_path:
+        root = Path(root_path).resolve()
+        path = path.resolve()
+        if not path.is_relative_to(root):
+            return f"the path escapes root_path '{root_path}', refused", 0
+    if not path.is_file():
+        return ("no such file" if not path.exists() else "not a regular file"), 0
+    return path, path.stat().st_size
+
+
+def _read_limited(path: Path, limit: int) -> bytes:
+    """The file's bytes, refusing one that grew over `limit` since it was checked."""
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        msg = f"the file grew over the limit of {limit} bytes while being read"
+        raise ValueError(msg)
+    return data
 
 
 def _sniff_mime_type(path: Path) -> str | None:
@@ -185,24 +224,31 @@ def submit_image_data_uri(source: ImageSource, image_size: tuple[int, int] | Non
 
 
 def _prepare(source: ImageSource, image_size: tuple[int, int] | None) -> str:
+    # Errors are raised after the `except` blocks, not inside them: an exception raised there would keep
+    # the failed one as its context, and with it the frames holding the file's bytes (seen: +5 GB of RSS
+    # for ten failed 500 MB files while their errors were kept).
+    failure: JinaInputError | None = None
     try:
         if source.is_pdf:
             mime_type, data = _render_pdf_page(source, image_size)
         else:
             mime_type, data = _load_image(source, image_size)
-    except JinaInputError:
-        raise
+    except JinaInputError as error:
+        failure = error.with_traceback(None)  # its traceback holds the loader's frames
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise _input_error(source.document_id, source.path, f"image too large: {error}") from None
+        failure = _input_error(source.document_id, source.path, f"image too large: {error}")
     except MemoryError:
-        raise _input_error(source.document_id, source.path, "not enough memory to decode the image") from None
+        failure = _input_error(source.document_id, source.path, "not enough memory to decode the image")
     except UnidentifiedImageError:
         problem = "not a readable image (corrupt, or a format other than JPEG, PNG, WebP, GIF, BMP, TIFF)"
-        raise _input_error(source.document_id, source.path, problem) from None
+        failure = _input_error(source.document_id, source.path, problem)
     except Exception as error:  # Pillow and PDFium raise OSError, ValueError, SyntaxError, EOFError, ...
         what = "PDF" if source.is_pdf else "image"
         problem = f"unreadable or corrupt {what}: {type(error).__name__}: {str(error)[:200]}"
-        raise _input_error(source.document_id, source.path, problem) from None
+        failure = _input_error(source.document_id, source.path, problem)
+    if failure is not None:
+        failure.__context__ = None
+        raise failure
     return f"data:{mime_type};base64,{base64.b64encode(data).decode('ascii')}"
 
 
@@ -240,7 +286,7 @@ def _check_pixels(source: ImageSource, width: int, height: int) -> None:
 
 
 def _load_image(source: ImageSource, box: tuple[int, int] | None) -> tuple[str, bytes]:
-    data = source.path.read_bytes()
+    data = _read_limited(source.path, MAX_IMAGE_FILE_BYTES)
     with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as image:
         _check_pixels(source, *image.size)
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
@@ -346,6 +392,7 @@ def _render_pdf_page(source: ImageSource, box: tuple[int, int] | None) -> tuple[
 
 __all__ = [
     "IMAGE_MIME_TYPES",
+    "MAX_IMAGE_FILE_BYTES",
     "PDF_MIME_TYPE",
     "ImageSource",
     "check_image_size",

@@ -17,6 +17,7 @@ from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
     check_batch_size,
+    check_dimensions,
     check_each,
     check_embedding_type,
     embed_documents,
@@ -24,7 +25,7 @@ from haystack_integrations.common.jina.embeddings import (
     unwrap,
 )
 from haystack_integrations.common.jina.errors import JinaInputError
-from haystack_integrations.components.embedders.jina.late_chunking import late_chunking_groups
+from haystack_integrations.components.embedders.jina.late_chunking import check_source_id, late_chunking_groups
 
 JINA_API_URL = EMBEDDINGS_URL
 
@@ -120,7 +121,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
         self.meta_fields_to_embed = meta_fields_to_embed or []
         self.embedding_separator = embedding_separator
         self.task = task
-        self.dimensions = dimensions
+        self.dimensions = check_dimensions(dimensions)
         self.late_chunking = late_chunking
         self.base_url = base_url
         self.embedding_type = embedding_type
@@ -171,6 +172,8 @@ class JinaDocumentEmbedder(JinaComponentBase):
                 f"values for meta_fields_to_embed={self.meta_fields_to_embed}."
             )
             raise JinaInputError(msg)
+        if self.late_chunking:
+            check_source_id(document)
         return self.prefix + body + self.suffix
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])

@@ -13,6 +13,7 @@ from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
     check_batch_size,
+    check_dimensions,
     check_each,
     embed_documents,
     unwrap,
@@ -117,7 +118,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         self.base_url = base_url
         self.file_path_meta_field = file_path_meta_field
         self.root_path = root_path or ""
-        self.embedding_dimension = embedding_dimension
+        self.embedding_dimension = check_dimensions(embedding_dimension, "embedding_dimension")
         self.image_size = check_image_size(image_size)
         self.batch_size = batch_size
         self.task = task
@@ -213,7 +214,9 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
                 },
             )
         finally:
-            for future in started.values():  # left over when a batch failed early: do not prepare them
+            with lock:  # workers of a cancelled call may still be running
+                leftover = list(started.values())
+            for future in leftover:  # left over when a batch failed early: do not prepare them
                 future.cancel()
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from haystack import Document
 
 from haystack_integrations.common.jina.embeddings import MAX_INPUTS_PER_REQUEST, batch_positions
+from haystack_integrations.common.jina.errors import JinaInputError
 
 # Context lengths in tokens; unknown models get the smallest, to stay safe.
 CONTEXT_TOKENS = {"jina-embeddings-v4": 32768}
@@ -21,6 +22,25 @@ DEFAULT_CONTEXT_TOKENS = 8192
 def estimate_tokens(text: str) -> int:
     """A cautious token estimate without a tokenizer: about 3 UTF-8 bytes or one word per token."""
     return max(len(text.encode("utf-8")) // 3, len(text.split())) + 1
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def check_source_id(document: Document) -> None:
+    """A `source_id` must be a plain value (a string, a number) to group chunks by; a list or dict is an input error."""
+    source = document.meta.get("source_id")
+    if source is not None and not _hashable(source):
+        msg = (
+            f"Document {document.id} has meta['source_id'] of type {type(source).__name__}; late chunking groups "
+            "chunks by source_id, which must be a string or a number."
+        )
+        raise JinaInputError(msg)
 
 
 def late_chunking_groups(
@@ -37,7 +57,7 @@ def late_chunking_groups(
     loose: list[int] = []
     for position, document in enumerate(documents):
         source = document.meta.get("source_id")
-        if source is None:
+        if source is None or not _hashable(source):  # an unusable id is an input error, reported per document
             loose.append(position)
         else:
             sources.setdefault(source, []).append(position)

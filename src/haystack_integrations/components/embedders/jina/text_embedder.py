@@ -9,6 +9,7 @@ from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
+    check_dimensions,
     check_embedding_type,
     embeddings_payload,
     parse_embeddings_response,
@@ -82,7 +83,7 @@ class JinaTextEmbedder(JinaComponentBase):
         self.prefix = prefix
         self.suffix = suffix
         self.task = task
-        self.dimensions = dimensions
+        self.dimensions = check_dimensions(dimensions)
         self.late_chunking = late_chunking
         self.base_url = base_url
         self.embedding_type = embedding_type
@@ -135,7 +136,10 @@ class JinaTextEmbedder(JinaComponentBase):
             )
             raise TypeError(msg)
         payload = embeddings_payload(self.model_name, [self.prefix + text + self.suffix], request_options(self))
-        result = parse_embeddings_response(self._client.post_json(self.base_url, payload), 1, self.base_url)
+        body = self._client.post_json(self.base_url, payload)
+        result = parse_embeddings_response(
+            body, 1, self.base_url, dimensions=self.dimensions, embedding_type=self.embedding_type
+        )
         meta = {"model": result.model or self.model_name, "usage": result.usage}
         return {"embedding": result.vectors[0], "meta": meta}
 

@@ -17,7 +17,7 @@ from haystack_integrations.common.jina.component_utils import (
     text_with_meta,
     to_dict,
 )
-from haystack_integrations.common.jina.embeddings import add_usage
+from haystack_integrations.common.jina.embeddings import add_usage, clean_usage, no_data_problem
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: st
 
     results = body.get("results") if isinstance(body, dict) else None
     if not isinstance(results, list):
-        raise malformed("no 'results' list")
+        raise malformed(no_data_problem(body, "results"))
     if len(results) != expected:
         raise malformed(f"{len(results)} results where {expected} were asked for")
     scores: dict[int, float] = {}
@@ -76,15 +76,23 @@ def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: st
         if not isinstance(score, int | float) or isinstance(score, bool) or not math.isfinite(score):
             raise malformed(f"result for index {index} has no numeric relevance_score (got {score!r})")
         scores[index] = float(score)
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    clean_usage = {key: int(value) for key, value in usage.items() if isinstance(value, int | float)}
     model = body.get("model") if isinstance(body.get("model"), str) else None
-    return RerankResult(scores=scores, model=model, usage=clean_usage)
+    return RerankResult(scores=scores, model=model, usage=clean_usage(body.get("usage")))
 
 
 def _check_top_k(top_k: int | None) -> None:
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
+        msg = f"top_k must be None or a whole number > 0, got {top_k!r}"
+        raise ValueError(msg)
     if top_k is not None and top_k <= 0:
         msg = f"top_k must be > 0, but got {top_k}"
+        raise ValueError(msg)
+
+
+def _check_score_threshold(score_threshold: float | None) -> None:
+    valid = isinstance(score_threshold, int | float) and not isinstance(score_threshold, bool)
+    if score_threshold is not None and not (valid and math.isfinite(score_threshold)):
+        msg = f"score_threshold must be None or a finite number, got {score_threshold!r}"
         raise ValueError(msg)
 
 
@@ -155,10 +163,11 @@ class JinaRanker(JinaComponentBase):
         :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param max_concurrency: Requests in flight at once when a candidate list is split.
-        :raises ValueError: If `top_k` is not > 0.
+        :raises ValueError: If `top_k` is not a whole number > 0 or `score_threshold` not a finite number.
         :raises JinaAuthenticationError: If no API key can be resolved.
         """
         _check_top_k(top_k)
+        _check_score_threshold(score_threshold)
         self.model = model
         self.api_key = api_key
         self.top_k = top_k
@@ -222,6 +231,7 @@ class JinaRanker(JinaComponentBase):
         top_k = self.top_k if top_k is None else top_k
         score_threshold = self.score_threshold if score_threshold is None else score_threshold
         _check_top_k(top_k)
+        _check_score_threshold(score_threshold)
         if not isinstance(query, str):
             msg = f"JinaRanker expects the query as a string, got {type(query).__name__}."
             raise TypeError(msg)
