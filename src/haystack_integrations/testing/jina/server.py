@@ -11,7 +11,10 @@ components knows about it: point a component's `base_url` at it.
 
 from __future__ import annotations
 
+import base64
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +41,9 @@ class Reply:
     body: Any = None  # JSON-serialisable, or bytes / str sent as-is
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    #: how the answer goes on the wire: `None` normally, else a slow or broken delivery fault's kind
+    delivery: str | None = None
+    pace: float = 0.0
 
 
 @dataclass
@@ -58,7 +64,20 @@ class RecordedRequest:
         return next((v for k, v in self.headers.items() if k.lower() == lowered), default)
 
 
-FAULT_KINDS = ("status", "malformed", "wrong_count", "drop", "latency")
+FAULT_KINDS = (
+    "status",
+    "malformed",
+    "wrong_count",
+    "drop",
+    "latency",
+    "nan",
+    "truncated",
+    "reset",
+    "trickle",
+    "stall",
+)
+#: Kinds that change how a normal answer is delivered, not what it says.
+_DELIVERY_KINDS = ("truncated", "trickle", "stall")
 
 
 @dataclass
@@ -68,7 +87,10 @@ class Fault:
 
     kinds: `status` (answer `status` with `detail` and optional `Retry-After`), `malformed` (200 with
     a body that is not JSON), `wrong_count` (a well-formed answer missing its last item), `drop`
-    (close the connection without answering), `latency` (wait `delay` seconds, then answer normally).
+    (close the connection without answering), `latency` (wait `delay` seconds, then answer normally),
+    `nan` (the first vector of an embeddings answer is all NaN), `reset` (abort the connection with a
+    TCP reset), `truncated` (send the headers and half the body, then close), `trickle` (send the answer
+    one byte every `delay` seconds), `stall` (send the headers, wait `delay` seconds, then the body).
     """
 
     kind: str
@@ -90,6 +112,8 @@ def json_body(request: RecordedRequest) -> dict[str, Any]:
     """The request's JSON object, or the API's 400 / 422."""
     try:
         body = request.json
+    except RecursionError:
+        raise ApiError(400, "Request body is JSON nested too deeply.") from None
     except ValueError:
         raise ApiError(400, "Request body is not valid JSON.") from None
     if not isinstance(body, dict):
@@ -128,6 +152,8 @@ class JinaEmulator:
         endpoints work over.
     :param port: 0 picks a free port.
     :param max_recorded: How many requests `requests` keeps (the newest); bodies of images add up fast.
+    :param max_recorded_bytes: How many body bytes `requests` keeps at most (the newest request is always kept).
+    :param max_body_bytes: Larger request bodies are refused with 400, unread.
     """
 
     def __init__(
@@ -139,6 +165,8 @@ class JinaEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         max_recorded: int = 10_000,
+        max_recorded_bytes: int = 64 * 1024 * 1024,
+        max_body_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         _load_routes()
         self.api_key = api_key
@@ -146,6 +174,9 @@ class JinaEmulator:
         self.corpus = list(corpus or [])
         self.requests: list[RecordedRequest] = []
         self.max_recorded = max_recorded
+        self.max_recorded_bytes = max_recorded_bytes
+        self.max_body_bytes = max_body_bytes
+        self._recorded_bytes = 0
         self.faults: list[Fault] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -221,6 +252,7 @@ class JinaEmulator:
             time.sleep(0.01)
         with self._lock:
             self.requests.clear()
+            self._recorded_bytes = 0
             self.faults.clear()
             self.max_in_flight = 0
             self.connections = 0
@@ -250,10 +282,7 @@ class JinaEmulator:
     def handle(self, request: RecordedRequest) -> Reply | None:
         """Answer one request; `None` means drop the connection."""
         arrived = time.monotonic()
-        with self._lock:
-            self.requests.append(request)
-            if len(self.requests) > self.max_recorded:
-                del self.requests[: len(self.requests) - self.max_recorded]
+        self._record(request)
         fault = self._take_fault(request)
         reply = self._reply(request, fault)
         # Latency is the time from arrival to answer, like a real server's: the work counts toward it.
@@ -263,9 +292,29 @@ class JinaEmulator:
             time.sleep(remaining)
         return reply
 
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+            self._recorded_bytes += len(request.body)
+            while len(self.requests) > 1 and (
+                len(self.requests) > self.max_recorded or self._recorded_bytes > self.max_recorded_bytes
+            ):
+                self._recorded_bytes -= len(self.requests.pop(0).body)
+
     def _reply(self, request: RecordedRequest, fault: Fault | None) -> Reply | None:
+        try:
+            reply = self._answer(request, fault)
+        except Exception as error:  # an emulator bug or a body it cannot digest: answer, never drop silently
+            return Reply(500, {"detail": f"Emulator error: {type(error).__name__}: {str(error)[:200]}"})
+        if reply is not None and fault is not None and fault.kind in _DELIVERY_KINDS:
+            reply.delivery, reply.pace = fault.kind, fault.delay
+        return reply
+
+    def _answer(self, request: RecordedRequest, fault: Fault | None) -> Reply | None:
         if fault is not None and fault.kind == "drop":
             return None
+        if fault is not None and fault.kind == "reset":
+            return Reply(delivery="reset")
         if fault is not None and fault.kind == "status":
             headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
             return Reply(fault.status, {"detail": fault.detail}, headers=headers)
@@ -283,6 +332,9 @@ class JinaEmulator:
             for key in ("data", "results"):
                 if isinstance(reply.body.get(key), list) and reply.body[key]:
                     reply.body[key] = reply.body[key][:-1]
+        if fault is not None and fault.kind == "nan" and isinstance(reply.body, dict) and reply.body.get("data"):
+            first = reply.body["data"][0]
+            first["embedding"] = _nan_like(first.get("embedding"))
         return reply
 
     def _find_route(self, request: RecordedRequest) -> Route | None:
@@ -307,7 +359,11 @@ def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:
             pass  # quiet: tests read `emulator.requests` instead
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            length, problem = _content_length(self.headers.get("Content-Length"), emulator.max_body_bytes)
+            if problem:  # the body cannot be read, so the connection cannot be reused: answer, then close
+                self.close_connection = True
+                self._send(Reply(400, {"detail": problem}, headers={"Connection": "close"}))
+                return
             body = self.rfile.read(length) if length else b""
             request = RecordedRequest(self.command, self.path, dict(self.headers.items()), body)
             with emulator._lock:
@@ -321,6 +377,13 @@ def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:
             if reply is None:
                 self.close_connection = True
                 return
+            if reply.delivery == "reset":
+                self.close_connection = True
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
+            self._send(reply)
+
+        def _send(self, reply: Reply) -> None:
             if isinstance(reply.body, bytes):
                 payload = reply.body
             elif isinstance(reply.body, str):
@@ -334,14 +397,52 @@ def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                self._write_body(reply, payload)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up (e.g. its timeout); nothing to tell it
+
+        def _write_body(self, reply: Reply, payload: bytes) -> None:
+            if reply.delivery == "truncated":
+                self.wfile.write(payload[: len(payload) // 2])
+                self.close_connection = True
+                return
+            if reply.delivery == "stall":
+                self.wfile.flush()
+                time.sleep(reply.pace)
+            if reply.delivery == "trickle":
+                for offset in range(len(payload)):
+                    self.wfile.write(payload[offset : offset + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.pace)
+                return
+            self.wfile.write(payload)
 
         do_GET = _serve  # noqa: N815 (http.server's naming)
         do_POST = _serve  # noqa: N815
 
     return Handler
+
+
+def _content_length(value: str | None, limit: int) -> tuple[int, str]:
+    """The declared body length, or a reason to refuse it."""
+    if value is None or value == "":
+        return 0, ""
+    if not value.strip().isdigit():
+        return 0, f"Invalid Content-Length header: {value[:40]!r} is not a non-negative integer."
+    length = int(value)
+    if length > limit:
+        return 0, f"Request body of {length} bytes is over the emulator's limit of {limit} bytes."
+    return length, ""
+
+
+def _nan_like(embedding: Any) -> Any:
+    """An embedding of the same shape whose values are all NaN (base64 float32 or a JSON list)."""
+    if isinstance(embedding, str):
+        count = len(base64.b64decode(embedding)) // 4
+        return base64.b64encode(struct.pack(f"<{count}f", *([float("nan")] * count))).decode("ascii")
+    if isinstance(embedding, list):
+        return [float("nan")] * len(embedding)
+    return embedding
 
 
 def _load_routes() -> None:

@@ -1,0 +1,137 @@
+"""Time is bounded: whole-request deadline, long Retry-After, fail fast, cancellation (issue 11, items 1-4)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import time
+
+import pytest
+from haystack import Document
+from haystack.utils import Secret
+from hostile_server import HostileServer, stall, trickle
+
+from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaRateLimitError, JinaTimeoutError
+from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder, JinaTextEmbedder
+from haystack_integrations.testing.jina import JinaEmulator
+
+BODY = {"model": "jina-embeddings-v3", "input": ["hello"]}
+
+
+def docs(count: int) -> list[Document]:
+    return [Document(content=f"document number {i}") for i in range(count)]
+
+
+@pytest.mark.parametrize("headers_too", [False, True])
+def test_timeout_bounds_the_whole_answer_not_each_read(headers_too: bool) -> None:
+    # one byte every 50 ms: each read is quick, the whole answer would take over 10 s
+    server = HostileServer(lambda c, r: None)
+    server.behaviour = trickle(0.05, headers_too=headers_too, stopped=server.stopped)
+    with server:
+        client = JinaClient(Secret.from_token("k"), timeout=0.5, max_retries=0)
+        start = time.monotonic()
+        with pytest.raises(JinaTimeoutError, match=r"within 0\.5 s"):
+            client.post_json(server.url, BODY)
+        elapsed = time.monotonic() - start
+    assert 0.45 <= elapsed < 3.0  # raised shortly after `timeout`; without the deadline: > 10 s
+
+
+def test_emulator_trickle_fault_times_out_and_the_retry_succeeds(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.inject("trickle", delay=0.05)
+    client = JinaClient(api_key, timeout=0.5, max_retries=1)
+    body = client.post_json(emulator.embeddings_url, BODY)
+    assert len(body["data"]) == 1
+    assert len(emulator.requests) == 2
+
+
+def test_retry_after_over_the_cap_raises_at_once_saying_when(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.inject("status", status=429, retry_after=3600, detail="slow down", times=5)
+    client = JinaClient(api_key, max_retries=5)
+    start = time.monotonic()
+    with pytest.raises(JinaRateLimitError) as info:
+        client.post_json(emulator.embeddings_url, BODY)
+    assert time.monotonic() - start < 5.0  # not an hour, not even the 60 s cap
+    assert len(emulator.requests) == 1
+    message = str(info.value)
+    assert "3600 s" in message and "Retry after" in message and "slow down" in message
+    assert info.value.retry_after == 3600
+
+
+def test_fail_fast_cancels_unsent_batches_and_wakes_sleeping_retries(emulator: JinaEmulator, api_key: Secret) -> None:
+    # every batch but one is rate limited with a 30 s Retry-After; the bad one fails for good
+    def is_bad(request: object) -> bool:
+        return "document number 3" in str(request.json)  # type: ignore[attr-defined]
+
+    emulator.inject("status", status=400, detail="bad input", when=is_bad)
+    emulator.inject("status", status=429, retry_after=30, times=1000, when=lambda r: not is_bad(r))
+    embedder = JinaDocumentEmbedder(
+        api_key=api_key, base_url=emulator.embeddings_url, batch_size=1, max_concurrency=4, progress_bar=False
+    )
+    start = time.monotonic()
+    with pytest.raises(JinaBadRequestError, match="bad input"):
+        embedder.run(docs(40))
+    assert time.monotonic() - start < 10.0  # not the 30 s the sleeping batches were told to wait
+    time.sleep(0.3)
+    sent = len(emulator.requests)
+    assert sent <= 8  # the first few batches only, never the 40
+    time.sleep(0.5)
+    assert len(emulator.requests) == sent  # and nothing more goes out afterwards
+
+
+def test_cancelled_run_async_sends_no_new_requests(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.latency = 0.2
+    embedder = JinaDocumentEmbedder(
+        api_key=api_key, base_url=emulator.embeddings_url, batch_size=1, max_concurrency=2, progress_bar=False
+    )
+
+    async def main() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(embedder.run_async(docs(40)), timeout=0.5)
+
+    asyncio.run(main())
+    time.sleep(0.5)  # the two requests in flight finish
+    sent = len(emulator.requests)
+    time.sleep(0.6)
+    assert len(emulator.requests) == sent < 12  # 40 batches of 0.2 s each would keep going for 4 s
+
+
+def test_ctrl_c_in_run_sends_no_new_requests(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.latency = 0.2
+    embedder = JinaDocumentEmbedder(
+        api_key=api_key, base_url=emulator.embeddings_url, batch_size=1, max_concurrency=2, progress_bar=False
+    )
+    # a real SIGINT, as Ctrl-C sends: it interrupts the main thread's blocking wait
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            embedder.run(docs(40))
+    finally:
+        timer.cancel()
+    time.sleep(0.5)
+    sent = len(emulator.requests)
+    time.sleep(0.6)
+    assert len(emulator.requests) == sent < 12
+
+
+def test_abandoned_run_async_calls_do_not_starve_healthy_ones(emulator: JinaEmulator, api_key: Secret) -> None:
+    server = HostileServer(lambda c, r: None)
+    server.behaviour = stall(server.stopped)
+    with server:
+        stuck = JinaTextEmbedder(api_key=Secret.from_token("k"), base_url=server.url, timeout=30, max_retries=0)
+        healthy = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url)
+
+        async def main() -> dict[str, object]:
+            abandoned = [asyncio.wait_for(stuck.run_async(f"text {i}"), timeout=0.3) for i in range(40)]
+            outcomes = await asyncio.gather(*abandoned, return_exceptions=True)
+            assert all(isinstance(o, asyncio.TimeoutError) for o in outcomes)
+            return await asyncio.wait_for(healthy.run_async("still works"), timeout=10)
+
+        result = asyncio.run(main())
+        assert len(result["embedding"]) == 1024  # type: ignore[arg-type]
+        # 40 abandoned calls (8 on the wire, the rest waiting for a slot) held every thread of the old
+        # 32-thread pool until their 30 s timeout, and the healthy call timed out behind them
+        assert server.requests >= 1
