@@ -69,13 +69,15 @@ def resolve_timeout(timeout: float | None) -> float:
 
 def resolve_max_retries(max_retries: int | None) -> int:
     """The explicit value, else `JINA_MAX_RETRIES`, else 5; a whole number >= 0."""
-    raw: int | str | None = max_retries
+    raw: float | str | None = max_retries
     name = "max_retries"
     if raw is None:
         name, raw = "JINA_MAX_RETRIES", os.environ.get("JINA_MAX_RETRIES")
     if raw is None:
         return DEFAULT_MAX_RETRIES
     try:
+        if isinstance(raw, float) and raw.is_integer():  # 2.0 from a YAML or JSON file
+            raw = int(raw)
         value = int(raw) if not isinstance(raw, bool | float) else -1
     except (TypeError, ValueError):
         value = -1

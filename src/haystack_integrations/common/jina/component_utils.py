@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -75,6 +76,10 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return component
 
 
+_LIVE_CALLS = 32
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
 async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """
     Run blocking client work in a worker thread so the event loop stays free.
@@ -84,10 +89,22 @@ async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) ->
 
     Each call gets a thread of its own rather than a slot in a shared pool: a cancelled call whose request
     is stuck on a slow server keeps its thread until `timeout`, and with a fixed pool enough of those
-    would make every later `run_async` wait. Cancelling the awaiting task cancels the call's token, so no
-    new request of the call starts and its backoff sleeps end (requests already sent finish).
+    would make every later `run_async` wait. At most `_LIVE_CALLS` calls per event loop run at once, but
+    a cancelled call leaves that count at once, while its thread winds down. Cancelling the awaiting task
+    cancels the call's token, so no new request of the call starts and its backoff sleeps end (requests
+    already sent finish).
     """
     loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(_LIVE_CALLS)
+    async with gate:
+        return await _run_in_own_thread(loop, function, *args, **kwargs)
+
+
+async def _run_in_own_thread(
+    loop: asyncio.AbstractEventLoop, function: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
     outcome: asyncio.Future[T] = loop.create_future()
     token = CancelToken()
 
