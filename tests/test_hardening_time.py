@@ -39,8 +39,11 @@ def test_timeout_bounds_the_whole_answer_not_each_read(headers_too: bool) -> Non
     assert 0.45 <= elapsed < 3.0  # raised shortly after `timeout`; without the deadline: > 10 s
 
 
-def test_emulator_trickle_fault_times_out_and_the_retry_succeeds(emulator: JinaEmulator, api_key: Secret) -> None:
-    emulator.inject("trickle", delay=0.05)
+@pytest.mark.parametrize(("kind", "delay"), [("trickle", 0.05), ("stall", 5.0)])
+def test_emulator_slow_delivery_times_out_and_the_retry_succeeds(
+    emulator: JinaEmulator, api_key: Secret, kind: str, delay: float
+) -> None:
+    emulator.inject(kind, delay=delay)
     client = JinaClient(api_key, timeout=0.5, max_retries=1)
     body = client.post_json(emulator.embeddings_url, BODY)
     assert len(body["data"]) == 1

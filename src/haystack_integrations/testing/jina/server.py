@@ -380,6 +380,7 @@ def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:
             if reply.delivery == "reset":
                 self.close_connection = True
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()  # closed before socketserver's shutdown could send a FIN: a reset
                 return
             self._send(reply)
 
