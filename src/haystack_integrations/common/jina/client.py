@@ -346,7 +346,7 @@ def _read_body(response: requests.Response, limit: int, endpoint: str) -> None:
             chunks.clear()
             msg = (
                 f"Jina API answered HTTP {response.status_code} from {endpoint} with a body over "
-                f"{limit // (1024 * 1024)} MB; refused without reading it"
+                f"{limit // (1024 * 1024)} MB; refused, not read into memory"
             )
             raise JinaMalformedResponseError(msg, status_code=response.status_code, endpoint=endpoint)
         response._content = b"".join(chunks)
