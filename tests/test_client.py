@@ -78,7 +78,7 @@ def test_non_retryable_status_maps_to_error_class(
 
 
 def test_real_validation_error_carries_detail(emulator: JinaEmulator, api_key: Secret) -> None:
-    with pytest.raises(JinaBadRequestError, match="Unknown model 'nope'"):
+    with pytest.raises(JinaBadRequestError, match="Model 'nope' not found"):
         make_client(api_key).post_json(emulator.embeddings_url, {"model": "nope", "input": ["x"]})
 
 

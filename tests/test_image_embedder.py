@@ -15,7 +15,7 @@ from haystack import Document, Pipeline
 from haystack.utils import Secret
 from PIL import Image, ImageDraw
 
-from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaInputError
+from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.components.embedders.jina import JinaDocumentImageEmbedder, JinaTextEmbedder
 from haystack_integrations.testing.jina import JinaEmulator, RecordedRequest
 
@@ -276,10 +276,10 @@ def test_task_and_model_for_jina_embeddings_v4(emulator: JinaEmulator, api_key: 
     assert len(result["documents"][0].embedding) == 2048
 
 
-def test_a_task_the_model_refuses_is_the_apis_error(emulator: JinaEmulator, api_key: Secret, tmp_path: Path) -> None:
+def test_a_task_the_model_lacks_fails_at_construction(emulator: JinaEmulator, api_key: Secret, tmp_path: Path) -> None:
     documents = image_docs(write_images(tmp_path, 1))
-    with pytest.raises(JinaBadRequestError, match=r"retrieval\.passage"):
-        make(emulator, api_key, task="retrieval.passage").run(documents)
+    with pytest.raises(ValueError, match=r"jina-clip-v2 has no task 'retrieval\.passage'.*tasks: retrieval\.query"):
+        make(emulator, api_key, task="retrieval.passage")
     result = make(emulator, api_key, task="retrieval.query").run(documents)
     assert result["documents"][0].embedding is not None
 

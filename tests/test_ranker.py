@@ -370,9 +370,9 @@ def test_one_failing_part_fails_the_run(
 
 def test_unknown_model_is_a_bad_request_with_the_server_detail(emulator: JinaEmulator, api_key: Secret) -> None:
     ranker = JinaRanker("no-such-reranker", api_key, base_url=emulator.rerank_url)
-    with pytest.raises(JinaBadRequestError, match="Unknown model 'no-such-reranker'") as info:
+    with pytest.raises(JinaBadRequestError, match="Model 'no-such-reranker' not found") as info:
         ranker.run(QUERY, make_docs())
-    assert info.value.status_code == 422
+    assert info.value.status_code == 400 and info.value.code == "INPUT_MODEL_NOT_FOUND"
     assert emulator.api_key not in str(info.value)
 
 

@@ -36,8 +36,16 @@ REQUEST_OPTIONS = ("task", "dimensions", "late_chunking", "embedding_type", "nor
 
 
 def request_options(component: Any) -> dict[str, Any]:
-    """The optional body fields, read from the component's attributes of the same names."""
-    return {name: getattr(component, name, None) for name in REQUEST_OPTIONS}
+    """
+    The optional body fields, read from the component's attributes of the same names.
+
+    `late_chunking=False` is left out: it means what leaving the field out means, and models without
+    late chunking (v2, v5, clip, code) have no such field.
+    """
+    options = {name: getattr(component, name, None) for name in REQUEST_OPTIONS}
+    if options["late_chunking"] is False:
+        options["late_chunking"] = None
+    return options
 
 
 def embeddings_payload(model: str, inputs: Sequence[Any], options: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from haystack_integrations.common.jina.images import (
     resolve_image_source,
     submit_image_data_uri,
 )
+from haystack_integrations.common.jina.models import check_embedding_model
 
 JINA_API_URL = EMBEDDINGS_URL
 
@@ -87,6 +88,8 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
 
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
         :param model: A Jina multimodal model: `jina-clip-v2` (default), `jina-clip-v1` or `jina-embeddings-v4`.
+            A known text-only model, or a `task` / `embedding_dimension` the model does not have,
+            raises `ValueError` at construction.
         :param base_url: The full URL of the embeddings endpoint.
         :param file_path_meta_field: The meta field holding the path of the image or PDF file.
         :param root_path: The folder that relative paths are resolved against. When set, a path that
@@ -100,7 +103,8 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             and renders PDF pages at 300 dpi.
         :param batch_size: Images per request.
         :param task: The task adapter, for models that take one (jina-embeddings-v4: for example
-            `retrieval.passage`; jina-clip models accept only `retrieval.query`). `None` sends none.
+            `retrieval.passage`; jina-clip-v2 accepts only `retrieval.query`, jina-clip-v1 none).
+            `None` sends none.
         :param progress_bar: Show a progress bar counting embedded documents.
         :param max_concurrency: Requests in flight at once (each with its batch of prepared images). The
             client halves it while the API answers 429 and grows it back as requests succeed.
@@ -126,6 +130,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
+        check_embedding_model(model, {"task": task, "dimensions": embedding_dimension}, images=True)
         self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
