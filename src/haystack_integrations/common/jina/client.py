@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -185,8 +186,13 @@ class JinaClient:
                 self._session.close()
                 self._session = None
 
-    def post_json(self, url: str, payload: Mapping[str, Any]) -> Any:
-        """POST a JSON body and return the decoded JSON answer."""
+    def post_json(self, url: str, payload: Mapping[str, Any] | JsonBody) -> Any:
+        """
+        POST a JSON body and return the decoded JSON answer.
+
+        :param payload: The body as a mapping, or already serialized by `encode_json`: a caller that
+            drops its inputs after serializing holds one copy of a large body, not several.
+        """
         return parse_json(self.request("POST", url, json_body=payload), url)
 
     def request(
@@ -194,7 +200,7 @@ class JinaClient:
         method: str,
         url: str,
         *,
-        json_body: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | JsonBody | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """
@@ -219,16 +225,20 @@ class JinaClient:
         method: str,
         url: str,
         endpoint: str,
-        json_body: Mapping[str, Any] | None,
+        json_body: Mapping[str, Any] | JsonBody | None,
         headers: Mapping[str, str] | None,
     ) -> requests.Response:
         """One try, holding a concurrency slot: the response if it is 2xx, else a `JinaError`."""
+        body: dict[str, Any] = {"json": json_body}
+        if isinstance(json_body, JsonBody):
+            body = {"data": json_body.reader()}  # a fresh reader per try
+            headers = {**(headers or {}), "Content-Type": "application/json"}
         self.limit.acquire()
         rate_limited = succeeded = False
         try:
             session = self.session
             response = session.request(
-                method, url, json=json_body, headers=headers, timeout=self.timeout, **self._settings_for(session, url)
+                method, url, headers=headers, timeout=self.timeout, **body, **self._settings_for(session, url)
             )
             succeeded = response.ok
             rate_limited = response.status_code == 429
@@ -252,6 +262,79 @@ class JinaClient:
             return min(retry_after, MAX_RETRY_AFTER) + random.uniform(0, 0.1 * self.backoff_base)
         # "full jitter": spreads the retries of concurrent batches instead of synchronising them
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+
+class JsonBody:
+    """
+    A JSON request body serialized into pieces, so large base64 values are sent without being copied.
+
+    Send it with `JinaClient.post_json`; each try reads it afresh (see `reader`).
+    """
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+        self.length = sum(len(piece) for piece in pieces)
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.pieces)
+
+    def reader(self) -> _PiecesReader:
+        """A file-like view for `requests`: streamed with a `Content-Length`, `read` copies small blocks."""
+        return _PiecesReader(self.pieces, self.length)
+
+
+class _PiecesReader:
+    def __init__(self, pieces: list[bytes], length: int) -> None:
+        self._pieces = pieces
+        self._length = length
+        self._index = 0
+        self._offset = 0
+
+    def __len__(self) -> int:  # `requests` sets Content-Length from it (no chunked encoding)
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(lambda: self.read(65536), b"")
+
+    def read(self, size: int = -1) -> bytes:
+        out = []
+        wanted = size if size >= 0 else self._length
+        while wanted > 0 and self._index < len(self._pieces):
+            piece = self._pieces[self._index]
+            chunk = piece[self._offset : self._offset + wanted]
+            self._offset += len(chunk)
+            wanted -= len(chunk)
+            if self._offset >= len(piece):
+                self._index, self._offset = self._index + 1, 0
+            out.append(chunk)
+        return b"".join(out)
+
+
+def encode_json(payload: Mapping[str, Any]) -> JsonBody:
+    """
+    A JSON body, serialized as `requests` would (UTF-8, no NaN), for `JinaClient.post_json`.
+
+    A `bytes` value anywhere in the payload must be ASCII that needs no JSON escaping (base64 text):
+    it becomes a JSON string that is sent as it is, without a copy, so a body of large images costs
+    one copy of them while it waits for its answer, not three (the inputs, a JSON `str`, its bytes).
+    """
+    blobs: list[bytes] = []
+    marker = f"jina-blob-{secrets.token_hex(8)}-"  # random: no text of the payload can contain it
+
+    def splice(value: Any) -> str:
+        if not isinstance(value, bytes):
+            msg = f"Object of type {type(value).__name__} is not JSON serializable"
+            raise TypeError(msg)
+        blobs.append(value)
+        return f"{marker}{len(blobs) - 1}"
+
+    text = json.dumps(payload, allow_nan=False, default=splice).encode("utf-8")
+    parts = text.split(f'"{marker}'.encode())
+    pieces = [parts[0]]
+    for part in parts[1:]:
+        index, _, rest = part.partition(b'"')
+        pieces += [b'"', blobs[int(index)], b'"', rest]
+    return JsonBody(pieces)
 
 
 def parse_json(response: requests.Response, url: str) -> Any:
@@ -321,4 +404,4 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-__all__ = ["JinaClient", "JinaError", "parse_json", "resolve_max_retries", "resolve_timeout"]
+__all__ = ["JinaClient", "JinaError", "JsonBody", "encode_json", "parse_json", "resolve_max_retries", "resolve_timeout"]

@@ -19,9 +19,10 @@ from haystack_integrations.common.jina.embeddings import (
 )
 from haystack_integrations.common.jina.images import (
     ImageSource,
+    ImageURL,
     check_image_size,
     resolve_image_source,
-    submit_image_data_uri,
+    submit_image_base64,
 )
 from haystack_integrations.common.jina.models import check_embedding_model
 
@@ -52,15 +53,19 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
 
     Each document names its file in `meta[file_path_meta_field]` (relative to `root_path` when given):
     JPEG, PNG, WebP, GIF (first frame), BMP or TIFF, or a PDF together with `meta["page_number"]`
-    (1-based, as Haystack's converters write it). Images are EXIF-rotated, converted to RGB (alpha is
-    kept as PNG only where it carries something), shrunk to fit `image_size`, and sent as data URIs.
+    (1-based, as Haystack's converters write it), or an `http(s)` URL, which is sent as it is for Jina
+    to fetch (nothing is downloaded here). Images are EXIF-rotated, converted to RGB (alpha is kept as
+    PNG only where it carries something), shrunk to fit `image_size`, and sent as plain base64 (as
+    Jina's `ImageDoc` takes them). No image goes out over the API's 8 MB per image: even with
+    `image_size=None`, a larger one is re-encoded and shrunk until it fits.
     They are prepared batch by batch just before their request and dropped after it, so memory stays
     bounded by `batch_size x max_concurrency` images whatever the number of documents.
 
     Every input document comes back, in order, as a copy with `embedding` set and
     `meta["embedding_source"] = {"type": "image", "file_path_meta_field": ...}`. A document whose image
     cannot be used (missing meta field or file, corrupt or unsupported file, PDF page missing or out of
-    range, path outside `root_path`, image over Pillow's decompression-bomb limit) raises `JinaInputError`
+    range, path outside `root_path`, image over Pillow's decompression-bomb limit, image that cannot be
+    brought under 8 MB) raises `JinaInputError`
     naming the document and the path, or with `raise_on_failure=False` comes back without embedding and
     is listed in `meta["failed_documents"]`.
     """
@@ -175,7 +180,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         check_documents(documents, "JinaDocumentImageEmbedder", "To embed a string, use JinaTextEmbedder.")
 
         # Cheap checks first (meta, paths, types: no file is read), so a bad document fails before any request.
-        def locate(document: Document) -> ImageSource:
+        def locate(document: Document) -> ImageSource | ImageURL:
             return resolve_image_source(
                 document.id, document.meta, file_path_meta_field=self.file_path_meta_field, root_path=self.root_path
             )
@@ -184,10 +189,10 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
 
         groups = batch_positions(len(documents), self.batch_size)
         group_of = {position: group for group in groups for position in group}
-        started: dict[int, Future[str]] = {}
+        started: dict[int, Future[str | bytes]] = {}
         lock = threading.Lock()
 
-        def make_input(position: int) -> dict[str, str]:
+        def make_input(position: int) -> dict[str, str | bytes]:
             # Runs in the request's worker just before the request: the first image asked for starts its
             # whole batch on the decode pool (one thread per core), so a batch is prepared in parallel and
             # its images exist only while it is in flight.
@@ -196,8 +201,8 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
                 if position not in started:
                     for other in group_of[position]:
                         other_source = sources[other]
-                        if isinstance(other_source, ImageSource):
-                            started[other] = submit_image_data_uri(other_source, self.image_size)
+                        if isinstance(other_source, ImageSource | ImageURL):
+                            started[other] = submit_image_base64(other_source, self.image_size)
                 future = started.pop(position)
             return {"image": future.result()}
 
