@@ -77,6 +77,7 @@ def test_non_retryable_status_maps_to_error_class(
     assert len(emulator.requests) == 1
 
 
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_real_validation_error_carries_detail(emulator: JinaEmulator, api_key: Secret) -> None:
     with pytest.raises(JinaBadRequestError, match="Model 'nope' not found"):
         make_client(api_key).post_json(emulator.embeddings_url, {"model": "nope", "input": ["x"]})

@@ -115,6 +115,7 @@ def test_empty_documents_score_zero(emulator: JinaEmulator) -> None:
         ({"return_documents": "no"}, "return_documents must be a boolean"),
     ],
 )
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_invalid_bodies_get_422_with_detail(emulator: JinaEmulator, change: dict[str, Any], detail: str) -> None:
     body = {"model": "jina-reranker-v1-base-en", "query": QUERY, "documents": DOCS, **change}
     response = post(emulator, body)
@@ -123,6 +124,7 @@ def test_invalid_bodies_get_422_with_detail(emulator: JinaEmulator, change: dict
 
 
 @pytest.mark.parametrize("model", ["jina-embeddings-v3", None, "jina-reranker-v9"])
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_unknown_model_is_400_input_model_not_found(emulator: JinaEmulator, model: str | None) -> None:
     response = post(emulator, {"model": model, "query": QUERY, "documents": DOCS})
     assert response.status_code == 400
@@ -140,6 +142,7 @@ def test_v3_reads_only_max_doc_length_tokens_of_each_document(emulator: JinaEmul
     assert {r["index"]: r["relevance_score"] for r in cut}[0] == 0.0  # its match lies beyond 10 tokens
 
 
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_non_object_and_non_json_bodies_are_rejected(emulator: JinaEmulator) -> None:
     assert post(emulator, [1, 2]).status_code == 422
     response = requests.post(

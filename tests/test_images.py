@@ -555,6 +555,7 @@ def test_emulator_image_vectors_honour_dimensions_and_usage(emulator: JinaEmulat
         (42, "must be a URL"),
     ],
 )
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_emulator_rejects_undecodable_images(emulator: JinaEmulator, image: object, detail: str) -> None:
     response = embed(emulator, [{"text": "ok"}, {"image": image}])
     assert response.status_code == 422
@@ -573,6 +574,7 @@ def test_emulator_rejects_oversize_images(emulator: JinaEmulator, monkeypatch: p
     assert response.status_code == 422 and "300x200 pixels" in response.json()["detail"]
 
 
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_emulator_rejects_images_for_text_models(emulator: JinaEmulator) -> None:
     response = embed(emulator, [{"image": b64(photo())}], model="jina-embeddings-v3")
     assert response.status_code == 422

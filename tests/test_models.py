@@ -284,6 +284,7 @@ def post(emulator: JinaEmulator, body: dict[str, Any]) -> requests.Response:
         ({"model": "jina-embeddings-v3", "input_type": "query"}, "input_type"),
     ],
 )
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_emulator_answers_422_for_a_field_the_model_lacks(
     emulator: JinaEmulator, body: dict[str, Any], field: str
 ) -> None:
@@ -293,6 +294,7 @@ def test_emulator_answers_422_for_a_field_the_model_lacks(
     assert f"has no field {field!r}" in answer["detail"] and answer["errors"][0]["field"] == field
 
 
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_emulator_answers_400_for_an_unknown_model(emulator: JinaEmulator) -> None:
     response = post(emulator, {"model": "jina-embeddings-v9", "input": ["hello"]})
     assert response.status_code == 400 and response.json()["code"] == "INPUT_MODEL_NOT_FOUND"
@@ -305,7 +307,12 @@ def test_emulator_answers_colbert_with_a_vector_per_token(emulator: JinaEmulator
     assert all(len(vector) == 64 for vector in item["embeddings"])
     document = post(emulator, {**body, "input_type": "document"}).json()["data"][0]["embeddings"]
     assert document != item["embeddings"]
-    assert post(emulator, {**body, "dimensions": 100}).status_code == 422  # 64, 96 or 128 only
+
+
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
+def test_emulator_refuses_colbert_dimensions_the_spec_does_not_list(emulator: JinaEmulator) -> None:
+    body = {"model": "jina-colbert-v2", "input": ["two words"], "dimensions": 100}
+    assert post(emulator, body).status_code == 422  # 64, 96 or 128 only
 
 
 def test_emulator_answers_elser_with_sparse_weights(emulator: JinaEmulator) -> None:

@@ -368,6 +368,7 @@ def test_one_failing_part_fails_the_run(
 # ---------------------------------------------------------------- errors and validation of answers
 
 
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_unknown_model_is_a_bad_request_with_the_server_detail(emulator: JinaEmulator, api_key: Secret) -> None:
     ranker = JinaRanker("no-such-reranker", api_key, base_url=emulator.rerank_url)
     with pytest.raises(JinaBadRequestError, match="Model 'no-such-reranker' not found") as info:
