@@ -319,3 +319,11 @@ def test_emulator_answers_elser_with_sparse_weights(emulator: JinaEmulator) -> N
     (item,) = post(emulator, {"model": "elser-v2", "input": ["pizza pizza bread"]}).json()["data"]
     assert set(item["embedding"]) == {"pizza", "bread"}
     assert item["embedding"]["pizza"] > item["embedding"]["bread"]
+
+
+def test_the_readme_tables_list_every_model_with_its_context() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for name, model in {**EMBEDDING_MODELS, **RERANK_MODELS}.items():
+        rows = [line for line in readme.splitlines() if line.startswith(f"| `{name}`")]
+        assert rows, f"README has no table row for {name}"
+        assert all(f" {model.context_length} |" in row for row in rows), rows
