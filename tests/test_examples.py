@@ -7,6 +7,7 @@ at a time (they spend most of their time importing Haystack), so the module take
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conformance import CHECKED_PATHS, problems_of
+from jina_spec import MISSING_REASON, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -29,11 +32,14 @@ def offline_env() -> dict[str, str]:
     return env
 
 
-def run_script(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_script(path: Path, *args: str, request_log: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = offline_env()
+    if request_log is not None:  # examples/_jina.py writes the emulator's requests there
+        env["JINA_EXAMPLES_REQUEST_LOG"] = str(request_log)
     return subprocess.run(
         [sys.executable, str(path), *args],
         cwd=ROOT,
-        env=offline_env(),
+        env=env,
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -43,9 +49,17 @@ def run_script(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def outcomes() -> dict[str, subprocess.CompletedProcess[str]]:
+def request_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("example-requests")
+
+
+@pytest.fixture(scope="module")
+def outcomes(request_logs: Path) -> dict[str, subprocess.CompletedProcess[str]]:
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        return run_script(path, request_log=request_logs / f"{path.stem}.jsonl")
+
     with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
-        return dict(zip((p.name for p in SCRIPTS), pool.map(run_script, SCRIPTS), strict=True))
+        return dict(zip((p.name for p in SCRIPTS), pool.map(run, SCRIPTS), strict=True))
 
 
 def test_all_six_examples_exist() -> None:
@@ -64,6 +78,22 @@ def test_example_runs_against_the_emulator(name: str, outcomes: dict[str, subpro
     assert "JINA_API_KEY is not set" in lines[0], report
     assert "OK" in lines[-1], report
     assert "jina_emulator_key" not in completed.stdout + completed.stderr  # the key is never printed
+
+
+@pytest.mark.parametrize("name", [path.name for path in SCRIPTS])
+def test_example_requests_conform_to_the_spec(
+    name: str, outcomes: dict[str, subprocess.CompletedProcess[str]], request_logs: Path
+) -> None:
+    """The examples run in their own processes, out of the per-test conformance check's reach: their log is checked."""
+    if load_spec() is None:
+        pytest.skip(MISSING_REASON)
+    assert outcomes[name].returncode == 0
+    lines = (request_logs / f"{Path(name).stem}.jsonl").read_text(encoding="utf-8").splitlines()
+    sent = [json.loads(line) for line in lines]
+    checked = [r for r in sent if r["path"].split("?", 1)[0] in CHECKED_PATHS]
+    problems = [p for r in checked for p in problems_of(r["path"].split("?", 1)[0], r["body"].encode("utf-8"))]
+    assert not problems, problems
+    assert checked or name == "04_reader.py"  # every other example embeds or ranks
 
 
 def test_run_all_runs_the_selected_examples_and_summarises() -> None:
