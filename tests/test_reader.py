@@ -161,6 +161,12 @@ def test_to_dict_keeps_the_published_shape_and_adds_new_parameters(api_key: Secr
             "engine": None,
             "timeout": None,
             "max_retries": None,
+            "token_budget": None,
+            "retain_images": None,
+            "locale": None,
+            "with_iframe": None,
+            "with_shadow_dom": None,
+            "respond_with": None,
         },
     }
 
@@ -347,8 +353,11 @@ def test_base_url_is_a_plain_prefix(emulator: JinaEmulator, api_key: Secret, art
 
 
 # ---------------------------------------------------------------------------------------------- read
-def test_read_returns_markdown_with_meta(emulator: JinaEmulator, api_key: Secret, article: str) -> None:
+def test_read_returns_the_main_content_as_markdown_by_default(
+    emulator: JinaEmulator, api_key: Secret, article: str
+) -> None:
     document = only(reader(emulator, api_key).run(article))
+    assert emulator.requests[-1].header("X-Return-Format") is None  # the service's default: `content`
     assert document.meta["title"] == "Neapolitan pizza"
     assert document.meta["description"] == "How pizza is made in Naples"
     assert document.meta["url"] == article
@@ -360,7 +369,11 @@ def test_read_returns_markdown_with_meta(emulator: JinaEmulator, api_key: Secret
     assert "- flour\n- water\n- salt" in content
     assert "![Image 2: A slice]" in content
     assert "console.log" not in content and "color: red" not in content
-    assert "Buy our pizza stones" in content and "[About]" in content
+    # `content` is readability-filtered: the page chrome (nav, footer) is left out; `markdown` keeps it
+    assert "Buy our pizza stones" not in content and "[About]" not in content
+    whole = only(reader(emulator, api_key, return_format="markdown").run(article)).content
+    assert "Buy our pizza stones" in whole and "[About]" in whole
+    assert "# Pizza in Naples" in whole
 
 
 @pytest.mark.parametrize(
@@ -397,7 +410,7 @@ def test_target_and_remove_selectors(emulator: JinaEmulator, api_key: Secret, ar
 
 def test_unmatched_selectors_warn(emulator: JinaEmulator, api_key: Secret, article: str) -> None:
     document = only(reader(emulator, api_key, target_selector="table", wait_for_selector=".late").run(article))
-    assert document.content == ""
+    assert document.content == "How pizza is made in Naples"  # no page text: the description instead
     assert "'table'" in document.meta["warning"] and "'.late'" in document.meta["warning"]
 
 
@@ -576,7 +589,7 @@ def test_body_that_is_not_json(emulator: JinaEmulator, api_key: Secret, article:
         ("read", {"code": 200, "status": 20000}, "'data' field is missing"),
         ("read", {"code": 200, "status": 20000, "data": None}, "'data' field is missing"),
         ("read", [{"content": "x"}], "JSON object"),
-        ("read", {"code": 200, "data": {"title": "no content"}}, "none of the fields"),
+        ("read", {"code": 200, "data": {"title": "no content"}}, "neither the 'content' field"),
         ("read", {"code": 200, "data": "just a string"}, "JSON object"),
         ("search", {"code": 200, "data": {"content": "one"}}, "list of results"),
         ("search", {"code": 200, "data": ["a string"]}, "JSON object"),
@@ -654,7 +667,6 @@ def test_emulator_reader_auth_is_optional_and_envelope_is_json(emulator: JinaEmu
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"return_format": "screenshot"}, "screenshots"),
         ({"return_format": "pdf"}, "X-Return-Format must be one of"),
         ({"target_selector": "li:first-child"}, "cannot parse"),
     ],

@@ -193,17 +193,19 @@ class JinaClient:
         *,
         json_body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         """
         Send one request, retrying transient failures, and return the 2xx response.
 
+        :param allow_redirects: `False` returns a 3xx answer as it is (e.g. to read its `Location`).
         :raises JinaError: a subclass saying what went wrong.
         """
         endpoint = _endpoint(url)
         attempt = 0
         while True:
             try:
-                return self._send(method, url, endpoint, json_body, headers)
+                return self._send(method, url, endpoint, json_body, headers, allow_redirects)
             except JinaError as error:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
                 if not retryable or attempt >= self.max_retries:
@@ -218,6 +220,7 @@ class JinaClient:
         endpoint: str,
         json_body: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         """One try, holding a concurrency slot: the response if it is 2xx, else a `JinaError`."""
         self.limit.acquire()
@@ -225,7 +228,13 @@ class JinaClient:
         try:
             session = self.session
             response = session.request(
-                method, url, json=json_body, headers=headers, timeout=self.timeout, **self._settings_for(session, url)
+                method,
+                url,
+                json=json_body,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=allow_redirects,
+                **self._settings_for(session, url),
             )
             succeeded = response.ok
             rate_limited = response.status_code == 429

@@ -275,7 +275,8 @@ class JinaEmulator:
         if handler is None:
             return Reply(404, {"detail": f"Not found: {request.method} {request.path}"})
         try:
-            self._check_auth(request, optional=request.path.startswith(("/r/", "/s/", "/g/")))
+            # Reading and grounding work without a key (at lower rate limits); search requires one.
+            self._check_auth(request, optional=request.path.startswith(("/r/", "/g/", "/shots/")))
             reply = handler(self, request)
         except ApiError as error:
             return Reply(error.status, {"detail": error.detail}, headers=error.headers)
