@@ -7,6 +7,7 @@ os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # tests are offlin
 
 import pytest
 from haystack.utils import Secret
+from page_server import pages  # noqa: F401 (the `pages` fixture: a local web server for the reader to read)
 
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.testing.jina import JinaEmulator

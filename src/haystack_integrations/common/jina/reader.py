@@ -126,7 +126,7 @@ def option_headers(options: Mapping[str, Any]) -> dict[str, str]:
             if not isinstance(text, str) or not text.strip():
                 msg = f"{name} must be a non-empty string, got {text!r}"
                 raise ValueError(msg)
-            headers[name] = check_header_value(name, text.strip())
+            headers[name] = check_header_value(name, text).strip()
     for option, name in SELECTOR_HEADERS.items():
         selector = options.get(option)
         if selector:
@@ -163,7 +163,7 @@ def _selector_header(name: str, selector: Any) -> str:
     if not isinstance(selectors, list | tuple) or not all(isinstance(s, str) and s.strip() for s in selectors):
         msg = f"{name} must be a CSS selector or a list of them, got {selector!r}"
         raise ValueError(msg)
-    return check_header_value(name, ", ".join(s.strip() for s in selectors))
+    return ", ".join(check_header_value(name, s).strip() for s in selectors)
 
 
 def request_headers(base: Mapping[str, str], extra: Mapping[str, str] | None) -> CaseInsensitiveDict[str]:
