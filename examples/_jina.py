@@ -12,6 +12,7 @@ an env-var Secret, never as a value).
 
 from __future__ import annotations
 
+import html
 import os
 import threading
 import time
@@ -84,6 +85,22 @@ PAGE = """<!doctype html>
 """
 
 HOSTED_PAGE_URL = "https://example.com/"
+SITE_PATH = "/site/"
+
+
+def site_page(doc: dict[str, str]) -> str:
+    """A corpus entry as a web page, with the chrome (nav, footer) that the Reader's `content` format drops."""
+    return (
+        f"<!doctype html><html><head><title>{html.escape(doc['title'])}</title>"
+        f'<meta name="description" content="{html.escape(doc["content"].split(". ")[0])}."></head><body>'
+        '<nav><a href="/">Home</a> | <a href="/blog">Blog</a></nav>'
+        f"<article><h1>{html.escape(doc['title'])}</h1><p>{html.escape(doc['content'])}</p></article>"
+        "<footer>Example page served by examples/_jina.py</footer></body></html>"
+    )
+
+
+def _slug(doc: dict[str, str]) -> str:
+    return doc["url"].rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -115,6 +132,14 @@ class JinaApi:
         }
         return {"base_url": urls[mode]}
 
+    def web_search_args(self) -> dict[str, Any]:
+        """Keyword arguments for `JinaWebSearch` (empty: the hosted default)."""
+        return {"base_url": self.emulator.search_url} if self.emulator else {}
+
+    def fetcher_args(self) -> dict[str, Any]:
+        """Keyword arguments for `JinaReaderFetcher` (empty: the hosted default)."""
+        return {"base_url": self.emulator.reader_url} if self.emulator else {}
+
     def requests_to(self, path: str) -> int | None:
         """How many requests went to `path` (e.g. `/v1/embeddings`); `None` against the hosted API."""
         return None if self.emulator is None else len(self.emulator.requests_to(path))
@@ -122,10 +147,12 @@ class JinaApi:
 
 class _PageHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        if self.path not in ("/", "/late-chunking.html"):
+        pages = {"/": PAGE, "/late-chunking.html": PAGE}
+        pages.update({f"{SITE_PATH}{_slug(doc)}.html": site_page(doc) for doc in CORPUS})
+        if self.path not in pages:
             self.send_error(404)
             return
-        body = PAGE.encode("utf-8")
+        body = pages[self.path].encode("utf-8")
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -143,7 +170,7 @@ def _page_server() -> Iterator[str]:
     thread.start()
     try:
         host, port = server.server_address[:2]
-        yield f"http://{host!s}:{port}/late-chunking.html"
+        yield f"http://{host!s}:{port}"
     finally:
         server.shutdown()
         thread.join()
@@ -151,7 +178,7 @@ def _page_server() -> Iterator[str]:
 
 
 @contextmanager
-def jina(*, latency: float = 0.0, serve_page: bool = False) -> Iterator[JinaApi]:
+def jina(*, latency: float = 0.0, serve_page: bool = False, serve_site: bool = False) -> Iterator[JinaApi]:
     """
     The hosted Jina API when `JINA_API_KEY` is set, else a running `JinaEmulator`. Prints which, first.
 
@@ -159,6 +186,8 @@ def jina(*, latency: float = 0.0, serve_page: bool = False) -> Iterator[JinaApi]
         Ignored against the hosted API.
     :param serve_page: Serve `PAGE` from a local web server for the emulator's read endpoint.
         Against the hosted API, `page_url` is a public page instead.
+    :param serve_site: Serve every `CORPUS` entry as a page of that local web server, and give the
+        emulator's search those local URLs, so that search results can be read (web research offline).
     """
     if os.environ.get("JINA_API_KEY"):
         print(HOSTED_NOTICE, flush=True)
@@ -168,7 +197,10 @@ def jina(*, latency: float = 0.0, serve_page: bool = False) -> Iterator[JinaApi]
     print(EMULATOR_NOTICE, flush=True)
     with ExitStack() as stack:
         emulator = stack.enter_context(JinaEmulator(latency=latency, corpus=CORPUS))
-        page_url = stack.enter_context(_page_server()) if serve_page else HOSTED_PAGE_URL
+        base = stack.enter_context(_page_server()) if serve_page or serve_site else None
+        page_url = f"{base}/late-chunking.html" if base and serve_page else HOSTED_PAGE_URL
+        if base and serve_site:
+            emulator.corpus = [{**doc, "url": f"{base}{SITE_PATH}{_slug(doc)}.html"} for doc in CORPUS]
         assert emulator.api_key is not None
         os.environ["JINA_API_KEY"] = emulator.api_key
         stack.callback(os.environ.pop, "JINA_API_KEY", None)

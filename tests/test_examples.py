@@ -48,9 +48,17 @@ def outcomes() -> dict[str, subprocess.CompletedProcess[str]]:
         return dict(zip((p.name for p in SCRIPTS), pool.map(run_script, SCRIPTS), strict=True))
 
 
-def test_all_six_examples_exist() -> None:
+def test_all_examples_exist() -> None:
     stems = [path.stem for path in SCRIPTS]
-    assert stems == ["01_retrieval", "02_late_chunking", "03_images", "04_reader", "05_yaml", "06_async"]
+    assert stems == [
+        "01_retrieval",
+        "02_late_chunking",
+        "03_images",
+        "04_reader",
+        "05_yaml",
+        "06_async",
+        "07_agent_web_research",
+    ]
 
 
 @pytest.mark.parametrize("name", [path.name for path in SCRIPTS])
@@ -96,6 +104,8 @@ def test_helper_without_key_starts_the_emulator_and_restores_the_environment(
         assert api.embedder_args() == {"base_url": api.emulator.embeddings_url}
         assert api.ranker_args() == {"base_url": api.emulator.rerank_url}
         assert api.reader_args("ground") == {"base_url": api.emulator.ground_url}
+        assert api.web_search_args() == {"base_url": api.emulator.search_url}
+        assert api.fetcher_args() == {"base_url": api.emulator.reader_url}
         assert api.page_url.startswith("http://127.0.0.1:")
     assert "JINA_API_KEY" not in os.environ
     assert capsys.readouterr().out.splitlines()[0] == jina_helper.EMULATOR_NOTICE
@@ -108,7 +118,22 @@ def test_helper_with_key_leaves_components_on_the_hosted_api(
     with jina_helper.jina(serve_page=True) as api:
         assert not api.emulated
         assert api.embedder_args() == api.ranker_args() == api.reader_args("read") == {}
+        assert api.web_search_args() == api.fetcher_args() == {}
         assert api.requests_to("/v1/embeddings") is None
         assert api.page_url.startswith("https://")
     assert os.environ["JINA_API_KEY"] == "jina_test_not_a_real_key"
     assert capsys.readouterr().out.splitlines()[0] == jina_helper.HOSTED_NOTICE
+
+
+def test_helper_serves_the_corpus_as_pages_the_reader_can_read(
+    jina_helper: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+
+    monkeypatch.delenv("JINA_API_KEY", raising=False)
+    with jina_helper.jina(serve_site=True) as api:
+        urls = [doc["url"] for doc in api.emulator.corpus]
+        assert all(url.startswith("http://127.0.0.1:") and "/site/" in url for url in urls)
+        page = requests.get(urls[0], timeout=10)
+        assert page.status_code == 200 and "<title>Eiffel Tower</title>" in page.text
+        assert api.page_url == jina_helper.HOSTED_PAGE_URL  # serve_page was not asked for
