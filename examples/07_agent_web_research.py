@@ -13,8 +13,8 @@ source). It only uses what the tools returned. With a real chat generator, e.g.
 `Agent(chat_generator=OpenAIChatGenerator(model="gpt-4o-mini"), tools=tools, system_prompt=...)`, and
 `JINA_API_KEY` set, the agent code below is the same.
 
-Against the emulator, search works over the five-page corpus of `_jina.py`, served as web pages by a
-local server so that the Reader can read them; against the hosted API it searches and reads the web.
+Against the emulator, search works over the five-page corpus of `_jina.py`, and the Reader reads those
+pages from it; against the hosted API it searches and reads the web.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class ScriptedChatGenerator:
 
 # ---------------------------------------------------------------------------------------------- the agent
 def main() -> None:
-    with jina(serve_site=True) as api:
+    with jina() as api:
         web_search = ComponentTool(
             component=JinaWebSearch(top_k=5, **api.web_search_args()),
             name="web_search",
@@ -159,7 +159,7 @@ def main() -> None:
         assert calls == ["web_search", "read_pages"], calls
         assert answer.startswith("From the pages I read:"), answer
         if api.emulated:  # the emulator's corpus is known: the Reader page is found, read and cited
-            assert "/site/jina-reader.html" in answer, answer
+            assert "(https://example.org/jina-reader)" in answer, answer
             assert "clean markdown" in answer, answer
             assert api.requests_to("/s/") == 1 and api.requests_to("/r/") == 2
         print("\nOK")

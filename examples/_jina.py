@@ -12,7 +12,6 @@ an env-var Secret, never as a value).
 
 from __future__ import annotations
 
-import html
 import os
 import threading
 import time
@@ -31,6 +30,7 @@ EMULATOR_NOTICE = (
 HOSTED_NOTICE = "Running against the hosted Jina API (JINA_API_KEY is set)."
 
 # What the emulator's search and ground endpoints work over (the hosted API searches the web instead).
+# The emulator reads these URLs from here too, so search results can be read offline.
 CORPUS = [
     {
         "url": "https://example.org/eiffel-tower",
@@ -85,22 +85,6 @@ PAGE = """<!doctype html>
 """
 
 HOSTED_PAGE_URL = "https://example.com/"
-SITE_PATH = "/site/"
-
-
-def site_page(doc: dict[str, str]) -> str:
-    """A corpus entry as a web page, with the chrome (nav, footer) that the Reader's `content` format drops."""
-    return (
-        f"<!doctype html><html><head><title>{html.escape(doc['title'])}</title>"
-        f'<meta name="description" content="{html.escape(doc["content"].split(". ")[0])}."></head><body>'
-        '<nav><a href="/">Home</a> | <a href="/blog">Blog</a></nav>'
-        f"<article><h1>{html.escape(doc['title'])}</h1><p>{html.escape(doc['content'])}</p></article>"
-        "<footer>Example page served by examples/_jina.py</footer></body></html>"
-    )
-
-
-def _slug(doc: dict[str, str]) -> str:
-    return doc["url"].rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -147,12 +131,10 @@ class JinaApi:
 
 class _PageHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        pages = {"/": PAGE, "/late-chunking.html": PAGE}
-        pages.update({f"{SITE_PATH}{_slug(doc)}.html": site_page(doc) for doc in CORPUS})
-        if self.path not in pages:
+        if self.path not in ("/", "/late-chunking.html"):
             self.send_error(404)
             return
-        body = pages[self.path].encode("utf-8")
+        body = PAGE.encode("utf-8")
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -170,7 +152,7 @@ def _page_server() -> Iterator[str]:
     thread.start()
     try:
         host, port = server.server_address[:2]
-        yield f"http://{host!s}:{port}"
+        yield f"http://{host!s}:{port}/late-chunking.html"
     finally:
         server.shutdown()
         thread.join()
@@ -178,7 +160,7 @@ def _page_server() -> Iterator[str]:
 
 
 @contextmanager
-def jina(*, latency: float = 0.0, serve_page: bool = False, serve_site: bool = False) -> Iterator[JinaApi]:
+def jina(*, latency: float = 0.0, serve_page: bool = False) -> Iterator[JinaApi]:
     """
     The hosted Jina API when `JINA_API_KEY` is set, else a running `JinaEmulator`. Prints which, first.
 
@@ -186,8 +168,6 @@ def jina(*, latency: float = 0.0, serve_page: bool = False, serve_site: bool = F
         Ignored against the hosted API.
     :param serve_page: Serve `PAGE` from a local web server for the emulator's read endpoint.
         Against the hosted API, `page_url` is a public page instead.
-    :param serve_site: Serve every `CORPUS` entry as a page of that local web server, and give the
-        emulator's search those local URLs, so that search results can be read (web research offline).
     """
     if os.environ.get("JINA_API_KEY"):
         print(HOSTED_NOTICE, flush=True)
@@ -197,10 +177,7 @@ def jina(*, latency: float = 0.0, serve_page: bool = False, serve_site: bool = F
     print(EMULATOR_NOTICE, flush=True)
     with ExitStack() as stack:
         emulator = stack.enter_context(JinaEmulator(latency=latency, corpus=CORPUS))
-        base = stack.enter_context(_page_server()) if serve_page or serve_site else None
-        page_url = f"{base}/late-chunking.html" if base and serve_page else HOSTED_PAGE_URL
-        if base and serve_site:
-            emulator.corpus = [{**doc, "url": f"{base}{SITE_PATH}{_slug(doc)}.html"} for doc in CORPUS]
+        page_url = stack.enter_context(_page_server()) if serve_page else HOSTED_PAGE_URL
         assert emulator.api_key is not None
         os.environ["JINA_API_KEY"] = emulator.api_key
         stack.callback(os.environ.pop, "JINA_API_KEY", None)

@@ -123,17 +123,3 @@ def test_helper_with_key_leaves_components_on_the_hosted_api(
         assert api.page_url.startswith("https://")
     assert os.environ["JINA_API_KEY"] == "jina_test_not_a_real_key"
     assert capsys.readouterr().out.splitlines()[0] == jina_helper.HOSTED_NOTICE
-
-
-def test_helper_serves_the_corpus_as_pages_the_reader_can_read(
-    jina_helper: ModuleType, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import requests
-
-    monkeypatch.delenv("JINA_API_KEY", raising=False)
-    with jina_helper.jina(serve_site=True) as api:
-        urls = [doc["url"] for doc in api.emulator.corpus]
-        assert all(url.startswith("http://127.0.0.1:") and "/site/" in url for url in urls)
-        page = requests.get(urls[0], timeout=10)
-        assert page.status_code == 200 and "<title>Eiffel Tower</title>" in page.text
-        assert api.page_url == jina_helper.HOSTED_PAGE_URL  # serve_page was not asked for

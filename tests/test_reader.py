@@ -23,6 +23,8 @@ from haystack_integrations.components.connectors.jina.reader import READER_ENDPO
 from haystack_integrations.testing.jina import JinaEmulator
 
 TYPE = "haystack_integrations.components.connectors.jina.reader.JinaReaderConnector"
+# Ground mode warns that it is deprecated; the tests below that check the warning use pytest.warns.
+pytestmark = pytest.mark.filterwarnings("ignore:JinaReaderConnector mode 'ground' is deprecated:DeprecationWarning")
 
 ARTICLE = """<!doctype html>
 <html><head><title>Neapolitan pizza</title>
@@ -790,8 +792,9 @@ def test_as_a_tool_an_llm_cannot_replace_the_key(emulator: JinaEmulator, api_key
 
 # ---------------------------------------------------------------------------------------------- ground (deprecated)
 def test_ground_mode_is_deprecated(api_key: Secret) -> None:
-    with pytest.warns(DeprecationWarning, match="may be retired"):
+    with pytest.warns(DeprecationWarning, match="may be retired") as record:
         JinaReaderConnector("ground", api_key=api_key)
+    assert record[0].filename == __file__, "the warning points at the caller's line, so users see it"
     with pytest.warns(DeprecationWarning, match="ground"):
         JinaReaderConnector.from_dict({"type": TYPE, "init_parameters": {"mode": "ground"}})
 

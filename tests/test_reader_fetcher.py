@@ -194,11 +194,11 @@ def test_bad_input(emulator: JinaEmulator, api_key: Secret, urls: Any, error: ty
 
 
 # ---------------------------------------------------------------------------------------------- pipeline, tool, async
-def test_search_then_read_in_a_pipeline(emulator: JinaEmulator, api_key: Secret, site: list[str]) -> None:
-    emulator.corpus = [
-        {"url": site[0], "title": "Pizza", "content": "Pizza is baked in Naples."},
-        {"url": site[2], "title": "Tea", "content": "Tea is steamed."},
-        {"url": site[1], "title": "Pasta", "content": "Pasta and pizza are Italian."},
+def test_search_then_read_in_a_pipeline(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.corpus = [  # the emulator reads these URLs from its corpus: search results can be read offline
+        {"url": "https://example.org/pizza", "title": "Pizza", "content": "Pizza is baked in Naples."},
+        {"url": "https://example.org/tea", "title": "Tea", "content": "Tea is steamed."},
+        {"url": "https://example.org/pasta", "title": "Pasta", "content": "Pasta and pizza are Italian."},
     ]
     pipeline = Pipeline()
     pipeline.add_component("search", JinaWebSearch(top_k=2, base_url=emulator.search_url, api_key=api_key))
@@ -206,9 +206,10 @@ def test_search_then_read_in_a_pipeline(emulator: JinaEmulator, api_key: Secret,
     pipeline.connect("search.links", "fetch.urls")
     result = pipeline.run({"search": {"query": "pizza", "search_params": {"respond_with": "no-content"}}})
     documents = result["fetch"]["documents"]
-    assert [doc.meta["title"] for doc in documents] == ["Pizza", "Pasta"]
-    assert documents[0].content == "# Pizza\n\nAll about pizza."
+    assert [doc.meta["url"] for doc in documents] == ["https://example.org/pizza", "https://example.org/pasta"]
+    assert documents[0].content == "# Pizza\n\nPizza is baked in Naples."
     assert [request.method for request in emulator.requests] == ["POST", "GET", "GET"]
+    assert emulator.requests[0].header("X-Respond-With") == "no-content"
 
 
 def test_component_tool(emulator: JinaEmulator, api_key: Secret, site: list[str]) -> None:
@@ -232,3 +233,10 @@ def test_run_async(emulator: JinaEmulator, api_key: Secret, site: list[str]) -> 
     results = asyncio.run(main())
     assert [result["documents"][0].meta["title"] for result in results] == ["Pizza", "Pasta", "Tea"]
     assert emulator.max_in_flight == 3
+
+
+def test_emulator_reads_its_corpus_urls_without_fetching(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.corpus = [{"url": "https://example.org/pizza", "title": "Pizza", "content": "Pizza comes from Naples."}]
+    (document,) = fetcher(emulator, api_key).run(["https://example.org/pizza"])["documents"]
+    assert document.content == "# Pizza\n\nPizza comes from Naples."
+    assert (document.meta["title"], document.meta["description"]) == ("Pizza", "Pizza comes from Naples.")

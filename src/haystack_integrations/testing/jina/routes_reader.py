@@ -1,7 +1,9 @@
 """The emulator's read endpoint: `GET /r/<url>`, and the screenshots it links to (`GET /shots/<name>.png`).
 
 Read fetches the target with `urllib` (any URL the emulator can reach, e.g. a second local server in a
-test) and turns HTML into markdown, plain text or cleaned-up HTML with the stdlib `html.parser`.
+test) and turns HTML into markdown, plain text or cleaned-up HTML with the stdlib `html.parser`. The URL
+of a corpus entry is not fetched: the entry is read as a page (title, description, its paragraphs), so
+that search results can be read offline.
 
 `Accept: application/json` gives `{"code": 200, "status": 20000, "data": ...}`; anything else gives
 text, as the service does. Request headers with a visible effect here:
@@ -39,6 +41,8 @@ from haystack_integrations.testing.jina.reader_common import (
     FIELD_BY_FORMAT,
     IMAGE_FORMATS,
     TEXT_CONTENT_TYPE,
+    corpus,
+    description,
     envelope,
     flag,
     return_format,
@@ -111,10 +115,22 @@ def _fetch(url: str, request: RecordedRequest) -> _Page:
     return _Page(status, content_type, text)
 
 
+def _corpus_page(emulator: JinaEmulator, url: str) -> _Page | None:
+    """A corpus entry as a web page: the corpus is the emulator's own small web, so search results can be read."""
+    for doc in corpus(emulator):
+        if doc["url"] == url:
+            title = html.escape(doc["title"])
+            paragraphs = "".join(f"<p>{html.escape(p.strip())}</p>" for p in doc["content"].split("\n\n"))
+            summary = html.escape(description(doc["content"]), quote=True)
+            head = f'<title>{title}</title><meta name="description" content="{summary}">'
+            return _Page(200, "text/html", f"<html><head>{head}</head><body><h1>{title}</h1>{paragraphs}</body></html>")
+    return None
+
+
 def _read(url: str, request: RecordedRequest, emulator: JinaEmulator) -> dict[str, Any]:
     """The read result for `url`: title, description, url, the field of the asked format, usage, extras."""
     fmt = return_format(request)
-    page = _fetch(url, request)
+    page = _corpus_page(emulator, url) or _fetch(url, request)
     data: dict[str, Any] = {"title": "", "description": "", "url": url}
     warnings = []
     if page.status >= 400:

@@ -141,7 +141,7 @@ class JinaReaderConnector(JinaComponentBase):
         """
         self.mode = mode if isinstance(mode, JinaReaderMode) else JinaReaderMode.from_str(mode)
         if self.mode is JinaReaderMode.GROUND:
-            warnings.warn(GROUND_DEPRECATION, DeprecationWarning, stacklevel=2)
+            warnings.warn(GROUND_DEPRECATION, DeprecationWarning, stacklevel=3)  # 3: past ComponentMeta.__call__
         self.api_key = api_key
         self.json_response = json_response
         self.base_url = base_url
