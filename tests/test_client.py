@@ -17,7 +17,6 @@ from haystack_integrations.common.jina.errors import (
     JinaMalformedResponseError,
     JinaQuotaError,
     JinaRateLimitError,
-    JinaServerError,
     JinaTimeoutError,
 )
 from haystack_integrations.testing.jina import JinaEmulator
@@ -65,7 +64,7 @@ def test_wrong_key_is_authentication_error_without_retry_or_key(emulator: JinaEm
 
 @pytest.mark.parametrize(
     ("status", "error_type"),
-    [(402, JinaQuotaError), (422, JinaBadRequestError), (400, JinaBadRequestError), (500, JinaServerError)],
+    [(402, JinaQuotaError), (422, JinaBadRequestError), (400, JinaBadRequestError)],
 )
 def test_non_retryable_status_maps_to_error_class(
     emulator: JinaEmulator, api_key: Secret, status: int, error_type: type[JinaError]
@@ -83,7 +82,7 @@ def test_real_validation_error_carries_detail(emulator: JinaEmulator, api_key: S
         make_client(api_key).post_json(emulator.embeddings_url, {"model": "nope", "input": ["x"]})
 
 
-@pytest.mark.parametrize("status", [429, 502, 503, 504])
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_transient_status_is_retried(emulator: JinaEmulator, api_key: Secret, status: int) -> None:
     emulator.inject("status", status=status, times=2)
     body = make_client(api_key, max_retries=3).post_json(emulator.embeddings_url, BODY)

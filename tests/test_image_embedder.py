@@ -91,7 +91,7 @@ def test_to_dict_defaults_match_the_published_shape(api_key: Secret) -> None:
     added = {
         "task": None,
         "progress_bar": True,
-        "max_concurrency": 8,
+        "max_concurrency": 5,
         "timeout": None,
         "max_retries": None,
         "raise_on_failure": True,

@@ -34,8 +34,11 @@ from haystack_integrations.common.jina.errors import (
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
-DEFAULT_MAX_CONCURRENCY = 8
-RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+#: The Free tier's limit of concurrent requests (Jina's OpenAPI `info.description`); paid tiers allow 50 / 500.
+DEFAULT_MAX_CONCURRENCY = 5
+#: Embeddings and rerank are idempotent, so a failure on Jina's side (500 INTERNAL_ERROR, 503
+#: SERVICE_UNAVAILABLE, 504 SERVICE_TIMEOUT, a gateway's 502) is worth another try, like a 429.
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0
 
 try:
@@ -112,7 +115,7 @@ class JinaClient:
 
     :param api_key: The API key, as a Haystack `Secret`. It is resolved here, once.
     :param timeout: Seconds to wait for an answer; `None` reads `JINA_TIMEOUT`, else 60.
-    :param max_retries: Retries on 429, 502, 503, 504 and connection errors; `None` reads
+    :param max_retries: Retries on 429, 500, 502, 503, 504 and connection errors; `None` reads
         `JINA_MAX_RETRIES`, else 5.
     :param max_concurrency: Upper bound of requests in flight at once through this client.
     """
@@ -247,7 +250,8 @@ class JinaClient:
         finally:
             self.limit.release(rate_limited=rate_limited, succeeded=succeeded)
         if not succeeded:
-            error = error_for_status(response.status_code, endpoint, _detail(response))
+            detail, code, request_id = _error_fields(response)
+            error = error_for_status(response.status_code, endpoint, detail, code=code, request_id=request_id)
             error.retry_after = _retry_after(response)
             raise error
         return response
@@ -274,18 +278,42 @@ def _endpoint(url: str) -> str:
     return url.split("?", 1)[0]
 
 
-def _detail(response: requests.Response) -> str | None:
+def _error_fields(response: requests.Response) -> tuple[str | None, str | None, str | None]:
+    """`detail`, `code` and `request_id` of an error body (Jina's `ErrorResponse` / `HTTPValidationError`)."""
     try:
         body = response.json()
     except ValueError:
         text = response.text.strip()
-        return text[:500] or None
-    if isinstance(body, dict):
-        for key in ("detail", "message", "readableMessage", "error"):
-            if body.get(key):
-                value = body[key]
-                return value if isinstance(value, str) else json.dumps(value)[:500]
-    return json.dumps(body)[:500]
+        return text[:500] or None, None, None
+    if not isinstance(body, dict):
+        return json.dumps(body)[:500], None, None
+    detail = None
+    for key in ("detail", "message", "readableMessage", "error"):  # the Reader says `message`
+        if body.get(key):
+            value = body[key]
+            detail = value if isinstance(value, str) else json.dumps(value)[:500]
+            break
+    problems = _validation_errors(body.get("errors"), detail or "")
+    if problems:
+        detail = f"{detail}: {problems}" if detail else problems
+    if detail is None:
+        detail = json.dumps(body)[:500]
+    code, request_id = body.get("code"), body.get("request_id")
+    return detail, code if isinstance(code, str) else None, request_id if isinstance(request_id, str) else None
+
+
+def _validation_errors(errors: Any, detail: str) -> str | None:
+    """A 422's `errors` list (`{"field", "message", ...}` items) as one short line, minus what `detail` says."""
+    if not isinstance(errors, list):
+        return None
+    parts = [
+        f"{item.get('field')}: {item.get('message')}" if item.get("field") else str(item.get("message"))
+        for item in errors[:5]
+        if isinstance(item, dict) and item.get("message") and str(item.get("message")) not in detail
+    ]
+    if len(errors) > 5:
+        parts.append(f"and {len(errors) - 5} more")
+    return "; ".join(parts) or None
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -12,24 +12,74 @@ components knows about it: point a component's `base_url` at it.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 DEFAULT_API_KEY = "jina_emulator_key"
+BALANCE_DETAIL = "Insufficient account balance. Top up your account at https://jina.ai/api-dashboard/key-manager."
+#: The Free tier's per-minute limits (Jina's OpenAPI `info.description`), counted down in the
+#: `X-RateLimit-Remaining-*` headers. The emulator reports them; it does not enforce them.
+FREE_TIER_RPM = 500
+FREE_TIER_TPM = 1_000_000
+
+
+#: The code Jina's OpenAPI error table gives each status, used when a route or fault names none.
+DEFAULT_CODES = {
+    401: "AUTH_INVALID_API_KEY",
+    403: "AUTHZ_INSUFFICIENT_BALANCE",
+    404: "RESOURCE_NOT_FOUND",
+    409: "CONFLICT_RESOURCE_BUSY",
+    429: "RATE_REQUEST_LIMIT_EXCEEDED",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+    504: "SERVICE_TIMEOUT",
+}
 
 
 class ApiError(Exception):
-    """Raised by a route to answer with an HTTP error and `{"detail": ...}`."""
+    """Raised by a route to answer with an HTTP error body shaped as Jina's (see `error_body`)."""
 
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
+        field: str = "body",
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers or {}
+        self.code = code
+        self.field = field  # where a 422 points (`errors[].field`)
+
+
+def error_body(status: int, detail: str, code: str | None = None, field: str = "body") -> dict[str, Any]:
+    """
+    An error body as Jina's OpenAPI describes it.
+
+    422: `HTTPValidationError`, `{"detail", "errors": [{"field", "message", "type"}]}` (plus a
+    `request_id`, which that schema does not forbid). Others: `ErrorResponse`, `{"detail", "code",
+    "request_id"}`; `code` falls back to the one Jina's error table gives the status.
+    """
+    request_id = secrets.token_hex(8)  # the spec's example request_id is 16 hex digits
+    if status == 422:
+        errors = [{"field": field, "message": detail, "type": "value_error"}]
+        return {"detail": detail, "errors": errors, "request_id": request_id}
+    body: dict[str, Any] = {"detail": detail}
+    code = code or DEFAULT_CODES.get(status)
+    if code:
+        body["code"] = code
+    body["request_id"] = request_id
+    return body
 
 
 @dataclass
@@ -58,7 +108,7 @@ class RecordedRequest:
         return next((v for k, v in self.headers.items() if k.lower() == lowered), default)
 
 
-FAULT_KINDS = ("status", "malformed", "wrong_count", "drop", "latency")
+FAULT_KINDS = ("status", "balance", "malformed", "wrong_count", "drop", "latency")
 
 
 @dataclass
@@ -66,7 +116,8 @@ class Fault:
     """
     A fault applied to the next `times` requests that match.
 
-    kinds: `status` (answer `status` with `detail` and optional `Retry-After`), `malformed` (200 with
+    kinds: `status` (answer `status` with `detail`, `code` (default: Jina's code for that status) and
+    optional `Retry-After`), `balance` (403 `AUTHZ_INSUFFICIENT_BALANCE`), `malformed` (200 with
     a body that is not JSON), `wrong_count` (a well-formed answer missing its last item), `drop`
     (close the connection without answering), `latency` (wait `delay` seconds, then answer normally).
     """
@@ -77,6 +128,7 @@ class Fault:
     when: Callable[[RecordedRequest], bool] | None = None
     status: int = 500
     detail: str = "Injected fault"
+    code: str | None = None
     retry_after: float | None = None
     delay: float = 0.0
 
@@ -150,6 +202,9 @@ class JinaEmulator:
         self.in_flight = 0
         self.max_in_flight = 0
         self.connections = 0
+        self.rpm_limit = FREE_TIER_RPM
+        self.tpm_limit = FREE_TIER_TPM
+        self._usage: deque[tuple[float, int]] = deque()  # (time, tokens) of the last minute's /v1/ answers
         self._lock = threading.Lock()
         self._server = _Server((host, port), _make_handler(self))
         self._thread: threading.Thread | None = None
@@ -209,6 +264,9 @@ class JinaEmulator:
         if kind not in FAULT_KINDS:
             msg = f"Unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}"
             raise ValueError(msg)
+        if kind == "balance":  # Jina's answer when the account's balance is exhausted
+            kind = "status"
+            options = {"status": 403, "code": "AUTHZ_INSUFFICIENT_BALANCE", "detail": BALANCE_DETAIL, **options}
         fault = Fault(kind=kind, times=times, path=path, **options)
         with self._lock:
             self.faults.append(fault)
@@ -224,6 +282,7 @@ class JinaEmulator:
             self.faults.clear()
             self.max_in_flight = 0
             self.connections = 0
+            self._usage.clear()
 
     def requests_to(self, path_prefix: str) -> list[RecordedRequest]:
         with self._lock:
@@ -242,10 +301,13 @@ class JinaEmulator:
         header = request.header("Authorization")
         if header is None and optional:
             return
-        if header is None or not header.startswith("Bearer ") or not header[7:].strip():
-            raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'.")
+        if header is None or not header.strip():
+            raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'.", code="AUTH_MISSING_API_KEY")
+        if not header.startswith("Bearer ") or not header[7:].strip():
+            detail = "Invalid authorization format: use 'Authorization: Bearer <api-key>'."
+            raise ApiError(401, detail, code="AUTH_INVALID_FORMAT")
         if self.api_key is not None and header[7:].strip() != self.api_key:
-            raise ApiError(401, "Invalid API key.")
+            raise ApiError(401, "Invalid API key.", code="AUTH_INVALID_API_KEY")
 
     def handle(self, request: RecordedRequest) -> Reply | None:
         """Answer one request; `None` means drop the connection."""
@@ -256,6 +318,8 @@ class JinaEmulator:
                 del self.requests[: len(self.requests) - self.max_recorded]
         fault = self._take_fault(request)
         reply = self._reply(request, fault)
+        if reply is not None and request.path.startswith("/v1/"):
+            reply.headers.update(self._rate_limit_headers(reply))
         # Latency is the time from arrival to answer, like a real server's: the work counts toward it.
         delay = self.latency + (fault.delay if fault is not None and fault.kind == "latency" else 0.0)
         remaining = arrived + delay - time.monotonic()
@@ -263,23 +327,39 @@ class JinaEmulator:
             time.sleep(remaining)
         return reply
 
+    def _rate_limit_headers(self, reply: Reply) -> dict[str, str]:
+        """`X-RateLimit-Remaining-*` as Jina sends them: what is left of this minute's requests and tokens."""
+        usage = reply.body.get("usage") if isinstance(reply.body, dict) else None
+        tokens = usage.get("total_tokens", 0) if isinstance(usage, dict) else 0
+        now = time.monotonic()
+        with self._lock:
+            self._usage.append((now, tokens if isinstance(tokens, int) else 0))
+            while self._usage and self._usage[0][0] <= now - 60:
+                self._usage.popleft()
+            requests_used, tokens_used = len(self._usage), sum(t for _, t in self._usage)
+        return {
+            "X-RateLimit-Remaining-Requests": str(max(0, self.rpm_limit - requests_used)),
+            "X-RateLimit-Remaining-Tokens": str(max(0, self.tpm_limit - tokens_used)),
+        }
+
     def _reply(self, request: RecordedRequest, fault: Fault | None) -> Reply | None:
         if fault is not None and fault.kind == "drop":
             return None
         if fault is not None and fault.kind == "status":
             headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-            return Reply(fault.status, {"detail": fault.detail}, headers=headers)
+            return Reply(fault.status, error_body(fault.status, fault.detail, fault.code), headers=headers)
         if fault is not None and fault.kind == "malformed":
             return Reply(200, b"<html>502 Bad Gateway</html>")
         handler = self._find_route(request)
         if handler is None:
-            return Reply(404, {"detail": f"Not found: {request.method} {request.path}"})
+            return Reply(404, error_body(404, f"Not found: {request.method} {request.path}"))
         try:
             # Reading and grounding work without a key (at lower rate limits); search requires one.
             self._check_auth(request, optional=request.path.startswith(("/r/", "/g/", "/shots/")))
             reply = handler(self, request)
         except ApiError as error:
-            return Reply(error.status, {"detail": error.detail}, headers=error.headers)
+            body = error_body(error.status, error.detail, error.code, error.field)
+            return Reply(error.status, body, headers=error.headers)
         if fault is not None and fault.kind == "wrong_count" and isinstance(reply.body, dict):
             for key in ("data", "results"):
                 if isinstance(reply.body.get(key), list) and reply.body[key]:
