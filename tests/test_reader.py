@@ -338,6 +338,7 @@ def test_read_returns_the_main_content_as_markdown_by_default(
         ("text", "Pizza is baked in a wood-fired oven.\nIt takes ninety seconds.", "**"),
         ("html", '<article id="main" class="post">', "# Pizza"),
         ("markdown", "# Pizza in Naples", "<h1>"),
+        ("content", "# Pizza in Naples", "Buy our pizza stones"),
     ],
 )
 def test_return_formats(

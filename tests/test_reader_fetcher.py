@@ -240,3 +240,30 @@ def test_emulator_reads_its_corpus_urls_without_fetching(emulator: JinaEmulator,
     (document,) = fetcher(emulator, api_key).run(["https://example.org/pizza"])["documents"]
     assert document.content == "# Pizza\n\nPizza comes from Naples."
     assert (document.meta["title"], document.meta["description"]) == ("Pizza", "Pizza comes from Naples.")
+
+
+# The reference's table for a read: the field each return format fills (a pageshot has `html` beside it).
+READ_FIELDS = {
+    "content": ("content", "# Page\n\nText."),
+    "markdown": ("content", "# Page\n\n[Home](/) Text."),
+    "html": ("html", "<html><body><p>Text.</p></body></html>"),
+    "text": ("text", "Page\nText."),
+    "screenshot": ("screenshotUrl", "https://cdn.example/shot.png"),
+    "pageshot": ("pageshotUrl", "https://cdn.example/page.png"),
+}
+
+
+@pytest.mark.parametrize("return_format", sorted(READ_FIELDS))
+def test_every_return_format_of_the_service_table(api_key: Secret, pages: PageServer, return_format: str) -> None:
+    field, value = READ_FIELDS[return_format]
+    target = "https://example.org/page?x=1"
+    data = {"title": "Page", "url": target, "description": "About.", field: value, "usage": {"tokens": 7}}
+    if return_format == "pageshot":
+        data["html"] = "<html>beside the pageshot</html>"
+    body = json.dumps({"code": 200, "status": 20000, "data": data})
+    pages.add("/read/" + quote(target, safe=""), body, content_type="application/json")
+    component = JinaReaderFetcher(api_key=api_key, base_url=pages.url + "/read/", return_format=return_format)
+    (document,) = component.run([target])["documents"]
+    assert document.content == value
+    assert (field in document.meta) is (field in ("screenshotUrl", "pageshotUrl"))
+    assert pages.requests[-1][1]["X-Return-Format"] == return_format

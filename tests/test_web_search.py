@@ -325,3 +325,33 @@ def test_lifecycle_one_session_across_runs(emulator: JinaEmulator, api_key: Secr
     component.close()
     component.run("pizza")  # a closed component opens a new session when used again
     component.close()
+
+
+# The reference's table: the field each return format fills; search results carry `content: ""` beside it.
+SERVICE_FIELDS = {
+    "content": ("content", "# Page\n\nText."),
+    "markdown": ("content", "# Page\n\n[Home](/) Text."),
+    "html": ("html", "<html><body><p>Text.</p></body></html>"),
+    "text": ("text", "Page\nText."),
+    "screenshot": ("screenshotUrl", "https://cdn.example/shot.png"),
+    "pageshot": ("pageshotUrl", "https://cdn.example/page.png"),
+}
+
+
+@pytest.mark.parametrize("return_format", sorted(SERVICE_FIELDS))
+def test_every_return_format_of_the_service_table(api_key: Secret, pages: PageServer, return_format: str) -> None:
+    field, value = SERVICE_FIELDS[return_format]
+    item = {"title": "Page", "url": "https://example.org/", "description": "About the page.", "content": ""}
+    item[field] = value
+    if return_format == "pageshot":
+        item["html"] = "<html>beside the pageshot</html>"
+    pages.post_body = json.dumps({"code": 200, "status": 20000, "data": [item, {**item, field: ""}]})
+    component = JinaWebSearch(api_key=api_key, base_url=pages.url + "/", search_params={"return_format": return_format})
+    with_page, without = component.run("page")["documents"]
+    assert with_page.content == value
+    assert without.content == "About the page."  # no page text came back: the description
+    if field in ("screenshotUrl", "pageshotUrl"):
+        assert with_page.meta[field] == value  # an image: its URL in content and in meta
+    else:
+        assert field not in with_page.meta and "content" not in with_page.meta
+    assert pages.requests[-1][1]["X-Return-Format"] == return_format
