@@ -9,6 +9,7 @@ from requests.structures import CaseInsensitiveDict
 
 from haystack_integrations.common.jina.client import JinaClient, parse_json
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 from haystack_integrations.components.connectors.jina.reader_mode import JinaReaderMode
 
@@ -82,8 +83,9 @@ class JinaReaderConnector(JinaComponentBase):
         :param json_response: `True` asks for JSON and gives Documents with structured meta; `False`
             asks for text and gives one Document holding the raw answer.
         :param base_url: The prefix to which the URL-encoded query is appended, for a proxy, a self-hosted
-            Reader or a test server, e.g. `http://localhost:3000/`. `None` uses the mode's hosted endpoint
-            (`https://r.jina.ai/`, `https://s.jina.ai/`, `https://g.jina.ai/`).
+            Reader or a test server, e.g. `http://localhost:3000/` (a missing trailing `/` is added).
+            `None` uses the mode's hosted endpoint (`https://r.jina.ai/`, `https://s.jina.ai/`,
+            `https://g.jina.ai/`), which `JINA_READER_BASE_URL` / `JINA_SEARCH_BASE_URL` replace when set.
         :param return_format: `X-Return-Format`: `markdown` (the API's default), `html`, `text`,
             `screenshot` or `pageshot`. For the last two the Document's content is the image URL.
         :param target_selector: `X-Target-Selector`: CSS selector(s) of the part of the page to return.
@@ -104,6 +106,7 @@ class JinaReaderConnector(JinaComponentBase):
         :raises ValueError: If `mode` or a reader option is not valid.
         """
         self.mode = mode if isinstance(mode, JinaReaderMode) else JinaReaderMode.from_str(mode)
+        check_base_url(base_url)
         self.api_key = api_key
         self.json_response = json_response
         self.base_url = base_url
@@ -124,8 +127,9 @@ class JinaReaderConnector(JinaComponentBase):
 
     @property
     def endpoint(self) -> str:
-        """The prefix the URL-encoded query is appended to."""
-        return self.base_url if self.base_url is not None else READER_ENDPOINT_URL_BY_MODE[self.mode]
+        """The prefix the URL-encoded query is appended to, always ending in "/" (so the query is a path)."""
+        prefix = self.base_url if self.base_url is not None else READER_ENDPOINT_URL_BY_MODE[self.mode]
+        return prefix if prefix.endswith("/") else prefix + "/"
 
     def _option_headers(self) -> dict[str, str]:
         """The request headers for the reader options, checked once here."""
