@@ -72,10 +72,11 @@ def test_parent_and_child_each_get_their_own_vectors_after_a_fork(
     in_flight_errors: list[int] = []
     background = threading.Thread(target=lambda: in_flight_errors.append(mismatches(shared.run(DOCS), expected)))
     background.start()
-    deadline = time.monotonic() + 10
-    while emulator.in_flight < 2 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert emulator.in_flight >= 2
+    deadline, seen = time.monotonic() + 10, 0
+    while seen < 2 and time.monotonic() < deadline:
+        time.sleep(0.002)
+        seen = emulator.in_flight
+    assert seen >= 2
 
     read_end, write_end = os.pipe()
     pid = os.fork()
