@@ -198,3 +198,16 @@ async def test_pipeline_run_async_warm_up_async_and_close_async(world: JinaEmula
     await pipeline.close_async()
     assert not component._client.is_open
     assert result["query"]["embedding"]
+
+
+@pytest.mark.parametrize(
+    "cls", [JinaTextEmbedder, JinaDocumentEmbedder, JinaDocumentImageEmbedder, JinaRanker, JinaReaderConnector]
+)
+def test_socket_types_are_types_not_strings(cls: type) -> None:
+    """Haystack before 2.24 compares socket types as given: a string annotation (from `from __future__ import
+    annotations` in a component module) would refuse every connection there, as it did on 2.20 to 2.23."""
+    import inspect
+
+    for method in (cls.run, cls.run_async):
+        for parameter in inspect.signature(method).parameters.values():
+            assert not isinstance(parameter.annotation, str), f"{cls.__name__}.{method.__name__}: {parameter}"
