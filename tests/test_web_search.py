@@ -119,7 +119,9 @@ def test_token_secret_refuses_to_serialize() -> None:
     component = JinaWebSearch(api_key=Secret.from_token("secret-token-123"))
     with pytest.raises(ValueError, match="token"):
         component.to_dict()
-    assert "secret-token-123" not in repr(component.__dict__)
+    # repr(Secret) itself is Haystack's business (2.20's TokenSecret shows the token); ours never does
+    assert "secret-token-123" not in repr(component)
+    assert "secret-token-123" not in repr(component._client)
 
 
 # ---------------------------------------------------------------------------------------------- wire

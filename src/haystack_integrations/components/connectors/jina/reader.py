@@ -1,5 +1,3 @@
-from __future__ import annotations
-
 import copy
 import warnings
 from typing import Any
@@ -11,6 +9,7 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaError
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
@@ -109,8 +108,9 @@ class JinaReaderConnector(JinaComponentBase):
         :param json_response: `True` asks for JSON and gives Documents with structured meta; `False`
             asks for text and gives one Document holding the raw answer.
         :param base_url: The prefix to which the URL-encoded query is appended, for a proxy, a self-hosted
-            Reader or a test server, e.g. `http://localhost:3000/`. `None` uses the mode's hosted endpoint
-            (`https://r.jina.ai/`, `https://s.jina.ai/`, `https://g.jina.ai/`).
+            Reader or a test server, e.g. `http://localhost:3000/` (a missing trailing `/` is added).
+            `None` uses the mode's hosted endpoint (`https://r.jina.ai/`, `https://s.jina.ai/`,
+            `https://g.jina.ai/`), which `JINA_READER_BASE_URL` / `JINA_SEARCH_BASE_URL` replace when set.
         :param return_format: `X-Return-Format`: `content` (the service's default: markdown of the
             page's main content, readability-filtered), `markdown` (the whole page, unfiltered), `html`,
             `text`, `screenshot` or `pageshot`. For the last two the Document's content is the image URL.
@@ -142,6 +142,7 @@ class JinaReaderConnector(JinaComponentBase):
         self.mode = mode if isinstance(mode, JinaReaderMode) else JinaReaderMode.from_str(mode)
         if self.mode is JinaReaderMode.GROUND:
             warnings.warn(GROUND_DEPRECATION, DeprecationWarning, stacklevel=3)  # 3: past ComponentMeta.__call__
+        check_base_url(base_url)
         self.api_key = api_key
         self.json_response = json_response
         self.base_url = base_url
@@ -171,8 +172,9 @@ class JinaReaderConnector(JinaComponentBase):
 
     @property
     def endpoint(self) -> str:
-        """The prefix the URL-encoded query is appended to."""
-        return self.base_url if self.base_url is not None else READER_ENDPOINT_URL_BY_MODE[self.mode]
+        """The prefix the URL-encoded query is appended to, always ending in "/" (so the query is a path)."""
+        prefix = self.base_url if self.base_url is not None else READER_ENDPOINT_URL_BY_MODE[self.mode]
+        return prefix if prefix.endswith("/") else prefix + "/"
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"mode": str(self.mode)}

@@ -1,5 +1,3 @@
-from __future__ import annotations
-
 from typing import Any
 from urllib.parse import quote
 
@@ -9,6 +7,7 @@ from haystack.utils import Secret
 from haystack_integrations.common.jina.batching import map_ordered
 from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
     READER_OPTIONS,
@@ -100,6 +99,7 @@ class JinaReaderFetcher(JinaComponentBase):
         :raises ValueError: If a reader option or `max_concurrency` is not valid.
         """
         self.api_key = api_key
+        check_base_url(base_url)
         self.base_url = base_url
         self.max_concurrency = max_concurrency
         self.raise_on_failure = raise_on_failure
@@ -193,6 +193,7 @@ class JinaReaderFetcher(JinaComponentBase):
         return await in_thread(self.run, urls)
 
     def _read(self, url: str) -> Document:
-        endpoint = self.base_url + quote(url, safe="")
+        prefix = self.base_url if self.base_url.endswith("/") else self.base_url + "/"
+        endpoint = prefix + quote(url, safe="")
         response = self._client.request("GET", endpoint, headers=self._headers)
         return page_document(envelope(response, endpoint)["data"], self._return_format, response, endpoint)

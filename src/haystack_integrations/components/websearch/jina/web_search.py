@@ -1,5 +1,3 @@
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -8,6 +6,7 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
     check_header_value,
@@ -88,6 +87,7 @@ class JinaWebSearch(JinaComponentBase):
         self.api_key = api_key
         self.top_k = top_k
         self.search_params = search_params
+        check_base_url(base_url)
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
