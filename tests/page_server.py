@@ -16,12 +16,17 @@ class PageServer:
     """A second local server the emulator reads pages from; it can also stand in for a broken Reader."""
 
     pages: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # path -> (status, content type, body)
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> Location of a 302
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     url: str = ""
     post_body: str = "{}"  # what any POST gets back, as JSON (a stand-in for a search service)
 
     def add(self, path: str, body: str, *, status: int = 200, content_type: str = "text/html; charset=utf-8") -> str:
         self.pages[path] = (status, content_type, body)
+        return self.url + path
+
+    def redirect(self, path: str, location: str) -> str:
+        self.redirects[path] = location
         return self.url + path
 
 
@@ -32,6 +37,12 @@ def pages() -> Iterator[PageServer]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             server_state.requests.append((self.path, dict(self.headers.items())))
+            if self.path in server_state.redirects:
+                self.send_response(302)
+                self.send_header("Location", server_state.redirects[self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             status, content_type, body = server_state.pages.get(self.path, (404, "text/html", "<h1>Not found</h1>"))
             payload = body.encode()
             self.send_response(status)

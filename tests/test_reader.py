@@ -670,6 +670,16 @@ def test_a_redirect_without_location_is_an_error(api_key: Secret, pages: PageSer
         component.run("x")
 
 
+def test_other_redirects_are_followed_as_text(api_key: Secret, pages: PageServer) -> None:
+    """Only a screenshot or pageshot redirect is the answer; a proxy's redirect leads to the page."""
+    pages.add("/moved/x", "the page text", content_type="text/plain; charset=utf-8")
+    pages.redirect("/raw/x", "/moved/x")
+    component = JinaReaderConnector("read", api_key=api_key, base_url=f"{pages.url}/raw/", json_response=False)
+    document = only(component.run("x"))
+    assert document.content == "the page text"
+    assert [path for path, _ in pages.requests] == ["/raw/x", "/moved/x"]
+
+
 def test_links_summary_last_link_wins_for_a_text(emulator: JinaEmulator, api_key: Secret, pages: PageServer) -> None:
     url = pages.add(
         "/dup",

@@ -221,8 +221,10 @@ class JinaReaderConnector(JinaComponentBase):
         return_format = return_format_of(sent)
         json_answer = ACCEPT_JSON in sent.get("Accept", "").lower()
         # A screenshot or pageshot as text is a 302 to the image: take its Location, never the bytes.
+        # Any other redirect (a proxy, http -> https) is followed as usual.
+        image_as_text = not json_answer and CONTENT_FIELD_BY_FORMAT.get(return_format) in IMAGE_FIELDS
         try:
-            response = self._client.request("GET", url, headers=sent, allow_redirects=json_answer)
+            response = self._client.request("GET", url, headers=sent, allow_redirects=not image_as_text)
         except JinaError as error:
             if self.mode is JinaReaderMode.GROUND and error.status_code in RETIRED_STATUS:
                 raise _retired(error) from error
@@ -256,10 +258,9 @@ def _text_document(response: requests.Response, url: str, query: str, return_for
     """The text answer as one Document; a redirect (screenshot, pageshot) gives the image's URL instead."""
     content_type = response.headers.get("Content-Type", "")
     meta: dict[str, Any] = {"content_type": content_type, "query": query}
-    if response.is_redirect:
+    if response.is_redirect:  # only asked for screenshots and pageshots, whose redirect is the image
         location = urljoin(url, response.headers["Location"])
-        field = CONTENT_FIELD_BY_FORMAT.get(return_format, "")
-        meta[field if field in IMAGE_FIELDS else "location"] = location
+        meta[CONTENT_FIELD_BY_FORMAT[return_format]] = location
         return Document(content=location, meta=meta)
     if 300 <= response.status_code < 400:
         raise malformed(response, url, "a redirect without a Location")
