@@ -9,6 +9,7 @@ import pytest
 from conformance import Recorder, recorder, recording_emulators
 from haystack.utils import Secret
 from jina_spec import MISSING_REASON, SPEC_PATH, load_spec
+from page_server import pages  # noqa: F401 (the `pages` fixture: a local web server for the reader to read)
 
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.testing.jina import JinaEmulator

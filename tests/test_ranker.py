@@ -123,10 +123,14 @@ def test_token_secret_refuses_to_serialize_and_never_shows(emulator: JinaEmulato
     assert info.value.status_code == 401
 
 
-def test_missing_key_fails_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_key_fails_at_the_first_run_not_at_construction(
+    emulator: JinaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("JINA_API_KEY", raising=False)
+    ranker = JinaRanker(base_url=emulator.rerank_url)
     with pytest.raises(JinaAuthenticationError, match="JINA_API_KEY"):
-        JinaRanker()
+        ranker.run(QUERY, make_docs())
+    assert not emulator.requests
 
 
 @pytest.mark.parametrize("top_k", [0, -1])

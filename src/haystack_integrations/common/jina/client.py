@@ -1,9 +1,13 @@
 """The one HTTP client every Jina component uses.
 
-`JinaClient` owns a keep-alive `requests.Session` (created on first use, shared by all threads of the
-component), the Bearer auth header, timeouts, retries with backoff, the mapping from HTTP errors to
-`JinaError` subclasses, and a concurrency limit that shrinks when the API says 429 and grows back
-as requests succeed.
+`JinaClient` owns a keep-alive `requests.Session` (opened by `open`, or by the first request; shared by
+all threads of the component), the Bearer auth header, timeouts, retries with backoff, the mapping from
+HTTP errors to `JinaError` subclasses, and a concurrency limit that shrinks when the API says 429 and
+grows back as requests succeed.
+
+Its state is its settings (the key as a `Secret`, timeouts, limits). The key is resolved and the session
+opened only by `open`; copies, pickles and forked children start with no session, lock or counter of
+the original (see `fork.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import requests
 from haystack.utils import Secret
 from requests.adapters import HTTPAdapter
 
+from haystack_integrations.common.jina import fork
+from haystack_integrations.common.jina.endpoints import not_found_hint, overrides, resolve_url
 from haystack_integrations.common.jina.errors import (
     JinaConnectionError,
     JinaError,
@@ -64,7 +70,7 @@ def resolve_max_retries(max_retries: int | None) -> int:
 
 
 def resolve_api_key(api_key: Secret) -> str:
-    """Resolve the Secret now, so a missing key fails when the component is built, not mid-pipeline."""
+    """Resolve the Secret (at `JinaClient.open`); a missing key raises `JinaMissingKeyError` naming the variable."""
     try:
         value = api_key.resolve_value()
     except ValueError:
@@ -114,7 +120,7 @@ class JinaClient:
     """
     A small, thread-safe client for the Jina HTTP APIs.
 
-    :param api_key: The API key, as a Haystack `Secret`. It is resolved here, once.
+    :param api_key: The API key, as a Haystack `Secret`. It is resolved by `open`, not here.
     :param timeout: Seconds to wait for an answer; `None` reads `JINA_TIMEOUT`, else 60.
     :param max_retries: Retries on 429, 500, 502, 503, 504 and connection errors; `None` reads
         `JINA_MAX_RETRIES`, else 5.
@@ -132,26 +138,54 @@ class JinaClient:
         max_retries: int | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     ) -> None:
-        self._auth_header = f"Bearer {resolve_api_key(api_key)}"
+        self._api_key = api_key
         self.timeout = resolve_timeout(timeout)
         self.max_retries = resolve_max_retries(max_retries)
         if self.max_retries < 0:
             msg = f"max_retries must be >= 0, got {self.max_retries}"
             raise ValueError(msg)
-        self.limit = ConcurrencyLimit(max_concurrency)
+        self.max_concurrency = max_concurrency
+        self._start_fresh()
+        fork.track(self)
+
+    # Runtime state: never copied, pickled or inherited by a forked child.
+    _RUNTIME = ("limit", "_session", "_lock", "_environment")
+
+    def _start_fresh(self) -> None:
+        """No session, a new lock and a new concurrency limit (for a new client, a copy, a forked child)."""
+        self.limit = ConcurrencyLimit(self.max_concurrency)
         self._session: requests.Session | None = None
-        self._session_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._environment: dict[str, dict[str, Any]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The settings only: copy.deepcopy and pickle give a client with its own session, lock and limit."""
+        return {key: value for key, value in self.__dict__.items() if key not in self._RUNTIME}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._start_fresh()
+        fork.track(self)
+
+    def _after_fork_in_child(self) -> None:
+        # Drop, never close: the sockets are shared with the parent, which may be using them right now.
+        self._start_fresh()
 
     def __repr__(self) -> str:
         settings = f"timeout={self.timeout}, max_retries={self.max_retries}, max_concurrency={self.limit.maximum}"
         return f"JinaClient({settings})"
 
-    @property
-    def session(self) -> requests.Session:
-        """The keep-alive session, created on first use."""
-        with self._session_lock:
+    def open(self) -> requests.Session:
+        """
+        Resolve the key, check the endpoint variables and open the keep-alive session; idempotent.
+
+        :raises JinaMissingKeyError: If the key cannot be resolved.
+        :raises ValueError: If an endpoint variable (see `endpoints.py`) is not an absolute http(s) URL.
+        """
+        with self._lock:
             if self._session is None:
+                auth_header = f"Bearer {resolve_api_key(self._api_key)}"
+                overrides()  # a bad JINA_*_BASE_URL fails here, at warm-up, not in the middle of a run
                 session = requests.Session()
                 # requests re-reads proxy and CA-bundle variables from the environment on every request,
                 # which costs milliseconds each; `_settings_for` reads them once per host instead.
@@ -161,11 +195,20 @@ class JinaClient:
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
                 session.headers.update(
-                    {"Authorization": self._auth_header, "Accept": "application/json", "User-Agent": USER_AGENT}
+                    {"Authorization": auth_header, "Accept": "application/json", "User-Agent": USER_AGENT}
                 )
                 self._session = session
                 self._environment = {}
             return self._session
+
+    @property
+    def is_open(self) -> bool:
+        return self._session is not None
+
+    @property
+    def session(self) -> requests.Session:
+        """The keep-alive session, opened (see `open`) on first use."""
+        return self.open()
 
     def _settings_for(self, session: requests.Session, url: str) -> dict[str, Any]:
         """Proxies and CA bundle from the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...), per host."""
@@ -180,8 +223,8 @@ class JinaClient:
         return settings
 
     def close(self) -> None:
-        """Close the session; the next request opens a new one."""
-        with self._session_lock:
+        """Close the session; the next request (or `open`) resolves the key again and opens a new one."""
+        with self._lock:
             if self._session is not None:
                 self._session.close()
                 self._session = None
@@ -202,17 +245,22 @@ class JinaClient:
         *,
         json_body: Mapping[str, Any] | JsonBody | None = None,
         headers: Mapping[str, str] | None = None,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         """
         Send one request, retrying transient failures, and return the 2xx response.
 
+        :param url: The URL on the hosted API (or any other); the environment may move it (`endpoints.py`).
+        :param allow_redirects: `False` returns a 3xx answer as it is (e.g. to read its `Location`).
         :raises JinaError: a subclass saying what went wrong.
+        :raises ValueError: If the URL cannot be requested at all (a bad `base_url`); not retried.
         """
+        url = resolve_url(url)
         endpoint = _endpoint(url)
         attempt = 0
         while True:
             try:
-                return self._send(method, url, endpoint, json_body, headers)
+                return self._send(method, url, endpoint, json_body, headers, allow_redirects)
             except JinaError as error:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
                 if not retryable or attempt >= self.max_retries:
@@ -227,32 +275,47 @@ class JinaClient:
         endpoint: str,
         json_body: Mapping[str, Any] | JsonBody | None,
         headers: Mapping[str, str] | None,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         """One try, holding a concurrency slot: the response if it is 2xx, else a `JinaError`."""
         body: dict[str, Any] = {"json": json_body}
         if isinstance(json_body, JsonBody):
             body = {"data": json_body.reader()}  # a fresh reader per try
             headers = {**(headers or {}), "Content-Type": "application/json"}
-        self.limit.acquire()
+        limit = self.limit
+        limit.acquire()
         rate_limited = succeeded = False
         try:
             session = self.session
             response = session.request(
-                method, url, headers=headers, timeout=self.timeout, **body, **self._settings_for(session, url)
+                method,
+                url,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=allow_redirects,
+                **body,
+                **self._settings_for(session, url),
             )
             succeeded = response.ok
             rate_limited = response.status_code == 429
         except requests.Timeout as exc:
             msg = f"Jina API did not answer within {self.timeout} s: {endpoint}"
             raise JinaTimeoutError(msg, endpoint=endpoint) from exc
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema):
+            msg = f"Cannot request {endpoint}: not a valid URL. {not_found_hint(endpoint)}"
+            raise ValueError(msg) from None
         except requests.RequestException as exc:
             msg = f"Could not reach the Jina API at {endpoint}: {type(exc).__name__}: {str(exc)[:300]}"
             raise JinaConnectionError(msg, endpoint=endpoint) from exc
         finally:
-            self.limit.release(rate_limited=rate_limited, succeeded=succeeded)
+            limit.release(rate_limited=rate_limited, succeeded=succeeded)
         if not succeeded:
             detail, code, request_id = _error_fields(response)
-            error = error_for_status(response.status_code, endpoint, detail, code=code, request_id=request_id)
+            # a 404 is almost always a wrong base_url: say what it should look like
+            hint = not_found_hint(endpoint) if response.status_code == 404 else None
+            error = error_for_status(
+                response.status_code, endpoint, detail, code=code, request_id=request_id, hint=hint
+            )
             error.retry_after = _retry_after(response)
             raise error
         return response

@@ -41,6 +41,7 @@ from typing import Any, cast
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from haystack_integrations.common.jina import fork
 from haystack_integrations.common.jina.errors import JinaInputError
 
 #: MIME types of the image files we read, and the Pillow formats we let decode them.
@@ -77,6 +78,15 @@ def _pool() -> ThreadPoolExecutor:
             _decode_pool.clear()  # the parent's threads do not exist in a forked child
             _decode_pool[pid] = ThreadPoolExecutor(max_workers=_DECODE_THREADS, thread_name_prefix="jina-image")
         return _decode_pool[pid]
+
+
+@fork.on_fork_in_child
+def _forget_decode_pool() -> None:
+    """A forked child has none of the pool's threads, and a lock a parent thread held would never be released."""
+    global _decode_pool_lock, _PDFIUM_LOCK  # noqa: PLW0603
+    _decode_pool.clear()
+    _decode_pool_lock = threading.Lock()
+    _PDFIUM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,3 @@
-from __future__ import annotations
-
 from typing import Any
 
 from haystack import Document, component
@@ -23,6 +21,7 @@ from haystack_integrations.common.jina.embeddings import (
     request_options,
     unwrap,
 )
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.models import check_embedding_model
 from haystack_integrations.components.embedders.jina.late_chunking import late_chunking_groups
@@ -105,7 +104,8 @@ class JinaDocumentEmbedder(JinaComponentBase):
             stay within the model's context (from the model catalogue: 8192 tokens for v3, 32768 for
             v4) and the 2048-input limit. Only v3 and v4 have late chunking. Documents without `source_id`
             are batched by `batch_size` in the given order.
-        :param base_url: The full URL of the embeddings endpoint.
+        :param base_url: The full URL of the embeddings endpoint. When it is the hosted default,
+            `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
         :param embedding_type: `float` (sent as base64 on the wire and decoded), `binary` or `ubinary`.
         :param normalized: Ask for L2-normalized vectors. `None` keeps the API default.
         :param truncate: Let the API cut inputs longer than the model's context. `None` keeps the default.
@@ -120,6 +120,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
         """
         check_embedding_type(embedding_type)
         check_batch_size(batch_size)
+        check_base_url(base_url)
         self.api_key = api_key
         self.model_name = model
         self.prefix = prefix

@@ -1,5 +1,3 @@
-from __future__ import annotations
-
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -17,6 +15,7 @@ from haystack_integrations.common.jina.embeddings import (
     embed_documents,
     unwrap,
 )
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.images import (
     ImageSource,
     ImageURL,
@@ -95,7 +94,8 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :param model: A Jina multimodal model: `jina-clip-v2` (default), `jina-clip-v1` or `jina-embeddings-v4`.
             A known text-only model, or a `task` / `embedding_dimension` the model does not have,
             raises `ValueError` at construction.
-        :param base_url: The full URL of the embeddings endpoint.
+        :param base_url: The full URL of the embeddings endpoint. When it is the hosted default,
+            `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
         :param file_path_meta_field: The meta field holding the path of the image or PDF file.
         :param root_path: The folder that relative paths are resolved against. When set, a path that
             resolves outside it (`../`, an absolute path elsewhere, a symlink out) is refused. `None` takes
@@ -121,6 +121,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             ids with the error; the rest are embedded.
         """
         check_batch_size(batch_size)
+        check_base_url(base_url)
         self.api_key = api_key
         self.model_name = model
         self.base_url = base_url

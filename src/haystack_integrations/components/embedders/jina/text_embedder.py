@@ -1,5 +1,3 @@
-from __future__ import annotations
-
 from typing import Any
 
 from haystack import component
@@ -14,6 +12,7 @@ from haystack_integrations.common.jina.embeddings import (
     parse_embeddings_response,
     request_options,
 )
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.models import check_embedding_model
 
 JINA_API_URL = EMBEDDINGS_URL
@@ -74,7 +73,8 @@ class JinaTextEmbedder(JinaComponentBase):
             code, clip-v2).
         :param late_chunking: Sent when `True` (v3 and v4 only); it only changes results for several
             inputs of one request, so it matters for `JinaDocumentEmbedder`.
-        :param base_url: The full URL of the embeddings endpoint.
+        :param base_url: The full URL of the embeddings endpoint. When it is the hosted default,
+            `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
         :param embedding_type: `float` (a list of floats; sent as base64 on the wire and decoded),
             `binary` (int8, 8 dimensions per value) or `ubinary` (uint8).
         :param normalized: Ask for L2-normalized vectors (not v4 or code models). `None` keeps the API default.
@@ -85,6 +85,7 @@ class JinaTextEmbedder(JinaComponentBase):
             `JINA_MAX_RETRIES`, else 5.
         """
         check_embedding_type(embedding_type)
+        check_base_url(base_url)
         self.api_key = api_key
         self.model_name = model
         self.prefix = prefix

@@ -1,5 +1,3 @@
-from __future__ import annotations
-
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,6 +16,7 @@ from haystack_integrations.common.jina.component_utils import (
     to_dict,
 )
 from haystack_integrations.common.jina.embeddings import add_usage
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 from haystack_integrations.common.jina.models import RERANK_MODELS, check_rerank_model
 
@@ -162,7 +161,8 @@ class JinaRanker(JinaComponentBase):
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
         :param top_k: The most documents to return. `None` returns all of them.
         :param score_threshold: Return only documents whose score is at least this. `None` keeps all.
-        :param base_url: The full URL of the rerank endpoint.
+        :param base_url: The full URL of the rerank endpoint. When it is the hosted default,
+            `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
         :param meta_fields_to_embed: Meta fields whose values are ranked with the content, before it.
         :param embedding_separator: Joins the meta values and the content.
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
@@ -171,12 +171,13 @@ class JinaRanker(JinaComponentBase):
         :param max_concurrency: Requests in flight at once when a candidate list is split.
         :param max_doc_length: jina-reranker-v3 only: the tokens of each document the model reads, 1 to
             8192. `None` sends nothing, and the API uses its default (2048).
-        :raises ValueError: If `top_k` is not > 0, or the model is known and does not take a parameter.
-        :raises JinaAuthenticationError: If no API key can be resolved.
+        :raises ValueError: If `top_k` is not > 0, `base_url` is not an absolute http(s) URL, or the
+            model is known and does not take a parameter.
         """
         _check_top_k(top_k)
         check_rerank_model(model, {"max_doc_length": max_doc_length})
         self.model = model
+        check_base_url(base_url)
         self.api_key = api_key
         self.top_k = top_k
         self.score_threshold = score_threshold
