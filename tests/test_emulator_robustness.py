@@ -44,6 +44,7 @@ def test_bad_content_length_answers_400_with_a_reason(
     assert "Traceback" not in capfd.readouterr().err
 
 
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_deeply_nested_json_answers_400(emulator: JinaEmulator, capfd: pytest.CaptureFixture[str]) -> None:
     nested = b"[" * 100_000 + b"]" * 100_000
     response = requests.post(
@@ -57,6 +58,7 @@ def test_deeply_nested_json_answers_400(emulator: JinaEmulator, capfd: pytest.Ca
     assert "Traceback" not in capfd.readouterr().err
 
 
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_recorded_bodies_are_capped_by_bytes() -> None:
     with JinaEmulator(max_recorded_bytes=1_000_000) as emulator:
         for _ in range(4):

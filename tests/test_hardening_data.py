@@ -20,7 +20,7 @@ from haystack_integrations.common.jina.errors import (
     JinaInputError,
     JinaMalformedResponseError,
 )
-from haystack_integrations.common.jina.images import MAX_IMAGE_FILE_BYTES, ImageSource, image_data_uri
+from haystack_integrations.common.jina.images import MAX_IMAGE_FILE_BYTES, ImageSource, image_base64
 from haystack_integrations.components.embedders.jina import (
     JinaDocumentEmbedder,
     JinaDocumentImageEmbedder,
@@ -60,9 +60,8 @@ def test_vectors_of_different_lengths_in_one_answer_are_malformed() -> None:
     def mixed(count: int) -> list[list[float]]:
         return [[0.5] * (3 + i % 2) for i in range(count)]
 
-    embedder = JinaDocumentEmbedder(api_key=KEY, base_url="", max_retries=0, progress_bar=False)
     with HostileServer(embeddings_answer(mixed)) as server:
-        embedder.base_url = server.url
+        embedder = JinaDocumentEmbedder(api_key=KEY, base_url=server.url, max_retries=0, progress_bar=False)
         with pytest.raises(JinaMalformedResponseError, match="different lengths"):
             embedder.run([Document(content="a"), Document(content="b")])
 
@@ -211,7 +210,7 @@ def test_a_failed_image_load_keeps_no_file_bytes_alive(tmp_path: Path) -> None:
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(4 * 1024 * 1024))  # a PNG signature, then garbage
     source = ImageSource("doc-1", corrupt, "image/png")
     try:
-        image_data_uri(source)
+        image_base64(source)
     except JinaInputError as error:
         caught: BaseException = error
     else:

@@ -7,6 +7,7 @@ import pytest
 from haystack import Pipeline
 from haystack.utils import Secret
 
+from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY
 from haystack_integrations.common.jina.errors import JinaBadRequestError
 from haystack_integrations.components.embedders.jina import JinaTextEmbedder
 from haystack_integrations.testing.jina import JinaEmulator
@@ -45,7 +46,7 @@ def test_to_dict_matches_published_shape_plus_new_defaults(api_key: Secret) -> N
 def test_round_trip_with_all_parameters(api_key: Secret) -> None:
     original = JinaTextEmbedder(
         api_key,
-        "jina-embeddings-v4",
+        "jina-embeddings-v3",
         "p:",
         ":s",
         "retrieval.query",
@@ -154,10 +155,17 @@ def test_non_string_input_points_to_document_embedder(embedder: JinaTextEmbedder
         embedder.run(bad)  # type: ignore[arg-type]
 
 
-def test_api_validation_error_surfaces(emulator: JinaEmulator, api_key: Secret) -> None:
-    embedder = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url, task="code.query")
-    with pytest.raises(JinaBadRequestError, match=r"task 'code\.query' is not supported"):
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
+def test_api_error_surfaces_for_a_model_the_catalogue_does_not_know(emulator: JinaEmulator, api_key: Secret) -> None:
+    embedder = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url, model="jina-embeddings-v9")
+    with pytest.raises(JinaBadRequestError, match="INPUT_MODEL_NOT_FOUND") as info:
         embedder.run("x")
+    assert info.value.status_code == 400 and info.value.code == "INPUT_MODEL_NOT_FOUND"
+
+
+def test_a_task_the_known_model_lacks_fails_at_construction(api_key: Secret) -> None:
+    with pytest.raises(ValueError, match=r"jina-embeddings-v3 has no task 'code\.query'.*retrieval\.passage"):
+        JinaTextEmbedder(api_key=api_key, task="code.query")
 
 
 async def test_run_async_calls_overlap(emulator: JinaEmulator, api_key: Secret) -> None:
@@ -188,8 +196,9 @@ async def test_run_async_does_not_block_the_event_loop(emulator: JinaEmulator, a
 
 
 async def test_many_concurrent_run_async_calls_overlap(emulator: JinaEmulator, api_key: Secret) -> None:
-    """More concurrent calls than the event loop's default thread pool holds (CPUs + 4) still overlap."""
+    """Concurrent calls overlap up to the client's limit (the Free tier's 5), whatever the loop's thread pool holds."""
     emulator.latency = 0.3
     embedder = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url)
-    await asyncio.gather(*(embedder.run_async(f"text {i}") for i in range(8)))
-    assert emulator.max_in_flight == 8
+    results = await asyncio.gather(*(embedder.run_async(f"text {i}") for i in range(8)))
+    assert len(results) == 8
+    assert emulator.max_in_flight == DEFAULT_MAX_CONCURRENCY

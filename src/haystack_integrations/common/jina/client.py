@@ -1,9 +1,13 @@
 """The one HTTP client every Jina component uses.
 
-`JinaClient` owns a keep-alive `requests.Session` (created on first use, shared by all threads of the
-component), the Bearer auth header, timeouts, retries with backoff, the mapping from HTTP errors to
-`JinaError` subclasses, and a concurrency limit that shrinks when the API says 429 and grows back
-as requests succeed.
+`JinaClient` owns a keep-alive `requests.Session` (opened by `open`, or by the first request; shared by
+all threads of the component), the Bearer auth header, timeouts, retries with backoff, the mapping from
+HTTP errors to `JinaError` subclasses, and a concurrency limit that shrinks when the API says 429 and
+grows back as requests succeed.
+
+Its state is its settings (the key as a `Secret`, timeouts, limits). The key is resolved and the session
+opened only by `open`; copies, pickles and forked children start with no session, lock or counter of
+the original (see `fork.py`).
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import json
 import math
 import os
 import random
+import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -23,8 +28,10 @@ from urllib.parse import urlsplit
 import requests
 from haystack.utils import Secret
 
+from haystack_integrations.common.jina import fork
 from haystack_integrations.common.jina.cancellation import JinaCancelledError, current_token
 from haystack_integrations.common.jina.deadline import WatchedAdapter, watch
+from haystack_integrations.common.jina.endpoints import not_found_hint, overrides, resolve_url
 from haystack_integrations.common.jina.errors import (
     JinaConnectionError,
     JinaError,
@@ -37,8 +44,11 @@ from haystack_integrations.common.jina.errors import (
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
-DEFAULT_MAX_CONCURRENCY = 8
-RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+#: The Free tier's limit of concurrent requests (Jina's OpenAPI `info.description`); paid tiers allow 50 / 500.
+DEFAULT_MAX_CONCURRENCY = 5
+#: Embeddings and rerank are idempotent, so a failure on Jina's side (500 INTERNAL_ERROR, 503
+#: SERVICE_UNAVAILABLE, 504 SERVICE_TIMEOUT, a gateway's 502) is worth another try, like a 429.
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 #: The longest `Retry-After` the client sleeps; a longer one raises at once, saying when to retry.
 MAX_RETRY_AFTER = 60.0
 #: The largest answer (after decompression) the client reads; a larger one is refused while streaming.
@@ -107,7 +117,7 @@ def clean_api_key(value: str) -> str:
 
 
 def resolve_api_key(api_key: Secret) -> str:
-    """Resolve the Secret now, so a missing key fails when the component is built, not mid-pipeline."""
+    """Resolve the Secret (at `JinaClient.open`); a missing key raises `JinaMissingKeyError` naming the variable."""
     try:
         value = api_key.resolve_value()
     except ValueError:
@@ -159,9 +169,9 @@ class JinaClient:
     """
     A small, thread-safe client for the Jina HTTP APIs.
 
-    :param api_key: The API key, as a Haystack `Secret`. It is resolved here, once.
+    :param api_key: The API key, as a Haystack `Secret`. It is resolved by `open`, not here.
     :param timeout: Seconds to wait for an answer; `None` reads `JINA_TIMEOUT`, else 60.
-    :param max_retries: Retries on 429, 502, 503, 504 and connection errors; `None` reads
+    :param max_retries: Retries on 429, 500, 502, 503, 504 and connection errors; `None` reads
         `JINA_MAX_RETRIES`, else 5.
     :param max_concurrency: Upper bound of requests in flight at once through this client.
     """
@@ -179,26 +189,54 @@ class JinaClient:
         max_retries: int | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     ) -> None:
-        self._auth_header = f"Bearer {resolve_api_key(api_key)}"
+        self._api_key = api_key
         self.timeout = resolve_timeout(timeout)
         self.max_retries = resolve_max_retries(max_retries)
         if self.max_retries < 0:
             msg = f"max_retries must be >= 0, got {self.max_retries}"
             raise ValueError(msg)
-        self.limit = ConcurrencyLimit(max_concurrency)
+        self.max_concurrency = max_concurrency
+        self._start_fresh()
+        fork.track(self)
+
+    # Runtime state: never copied, pickled or inherited by a forked child.
+    _RUNTIME = ("limit", "_session", "_lock", "_environment")
+
+    def _start_fresh(self) -> None:
+        """No session, a new lock and a new concurrency limit (for a new client, a copy, a forked child)."""
+        self.limit = ConcurrencyLimit(self.max_concurrency)
         self._session: requests.Session | None = None
-        self._session_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._environment: dict[str, dict[str, Any]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The settings only: copy.deepcopy and pickle give a client with its own session, lock and limit."""
+        return {key: value for key, value in self.__dict__.items() if key not in self._RUNTIME}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._start_fresh()
+        fork.track(self)
+
+    def _after_fork_in_child(self) -> None:
+        # Drop, never close: the sockets are shared with the parent, which may be using them right now.
+        self._start_fresh()
 
     def __repr__(self) -> str:
         settings = f"timeout={self.timeout}, max_retries={self.max_retries}, max_concurrency={self.limit.maximum}"
         return f"JinaClient({settings})"
 
-    @property
-    def session(self) -> requests.Session:
-        """The keep-alive session, created on first use."""
-        with self._session_lock:
+    def open(self) -> requests.Session:
+        """
+        Resolve the key, check the endpoint variables and open the keep-alive session; idempotent.
+
+        :raises JinaMissingKeyError: If the key cannot be resolved.
+        :raises ValueError: If an endpoint variable (see `endpoints.py`) is not an absolute http(s) URL.
+        """
+        with self._lock:
             if self._session is None:
+                auth_header = f"Bearer {resolve_api_key(self._api_key)}"
+                overrides()  # a bad JINA_*_BASE_URL fails here, at warm-up, not in the middle of a run
                 session = requests.Session()
                 # requests re-reads proxy and CA-bundle variables from the environment on every request,
                 # which costs milliseconds each; `_settings_for` reads them once per host instead.
@@ -208,11 +246,20 @@ class JinaClient:
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
                 session.headers.update(
-                    {"Authorization": self._auth_header, "Accept": "application/json", "User-Agent": USER_AGENT}
+                    {"Authorization": auth_header, "Accept": "application/json", "User-Agent": USER_AGENT}
                 )
                 self._session = session
                 self._environment = {}
             return self._session
+
+    @property
+    def is_open(self) -> bool:
+        return self._session is not None
+
+    @property
+    def session(self) -> requests.Session:
+        """The keep-alive session, opened (see `open`) on first use."""
+        return self.open()
 
     def _settings_for(self, session: requests.Session, url: str) -> dict[str, Any]:
         """Proxies and CA bundle from the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...), per host."""
@@ -227,14 +274,19 @@ class JinaClient:
         return settings
 
     def close(self) -> None:
-        """Close the session; the next request opens a new one."""
-        with self._session_lock:
+        """Close the session; the next request (or `open`) resolves the key again and opens a new one."""
+        with self._lock:
             if self._session is not None:
                 self._session.close()
                 self._session = None
 
-    def post_json(self, url: str, payload: Mapping[str, Any]) -> Any:
-        """POST a JSON body and return the decoded JSON answer."""
+    def post_json(self, url: str, payload: Mapping[str, Any] | JsonBody) -> Any:
+        """
+        POST a JSON body and return the decoded JSON answer.
+
+        :param payload: The body as a mapping, or already serialized by `encode_json`: a caller that
+            drops its inputs after serializing holds one copy of a large body, not several.
+        """
         return parse_json(self.request("POST", url, json_body=payload), url)
 
     def request(
@@ -242,8 +294,9 @@ class JinaClient:
         method: str,
         url: str,
         *,
-        json_body: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | JsonBody | None = None,
         headers: Mapping[str, str] | None = None,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         """
         Send one request, retrying transient failures, and return the 2xx response (its body read).
@@ -253,8 +306,12 @@ class JinaClient:
         `(max_retries + 1) * timeout + max_retries * MAX_RETRY_AFTER` seconds. If the call's work is
         cancelled (see `cancellation`), no further attempt starts and a backoff sleep ends at once.
 
+        :param url: The URL on the hosted API (or any other); the environment may move it (`endpoints.py`).
+        :param allow_redirects: `False` returns a 3xx answer as it is (e.g. to read its `Location`).
         :raises JinaError: a subclass saying what went wrong.
+        :raises ValueError: If the URL cannot be requested at all (a bad `base_url`); not retried.
         """
+        url = resolve_url(url)
         endpoint = _endpoint(url)
         token = current_token()
         attempt = 0
@@ -262,7 +319,7 @@ class JinaClient:
             if token is not None:
                 token.raise_if_cancelled(f"a request to {endpoint}")
             try:
-                return self._send(method, url, endpoint, json_body, headers)
+                return self._send(method, url, endpoint, json_body, headers, allow_redirects)
             except JinaError as error:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
                 if not retryable or attempt >= self.max_retries:
@@ -283,11 +340,17 @@ class JinaClient:
         method: str,
         url: str,
         endpoint: str,
-        json_body: Mapping[str, Any] | None,
+        json_body: Mapping[str, Any] | JsonBody | None,
         headers: Mapping[str, str] | None,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         """One try, holding a concurrency slot: the response if it is 2xx, else a `JinaError`."""
-        self.limit.acquire()
+        body: dict[str, Any] = {"json": json_body}
+        if isinstance(json_body, JsonBody):
+            body = {"data": json_body.reader()}  # a fresh reader per try
+            headers = {**(headers or {}), "Content-Type": "application/json"}
+        limit = self.limit
+        limit.acquire()
         rate_limited = succeeded = False
         try:
             token = current_token()
@@ -299,9 +362,23 @@ class JinaClient:
             with watch(self.timeout) as deadline:
                 try:
                     response = session.request(
-                        method, url, json=json_body, headers=headers, timeout=self.timeout, stream=True, **settings
+                        method,
+                        url,
+                        headers=headers,
+                        timeout=self.timeout,
+                        allow_redirects=allow_redirects,
+                        stream=True,
+                        **body,
+                        **settings,
                     )
                     _read_body(response, self.max_response_bytes, endpoint)
+                except (
+                    requests.exceptions.InvalidURL,
+                    requests.exceptions.InvalidSchema,
+                    requests.exceptions.MissingSchema,
+                ):
+                    msg = f"Cannot request {endpoint}: not a valid URL. {not_found_hint(endpoint)}"
+                    raise ValueError(msg) from None
                 except requests.RequestException as exc:
                     if deadline.expired or isinstance(exc, requests.Timeout):
                         msg = f"Jina API did not answer within {self.timeout} s: {endpoint}"
@@ -311,9 +388,14 @@ class JinaClient:
             succeeded = response.ok
             rate_limited = response.status_code == 429
         finally:
-            self.limit.release(rate_limited=rate_limited, succeeded=succeeded)
+            limit.release(rate_limited=rate_limited, succeeded=succeeded)
         if not succeeded:
-            error = error_for_status(response.status_code, endpoint, _detail(response))
+            detail, code, request_id = _error_fields(response)
+            # a 404 is almost always a wrong base_url: say what it should look like
+            hint = not_found_hint(endpoint) if response.status_code == 404 else None
+            error = error_for_status(
+                response.status_code, endpoint, detail, code=code, request_id=request_id, hint=hint
+            )
             error.retry_after = _retry_after(response)
             raise error
         return response
@@ -368,6 +450,79 @@ def _give_up_on_long_retry_after(error: JinaError, endpoint: str) -> None:
     error.args = (message,)
 
 
+class JsonBody:
+    """
+    A JSON request body serialized into pieces, so large base64 values are sent without being copied.
+
+    Send it with `JinaClient.post_json`; each try reads it afresh (see `reader`).
+    """
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+        self.length = sum(len(piece) for piece in pieces)
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.pieces)
+
+    def reader(self) -> _PiecesReader:
+        """A file-like view for `requests`: streamed with a `Content-Length`, `read` copies small blocks."""
+        return _PiecesReader(self.pieces, self.length)
+
+
+class _PiecesReader:
+    def __init__(self, pieces: list[bytes], length: int) -> None:
+        self._pieces = pieces
+        self._length = length
+        self._index = 0
+        self._offset = 0
+
+    def __len__(self) -> int:  # `requests` sets Content-Length from it (no chunked encoding)
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(lambda: self.read(65536), b"")
+
+    def read(self, size: int = -1) -> bytes:
+        out = []
+        wanted = size if size >= 0 else self._length
+        while wanted > 0 and self._index < len(self._pieces):
+            piece = self._pieces[self._index]
+            chunk = piece[self._offset : self._offset + wanted]
+            self._offset += len(chunk)
+            wanted -= len(chunk)
+            if self._offset >= len(piece):
+                self._index, self._offset = self._index + 1, 0
+            out.append(chunk)
+        return b"".join(out)
+
+
+def encode_json(payload: Mapping[str, Any]) -> JsonBody:
+    """
+    A JSON body, serialized as `requests` would (UTF-8, no NaN), for `JinaClient.post_json`.
+
+    A `bytes` value anywhere in the payload must be ASCII that needs no JSON escaping (base64 text):
+    it becomes a JSON string that is sent as it is, without a copy, so a body of large images costs
+    one copy of them while it waits for its answer, not three (the inputs, a JSON `str`, its bytes).
+    """
+    blobs: list[bytes] = []
+    marker = f"jina-blob-{secrets.token_hex(8)}-"  # random: no text of the payload can contain it
+
+    def splice(value: Any) -> str:
+        if not isinstance(value, bytes):
+            msg = f"Object of type {type(value).__name__} is not JSON serializable"
+            raise TypeError(msg)
+        blobs.append(value)
+        return f"{marker}{len(blobs) - 1}"
+
+    text = json.dumps(payload, allow_nan=False, default=splice).encode("utf-8")
+    parts = text.split(f'"{marker}'.encode())
+    pieces = [parts[0]]
+    for part in parts[1:]:
+        index, _, rest = part.partition(b'"')
+        pieces += [b'"', blobs[int(index)], b'"', rest]
+    return JsonBody(pieces)
+
+
 def parse_json(response: requests.Response, url: str) -> Any:
     """Decode a JSON body or raise `JinaMalformedResponseError`."""
     try:
@@ -387,18 +542,45 @@ def _endpoint(url: str) -> str:
     return url.split("?", 1)[0]
 
 
-def _detail(response: requests.Response) -> str | None:
+def _error_fields(response: requests.Response) -> tuple[str | None, str | None, str | None]:
+    """`detail`, `code` and `request_id` of an error body (Jina's `ErrorResponse` / `HTTPValidationError`)."""
     try:
-        body = response.json()
-        if isinstance(body, dict):
-            for key in ("detail", "message", "readableMessage", "error"):
-                if body.get(key):
-                    value = body[key]
-                    return value if isinstance(value, str) else json.dumps(value)[:500]
-        return json.dumps(body)[:500]
-    except (ValueError, RecursionError):
+        return _json_error_fields(response.json())
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder/encoder goes
         text = response.text.strip()
-        return text[:500] or None
+        return text[:500] or None, None, None
+
+
+def _json_error_fields(body: Any) -> tuple[str | None, str | None, str | None]:
+    if not isinstance(body, dict):
+        return json.dumps(body)[:500], None, None
+    detail = None
+    for key in ("detail", "message", "readableMessage", "error"):  # the Reader says `message`
+        if body.get(key):
+            value = body[key]
+            detail = value if isinstance(value, str) else json.dumps(value)[:500]
+            break
+    problems = _validation_errors(body.get("errors"), detail or "")
+    if problems:
+        detail = f"{detail}: {problems}" if detail else problems
+    if detail is None:
+        detail = json.dumps(body)[:500]
+    code, request_id = body.get("code"), body.get("request_id")
+    return detail, code if isinstance(code, str) else None, request_id if isinstance(request_id, str) else None
+
+
+def _validation_errors(errors: Any, detail: str) -> str | None:
+    """A 422's `errors` list (`{"field", "message", ...}` items) as one short line, minus what `detail` says."""
+    if not isinstance(errors, list):
+        return None
+    parts = [
+        f"{item.get('field')}: {item.get('message')}" if item.get("field") else str(item.get("message"))
+        for item in errors[:5]
+        if isinstance(item, dict) and item.get("message") and str(item.get("message")) not in detail
+    ]
+    if len(errors) > 5:
+        parts.append(f"and {len(errors) - 5} more")
+    return "; ".join(parts) or None
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -415,4 +597,4 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-__all__ = ["JinaClient", "JinaError", "parse_json", "resolve_max_retries", "resolve_timeout"]
+__all__ = ["JinaClient", "JinaError", "JsonBody", "encode_json", "parse_json", "resolve_max_retries", "resolve_timeout"]

@@ -5,6 +5,7 @@ keeps a request alive forever. Here the client opens a `Deadline` around each ex
 connection urllib3 uses for it is attached to the deadline (by the pool classes below), and one
 process-wide watchdog thread shuts that socket down when the deadline passes. The blocked read
 then ends with an error, which the client reports as `JinaTimeoutError` because `expired` is set.
+A forked child starts its own watchdog (see `fork.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from requests.adapters import HTTPAdapter
 from urllib3 import poolmanager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from haystack_integrations.common.jina import fork
 
 
 class Deadline:
@@ -103,6 +106,14 @@ class _Watchdog:
 _watchdogs: dict[int, _Watchdog] = {}  # by process id: a forked child needs its own thread
 _watchdog_lock = threading.Lock()
 _local = threading.local()
+
+
+@fork.on_fork_in_child
+def _forget_watchdog() -> None:
+    """The child has no watchdog thread, and the lock may have been held by a parent's thread at the fork."""
+    global _watchdog_lock  # noqa: PLW0603
+    _watchdogs.clear()
+    _watchdog_lock = threading.Lock()
 
 
 def _watchdog() -> _Watchdog:

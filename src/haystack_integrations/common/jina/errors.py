@@ -2,7 +2,11 @@
 
 All of them derive from `JinaError`, itself a `RuntimeError`, so code that caught the `RuntimeError`
 raised by earlier versions of this package keeps working. Messages say what happened, the HTTP
-status, the server's `detail` and the endpoint. They never contain the API key.
+status, Jina's error `code`, the endpoint, the server's `detail` and the `request_id` (what Jina's
+support asks for). They never contain the API key.
+
+Jina's error bodies are `{"detail", "code", "request_id"}` (OpenAPI `ErrorResponse`); the mapping from
+status and code to exception type follows the error table of Jina's OpenAPI description.
 """
 
 from __future__ import annotations
@@ -18,17 +22,23 @@ class JinaError(RuntimeError):
         status_code: int | None = None,
         endpoint: str | None = None,
         detail: str | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.endpoint = endpoint
         self.detail = detail
+        #: Jina's machine-readable error code, e.g. `AUTHZ_INSUFFICIENT_BALANCE`, if the body had one
+        self.code = code
+        #: Jina's id of the failed request, if the body had one; quote it to Jina's support
+        self.request_id = request_id
         #: seconds the server asked us to wait (HTTP `Retry-After`), if it did
         self.retry_after: float | None = None
 
 
 class JinaAuthenticationError(JinaError):
-    """The API key is missing, invalid, or not allowed to use this endpoint (HTTP 401 / 403)."""
+    """The API key is missing or invalid (HTTP 401 `AUTH_*`), or not allowed to do this (other HTTP 403)."""
 
 
 class JinaMissingKeyError(JinaAuthenticationError, ValueError):
@@ -40,15 +50,16 @@ class JinaInvalidKeyError(JinaAuthenticationError, ValueError):
 
 
 class JinaQuotaError(JinaError):
-    """The account's token balance is exhausted (HTTP 402)."""
+    """The account's balance is exhausted or a plan limit is reached: HTTP 403 `AUTHZ_INSUFFICIENT_BALANCE` /
+    `AUTHZ_RESOURCE_LIMIT_EXCEEDED`, or HTTP 402 (the Reader's "credits exhausted")."""
 
 
 class JinaRateLimitError(JinaError):
-    """Still rate limited (HTTP 429) after all retries."""
+    """Still rate limited (HTTP 429) after all retries; `code` says which limit (`RATE_*`)."""
 
 
 class JinaBadRequestError(JinaError, ValueError):
-    """The API rejected the request body (HTTP 400 / 422 and other 4xx)."""
+    """The API rejected the request (HTTP 400 `INPUT_*`, 422 validation errors, and other 4xx)."""
 
 
 class JinaServerError(JinaError):
@@ -71,20 +82,46 @@ class JinaInputError(JinaError, ValueError):
     """One input (a document, a file) could not be turned into a request. Raised before any HTTP call."""
 
 
-def error_for_status(status_code: int, endpoint: str, detail: str | None) -> JinaError:
-    """Build the exception that matches an HTTP error status."""
-    cls: type[JinaError]
-    if status_code in (401, 403):
-        cls, what = JinaAuthenticationError, "authentication failed (check the API key)"
-    elif status_code == 402:
-        cls, what = JinaQuotaError, "the account's balance is exhausted"
-    elif status_code == 429:
-        cls, what = JinaRateLimitError, "rate limited, retries exhausted"
-    elif 400 <= status_code < 500:
-        cls, what = JinaBadRequestError, "the request was rejected"
-    else:
-        cls, what = JinaServerError, "server error"
-    message = f"Jina API {what}: HTTP {status_code} from {endpoint}"
+#: 403 codes that mean "pay or upgrade", not "wrong key" (Jina's OpenAPI `Forbidden` response)
+QUOTA_CODES = frozenset({"AUTHZ_INSUFFICIENT_BALANCE", "AUTHZ_RESOURCE_LIMIT_EXCEEDED"})
+
+
+def _classify(status_code: int, code: str | None) -> tuple[type[JinaError], str]:
+    """The exception type and the sentence that opens its message."""
+    if status_code == 401:
+        return JinaAuthenticationError, "Jina API authentication failed (check the API key)"
+    if status_code == 402 or (status_code == 403 and code == "AUTHZ_INSUFFICIENT_BALANCE"):
+        return JinaQuotaError, "Jina API refused the request: the account's balance is exhausted (top up the account)"
+    if status_code == 403 and code == "AUTHZ_RESOURCE_LIMIT_EXCEEDED":
+        return JinaQuotaError, "Jina API refused the request: a limit of the account's plan is reached"
+    if status_code == 403:
+        return JinaAuthenticationError, "Jina API denied access (check the API key and its permissions)"
+    if status_code == 429:
+        return JinaRateLimitError, "Jina API rate limit exceeded, and retries did not help"
+    if 400 <= status_code < 500:
+        return JinaBadRequestError, "Jina API rejected the request"
+    return JinaServerError, "Jina API failed on its side"
+
+
+def error_for_status(
+    status_code: int,
+    endpoint: str,
+    detail: str | None,
+    *,
+    code: str | None = None,
+    request_id: str | None = None,
+    hint: str | None = None,
+) -> JinaError:
+    """Build the exception that matches an HTTP error status and Jina's error `code`; `hint` ends the message."""
+    cls, what = _classify(status_code, code)
+    message = f"{what}: HTTP {status_code}"
+    if code:
+        message += f" {code}"
+    message += f" from {endpoint}"
     if detail:
         message += f": {detail}"
-    return cls(message, status_code=status_code, endpoint=endpoint, detail=detail)
+    if request_id:
+        message += f" (request_id: {request_id})"
+    if hint:
+        message += f". {hint}"
+    return cls(message, status_code=status_code, endpoint=endpoint, detail=detail, code=code, request_id=request_id)

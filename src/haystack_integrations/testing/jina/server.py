@@ -13,26 +13,85 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import socket
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 DEFAULT_API_KEY = "jina_emulator_key"
+BALANCE_DETAIL = "Insufficient account balance. Top up your account at https://jina.ai/api-dashboard/key-manager."
+#: The Free tier's per-minute limits (Jina's OpenAPI `info.description`), counted down in the
+#: `X-RateLimit-Remaining-*` headers. The emulator reports them; it does not enforce them.
+FREE_TIER_RPM = 500
+FREE_TIER_TPM = 1_000_000
+
+
+#: The code Jina's OpenAPI error table gives each status, used when a route or fault names none.
+DEFAULT_CODES = {
+    401: "AUTH_INVALID_API_KEY",
+    403: "AUTHZ_INSUFFICIENT_BALANCE",
+    404: "RESOURCE_NOT_FOUND",
+    409: "CONFLICT_RESOURCE_BUSY",
+    429: "RATE_REQUEST_LIMIT_EXCEEDED",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+    504: "SERVICE_TIMEOUT",
+}
+
+#: What the emulator serves (path, method, what), and the hosted endpoint each one stands for.
+ENDPOINTS = (
+    ("/v1/embeddings", "POST", "embeddings", "https://api.jina.ai/v1/embeddings"),
+    ("/v1/rerank", "POST", "rerank", "https://api.jina.ai/v1/rerank"),
+    ("/r/<url>", "GET", "reader: read a page", "https://r.jina.ai/<url>"),
+    ("/s/<query>", "GET", "reader: search the corpus", "https://s.jina.ai/<query>"),
+    ("/g/<statement>", "GET", "reader: ground a statement in the corpus", "https://g.jina.ai/<statement>"),
+)
 
 
 class ApiError(Exception):
-    """Raised by a route to answer with an HTTP error and `{"detail": ...}`."""
+    """Raised by a route to answer with an HTTP error body shaped as Jina's (see `error_body`)."""
 
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
+        field: str = "body",
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers or {}
+        self.code = code
+        self.field = field  # where a 422 points (`errors[].field`)
+
+
+def error_body(status: int, detail: str, code: str | None = None, field: str = "body") -> dict[str, Any]:
+    """
+    An error body as Jina's OpenAPI describes it.
+
+    422: `HTTPValidationError`, `{"detail", "errors": [{"field", "message", "type"}]}` (plus a
+    `request_id`, which that schema does not forbid). Others: `ErrorResponse`, `{"detail", "code",
+    "request_id"}`; `code` falls back to the one Jina's error table gives the status.
+    """
+    request_id = secrets.token_hex(8)  # the spec's example request_id is 16 hex digits
+    if status == 422:
+        errors = [{"field": field, "message": detail, "type": "value_error"}]
+        return {"detail": detail, "errors": errors, "request_id": request_id}
+    body: dict[str, Any] = {"detail": detail}
+    code = code or DEFAULT_CODES.get(status)
+    if code:
+        body["code"] = code
+    body["request_id"] = request_id
+    return body
 
 
 @dataclass
@@ -66,6 +125,7 @@ class RecordedRequest:
 
 FAULT_KINDS = (
     "status",
+    "balance",
     "malformed",
     "wrong_count",
     "drop",
@@ -85,7 +145,8 @@ class Fault:
     """
     A fault applied to the next `times` requests that match.
 
-    kinds: `status` (answer `status` with `detail` and optional `Retry-After`), `malformed` (200 with
+    kinds: `status` (answer `status` with `detail`, `code` (default: Jina's code for that status) and
+    optional `Retry-After`), `balance` (403 `AUTHZ_INSUFFICIENT_BALANCE`), `malformed` (200 with
     a body that is not JSON), `wrong_count` (a well-formed answer missing its last item), `drop`
     (close the connection without answering), `latency` (wait `delay` seconds, then answer normally),
     `nan` (the first vector of an embeddings answer is all NaN), `reset` (abort the connection with a
@@ -99,6 +160,7 @@ class Fault:
     when: Callable[[RecordedRequest], bool] | None = None
     status: int = 500
     detail: str = "Injected fault"
+    code: str | None = None
     retry_after: float | None = None
     delay: float = 0.0
 
@@ -181,6 +243,9 @@ class JinaEmulator:
         self.in_flight = 0
         self.max_in_flight = 0
         self.connections = 0
+        self.rpm_limit = FREE_TIER_RPM
+        self.tpm_limit = FREE_TIER_TPM
+        self._usage: deque[tuple[float, int]] = deque()  # (time, tokens) of the last minute's /v1/ answers
         self._lock = threading.Lock()
         self._server = _Server((host, port), _make_handler(self))
         self._thread: threading.Thread | None = None
@@ -234,12 +299,40 @@ class JinaEmulator:
         """Prefix for the grounding endpoint (like `https://g.jina.ai/`)."""
         return f"{self.url}/g/"
 
+    def environment(self) -> dict[str, str]:
+        """
+        The variables that point unmodified components here: the key and the `JINA_*_BASE_URL` endpoints.
+
+        The grounding endpoint has no variable; pass `base_url=emulator.ground_url` for it. Without a
+        configured key (any key accepted) `JINA_API_KEY` is a placeholder.
+        """
+        return {
+            "JINA_API_KEY": self.api_key if self.api_key is not None else "any-key-is-accepted",
+            "JINA_API_BASE_URL": self.url,
+            "JINA_READER_BASE_URL": self.reader_url,
+            "JINA_SEARCH_BASE_URL": self.search_url,
+        }
+
+    def index(self) -> dict[str, Any]:
+        """What `GET /` answers: the endpoints and the variables that target them (without the key)."""
+        return {
+            "service": "JinaEmulator: a local test double that speaks the Jina wire format, not Jina's models",
+            "endpoints": [
+                {"method": method, "path": path, "what": what, "stands_for": hosted}
+                for path, method, what, hosted in ENDPOINTS
+            ],
+            "environment": {k: v for k, v in self.environment().items() if k != "JINA_API_KEY"},
+        }
+
     # ------------------------------------------------------------------ test controls
     def inject(self, kind: str, *, times: int = 1, path: str | None = None, **options: Any) -> Fault:
         """Add a fault (see `Fault`) and return it. `path` limits it to requests under that path."""
         if kind not in FAULT_KINDS:
             msg = f"Unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}"
             raise ValueError(msg)
+        if kind == "balance":  # Jina's answer when the account's balance is exhausted
+            kind = "status"
+            options = {"status": 403, "code": "AUTHZ_INSUFFICIENT_BALANCE", "detail": BALANCE_DETAIL, **options}
         fault = Fault(kind=kind, times=times, path=path, **options)
         with self._lock:
             self.faults.append(fault)
@@ -256,6 +349,7 @@ class JinaEmulator:
             self.faults.clear()
             self.max_in_flight = 0
             self.connections = 0
+            self._usage.clear()
 
     def requests_to(self, path_prefix: str) -> list[RecordedRequest]:
         with self._lock:
@@ -274,10 +368,13 @@ class JinaEmulator:
         header = request.header("Authorization")
         if header is None and optional:
             return
-        if header is None or not header.startswith("Bearer ") or not header[7:].strip():
-            raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'.")
+        if header is None or not header.strip():
+            raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'.", code="AUTH_MISSING_API_KEY")
+        if not header.startswith("Bearer ") or not header[7:].strip():
+            detail = "Invalid authorization format: use 'Authorization: Bearer <api-key>'."
+            raise ApiError(401, detail, code="AUTH_INVALID_FORMAT")
         if self.api_key is not None and header[7:].strip() != self.api_key:
-            raise ApiError(401, "Invalid API key.")
+            raise ApiError(401, "Invalid API key.", code="AUTH_INVALID_API_KEY")
 
     def handle(self, request: RecordedRequest) -> Reply | None:
         """Answer one request; `None` means drop the connection."""
@@ -285,6 +382,8 @@ class JinaEmulator:
         self._record(request)
         fault = self._take_fault(request)
         reply = self._reply(request, fault)
+        if reply is not None and request.path.startswith("/v1/"):
+            reply.headers.update(self._rate_limit_headers(reply))
         # Latency is the time from arrival to answer, like a real server's: the work counts toward it.
         delay = self.latency + (fault.delay if fault is not None and fault.kind == "latency" else 0.0)
         remaining = arrived + delay - time.monotonic()
@@ -300,6 +399,21 @@ class JinaEmulator:
                 len(self.requests) > self.max_recorded or self._recorded_bytes > self.max_recorded_bytes
             ):
                 self._recorded_bytes -= len(self.requests.pop(0).body)
+
+    def _rate_limit_headers(self, reply: Reply) -> dict[str, str]:
+        """`X-RateLimit-Remaining-*` as Jina sends them: what is left of this minute's requests and tokens."""
+        usage = reply.body.get("usage") if isinstance(reply.body, dict) else None
+        tokens = usage.get("total_tokens", 0) if isinstance(usage, dict) else 0
+        now = time.monotonic()
+        with self._lock:
+            self._usage.append((now, tokens if isinstance(tokens, int) else 0))
+            while self._usage and self._usage[0][0] <= now - 60:
+                self._usage.popleft()
+            requests_used, tokens_used = len(self._usage), sum(t for _, t in self._usage)
+        return {
+            "X-RateLimit-Remaining-Requests": str(max(0, self.rpm_limit - requests_used)),
+            "X-RateLimit-Remaining-Tokens": str(max(0, self.tpm_limit - tokens_used)),
+        }
 
     def _reply(self, request: RecordedRequest, fault: Fault | None) -> Reply | None:
         try:
@@ -317,17 +431,21 @@ class JinaEmulator:
             return Reply(delivery="reset")
         if fault is not None and fault.kind == "status":
             headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-            return Reply(fault.status, {"detail": fault.detail}, headers=headers)
+            return Reply(fault.status, error_body(fault.status, fault.detail, fault.code), headers=headers)
         if fault is not None and fault.kind == "malformed":
             return Reply(200, b"<html>502 Bad Gateway</html>")
+        if request.method == "GET" and request.path.split("?", 1)[0] == "/":
+            return Reply(200, self.index())
         handler = self._find_route(request)
         if handler is None:
-            return Reply(404, {"detail": f"Not found: {request.method} {request.path}"})
+            return Reply(404, error_body(404, f"Not found: {request.method} {request.path}"))
         try:
-            self._check_auth(request, optional=request.path.startswith(("/r/", "/s/", "/g/")))
+            # Reading and grounding work without a key (at lower rate limits); search requires one.
+            self._check_auth(request, optional=request.path.startswith(("/r/", "/g/", "/shots/")))
             reply = handler(self, request)
         except ApiError as error:
-            return Reply(error.status, {"detail": error.detail}, headers=error.headers)
+            body = error_body(error.status, error.detail, error.code, error.field)
+            return Reply(error.status, body, headers=error.headers)
         if fault is not None and fault.kind == "wrong_count" and isinstance(reply.body, dict):
             for key in ("data", "results"):
                 if isinstance(reply.body.get(key), list) and reply.body[key]:
