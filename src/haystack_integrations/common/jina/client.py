@@ -2,8 +2,8 @@
 
 `JinaClient` owns a keep-alive `requests.Session` (created on first use, shared by all threads of the
 component), the Bearer auth header, timeouts, retries with backoff, the mapping from HTTP errors to
-`JinaError` subclasses, and a concurrency limit that shrinks when the API says 429 and grows back
-as requests succeed.
+`JinaError` subclasses, and a bound on requests in flight. Pacing to the API's rate limits is shared
+by all clients of a key (`ratelimit.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from haystack_integrations.common.jina.errors import (
     JinaTimeoutError,
     error_for_status,
 )
+from haystack_integrations.common.jina.ratelimit import Limits, limiter_for, parse_limits
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
@@ -77,36 +78,30 @@ def resolve_api_key(api_key: Secret) -> str:
 
 
 class ConcurrencyLimit:
-    """Bounds the requests in flight; halves the bound on 429, then adds one back per `limit` successes."""
+    """Bounds the requests in flight through one client to its `max_concurrency`.
+
+    The server's own limits (concurrency, requests and tokens per minute) are paced by the
+    `RateLimiter` shared by every client of the same key and host (`ratelimit.py`).
+    """
 
     def __init__(self, maximum: int) -> None:
         if maximum < 1:
             msg = f"max_concurrency must be at least 1, got {maximum}"
             raise ValueError(msg)
         self.maximum = maximum
-        self.limit = maximum
         self.in_flight = 0
-        self._successes = 0
         self._cond = threading.Condition()
 
     def acquire(self) -> None:
         with self._cond:
-            while self.in_flight >= self.limit:
+            while self.in_flight >= self.maximum:
                 self._cond.wait()
             self.in_flight += 1
 
-    def release(self, *, rate_limited: bool = False, succeeded: bool = False) -> None:
+    def release(self) -> None:
         with self._cond:
             self.in_flight -= 1
-            if rate_limited:
-                self.limit = max(1, self.limit // 2)
-                self._successes = 0
-            elif succeeded and self.limit < self.maximum:
-                self._successes += 1
-                if self._successes >= self.limit:
-                    self.limit += 1
-                    self._successes = 0
-            self._cond.notify_all()
+            self._cond.notify()
 
 
 class JinaClient:
@@ -118,6 +113,8 @@ class JinaClient:
     :param max_retries: Retries on 429, 500, 502, 503, 504 and connection errors; `None` reads
         `JINA_MAX_RETRIES`, else 5.
     :param max_concurrency: Upper bound of requests in flight at once through this client.
+    :param rate_limits: The key's known rate limits, if any: a tier (`"free"`, `"tier1"`, `"tier2"`) or
+        `{"rpm", "tpm", "concurrency"}`. `None` reads `JINA_RATE_LIMITS`, else learns them from answers.
     """
 
     backoff_base = 0.5
@@ -130,6 +127,7 @@ class JinaClient:
         timeout: float | None = None,
         max_retries: int | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        rate_limits: str | Mapping[str, int] | Limits | None = None,
     ) -> None:
         self._auth_header = f"Bearer {resolve_api_key(api_key)}"
         self.timeout = resolve_timeout(timeout)
@@ -138,6 +136,7 @@ class JinaClient:
             msg = f"max_retries must be >= 0, got {self.max_retries}"
             raise ValueError(msg)
         self.limit = ConcurrencyLimit(max_concurrency)
+        self.rate_limits = parse_limits(rate_limits)
         self._session: requests.Session | None = None
         self._session_lock = threading.Lock()
         self._environment: dict[str, dict[str, Any]] = {}
@@ -211,7 +210,7 @@ class JinaClient:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
                 if not retryable or attempt >= self.max_retries:
                     raise
-                time.sleep(self._backoff(attempt, error.retry_after))
+                time.sleep(self._retry_delay(url, attempt, error))
                 attempt += 1
 
     def _send(
@@ -222,16 +221,16 @@ class JinaClient:
         json_body: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
     ) -> requests.Response:
-        """One try, holding a concurrency slot: the response if it is 2xx, else a `JinaError`."""
+        """One try, holding a concurrency slot and paced to the key's limits: the 2xx response, else a `JinaError`."""
         self.limit.acquire()
-        rate_limited = succeeded = False
+        pacer = limiter_for(self._auth_header, url, self.rate_limits)
+        ticket = pacer.acquire(url, json_body)
+        response = None
         try:
             session = self.session
             response = session.request(
                 method, url, json=json_body, headers=headers, timeout=self.timeout, **self._settings_for(session, url)
             )
-            succeeded = response.ok
-            rate_limited = response.status_code == 429
         except requests.Timeout as exc:
             msg = f"Jina API did not answer within {self.timeout} s: {endpoint}"
             raise JinaTimeoutError(msg, endpoint=endpoint) from exc
@@ -239,13 +238,20 @@ class JinaClient:
             msg = f"Could not reach the Jina API at {endpoint}: {type(exc).__name__}: {str(exc)[:300]}"
             raise JinaConnectionError(msg, endpoint=endpoint) from exc
         finally:
-            self.limit.release(rate_limited=rate_limited, succeeded=succeeded)
-        if not succeeded:
+            pacer.release(ticket, response)
+            self.limit.release()
+        if not response.ok:
             detail, code, request_id = _error_fields(response)
             error = error_for_status(response.status_code, endpoint, detail, code=code, request_id=request_id)
             error.retry_after = _retry_after(response)
             raise error
         return response
+
+    def _retry_delay(self, url: str, attempt: int, error: JinaError) -> float:
+        """A rate limit the pacer understands is waited for in its `acquire`; anything else backs off."""
+        code = getattr(error, "code", None)
+        paced = limiter_for(self._auth_header, url).retry_delay(code, error.status_code)
+        return self._backoff(attempt, error.retry_after) if paced is None else paced
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
