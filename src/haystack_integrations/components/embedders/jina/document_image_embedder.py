@@ -102,8 +102,8 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :param task: The task adapter, for models that take one (jina-embeddings-v4: for example
             `retrieval.passage`; jina-clip models accept only `retrieval.query`). `None` sends none.
         :param progress_bar: Show a progress bar counting embedded documents.
-        :param max_concurrency: Requests in flight at once (each with its batch of prepared images). The
-            client halves it while the API answers 429 and grows it back as requests succeed.
+        :param max_concurrency: Requests in flight at once (each with its batch of prepared images), at
+            most; fewer while the key's rate limits require it (the pacer shared per key and host).
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
