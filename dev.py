@@ -1,7 +1,7 @@
 """Developer entry point that needs nothing but Python 3.10+.
 
-    python3 dev.py examples   # run every example (against the bundled JinaEmulator without JINA_API_KEY)
-    python3 dev.py test       # the test suite on Haystack 2.x and 3.x
+    python3 dev.py examples   # run every example against the bundled JinaEmulator (--live: the hosted API)
+    python3 dev.py test       # the test suite on Haystack 2.20, the newest 2.x and the newest 3.x
     python3 dev.py lint | types | bench | build | fmt
 
 It uses `hatch` from PATH, or installs it once into `.dev/venv`, and runs the matching hatch script.

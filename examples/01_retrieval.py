@@ -1,7 +1,8 @@
 """Semantic search: index documents with JinaDocumentEmbedder, answer questions with JinaTextEmbedder,
 InMemoryEmbeddingRetriever and JinaRanker.
 
-    python examples/01_retrieval.py      # hosted API with JINA_API_KEY, else the local JinaEmulator
+    python examples/01_retrieval.py          # the local JinaEmulator (whatever is exported)
+    python examples/01_retrieval.py --live   # the hosted API with your JINA_API_KEY
 
 The pipelines are built in `_retrieval.py` (shared with 05_yaml.py and 06_async.py).
 """

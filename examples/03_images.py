@@ -113,7 +113,7 @@ def main() -> None:
         if api.emulated:
             print(
                 "Note: the emulator is not a model. It matches text to images on colour words only, so it\n"
-                "      finds the chart below by 'teal', not by 'bar chart'; with JINA_API_KEY set,\n"
+                "      finds the chart below by 'teal', not by 'bar chart'; with --live,\n"
                 "      jina-clip-v2 understands shapes and charts too."
             )
         text_embedder = JinaTextEmbedder(model="jina-clip-v2", **api.embedder_args())

@@ -2,6 +2,9 @@
 
     python examples/04_reader.py
 
+Ground mode is deprecated (gone from Jina's documentation since 2025-04): it warns, and it is shown
+here because existing pipelines use it. For web search prefer `JinaWebSearch` (example 07).
+
 Against the emulator, `read` fetches a page from a small local web server, and `search` and `ground`
 work over a five-page corpus (see `_jina.py`); against the hosted API they read example.com and
 search the web.
@@ -10,6 +13,7 @@ search the web.
 from __future__ import annotations
 
 import time
+import warnings
 
 from _jina import jina, shorten
 
@@ -50,8 +54,12 @@ def main() -> None:
             print(f"  {rank}. {shorten(doc.meta.get('title'), 50):<50} {doc.meta.get('url')}")
         assert results, "the search should find something"
 
-        # ground: one Document whose content is the reason; factuality, result and references in meta
-        grounder = JinaReaderConnector(mode="ground", **api.reader_args("ground"))
+        # ground (deprecated: gone from Jina's documentation since 2025-04, kept for compatibility): one Document
+        # whose content is the reason; factuality, result and references in meta
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DeprecationWarning)
+            grounder = JinaReaderConnector(mode="ground", **api.reader_args("ground"))
+        print(f"\n(ground mode warns: {shorten(str(caught[0].message), 100)})")
         verdicts = []
         for statement in STATEMENTS:
             start = time.perf_counter()

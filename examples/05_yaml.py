@@ -43,13 +43,15 @@ def main() -> None:
             print(f"{name} pipeline -> {path} ({len(text.splitlines())} lines)")
             assert key not in text, f"the API key must not be in {path}"
         print("The key is not in the YAML files; each component refers to the environment variable instead:")
-        query_yaml = files["query"].read_text(encoding="utf-8").splitlines()
+        query_yaml_text = files["query"].read_text(encoding="utf-8")
+        query_yaml = query_yaml_text.splitlines()
         start = query_yaml.index("  embedder:")
         end = next(i for i in range(start, len(query_yaml)) if query_yaml[i].startswith("    type:"))
         for line in query_yaml[start : end + 1]:
             print(f"  | {line}")
+        assert "127.0.0.1" not in query_yaml_text, "the YAML holds the hosted default URLs"
         if api.emulated:
-            print("(base_url points at the emulator here; against the hosted API it is the default URL)")
+            print(f"(base_url is the hosted default; JINA_API_BASE_URL={os.environ['JINA_API_BASE_URL']} moves it)")
 
         # Load both pipelines back and run them. Stores with the same `index` share their documents, so the
         # loaded query pipeline finds what the loaded indexing pipeline wrote.

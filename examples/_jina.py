@@ -1,10 +1,13 @@
 """Shared by the examples: which Jina API they talk to.
 
-With `JINA_API_KEY` set, the examples call the hosted Jina API and the components keep their default
-URLs. Without it, they start the bundled `JinaEmulator` (a local test double that speaks the Jina wire
-format), point the components at it with `base_url`, and set `JINA_API_KEY` to the emulator's key, so
-the components read the key from the environment exactly as they do in production (and serialize it as
-an env-var Secret, never as a value).
+By default the examples start the bundled `JinaEmulator` (a local test double that speaks the Jina wire
+format), whatever is exported: they set `JINA_API_KEY`, `JINA_API_BASE_URL`, `JINA_READER_BASE_URL` and
+`JINA_SEARCH_BASE_URL` to the emulator's for their own run (and restore them after), so the components
+keep their default URLs and read key and endpoints from the environment exactly as in production. No
+credits are spent by accident.
+
+With `--live` (or `JINA_EXAMPLES_LIVE=1`, which `run_all.py --live` sets) they call the hosted Jina API
+with your `JINA_API_KEY`, and any `JINA_*_BASE_URL` you exported (a proxy, the EU endpoints) applies.
 
     with jina() as api:
         embedder = JinaTextEmbedder(**api.embedder_args())
@@ -12,7 +15,9 @@ an env-var Secret, never as a value).
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,12 +29,14 @@ from typing import Any
 from haystack_integrations.testing.jina import JinaEmulator
 
 EMULATOR_NOTICE = (
-    "Running against the local JinaEmulator (JINA_API_KEY is not set): a test double, "
+    "Running against the local JinaEmulator (the default; --live calls the hosted API): a test double, "
     "results are not from Jina's models."
 )
-HOSTED_NOTICE = "Running against the hosted Jina API (JINA_API_KEY is set)."
+HOSTED_NOTICE = "Running against the hosted Jina API (--live): this spends credits of your JINA_API_KEY."
+LIVE_ENV = "JINA_EXAMPLES_LIVE"
 
 # What the emulator's search and ground endpoints work over (the hosted API searches the web instead).
+# The emulator reads these URLs from here too, so search results can be read offline.
 CORPUS = [
     {
         "url": "https://example.org/eiffel-tower",
@@ -99,21 +106,25 @@ class JinaApi:
         return self.emulator is not None
 
     def embedder_args(self) -> dict[str, Any]:
-        """Keyword arguments for the text, document and image embedders (empty: the hosted default)."""
-        return {"base_url": self.emulator.embeddings_url} if self.emulator else {}
+        """Keyword arguments for the text, document and image embedders: none, JINA_API_BASE_URL routes them."""
+        return {}
 
     def ranker_args(self) -> dict[str, Any]:
-        return {"base_url": self.emulator.rerank_url} if self.emulator else {}
+        return {}
 
     def reader_args(self, mode: str) -> dict[str, Any]:
-        if self.emulator is None:
+        """None for read and search (JINA_READER_BASE_URL, JINA_SEARCH_BASE_URL); ground has no variable."""
+        if self.emulator is None or mode != "ground":
             return {}
-        urls = {
-            "read": self.emulator.reader_url,
-            "search": self.emulator.search_url,
-            "ground": self.emulator.ground_url,
-        }
-        return {"base_url": urls[mode]}
+        return {"base_url": self.emulator.ground_url}
+
+    def web_search_args(self) -> dict[str, Any]:
+        """Keyword arguments for `JinaWebSearch` (empty: the hosted default)."""
+        return {"base_url": self.emulator.search_url} if self.emulator else {}
+
+    def fetcher_args(self) -> dict[str, Any]:
+        """Keyword arguments for `JinaReaderFetcher` (empty: the hosted default)."""
+        return {"base_url": self.emulator.reader_url} if self.emulator else {}
 
     def requests_to(self, path: str) -> int | None:
         """How many requests went to `path` (e.g. `/v1/embeddings`); `None` against the hosted API."""
@@ -150,17 +161,38 @@ def _page_server() -> Iterator[str]:
         server.server_close()
 
 
+def live_requested() -> bool:
+    return "--live" in sys.argv[1:] or os.environ.get(LIVE_ENV, "").lower() in ("1", "true", "yes")
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set `values` in os.environ for the duration, then restore what was there (or was not)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @contextmanager
 def jina(*, latency: float = 0.0, serve_page: bool = False) -> Iterator[JinaApi]:
     """
-    The hosted Jina API when `JINA_API_KEY` is set, else a running `JinaEmulator`. Prints which, first.
+    A running `JinaEmulator`, or the hosted Jina API when asked with `--live`. Prints which, first.
 
     :param latency: Seconds the emulator waits per request, to make timings look like a network's.
         Ignored against the hosted API.
     :param serve_page: Serve `PAGE` from a local web server for the emulator's read endpoint.
         Against the hosted API, `page_url` is a public page instead.
     """
-    if os.environ.get("JINA_API_KEY"):
+    if live_requested():
+        if not os.environ.get("JINA_API_KEY"):
+            sys.exit("--live calls the hosted Jina API: export JINA_API_KEY first (get one at https://jina.ai).")
         print(HOSTED_NOTICE, flush=True)
         yield JinaApi()
         return
@@ -168,11 +200,22 @@ def jina(*, latency: float = 0.0, serve_page: bool = False) -> Iterator[JinaApi]
     print(EMULATOR_NOTICE, flush=True)
     with ExitStack() as stack:
         emulator = stack.enter_context(JinaEmulator(latency=latency, corpus=CORPUS))
+        log = os.environ.get(REQUEST_LOG_VARIABLE)
+        if log:  # the test suite checks these bodies against Jina's spec
+            stack.callback(_write_request_log, emulator, log)
         page_url = stack.enter_context(_page_server()) if serve_page else HOSTED_PAGE_URL
-        assert emulator.api_key is not None
-        os.environ["JINA_API_KEY"] = emulator.api_key
-        stack.callback(os.environ.pop, "JINA_API_KEY", None)
+        stack.enter_context(_environment(emulator.environment()))
         yield JinaApi(emulator=emulator, page_url=page_url)
+
+
+#: When set (by the test suite), the emulator's requests are written to this file as JSON lines at exit.
+REQUEST_LOG_VARIABLE = "JINA_EXAMPLES_REQUEST_LOG"
+
+
+def _write_request_log(emulator: JinaEmulator, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as log:
+        for request in emulator.requests:
+            log.write(json.dumps({"path": request.path, "body": request.body.decode("utf-8", "replace")}) + "\n")
 
 
 def shorten(text: str | None, width: int = 70) -> str:

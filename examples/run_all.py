@@ -2,13 +2,14 @@
 
 Each example runs as its own process with this interpreter; its output streams through (with `-q`,
 only a failing example's output is shown). Names select examples by substring, e.g. `run_all.py yaml`.
-Without `JINA_API_KEY` the examples use the bundled JinaEmulator; with it they call the hosted API.
-Exits 1 when any example fails.
+The examples use the bundled JinaEmulator, whatever is exported; `--live` runs them against the hosted
+Jina API with your JINA_API_KEY (spending credits). Exits 1 when any example fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ def examples(names: list[str]) -> list[Path]:
     return [path for path in found if not names or any(name in path.stem for name in names)]
 
 
-def run(path: Path, quiet: bool) -> tuple[bool, float]:
+def run(path: Path, quiet: bool, live: bool = False) -> tuple[bool, float]:
     if not quiet:
         print(f"\n=== {path.name}", flush=True)
     start = time.perf_counter()
@@ -31,6 +32,7 @@ def run(path: Path, quiet: bool) -> tuple[bool, float]:
         completed = subprocess.run(
             [sys.executable, str(path)],
             cwd=HERE.parent,
+            env={**os.environ, "JINA_EXAMPLES_LIVE": "1" if live else "0"},
             stdout=subprocess.PIPE if quiet else None,
             stderr=subprocess.STDOUT if quiet else None,
             text=True,
@@ -58,13 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="run only the examples whose file name contains one of these")
     parser.add_argument("-q", "--quiet", action="store_true", help="show an example's output only when it fails")
+    parser.add_argument(
+        "--live", action="store_true", help="call the hosted Jina API (needs JINA_API_KEY; costs credits)"
+    )
     args = parser.parse_args(argv)
 
     selected = examples(args.names)
     if not selected:
         print(f"no example matches {args.names}", file=sys.stderr)
         return 2
-    outcomes = [(path, *run(path, args.quiet)) for path in selected]
+    if args.live and not os.environ.get("JINA_API_KEY"):
+        print("--live calls the hosted Jina API: export JINA_API_KEY first", file=sys.stderr)
+        return 2
+    outcomes = [(path, *run(path, args.quiet, args.live)) for path in selected]
 
     print("\n=== summary")
     for path, ok, seconds in outcomes:

@@ -6,7 +6,10 @@ from collections.abc import Iterator
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # tests are offline
 
 import pytest
+from conformance import Recorder, recorder, recording_emulators
 from haystack.utils import Secret
+from jina_spec import MISSING_REASON, SPEC_PATH, load_spec
+from page_server import pages  # noqa: F401 (the `pages` fixture: a local web server for the reader to read)
 
 from haystack_integrations.common.jina import ratelimit
 from haystack_integrations.common.jina.client import JinaClient
@@ -52,7 +55,27 @@ def fresh_rate_limiters() -> Iterator[None]:
     ratelimit.forget_all()
 
 
-def pytest_report_header() -> str:
+def pytest_report_header() -> list[str]:
     from importlib.metadata import version
 
-    return f"haystack-ai {version('haystack-ai')}"
+    conformance = f"on, against {SPEC_PATH}" if load_spec() is not None else f"skipped: {MISSING_REASON}"
+    return [f"haystack-ai {version('haystack-ai')}", f"Jina OpenAPI conformance of request bodies: {conformance}"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "nonconforming: the test sends request bodies that break Jina's spec on purpose")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _emulators_report_requests() -> Iterator[None]:
+    with recording_emulators():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def spec_conformance(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    """After each test, every body it sent to /v1/embeddings or /v1/rerank must conform to Jina's spec."""
+    with recorder() as sent:
+        yield sent
+        if load_spec() is not None and request.node.get_closest_marker("nonconforming") is None:
+            sent.assert_conforming()

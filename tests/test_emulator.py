@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import subprocess
 import sys
@@ -37,6 +38,7 @@ def test_unknown_path_is_404(emulator: JinaEmulator) -> None:
     assert requests.post(f"{emulator.url}/v1/nothing", json=BODY, headers=AUTH, timeout=5).status_code == 404
 
 
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_body_that_is_not_json_is_400(emulator: JinaEmulator) -> None:
     response = requests.post(emulator.embeddings_url, data=b"{nope", headers=AUTH, timeout=5)
     assert response.status_code == 400
@@ -74,16 +76,67 @@ def test_unknown_fault_kind_is_refused(emulator: JinaEmulator) -> None:
         emulator.inject("explode")
 
 
-def test_command_line_serves_until_terminated() -> None:
-    command = [sys.executable, "-m", "haystack_integrations.testing.jina", "--port", "0", "--latency", "0"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+CLI = [sys.executable, "-m", "haystack_integrations.testing.jina"]
+
+
+def test_command_line_serves_until_terminated_and_prints_ready_to_paste_exports() -> None:
+    process = subprocess.Popen([*CLI, "--port", "0", "--latency", "0"], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         assert "test double" in line
         url = line.rsplit(" ", 1)[-1].strip()
+        exports = {}
+        while len(exports) < 4:
+            printed = process.stdout.readline()
+            if printed.startswith("export "):
+                name, value = printed[len("export ") :].strip().split("=", 1)
+                exports[name] = value
+        assert exports == {
+            "JINA_API_KEY": DEFAULT_API_KEY,
+            "JINA_API_BASE_URL": url,
+            "JINA_READER_BASE_URL": f"{url}/r/",
+            "JINA_SEARCH_BASE_URL": f"{url}/s/",
+        }
         response = requests.post(f"{url}/v1/embeddings", json=BODY, headers=AUTH, timeout=5)
         assert len(response.json()["data"]) == 1
+        index = requests.get(f"{url}/", timeout=5).json()
+        assert [e["path"] for e in index["endpoints"]] == [
+            "/v1/embeddings",
+            "/v1/rerank",
+            "/r/<url>",
+            "/s/<query>",
+            "/g/<statement>",
+        ]
+        assert DEFAULT_API_KEY not in json.dumps(index)
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_command_line_help_lists_the_endpoints() -> None:
+    completed = subprocess.run([*CLI, "--help"], capture_output=True, text=True, timeout=60, check=True)
+    for path in ("/v1/embeddings", "/v1/rerank", "/r/<url>", "/s/<query>", "/g/<statement>"):
+        assert path in completed.stdout
+    assert "JINA_API_BASE_URL" in completed.stdout
+
+
+def test_command_line_on_a_busy_port_says_so_in_one_line(emulator: JinaEmulator) -> None:
+    port = str(urlsplit(emulator.url).port)
+    completed = subprocess.run([*CLI, "--port", port], capture_output=True, text=True, timeout=60, check=False)
+    assert completed.returncode == 1
+    assert completed.stdout == ""
+    assert completed.stderr.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_environment_points_default_components_at_the_emulator(
+    emulator: JinaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from haystack_integrations.components.embedders.jina import JinaTextEmbedder
+
+    for name, value in emulator.environment().items():
+        monkeypatch.setenv(name, value)
+    assert JinaTextEmbedder().run("hello")["embedding"]
+    assert [r.path for r in emulator.requests] == ["/v1/embeddings"]

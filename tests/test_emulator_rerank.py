@@ -60,7 +60,7 @@ def test_text_objects_are_accepted_like_strings(emulator: JinaEmulator) -> None:
         emulator,
         {
             "model": "jina-reranker-v2-base-multilingual",
-            "query": {"text": QUERY},
+            "query": QUERY,  # the spec's query is a string; documents may be TextDoc objects
             "documents": [{"text": d} for d in DOCS],
         },
     )
@@ -96,10 +96,13 @@ def test_empty_documents_score_zero(emulator: JinaEmulator) -> None:
 @pytest.mark.parametrize(
     ("change", "detail"),
     [
-        ({"model": "jina-embeddings-v3"}, "Unknown model"),
-        ({"model": None}, "Unknown model"),
         ({"query": ""}, "query must not be empty"),
         ({"query": 3}, "query must be a string"),
+        ({"query": {"text": QUERY}}, "query must be a string"),
+        ({"max_doc_length": 100}, "has no field 'max_doc_length'"),
+        ({"model": "jina-reranker-v3", "max_doc_length": 0}, "max_doc_length must be an integer from 1 to 8192"),
+        ({"model": "jina-reranker-v3", "max_doc_length": None}, "max_doc_length must be an integer"),
+        ({"truncation": "yes"}, "truncation must be a boolean"),
         ({"documents": []}, "documents must be a non-empty list"),
         ({"documents": "text"}, "documents must be a non-empty list"),
         ({"documents": ["ok", 5]}, "documents[1] must be a string"),
@@ -112,6 +115,7 @@ def test_empty_documents_score_zero(emulator: JinaEmulator) -> None:
         ({"return_documents": "no"}, "return_documents must be a boolean"),
     ],
 )
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_invalid_bodies_get_422_with_detail(emulator: JinaEmulator, change: dict[str, Any], detail: str) -> None:
     body = {"model": "jina-reranker-v1-base-en", "query": QUERY, "documents": DOCS, **change}
     response = post(emulator, body)
@@ -119,6 +123,26 @@ def test_invalid_bodies_get_422_with_detail(emulator: JinaEmulator, change: dict
     assert detail in response.json()["detail"]
 
 
+@pytest.mark.parametrize("model", ["jina-embeddings-v3", None, "jina-reranker-v9"])
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
+def test_unknown_model_is_400_input_model_not_found(emulator: JinaEmulator, model: str | None) -> None:
+    response = post(emulator, {"model": model, "query": QUERY, "documents": DOCS})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "INPUT_MODEL_NOT_FOUND" and "not found" in body["detail"] and body["request_id"]
+
+
+def test_v3_reads_only_max_doc_length_tokens_of_each_document(emulator: JinaEmulator) -> None:
+    late = "filler " * 50 + "transformer model"
+    documents = [late, "A transformer model."]
+    full = rerank(emulator, model="jina-reranker-v3", documents=documents)["results"]
+    cut = rerank(emulator, model="jina-reranker-v3", documents=documents, max_doc_length=10)["results"]
+    score = {r["index"]: r["relevance_score"] for r in full}
+    assert score[0] > 0
+    assert {r["index"]: r["relevance_score"] for r in cut}[0] == 0.0  # its match lies beyond 10 tokens
+
+
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_non_object_and_non_json_bodies_are_rejected(emulator: JinaEmulator) -> None:
     assert post(emulator, [1, 2]).status_code == 422
     response = requests.post(

@@ -137,6 +137,7 @@ def test_wrong_key_carries_the_code(emulator: JinaEmulator) -> None:
     assert "jina_wrong" not in str(error)
 
 
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_validation_errors_have_the_http_validation_error_shape(emulator: JinaEmulator, api_key: Secret) -> None:
     body = {**BODY, "truncate": "yes"}
     response = requests.post(
@@ -152,6 +153,7 @@ def test_validation_errors_have_the_http_validation_error_shape(emulator: JinaEm
     assert str(info.value).count("must be a boolean") == 1  # `errors` does not repeat the detail
 
 
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_validation_error_items_join_the_message(emulator: JinaEmulator, api_key: Secret) -> None:
     """A 422 whose `detail` is generic: the `errors` items say what is wrong."""
     from haystack_integrations.testing.jina import server

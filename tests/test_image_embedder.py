@@ -15,7 +15,7 @@ from haystack import Document, Pipeline
 from haystack.utils import Secret
 from PIL import Image, ImageDraw
 
-from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaInputError
+from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.components.embedders.jina import JinaDocumentImageEmbedder, JinaTextEmbedder
 from haystack_integrations.testing.jina import JinaEmulator, RecordedRequest
 
@@ -62,9 +62,10 @@ def decoded_inputs(request: RecordedRequest) -> list[Image.Image]:
     images = []
     for item in request.json["input"]:
         assert set(item) == {"image"}
-        header, _, payload = item["image"].partition(",")
-        assert header in ("data:image/jpeg;base64", "data:image/png;base64")
-        images.append(Image.open(io.BytesIO(base64.b64decode(payload))))
+        assert not item["image"].startswith("data:")  # plain base64, as Jina's ImageDoc takes it
+        image = Image.open(io.BytesIO(base64.b64decode(item["image"], validate=True)))
+        assert image.format in ("JPEG", "PNG")
+        images.append(image)
     return images
 
 
@@ -276,10 +277,10 @@ def test_task_and_model_for_jina_embeddings_v4(emulator: JinaEmulator, api_key: 
     assert len(result["documents"][0].embedding) == 2048
 
 
-def test_a_task_the_model_refuses_is_the_apis_error(emulator: JinaEmulator, api_key: Secret, tmp_path: Path) -> None:
+def test_a_task_the_model_lacks_fails_at_construction(emulator: JinaEmulator, api_key: Secret, tmp_path: Path) -> None:
     documents = image_docs(write_images(tmp_path, 1))
-    with pytest.raises(JinaBadRequestError, match=r"retrieval\.passage"):
-        make(emulator, api_key, task="retrieval.passage").run(documents)
+    with pytest.raises(ValueError, match=r"jina-clip-v2 has no task 'retrieval\.passage'.*tasks: retrieval\.query"):
+        make(emulator, api_key, task="retrieval.passage")
     result = make(emulator, api_key, task="retrieval.query").run(documents)
     assert result["documents"][0].embedding is not None
 
@@ -485,3 +486,65 @@ def test_warm_up_and_close_reuse_one_session(emulator: JinaEmulator, api_key: Se
     embedder.run(documents)
     assert emulator.connections == 1
     embedder.close()
+
+
+# ------------------------------------------------------------------ images as Jina's API takes them
+
+
+def noise_png(path: Path, size: tuple[int, int]) -> int:
+    """A PNG of RGB noise: it compresses badly, so it is large. Returns its size in bytes."""
+    channels = [Image.effect_noise(size, 120).convert("L") for _ in range(3)]
+    Image.merge("RGB", channels).save(path, "PNG", compress_level=1)
+    return path.stat().st_size
+
+
+def test_an_image_over_8_mb_is_re_encoded_under_the_limit(
+    emulator: JinaEmulator, api_key: Secret, tmp_path: Path
+) -> None:
+    path = tmp_path / "huge.png"
+    assert noise_png(path, (2400, 2000)) * 4 / 3 > 8_000_000  # as it is, its base64 is over the API's limit
+    result = make(emulator, api_key, image_size=None).run([Document(id="big", meta={"file_path": str(path)})])
+    assert result["documents"][0].embedding
+    (request,) = emulator.requests
+    sent = request.json["input"][0]["image"]
+    assert len(sent) <= 8_000_000
+    (image,) = decoded_inputs(request)
+    assert image.size == (2400, 2000)  # re-encoding was enough: no pixel lost
+
+
+def test_a_url_in_the_meta_field_is_sent_as_the_url_without_download(
+    emulator: JinaEmulator, api_key: Secret, tmp_path: Path
+) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    png = io.BytesIO()
+    photo(seed=3).save(png, "PNG")
+    fetched: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fetched.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(png.getvalue())))
+            self.end_headers()
+            self.wfile.write(png.getvalue())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/cat.png"
+        photo(seed=1).save(tmp_path / "local.jpg")
+        documents = [Document(meta={"file_path": url}), Document(meta={"file_path": "local.jpg"})]
+        # root_path confines local files; a URL is not a local file
+        result = make(emulator, api_key, root_path=str(tmp_path)).run(documents)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert all(d.embedding for d in result["documents"])
+    (request,) = emulator.requests
+    assert request.json["input"][0] == {"image": url}
+    assert fetched == ["/cat.png"]  # one fetch: the emulator's, standing in for Jina; the client downloaded nothing

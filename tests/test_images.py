@@ -19,7 +19,7 @@ from haystack_integrations.common.jina.images import (
     ImageSource,
     check_image_size,
     fit_size,
-    image_data_uri,
+    image_base64,
     resolve_image_source,
 )
 from haystack_integrations.testing.jina import JinaEmulator
@@ -48,13 +48,13 @@ def photo(size: tuple[int, int] = (640, 480), seed: int = 0) -> Image.Image:
     return image
 
 
-def decode(uri: str) -> tuple[str, Image.Image, bytes]:
-    header, _, payload = uri.partition(",")
-    assert header.startswith("data:") and header.endswith(";base64")
-    data = base64.b64decode(payload)
+def decode(text: str) -> tuple[str, Image.Image, bytes]:
+    """The MIME type, image and bytes of what goes into `{"image": ...}`: plain base64, never a data: URI."""
+    assert not text.startswith("data:")
+    data = base64.b64decode(text, validate=True)
     image = Image.open(io.BytesIO(data))
     image.load()
-    return header[5:-7], image, data
+    return Image.MIME[image.format or ""], image, data
 
 
 def source(path: Path, page: int | None = None, doc_id: str = "doc-1") -> ImageSource:
@@ -65,7 +65,7 @@ def source(path: Path, page: int | None = None, doc_id: str = "doc-1") -> ImageS
 
 
 def prepare(path: Path, size: tuple[int, int] | None = None, page: int | None = None) -> tuple[str, Image.Image, bytes]:
-    return decode(image_data_uri(source(path, page), size))
+    return decode(image_base64(source(path, page), size))
 
 
 def mean_abs_diff(a: Image.Image, b: Image.Image) -> float:
@@ -437,7 +437,7 @@ def test_without_root_relative_paths_are_taken_from_the_working_directory(
     photo((32, 32)).save(tmp_path / "here.png")
     monkeypatch.chdir(tmp_path)
     assert resolve({"file_path": "here.png"}).path == Path("here.png")
-    assert decode(image_data_uri(resolve({"file_path": "here.png"}), None))[1].size == (32, 32)
+    assert decode(image_base64(resolve({"file_path": "here.png"}), None))[1].size == (32, 32)
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
@@ -473,10 +473,11 @@ def test_check_image_size() -> None:
 # ---------------------------------------------------------------------------------------------- emulator
 
 
-def data_uri(image: Image.Image, fmt: str = "PNG", **params: object) -> str:
+def b64(image: Image.Image, fmt: str = "PNG", **params: object) -> str:
+    """Plain base64, as Jina's ImageDoc takes images."""
     buffer = io.BytesIO()
     image.save(buffer, fmt, **params)
-    return f"data:{Image.MIME[fmt]};base64,{base64.b64encode(buffer.getvalue()).decode()}"
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def embed(emulator: JinaEmulator, inputs: list[object], model: str = "jina-clip-v2") -> requests.Response:
@@ -500,8 +501,8 @@ def cosine(a: list[float], b: list[float]) -> float:
 
 def test_emulator_identical_images_identical_vectors(emulator: JinaEmulator) -> None:
     image = photo(seed=1)
-    raw_base64 = data_uri(image).split(",", 1)[1]
-    a, b, c = vectors_of(emulator, [{"image": data_uri(image)}, {"image": data_uri(image)}, {"image": raw_base64}])
+    raw_base64 = b64(image)
+    a, b, c = vectors_of(emulator, [{"image": b64(image)}, {"image": b64(image)}, {"image": raw_base64}])
     assert a == b == c
     assert len(a) == 1024
     assert math.isclose(sum(x * x for x in a), 1.0, rel_tol=1e-6)
@@ -509,13 +510,13 @@ def test_emulator_identical_images_identical_vectors(emulator: JinaEmulator) -> 
 
 def test_emulator_similar_images_are_close_and_different_ones_far(emulator: JinaEmulator) -> None:
     image = photo((640, 480), seed=1)
-    same_as_jpeg = data_uri(image, "JPEG", quality=70)
-    smaller = data_uri(image.resize((200, 150)))
-    noisy = data_uri(Image.blend(image, Image.effect_noise((640, 480), 30).convert("RGB"), 0.1))
-    other = data_uri(photo((640, 480), seed=7).transpose(Image.Transpose.ROTATE_180))
-    flat = data_uri(Image.new("RGB", (640, 480), (30, 200, 30)))
+    same_as_jpeg = b64(image, "JPEG", quality=70)
+    smaller = b64(image.resize((200, 150)))
+    noisy = b64(Image.blend(image, Image.effect_noise((640, 480), 30).convert("RGB"), 0.1))
+    other = b64(photo((640, 480), seed=7).transpose(Image.Transpose.ROTATE_180))
+    flat = b64(Image.new("RGB", (640, 480), (30, 200, 30)))
     base, *rest = vectors_of(
-        emulator, [{"image": data_uri(image)}] + [{"image": u} for u in (same_as_jpeg, smaller, noisy, other, flat)]
+        emulator, [{"image": b64(image)}] + [{"image": u} for u in (same_as_jpeg, smaller, noisy, other, flat)]
     )
     jpeg, resized, with_noise, different, green = (cosine(base, v) for v in rest)
     assert min(jpeg, resized, with_noise) > 0.9
@@ -529,7 +530,7 @@ def test_emulator_image_vectors_honour_dimensions_and_usage(emulator: JinaEmulat
         emulator.embeddings_url,
         json={
             "model": "jina-clip-v2",
-            "input": [{"image": data_uri(photo((1200, 1000)))}, {"image": data_uri(photo((4000, 3000)))}],
+            "input": [{"image": b64(photo((1200, 1000)))}, {"image": b64(photo((4000, 3000)))}],
             "dimensions": 64,
         },
         headers={"Authorization": f"Bearer {emulator.api_key}"},
@@ -545,15 +546,16 @@ def test_emulator_image_vectors_honour_dimensions_and_usage(emulator: JinaEmulat
 @pytest.mark.parametrize(
     ("image", "detail"),
     [
-        ("data:image/png;base64,aGVsbG8gd29ybGQ=", "could not decode"),
-        ("data:image/png;base64,@@not base64@@", "valid base64"),
-        ("data:image/png,rawbytes", "data:<mime>;base64"),
-        ("data:text/plain;base64,aGVsbG8=", "not an image type"),
+        ("aGVsbG8gd29ybGQ=", "could not decode"),
+        ("@@not base64@@", "valid base64"),
+        ("data:image/png;base64,aGVsbG8gd29ybGQ=", "a data: URI is neither a URL nor base64"),
+        ("data:image/png,rawbytes", "a data: URI is neither"),
         ("!!!", "valid base64"),
         ("", "must be a URL"),
         (42, "must be a URL"),
     ],
 )
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_emulator_rejects_undecodable_images(emulator: JinaEmulator, image: object, detail: str) -> None:
     response = embed(emulator, [{"text": "ok"}, {"image": image}])
     assert response.status_code == 422
@@ -562,18 +564,19 @@ def test_emulator_rejects_undecodable_images(emulator: JinaEmulator, image: obje
 
 
 def test_emulator_rejects_oversize_images(emulator: JinaEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    uri = data_uri(photo((300, 200)))
+    uri = b64(photo((300, 200)))
     monkeypatch.setattr(emulator_images, "MAX_IMAGE_BYTES", 100)
     response = embed(emulator, [{"image": uri}])
-    assert response.status_code == 422 and "bytes" in response.json()["detail"]
+    assert response.status_code == 422 and "base64 characters" in response.json()["detail"]
     monkeypatch.setattr(emulator_images, "MAX_IMAGE_BYTES", 10**8)
     monkeypatch.setattr(emulator_images, "MAX_IMAGE_PIXELS", 300 * 200 - 1)
     response = embed(emulator, [{"image": uri}])
     assert response.status_code == 422 and "300x200 pixels" in response.json()["detail"]
 
 
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_emulator_rejects_images_for_text_models(emulator: JinaEmulator) -> None:
-    response = embed(emulator, [{"image": data_uri(photo())}], model="jina-embeddings-v3")
+    response = embed(emulator, [{"image": b64(photo())}], model="jina-embeddings-v3")
     assert response.status_code == 422
 
 
@@ -596,7 +599,7 @@ def test_emulator_fetches_reachable_urls_and_refuses_others(emulator: JinaEmulat
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/cat.png"
-        from_url, from_data = vectors_of(emulator, [{"image": url}, {"image": data_uri(photo(seed=2))}])
+        from_url, from_data = vectors_of(emulator, [{"image": url}, {"image": b64(photo(seed=2))}])
         assert from_url == from_data
     finally:
         server.shutdown()
@@ -608,19 +611,19 @@ def test_emulator_fetches_reachable_urls_and_refuses_others(emulator: JinaEmulat
 def test_emulator_vector_of_a_prepared_file_matches_its_pixels(tmp_path: Path, emulator: JinaEmulator) -> None:
     path = tmp_path / "p.jpg"
     photo((1600, 1200), seed=4).save(path, quality=90)
-    prepared = image_data_uri(source(path), (512, 512))
-    direct = data_uri(photo((1600, 1200), seed=4))
+    prepared = image_base64(source(path), (512, 512))
+    direct = b64(photo((1600, 1200), seed=4))
     a, b = vectors_of(emulator, [{"image": prepared}, {"image": direct}])
     assert cosine(a, b) > 0.95
 
 
 def test_emulator_is_importable_without_a_running_server() -> None:
-    vector, tokens = emulator_images.image_vector(data_uri(photo((100, 100))), 0, 32)
+    vector, tokens = emulator_images.image_vector(b64(photo((100, 100))), 0, 32)
     assert len(vector) == 32 and tokens == 1000
 
 
 def _size_in_child(path: str, queue: object) -> None:
-    uri = image_data_uri(source(Path(path)), (20, 20))
+    uri = image_base64(source(Path(path)), (20, 20))
     queue.put(decode(uri)[1].size)  # type: ignore[attr-defined]
 
 
@@ -642,3 +645,28 @@ def test_preparation_works_in_a_forked_child(tmp_path: Path) -> None:
         child.join(timeout=30)
         if child.is_alive():
             child.kill()
+
+
+def test_an_image_over_the_limit_is_shrunk_until_it_fits(tmp_path: Path) -> None:
+    path = tmp_path / "noise.png"
+    channels = [Image.effect_noise((600, 400), 120).convert("L") for _ in range(3)]
+    Image.merge("RGB", channels).save(path, "PNG")
+    assert len(base64.b64encode(path.read_bytes())) > 120_000
+    text = image_base64(source(path), None, max_chars=120_000)
+    assert len(text) <= 120_000
+    mime, image, _ = decode(text)
+    assert mime == "image/jpeg" and image.size[0] / image.size[1] == pytest.approx(1.5, abs=0.02)
+
+
+def test_an_image_that_cannot_fit_names_its_document(tmp_path: Path) -> None:
+    path = tmp_path / "p.png"
+    photo((200, 100)).save(path)
+    with pytest.raises(JinaInputError, match=r"document doc-1 \(path .*p\.png'\).*limit of 100 base64 characters"):
+        image_base64(source(path), None, max_chars=100)
+
+
+def test_a_url_is_taken_as_it_is(tmp_path: Path) -> None:
+    found = resolve_image_source(
+        "d", {"file_path": "HTTPS://example.com/a.png "}, file_path_meta_field="file_path", root_path=str(tmp_path)
+    )
+    assert image_base64(found) == "HTTPS://example.com/a.png"

@@ -17,6 +17,8 @@ from haystack_integrations.components.embedders.jina import (
     JinaDocumentEmbedder, JinaDocumentImageEmbedder, JinaTextEmbedder)
 from haystack_integrations.components.rankers.jina import JinaRanker
 from haystack_integrations.components.connectors.jina import JinaReaderConnector, JinaReaderMode
+from haystack_integrations.components.websearch.jina import JinaWebSearch
+from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
 from haystack_integrations.common.jina import JinaClient, JinaError
 from haystack_integrations.testing.jina import JinaEmulator
 import haystack_integrations.components.embedders.jina as embedders
@@ -33,7 +35,8 @@ def test_wheel_installs_and_imports(tmp_path: Path) -> None:
     )
     (wheel,) = (tmp_path / "dist").glob("jina_haystack-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for package in ("common", "components/embedders", "components/rankers", "components/connectors", "testing"):
+    packages = ("embedders", "rankers", "connectors", "websearch", "fetchers")
+    for package in ("common", "testing", *(f"components/{name}" for name in packages)):
         assert f"haystack_integrations/{package}/jina/py.typed" in names
     assert not any(name in names for name in ("haystack_integrations/__init__.py",)), "namespace package"
     assert not any(name.startswith("tests/") for name in names)

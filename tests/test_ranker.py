@@ -123,10 +123,14 @@ def test_token_secret_refuses_to_serialize_and_never_shows(emulator: JinaEmulato
     assert info.value.status_code == 401
 
 
-def test_missing_key_fails_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_key_fails_at_the_first_run_not_at_construction(
+    emulator: JinaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("JINA_API_KEY", raising=False)
+    ranker = JinaRanker(base_url=emulator.rerank_url)
     with pytest.raises(JinaAuthenticationError, match="JINA_API_KEY"):
-        JinaRanker()
+        ranker.run(QUERY, make_docs())
+    assert not emulator.requests
 
 
 @pytest.mark.parametrize("top_k", [0, -1])
@@ -368,11 +372,12 @@ def test_one_failing_part_fails_the_run(
 # ---------------------------------------------------------------- errors and validation of answers
 
 
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
 def test_unknown_model_is_a_bad_request_with_the_server_detail(emulator: JinaEmulator, api_key: Secret) -> None:
     ranker = JinaRanker("no-such-reranker", api_key, base_url=emulator.rerank_url)
-    with pytest.raises(JinaBadRequestError, match="Unknown model 'no-such-reranker'") as info:
+    with pytest.raises(JinaBadRequestError, match="Model 'no-such-reranker' not found") as info:
         ranker.run(QUERY, make_docs())
-    assert info.value.status_code == 422
+    assert info.value.status_code == 400 and info.value.code == "INPUT_MODEL_NOT_FOUND"
     assert emulator.api_key not in str(info.value)
 
 

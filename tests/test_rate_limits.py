@@ -6,6 +6,7 @@ length through `JINA_RATE_WINDOW`, as it assumes Jina's minute otherwise.
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import subprocess
@@ -86,6 +87,7 @@ def test_token_limit_counts_usage_and_can_omit_retry_after(limited: JinaEmulator
     assert "Retry-After" not in third.headers
 
 
+@pytest.mark.nonconforming  # `truncate: "yes"`, to get an error answer
 @pytest.mark.parametrize("limited", [{"limits": {"rpm": 1}}], indirect=True)
 def test_window_reopens_and_error_answers_carry_headers_too(limited: JinaEmulator) -> None:
     assert post(limited).status_code == 200
@@ -219,11 +221,16 @@ def test_one_limiter_per_key_and_host_that_never_shows_the_key(key: Secret) -> N
     assert "jina_secret_value_123" not in repr(first) + repr(ratelimit._registry.limiters)
 
 
-def test_clients_hold_no_limiter_so_they_copy_and_pickle(key: Secret) -> None:
+@pytest.mark.parametrize("limited", [{"limits": {"concurrency": 2}}], indirect=True)
+def test_clients_hold_no_limiter_so_they_copy_and_pickle(limited: JinaEmulator, key: Secret) -> None:
     client = JinaClient(key, rate_limits="tier1")
-    state = {name: value for name, value in vars(client).items() if name not in ("_session_lock", "limit")}
-    assert not any(isinstance(v, ratelimit.RateLimiter) for v in vars(client).values())
-    assert pickle.loads(pickle.dumps(state))["rate_limits"] == Limits(rpm=500, tpm=10_000_000, concurrency=50)
+    client.post_json(limited.embeddings_url, BODY)
+    assert not any(isinstance(value, ratelimit.RateLimiter) for value in vars(client).values())
+    for twin in (copy.deepcopy(client), pickle.loads(pickle.dumps(client))):
+        assert twin.rate_limits == Limits(rpm=500, tpm=10_000_000, concurrency=50)
+        twin.post_json(limited.embeddings_url, BODY)  # same key and host: the same shared limiter
+    limiter = limiter_for(f"Bearer {DEFAULT_API_KEY}", limited.embeddings_url)
+    assert limiter.concurrency == 50 and limiter.in_flight == 0  # type: ignore[attr-defined]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

@@ -1,12 +1,8 @@
 from __future__ import annotations
 
 import asyncio
-import http.server
 import inspect
 import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +10,7 @@ import pytest
 import requests
 from haystack import Document, Pipeline
 from haystack.utils import Secret
+from page_server import PageServer
 
 from haystack_integrations.common.jina.errors import (
     JinaAuthenticationError,
@@ -26,6 +23,8 @@ from haystack_integrations.components.connectors.jina.reader import READER_ENDPO
 from haystack_integrations.testing.jina import JinaEmulator
 
 TYPE = "haystack_integrations.components.connectors.jina.reader.JinaReaderConnector"
+# Ground mode warns that it is deprecated; the tests below that check the warning use pytest.warns.
+pytestmark = pytest.mark.filterwarnings("ignore:JinaReaderConnector mode 'ground' is deprecated:DeprecationWarning")
 
 ARTICLE = """<!doctype html>
 <html><head><title>Neapolitan pizza</title>
@@ -48,49 +47,6 @@ CORPUS = [
     {"url": "https://example.org/pasta", "title": "Pasta", "content": "Pasta is boiled in salted water."},
     {"url": "https://example.org/tea", "title": "Tea", "content": "Green tea is not fermented. It is steamed."},
 ]
-
-
-# ---------------------------------------------------------------------------------------------- a page server
-@dataclass
-class PageServer:
-    """A second local server the emulator reads pages from; it can also stand in for a broken Reader."""
-
-    pages: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # path -> (status, content type, body)
-    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-    url: str = ""
-
-    def add(self, path: str, body: str, *, status: int = 200, content_type: str = "text/html; charset=utf-8") -> str:
-        self.pages[path] = (status, content_type, body)
-        return self.url + path
-
-
-@pytest.fixture
-def pages() -> Iterator[PageServer]:
-    server_state = PageServer()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            server_state.requests.append((self.path, dict(self.headers.items())))
-            status, content_type, body = server_state.pages.get(self.path, (404, "text/html", "<h1>Not found</h1>"))
-            payload = body.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server_state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server_state
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @pytest.fixture
@@ -161,6 +117,12 @@ def test_to_dict_keeps_the_published_shape_and_adds_new_parameters(api_key: Secr
             "engine": None,
             "timeout": None,
             "max_retries": None,
+            "token_budget": None,
+            "retain_images": None,
+            "locale": None,
+            "with_iframe": None,
+            "with_shadow_dom": None,
+            "respond_with": None,
         },
     }
 
@@ -347,8 +309,11 @@ def test_base_url_is_a_plain_prefix(emulator: JinaEmulator, api_key: Secret, art
 
 
 # ---------------------------------------------------------------------------------------------- read
-def test_read_returns_markdown_with_meta(emulator: JinaEmulator, api_key: Secret, article: str) -> None:
+def test_read_returns_the_main_content_as_markdown_by_default(
+    emulator: JinaEmulator, api_key: Secret, article: str
+) -> None:
     document = only(reader(emulator, api_key).run(article))
+    assert emulator.requests[-1].header("X-Return-Format") is None  # the service's default: `content`
     assert document.meta["title"] == "Neapolitan pizza"
     assert document.meta["description"] == "How pizza is made in Naples"
     assert document.meta["url"] == article
@@ -360,7 +325,11 @@ def test_read_returns_markdown_with_meta(emulator: JinaEmulator, api_key: Secret
     assert "- flour\n- water\n- salt" in content
     assert "![Image 2: A slice]" in content
     assert "console.log" not in content and "color: red" not in content
-    assert "Buy our pizza stones" in content and "[About]" in content
+    # `content` is readability-filtered: the page chrome (nav, footer) is left out; `markdown` keeps it
+    assert "Buy our pizza stones" not in content and "[About]" not in content
+    whole = only(reader(emulator, api_key, return_format="markdown").run(article)).content
+    assert "Buy our pizza stones" in whole and "[About]" in whole
+    assert "# Pizza in Naples" in whole
 
 
 @pytest.mark.parametrize(
@@ -369,6 +338,7 @@ def test_read_returns_markdown_with_meta(emulator: JinaEmulator, api_key: Secret
         ("text", "Pizza is baked in a wood-fired oven.\nIt takes ninety seconds.", "**"),
         ("html", '<article id="main" class="post">', "# Pizza"),
         ("markdown", "# Pizza in Naples", "<h1>"),
+        ("content", "# Pizza in Naples", "Buy our pizza stones"),
     ],
 )
 def test_return_formats(
@@ -397,7 +367,7 @@ def test_target_and_remove_selectors(emulator: JinaEmulator, api_key: Secret, ar
 
 def test_unmatched_selectors_warn(emulator: JinaEmulator, api_key: Secret, article: str) -> None:
     document = only(reader(emulator, api_key, target_selector="table", wait_for_selector=".late").run(article))
-    assert document.content == ""
+    assert document.content == "How pizza is made in Naples"  # no page text: the description instead
     assert "'table'" in document.meta["warning"] and "'.late'" in document.meta["warning"]
 
 
@@ -576,7 +546,7 @@ def test_body_that_is_not_json(emulator: JinaEmulator, api_key: Secret, article:
         ("read", {"code": 200, "status": 20000}, "'data' field is missing"),
         ("read", {"code": 200, "status": 20000, "data": None}, "'data' field is missing"),
         ("read", [{"content": "x"}], "JSON object"),
-        ("read", {"code": 200, "data": {"title": "no content"}}, "none of the fields"),
+        ("read", {"code": 200, "data": {"title": "no content"}}, "neither the 'content' field"),
         ("read", {"code": 200, "data": "just a string"}, "JSON object"),
         ("search", {"code": 200, "data": {"content": "one"}}, "list of results"),
         ("search", {"code": 200, "data": ["a string"]}, "JSON object"),
@@ -654,7 +624,6 @@ def test_emulator_reader_auth_is_optional_and_envelope_is_json(emulator: JinaEmu
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"return_format": "screenshot"}, "screenshots"),
         ({"return_format": "pdf"}, "X-Return-Format must be one of"),
         ({"target_selector": "li:first-child"}, "cannot parse"),
     ],
@@ -664,3 +633,222 @@ def test_emulator_rejects_what_it_cannot_do(
 ) -> None:
     with pytest.raises(JinaBadRequestError, match=message):
         reader(emulator, api_key, **options).run(article)
+
+
+# ---------------------------------------------------------------------------------------------- the service's formats
+@pytest.mark.parametrize(("return_format", "field"), [("screenshot", "screenshotUrl"), ("pageshot", "pageshotUrl")])
+def test_screenshots_give_the_image_url_in_json(
+    emulator: JinaEmulator, api_key: Secret, article: str, return_format: str, field: str
+) -> None:
+    document = only(reader(emulator, api_key, return_format=return_format).run(article))
+    assert document.content == document.meta[field]
+    assert document.content.startswith(f"{emulator.url}/shots/") and document.content.endswith(".png")
+    assert document.meta["title"] == "Neapolitan pizza"
+    if return_format == "pageshot":  # the page's HTML comes beside the pageshot, never instead of it
+        assert "<article" in document.meta["html"]
+    image = requests.get(document.content, timeout=10)
+    assert image.headers["Content-Type"] == "image/png" and image.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.parametrize(("return_format", "field"), [("screenshot", "screenshotUrl"), ("pageshot", "pageshotUrl")])
+def test_screenshots_as_text_give_the_redirect_target_not_the_bytes(
+    emulator: JinaEmulator, api_key: Secret, article: str, return_format: str, field: str
+) -> None:
+    document = only(reader(emulator, api_key, json_response=False, return_format=return_format).run(article))
+    assert document.content.startswith(f"{emulator.url}/shots/") and document.content.endswith(".png")
+    assert document.meta[field] == document.content
+    assert document.meta["query"] == article
+    assert emulator.requests_to("/shots/") == [], "the 302 must not be followed"
+
+
+def test_a_redirect_without_location_is_an_error(api_key: Secret, pages: PageServer) -> None:
+    pages.add("/raw/x", "", status=302, content_type="text/plain")
+    component = JinaReaderConnector(
+        "read", api_key=api_key, base_url=f"{pages.url}/raw/", json_response=False, return_format="screenshot"
+    )
+    with pytest.raises(JinaMalformedResponseError, match="redirect without a Location"):
+        component.run("x")
+
+
+def test_other_redirects_are_followed_as_text(api_key: Secret, pages: PageServer) -> None:
+    """Only a screenshot or pageshot redirect is the answer; a proxy's redirect leads to the page."""
+    pages.add("/moved/x", "the page text", content_type="text/plain; charset=utf-8")
+    pages.redirect("/raw/x", "/moved/x")
+    component = JinaReaderConnector("read", api_key=api_key, base_url=f"{pages.url}/raw/", json_response=False)
+    document = only(component.run("x"))
+    assert document.content == "the page text"
+    assert [path for path, _ in pages.requests] == ["/raw/x", "/moved/x"]
+
+
+def test_links_summary_last_link_wins_for_a_text(emulator: JinaEmulator, api_key: Secret, pages: PageServer) -> None:
+    url = pages.add(
+        "/dup",
+        '<html><body><a href="/one">Docs</a> <a href="/x">Other</a> <a href="/two">Docs</a></body></html>',
+    )
+    document = only(reader(emulator, api_key, with_links_summary=True).run(url))
+    assert document.meta["links"] == {"Docs": f"{pages.url}/two", "Other": f"{pages.url}/x"}
+    assert list(document.meta["links"]) == ["Docs", "Other"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "field", "starts"),
+    [
+        ({}, None, "Green tea is not fermented. It is steamed."),
+        ({"X-Return-Format": "markdown"}, None, "Green tea is not fermented. It is steamed."),
+        ({"X-Return-Format": "text"}, None, "Green tea is not fermented. It is steamed."),
+        ({"X-Return-Format": "html"}, None, "<html><head><title>Tea</title>"),
+        ({"X-Respond-With": "no-content"}, None, "Green tea is not fermented."),
+    ],
+)
+def test_search_content_comes_from_the_format_field(
+    emulator: JinaEmulator, api_key: Secret, headers: dict[str, str], field: str | None, starts: str
+) -> None:
+    emulator.corpus = CORPUS
+    document = only(reader(emulator, api_key, "search").run("green tea", headers=headers))
+    raw = requests.get(
+        emulator.search_url + "green%20tea",
+        headers={"Accept": "application/json", "Authorization": f"Bearer {emulator.api_key}", **headers},
+        timeout=10,
+    ).json()["data"][0]
+    if headers.get("X-Return-Format") in ("html", "text") or headers.get("X-Respond-With"):
+        assert raw["content"] == ""  # the service's shape: the page is in the format's own field
+    assert document.content.startswith(starts)
+    assert not {"content", "html", "text"} & set(document.meta)
+
+
+# ---------------------------------------------------------------------------------------------- new options, headers
+def test_new_options_reach_the_wire_and_serialize(emulator: JinaEmulator, api_key: Secret, article: str) -> None:
+    component = reader(
+        emulator,
+        api_key,
+        token_budget=20000,
+        retain_images="none",
+        locale="de-DE",
+        with_iframe=True,
+        with_shadow_dom=True,
+        respond_with="readerlm-v2",
+    )
+    component.run(article)
+    sent = emulator.requests[-1]
+    assert {name: value for name, value in sent.headers.items() if name.lower().startswith("x-")} == {
+        "X-Token-Budget": "20000",
+        "X-Retain-Images": "none",
+        "X-Locale": "de-DE",
+        "X-With-Iframe": "true",
+        "X-With-Shadow-Dom": "true",
+        "X-Respond-With": "readerlm-v2",
+    }
+    loaded = JinaReaderConnector.from_dict(component.to_dict())
+    assert loaded.to_dict() == component.to_dict()
+    assert loaded._headers == component._headers
+    parameters = inspect.signature(JinaReaderConnector.__init__).parameters
+    for name in ("token_budget", "retain_images", "locale", "with_iframe", "with_shadow_dom", "respond_with"):
+        assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY and parameters[name].default is None
+
+
+def test_flags_set_to_false_or_none_send_nothing(emulator: JinaEmulator, api_key: Secret, article: str) -> None:
+    reader(emulator, api_key, with_iframe=False, with_shadow_dom=None).run(article)
+    assert emulator.requests[-1].header("X-With-Iframe") is None
+    assert emulator.requests[-1].header("X-With-Shadow-Dom") is None
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"locale": "de-DE\r\nAuthorization: Bearer stolen"},
+        {"engine": "browser\nX-Evil: 1"},
+        {"target_selector": ["article", "main\r"]},
+        {"return_format": "text\x00"},
+        {"respond_with": "no-content\n"},
+    ],
+)
+def test_option_values_with_cr_or_lf_are_refused_at_construction(api_key: Secret, options: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="control characters"):
+        JinaReaderConnector("read", api_key=api_key, **options)
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"Authorization": "Bearer someone-elses-key"}, "'Authorization' cannot be set per run"),
+        ({"authorization": "Bearer x"}, "cannot be set per run"),
+        ({"AUTHORIZATION": "Bearer x"}, "cannot be set per run"),
+        ({"Cookie": "a=b"}, "cannot be set per run"),
+        ({"X-Locale": "de-DE\r\nAuthorization: Bearer x"}, "control characters"),
+        ({"X-Locale": "de-DE\nX-Evil: 1"}, "control characters"),
+        ({"X-Bad\r\nName": "1"}, "not a valid HTTP header name"),
+        ({"X-Locale": 3}, "must be a string"),
+    ],
+)
+def test_per_run_headers_cannot_take_the_key_or_inject_headers(
+    emulator: JinaEmulator, api_key: Secret, article: str, headers: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        reader(emulator, api_key).run(article, headers=headers)
+    assert emulator.requests == []
+
+
+def test_as_a_tool_an_llm_cannot_replace_the_key(emulator: JinaEmulator, api_key: Secret, article: str) -> None:
+    from haystack.tools import ComponentTool
+
+    tool = ComponentTool(reader(emulator, api_key), name="read_page")
+    description = tool.parameters["properties"]["headers"]["description"]
+    assert "Authorization" in description and "cannot" in description
+    with pytest.raises(Exception, match="cannot be set per run"):
+        tool.invoke(query=article, headers={"Authorization": "Bearer attacker-key"})
+    assert all(r.header("Authorization") != "Bearer attacker-key" for r in emulator.requests)
+    assert tool.invoke(query=article, headers={"X-Locale": "it-IT"})["documents"][0].meta["title"]
+    assert emulator.requests[-1].header("Authorization") == f"Bearer {emulator.api_key}"
+
+
+# ---------------------------------------------------------------------------------------------- ground (deprecated)
+def test_ground_mode_is_deprecated(api_key: Secret) -> None:
+    with pytest.warns(DeprecationWarning, match="may be retired") as record:
+        JinaReaderConnector("ground", api_key=api_key)
+    assert record[0].filename == __file__, "the warning points at the caller's line, so users see it"
+    with pytest.warns(DeprecationWarning, match="ground"):
+        JinaReaderConnector.from_dict({"type": TYPE, "init_parameters": {"mode": "ground"}})
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_ground_404_or_410_says_the_endpoint_may_be_retired(
+    emulator: JinaEmulator, api_key: Secret, status: int
+) -> None:
+    emulator.inject("status", status=status, detail="Not here", path="/g/")
+    with pytest.warns(DeprecationWarning, match="ground"):
+        component = reader(emulator, api_key, "ground")
+    with pytest.raises(JinaBadRequestError, match="may be retired") as info:
+        component.run("Pizza comes from Naples")
+    assert info.value.status_code == status
+    assert "Not here" in str(info.value)
+
+
+def test_other_ground_errors_and_read_404_are_unchanged(emulator: JinaEmulator, api_key: Secret, article: str) -> None:
+    emulator.inject("status", status=422, detail="Bad statement", path="/g/")
+    with pytest.warns(DeprecationWarning, match="ground"):
+        component = reader(emulator, api_key, "ground")
+    with pytest.raises(JinaBadRequestError) as info:
+        component.run("Pizza comes from Naples")
+    assert "retired" not in str(info.value)
+    emulator.inject("status", status=404, detail="Gone", path="/r/")
+    with pytest.raises(JinaBadRequestError) as read_info:
+        reader(emulator, api_key).run(article)
+    assert "retired" not in str(read_info.value)
+
+
+# ---------------------------------------------------------------------------------------------- emulator search
+def test_emulator_search_post_validates_like_the_service(emulator: JinaEmulator) -> None:
+    emulator.corpus = [{"url": f"https://example.org/{i}", "title": f"Pizza {i}", "content": "pz"} for i in range(30)]
+    auth = {"Authorization": f"Bearer {emulator.api_key}", "Accept": "application/json"}
+
+    def post(body: Any) -> requests.Response:
+        return requests.post(emulator.search_url, json=body, headers=auth, timeout=10)
+
+    assert len(post({"q": "pizza", "num": 50}).json()["data"]) == 20  # num is capped at 20
+    assert len(post({"q": "pizza", "count": 7}).json()["data"]) == 7
+    assert len(post({"q": "pizza"}).json()["data"]) == 5
+    for body, status in [({"num": 3}, 422), ({"q": "pizza", "num": 0}, 422), ({"q": "pizza", "top": 3}, 422)]:
+        assert post(body).status_code == status, body
+    key = {"Authorization": auth["Authorization"]}
+    text = requests.post(emulator.search_url, json={"q": "pizza", "num": 1}, headers=key, timeout=10)
+    assert text.text.startswith("[1] Title: Pizza 0\n")

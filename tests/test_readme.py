@@ -1,4 +1,7 @@
-"""Every Python block of the README runs, in order, in one namespace — so the README cannot rot."""
+"""Every Python block of the README runs, in order, in one namespace — so the README cannot rot.
+
+Blocks that start with `# live:` need a real key and the internet: they are compiled, never run.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,24 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def python_blocks() -> list[str]:
+LIVE = "# live:"
+VARIABLES = ("JINA_API_KEY", "JINA_API_BASE_URL", "JINA_READER_BASE_URL", "JINA_SEARCH_BASE_URL")
+
+
+def all_python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+
+
+def python_blocks() -> list[str]:
+    return [block for block in all_python_blocks() if not block.startswith(LIVE)]
+
+
+def test_live_blocks_compile_and_use_no_emulator_and_no_base_url() -> None:
+    live = [block for block in all_python_blocks() if block.startswith(LIVE)]
+    assert live, "the README shows real use with a key"
+    for block in live:
+        compile(block, "README.md live block", "exec")
+        assert "base_url" not in block and "Emulator" not in block
 
 
 def test_readme_has_examples_for_every_component() -> None:
@@ -19,10 +38,12 @@ def test_readme_has_examples_for_every_component() -> None:
     for name in ("JinaTextEmbedder", "JinaDocumentEmbedder", "JinaDocumentImageEmbedder", "JinaRanker"):
         assert name in text
     assert "JinaReaderConnector" in text
+    assert "JinaWebSearch" in text and "JinaReaderFetcher" in text
 
 
 def test_readme_python_blocks_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("JINA_API_KEY", raising=False)
+    for variable in VARIABLES:  # the README sets them; monkeypatch restores them afterwards
+        monkeypatch.delenv(variable, raising=False)
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "readme"}
     blocks = python_blocks()

@@ -46,7 +46,7 @@ def test_to_dict_matches_published_shape_plus_new_defaults(api_key: Secret) -> N
 def test_round_trip_with_all_parameters(api_key: Secret) -> None:
     original = JinaTextEmbedder(
         api_key,
-        "jina-embeddings-v4",
+        "jina-embeddings-v3",
         "p:",
         ":s",
         "retrieval.query",
@@ -155,10 +155,17 @@ def test_non_string_input_points_to_document_embedder(embedder: JinaTextEmbedder
         embedder.run(bad)  # type: ignore[arg-type]
 
 
-def test_api_validation_error_surfaces(emulator: JinaEmulator, api_key: Secret) -> None:
-    embedder = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url, task="code.query")
-    with pytest.raises(JinaBadRequestError, match=r"task 'code\.query' is not supported"):
+@pytest.mark.nonconforming  # sends bodies that break the spec on purpose
+def test_api_error_surfaces_for_a_model_the_catalogue_does_not_know(emulator: JinaEmulator, api_key: Secret) -> None:
+    embedder = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url, model="jina-embeddings-v9")
+    with pytest.raises(JinaBadRequestError, match="INPUT_MODEL_NOT_FOUND") as info:
         embedder.run("x")
+    assert info.value.status_code == 400 and info.value.code == "INPUT_MODEL_NOT_FOUND"
+
+
+def test_a_task_the_known_model_lacks_fails_at_construction(api_key: Secret) -> None:
+    with pytest.raises(ValueError, match=r"jina-embeddings-v3 has no task 'code\.query'.*retrieval\.passage"):
+        JinaTextEmbedder(api_key=api_key, task="code.query")
 
 
 async def test_run_async_calls_overlap(emulator: JinaEmulator, api_key: Secret) -> None:

@@ -1,9 +1,13 @@
 """The one HTTP client every Jina component uses.
 
-`JinaClient` owns a keep-alive `requests.Session` (created on first use, shared by all threads of the
-component), the Bearer auth header, timeouts, retries with backoff, the mapping from HTTP errors to
-`JinaError` subclasses, and a bound on requests in flight. Pacing to the API's rate limits is shared
-by all clients of a key (`ratelimit.py`).
+`JinaClient` owns a keep-alive `requests.Session` (opened by `open`, or by the first request; shared by
+all threads of the component), the Bearer auth header, timeouts, retries with backoff, the mapping from
+HTTP errors to `JinaError` subclasses, and a bound on requests in flight. Pacing to the API's rate limits
+is shared by all clients of a key and host (`ratelimit.py`).
+
+Its state is its settings (the key as a `Secret`, timeouts, limits). The key is resolved and the session
+opened only by `open`; copies, pickles and forked children start with no session, lock or counter of
+the original (see `fork.py`).
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -23,6 +28,8 @@ import requests
 from haystack.utils import Secret
 from requests.adapters import HTTPAdapter
 
+from haystack_integrations.common.jina import fork
+from haystack_integrations.common.jina.endpoints import not_found_hint, overrides, resolve_url
 from haystack_integrations.common.jina.errors import (
     JinaConnectionError,
     JinaError,
@@ -31,7 +38,7 @@ from haystack_integrations.common.jina.errors import (
     JinaTimeoutError,
     error_for_status,
 )
-from haystack_integrations.common.jina.ratelimit import Limits, limiter_for, parse_limits
+from haystack_integrations.common.jina.ratelimit import Limits, Pacer, limiter_for, parse_limits
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
@@ -64,7 +71,7 @@ def resolve_max_retries(max_retries: int | None) -> int:
 
 
 def resolve_api_key(api_key: Secret) -> str:
-    """Resolve the Secret now, so a missing key fails when the component is built, not mid-pipeline."""
+    """Resolve the Secret (at `JinaClient.open`); a missing key raises `JinaMissingKeyError` naming the variable."""
     try:
         value = api_key.resolve_value()
     except ValueError:
@@ -108,7 +115,7 @@ class JinaClient:
     """
     A small, thread-safe client for the Jina HTTP APIs.
 
-    :param api_key: The API key, as a Haystack `Secret`. It is resolved here, once.
+    :param api_key: The API key, as a Haystack `Secret`. It is resolved by `open`, not here.
     :param timeout: Seconds to wait for an answer; `None` reads `JINA_TIMEOUT`, else 60.
     :param max_retries: Retries on 429, 500, 502, 503, 504 and connection errors; `None` reads
         `JINA_MAX_RETRIES`, else 5.
@@ -129,27 +136,55 @@ class JinaClient:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         rate_limits: str | Mapping[str, int] | Limits | None = None,
     ) -> None:
-        self._auth_header = f"Bearer {resolve_api_key(api_key)}"
+        self._api_key = api_key
         self.timeout = resolve_timeout(timeout)
         self.max_retries = resolve_max_retries(max_retries)
         if self.max_retries < 0:
             msg = f"max_retries must be >= 0, got {self.max_retries}"
             raise ValueError(msg)
-        self.limit = ConcurrencyLimit(max_concurrency)
+        self.max_concurrency = max_concurrency
         self.rate_limits = parse_limits(rate_limits)
+        self._start_fresh()
+        fork.track(self)
+
+    # Runtime state: never copied, pickled or inherited by a forked child.
+    _RUNTIME = ("limit", "_session", "_lock", "_environment")
+
+    def _start_fresh(self) -> None:
+        """No session, a new lock and a new concurrency limit (for a new client, a copy, a forked child)."""
+        self.limit = ConcurrencyLimit(self.max_concurrency)
         self._session: requests.Session | None = None
-        self._session_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._environment: dict[str, dict[str, Any]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The settings only: copy.deepcopy and pickle give a client with its own session, lock and limit."""
+        return {key: value for key, value in self.__dict__.items() if key not in self._RUNTIME}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._start_fresh()
+        fork.track(self)
+
+    def _after_fork_in_child(self) -> None:
+        # Drop, never close: the sockets are shared with the parent, which may be using them right now.
+        self._start_fresh()
 
     def __repr__(self) -> str:
         settings = f"timeout={self.timeout}, max_retries={self.max_retries}, max_concurrency={self.limit.maximum}"
         return f"JinaClient({settings})"
 
-    @property
-    def session(self) -> requests.Session:
-        """The keep-alive session, created on first use."""
-        with self._session_lock:
+    def open(self) -> requests.Session:
+        """
+        Resolve the key, check the endpoint variables and open the keep-alive session; idempotent.
+
+        :raises JinaMissingKeyError: If the key cannot be resolved.
+        :raises ValueError: If an endpoint variable (see `endpoints.py`) is not an absolute http(s) URL.
+        """
+        with self._lock:
             if self._session is None:
+                auth_header = f"Bearer {resolve_api_key(self._api_key)}"
+                overrides()  # a bad JINA_*_BASE_URL fails here, at warm-up, not in the middle of a run
                 session = requests.Session()
                 # requests re-reads proxy and CA-bundle variables from the environment on every request,
                 # which costs milliseconds each; `_settings_for` reads them once per host instead.
@@ -159,11 +194,20 @@ class JinaClient:
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
                 session.headers.update(
-                    {"Authorization": self._auth_header, "Accept": "application/json", "User-Agent": USER_AGENT}
+                    {"Authorization": auth_header, "Accept": "application/json", "User-Agent": USER_AGENT}
                 )
                 self._session = session
                 self._environment = {}
             return self._session
+
+    @property
+    def is_open(self) -> bool:
+        return self._session is not None
+
+    @property
+    def session(self) -> requests.Session:
+        """The keep-alive session, opened (see `open`) on first use."""
+        return self.open()
 
     def _settings_for(self, session: requests.Session, url: str) -> dict[str, Any]:
         """Proxies and CA bundle from the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...), per host."""
@@ -178,14 +222,19 @@ class JinaClient:
         return settings
 
     def close(self) -> None:
-        """Close the session; the next request opens a new one."""
-        with self._session_lock:
+        """Close the session; the next request (or `open`) resolves the key again and opens a new one."""
+        with self._lock:
             if self._session is not None:
                 self._session.close()
                 self._session = None
 
-    def post_json(self, url: str, payload: Mapping[str, Any]) -> Any:
-        """POST a JSON body and return the decoded JSON answer."""
+    def post_json(self, url: str, payload: Mapping[str, Any] | JsonBody) -> Any:
+        """
+        POST a JSON body and return the decoded JSON answer.
+
+        :param payload: The body as a mapping, or already serialized by `encode_json`: a caller that
+            drops its inputs after serializing holds one copy of a large body, not several.
+        """
         return parse_json(self.request("POST", url, json_body=payload), url)
 
     def request(
@@ -193,19 +242,24 @@ class JinaClient:
         method: str,
         url: str,
         *,
-        json_body: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | JsonBody | None = None,
         headers: Mapping[str, str] | None = None,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         """
         Send one request, retrying transient failures, and return the 2xx response.
 
+        :param url: The URL on the hosted API (or any other); the environment may move it (`endpoints.py`).
+        :param allow_redirects: `False` returns a 3xx answer as it is (e.g. to read its `Location`).
         :raises JinaError: a subclass saying what went wrong.
+        :raises ValueError: If the URL cannot be requested at all (a bad `base_url`); not retried.
         """
+        url = resolve_url(url)
         endpoint = _endpoint(url)
         attempt = 0
         while True:
             try:
-                return self._send(method, url, endpoint, json_body, headers)
+                return self._send(method, url, endpoint, json_body, headers, allow_redirects)
             except JinaError as error:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
                 if not retryable or attempt >= self.max_retries:
@@ -218,39 +272,65 @@ class JinaClient:
         method: str,
         url: str,
         endpoint: str,
-        json_body: Mapping[str, Any] | None,
+        json_body: Mapping[str, Any] | JsonBody | None,
         headers: Mapping[str, str] | None,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         """One try, holding a concurrency slot and paced to the key's limits: the 2xx response, else a `JinaError`."""
-        self.limit.acquire()
-        pacer = limiter_for(self._auth_header, url, self.rate_limits)
-        ticket = pacer.acquire(url, json_body)
+        body: dict[str, Any] = {"json": json_body}
+        if isinstance(json_body, JsonBody):
+            body = {"data": json_body.reader()}  # a fresh reader per try
+            headers = {**(headers or {}), "Content-Type": "application/json"}
+        session = self.session
+        pacer = self._pacer(session, url)
+        limit = self.limit
+        limit.acquire()
+        try:
+            ticket = pacer.acquire(url, json_body)  # may wait for a slot or the next window
+        except BaseException:
+            limit.release()
+            raise
         response = None
         try:
-            session = self.session
             response = session.request(
-                method, url, json=json_body, headers=headers, timeout=self.timeout, **self._settings_for(session, url)
+                method,
+                url,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=allow_redirects,
+                **body,
+                **self._settings_for(session, url),
             )
         except requests.Timeout as exc:
             msg = f"Jina API did not answer within {self.timeout} s: {endpoint}"
             raise JinaTimeoutError(msg, endpoint=endpoint) from exc
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema):
+            msg = f"Cannot request {endpoint}: not a valid URL. {not_found_hint(endpoint)}"
+            raise ValueError(msg) from None
         except requests.RequestException as exc:
             msg = f"Could not reach the Jina API at {endpoint}: {type(exc).__name__}: {str(exc)[:300]}"
             raise JinaConnectionError(msg, endpoint=endpoint) from exc
         finally:
             pacer.release(ticket, response)
-            self.limit.release()
+            limit.release()
         if not response.ok:
             detail, code, request_id = _error_fields(response)
-            error = error_for_status(response.status_code, endpoint, detail, code=code, request_id=request_id)
+            # a 404 is almost always a wrong base_url: say what it should look like
+            hint = not_found_hint(endpoint) if response.status_code == 404 else None
+            error = error_for_status(
+                response.status_code, endpoint, detail, code=code, request_id=request_id, hint=hint
+            )
             error.retry_after = _retry_after(response)
             raise error
         return response
 
+    def _pacer(self, session: requests.Session, url: str) -> Pacer:
+        """The rate limiter of this key (found by a hash of the session's auth header) and `url`'s host."""
+        return limiter_for(str(session.headers.get("Authorization", "")), url, self.rate_limits)
+
     def _retry_delay(self, url: str, attempt: int, error: JinaError) -> float:
         """A rate limit the pacer understands is waited for in its `acquire`; anything else backs off."""
-        code = getattr(error, "code", None)
-        paced = limiter_for(self._auth_header, url).retry_delay(code, error.status_code)
+        paced = self._pacer(self.session, url).retry_delay(error.code, error.status_code)
         return self._backoff(attempt, error.retry_after) if paced is None else paced
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -258,6 +338,79 @@ class JinaClient:
             return min(retry_after, MAX_RETRY_AFTER) + random.uniform(0, 0.1 * self.backoff_base)
         # "full jitter": spreads the retries of concurrent batches instead of synchronising them
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+
+class JsonBody:
+    """
+    A JSON request body serialized into pieces, so large base64 values are sent without being copied.
+
+    Send it with `JinaClient.post_json`; each try reads it afresh (see `reader`).
+    """
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+        self.length = sum(len(piece) for piece in pieces)
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.pieces)
+
+    def reader(self) -> _PiecesReader:
+        """A file-like view for `requests`: streamed with a `Content-Length`, `read` copies small blocks."""
+        return _PiecesReader(self.pieces, self.length)
+
+
+class _PiecesReader:
+    def __init__(self, pieces: list[bytes], length: int) -> None:
+        self._pieces = pieces
+        self._length = length
+        self._index = 0
+        self._offset = 0
+
+    def __len__(self) -> int:  # `requests` sets Content-Length from it (no chunked encoding)
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(lambda: self.read(65536), b"")
+
+    def read(self, size: int = -1) -> bytes:
+        out = []
+        wanted = size if size >= 0 else self._length
+        while wanted > 0 and self._index < len(self._pieces):
+            piece = self._pieces[self._index]
+            chunk = piece[self._offset : self._offset + wanted]
+            self._offset += len(chunk)
+            wanted -= len(chunk)
+            if self._offset >= len(piece):
+                self._index, self._offset = self._index + 1, 0
+            out.append(chunk)
+        return b"".join(out)
+
+
+def encode_json(payload: Mapping[str, Any]) -> JsonBody:
+    """
+    A JSON body, serialized as `requests` would (UTF-8, no NaN), for `JinaClient.post_json`.
+
+    A `bytes` value anywhere in the payload must be ASCII that needs no JSON escaping (base64 text):
+    it becomes a JSON string that is sent as it is, without a copy, so a body of large images costs
+    one copy of them while it waits for its answer, not three (the inputs, a JSON `str`, its bytes).
+    """
+    blobs: list[bytes] = []
+    marker = f"jina-blob-{secrets.token_hex(8)}-"  # random: no text of the payload can contain it
+
+    def splice(value: Any) -> str:
+        if not isinstance(value, bytes):
+            msg = f"Object of type {type(value).__name__} is not JSON serializable"
+            raise TypeError(msg)
+        blobs.append(value)
+        return f"{marker}{len(blobs) - 1}"
+
+    text = json.dumps(payload, allow_nan=False, default=splice).encode("utf-8")
+    parts = text.split(f'"{marker}'.encode())
+    pieces = [parts[0]]
+    for part in parts[1:]:
+        index, _, rest = part.partition(b'"')
+        pieces += [b'"', blobs[int(index)], b'"', rest]
+    return JsonBody(pieces)
 
 
 def parse_json(response: requests.Response, url: str) -> Any:
@@ -327,4 +480,4 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-__all__ = ["JinaClient", "JinaError", "parse_json", "resolve_max_retries", "resolve_timeout"]
+__all__ = ["JinaClient", "JinaError", "JsonBody", "encode_json", "parse_json", "resolve_max_retries", "resolve_timeout"]

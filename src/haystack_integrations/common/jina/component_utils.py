@@ -1,4 +1,4 @@
-"""Small pieces every Jina component needs: serialization and run_async on top of the sync client."""
+"""Small pieces every Jina component needs: lifecycle, serialization and run_async on top of the sync client."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
 
+from haystack_integrations.common.jina import fork
 from haystack_integrations.common.jina.client import JinaClient
 
 T = TypeVar("T")
@@ -19,16 +20,34 @@ C = TypeVar("C", bound="JinaComponentBase")
 
 
 class JinaComponentBase:
-    """What every Jina component shares: its client's lifecycle and deserialization."""
+    """
+    What every Jina component shares: its client's lifecycle and deserialization.
+
+    The constructor only stores settings. `warm_up` resolves the key and opens the session (`run` does it
+    when needed); `close` releases them. All four lifecycle methods are idempotent. Copies, pickles and
+    forked children get a client of their own (see `JinaClient`), so components need nothing for that.
+    """
 
     _client: JinaClient
 
     def warm_up(self) -> None:
-        """Open the HTTP session (it is otherwise opened by the first `run`)."""
-        _ = self._client.session
+        """
+        Resolve the API key and open the HTTP session; does nothing if they already are.
+
+        :raises JinaMissingKeyError: If the key is not set, naming the environment variable.
+        """
+        self._client.open()
+
+    async def warm_up_async(self) -> None:
+        """Like `warm_up` (it does no I/O, so it does not block the event loop); for `Pipeline.warm_up_async`."""
+        self._client.open()
 
     def close(self) -> None:
-        """Close the HTTP session; a later `run` opens a new one."""
+        """Close the HTTP session; a later `warm_up` or `run` opens a new one. Idempotent."""
+        self._client.close()
+
+    async def close_async(self) -> None:
+        """Like `close`: `run` and `run_async` share one session. For `Pipeline.close_async`."""
         self._client.close()
 
     @classmethod
@@ -78,6 +97,14 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 _ASYNC_WORKERS = 32
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
+
+
+@fork.on_fork_in_child
+def _forget_executor() -> None:
+    """A forked child has none of the pool's threads (and maybe a held lock): it starts its own pool."""
+    global _executor, _executor_lock  # noqa: PLW0603
+    _executor = None
+    _executor_lock = threading.Lock()
 
 
 def _async_executor() -> ThreadPoolExecutor:

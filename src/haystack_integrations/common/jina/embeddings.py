@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 from haystack import Document, logging
 
 from haystack_integrations.common.jina.batching import map_ordered, progress
-from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.client import JinaClient, encode_json
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError, JinaMalformedResponseError
 
 logger = logging.getLogger(__name__)
@@ -36,8 +36,16 @@ REQUEST_OPTIONS = ("task", "dimensions", "late_chunking", "embedding_type", "nor
 
 
 def request_options(component: Any) -> dict[str, Any]:
-    """The optional body fields, read from the component's attributes of the same names."""
-    return {name: getattr(component, name, None) for name in REQUEST_OPTIONS}
+    """
+    The optional body fields, read from the component's attributes of the same names.
+
+    `late_chunking=False` is left out: it means what leaving the field out means, and models without
+    late chunking (v2, v5, clip, code) have no such field.
+    """
+    options = {name: getattr(component, name, None) for name in REQUEST_OPTIONS}
+    if options["late_chunking"] is False:
+        options["late_chunking"] = None
+    return options
 
 
 def embeddings_payload(model: str, inputs: Sequence[Any], options: dict[str, Any]) -> dict[str, Any]:
@@ -194,8 +202,13 @@ def embed_documents(
                     raise
                 outcome.input_errors[position] = str(error)
         if inputs:
-            body = client.post_json(url, embeddings_payload(model, inputs, options))
-            result = parse_embeddings_response(body, len(inputs), url)
+            # Serialized once, then the inputs are dropped: while the request waits for its answer only
+            # the body's bytes are held (images are large: this halves the memory of a batch in flight).
+            body = encode_json(embeddings_payload(model, inputs, options))
+            inputs.clear()
+            answer = client.post_json(url, body)
+            del body
+            result = parse_embeddings_response(answer, len(outcome.sent), url)
             outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
         return outcome
 

@@ -106,8 +106,9 @@ def error_for_status(
     *,
     code: str | None = None,
     request_id: str | None = None,
+    hint: str | None = None,
 ) -> JinaError:
-    """Build the exception that matches an HTTP error status and Jina's error `code`."""
+    """Build the exception that matches an HTTP error status and Jina's error `code`; `hint` ends the message."""
     cls, what = _classify(status_code, code)
     message = f"{what}: HTTP {status_code}"
     if code:
@@ -117,4 +118,6 @@ def error_for_status(
         message += f": {detail}"
     if request_id:
         message += f" (request_id: {request_id})"
+    if hint:
+        message += f". {hint}"
     return cls(message, status_code=status_code, endpoint=endpoint, detail=detail, code=code, request_id=request_id)

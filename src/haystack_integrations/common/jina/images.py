@@ -4,9 +4,14 @@ Two steps, so a component can check every document cheaply up front and do the h
 
 - `resolve_image_source` (no decoding): the file path from meta, resolved against `root_path` and kept
   inside it, the file's kind (image or PDF) and, for a PDF, the 1-based `page_number`.
-- `image_data_uri` (decoding): one image or PDF page, EXIF-rotated, converted to a mode the API takes,
-  shrunk to fit `image_size` and encoded as a `data:` URI — JPEG when the image is opaque, PNG when its
-  alpha channel carries something.
+- `image_base64` (decoding): one image or PDF page, EXIF-rotated, converted to a mode the API takes,
+  shrunk to fit `image_size` and encoded as plain base64 — JPEG when the image is opaque, PNG when its
+  alpha channel carries something. Jina's `ImageDoc` is "a URL or base64-encoded string" and Jina's own
+  clients send plain base64, so no `data:` prefix. No image exceeds the API's 8 MB per image: a larger
+  one is re-encoded, then shrunk, until it fits.
+
+A meta field holding an `http(s)` URL gives an `ImageURL`: the URL is sent as it is, for Jina to fetch;
+nothing is downloaded here.
 
 Speed: a JPEG that only needs a smaller size is decoded at 1/2, 1/4 or 1/8 scale by libjpeg (Pillow's
 `draft`), a PDF page is rendered directly at the scale that fits `image_size`, and an image that needs no
@@ -16,7 +21,7 @@ PDF rendering holds a process-wide lock while Pillow's work (which releases the 
 
 Memory: images are decoded on a process-wide pool with one thread per core, so at most that many decoded
 images exist at once, however many requests are in flight (a 300 dpi page is 25 MB decoded); what waits
-for its request is only the encoded data URI.
+for its request is only the encoded base64 text.
 
 Every problem raises `JinaInputError` naming the document id and the path.
 """
@@ -36,6 +41,7 @@ from typing import Any, cast
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from haystack_integrations.common.jina import fork
 from haystack_integrations.common.jina.errors import JinaInputError
 
 #: MIME types of the image files we read, and the Pillow formats we let decode them.
@@ -47,6 +53,12 @@ PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF")  # JPEG al
 #: PDF pages are rendered at this resolution when no `image_size` asks for less (as Haystack's converters do).
 PDF_DPI = 300.0
 JPEG_QUALITY = 90
+#: Jina's OpenAPI: "Images up to 8MB". Read strictly: the base64 text we send (4/3 of the image's bytes)
+#: stays within 8,000,000 characters, so the image is under 8 MB whether MB means 10^6 or 2^20 bytes and
+#: whether the limit counts the image or its encoding.
+MAX_IMAGE_BASE64_CHARS = 8_000_000
+#: An image shrunk below this many pixels on its shorter side is no longer worth sending.
+MIN_SHRUNK_SIDE = 16
 #: Formats sent unchanged when nothing needs doing, with the modes the API reads without trouble.
 _PASSTHROUGH = {"JPEG": ("L", "RGB"), "MPO": ("L", "RGB"), "PNG": ("L", "RGB", "RGBA"), "WEBP": ("RGB", "RGBA")}
 _EXIF_ORIENTATION = 0x0112
@@ -68,6 +80,15 @@ def _pool() -> ThreadPoolExecutor:
         return _decode_pool[pid]
 
 
+@fork.on_fork_in_child
+def _forget_decode_pool() -> None:
+    """A forked child has none of the pool's threads, and a lock a parent thread held would never be released."""
+    global _decode_pool_lock, _PDFIUM_LOCK  # noqa: PLW0603
+    _decode_pool.clear()
+    _decode_pool_lock = threading.Lock()
+    _PDFIUM_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class ImageSource:
     """Where one document's image comes from: a file, and for a PDF the page (1-based)."""
@@ -86,15 +107,30 @@ class ImageSource:
         return f"document {self.document_id} (path '{self.path}'{page})"
 
 
+@dataclass(frozen=True)
+class ImageURL:
+    """A document whose image meta field holds an `http(s)` URL: sent as it is, for Jina to fetch."""
+
+    document_id: str
+    url: str
+
+    def describe(self) -> str:
+        return f"document {self.document_id} (URL '{self.url}')"
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and value[:8].lower().startswith(("http://", "https://"))
+
+
 def _input_error(document_id: str, path: Any, problem: str) -> JinaInputError:
     return JinaInputError(f"Cannot embed the image of document {document_id} (path '{path}'): {problem}")
 
 
 def resolve_image_source(
     document_id: str, meta: dict[str, Any], *, file_path_meta_field: str, root_path: str | None
-) -> ImageSource:
+) -> ImageSource | ImageURL:
     """
-    Find a document's image file without reading it.
+    Find a document's image file without reading it, or take its `http(s)` URL as it is.
 
     :param document_id: The document's id, for error messages.
     :param meta: The document's meta: the path is in `meta[file_path_meta_field]`, a PDF page in
@@ -112,6 +148,8 @@ def resolve_image_source(
             f"(file_path_meta_field) with the path of an image or PDF file."
         )
         raise JinaInputError(msg)
+    if _is_url(raw_path):  # Jina fetches it; `root_path` is about local files
+        return ImageURL(document_id, raw_path.strip())
     if not isinstance(raw_path, str | Path):
         raise _input_error(document_id, raw_path, f"meta['{file_path_meta_field}'] is not a path")
     path = Path(root_path, raw_path) if root_path else Path(raw_path)
@@ -166,30 +204,53 @@ def _sniff_mime_type(path: Path) -> str | None:
     return None
 
 
-def image_data_uri(source: ImageSource, image_size: tuple[int, int] | None = None) -> str:
+def image_base64(
+    source: ImageSource | ImageURL,
+    image_size: tuple[int, int] | None = None,
+    *,
+    max_chars: int = MAX_IMAGE_BASE64_CHARS,
+) -> str:
     """
-    Load one image or PDF page and return it as a `data:` URI ready for `{"image": ...}`.
+    Load one image or PDF page and return what goes into `{"image": ...}`: plain base64 (or the URL).
 
     :param source: From `resolve_image_source`.
     :param image_size: A `(width, height)` box the image is shrunk to fit, keeping its aspect ratio
-        (never enlarged). `None` keeps the size (PDF pages are rendered at 300 dpi).
+        (never enlarged). `None` keeps the size (PDF pages are rendered at 300 dpi), unless the image
+        is over the API's 8 MB limit.
+    :param max_chars: The most base64 characters one image may take (the API's limit).
     :raises JinaInputError: The file cannot be read or decoded, is over Pillow's decompression-bomb
-        limit (`PIL.Image.MAX_IMAGE_PIXELS`), or the page is out of range.
+        limit (`PIL.Image.MAX_IMAGE_PIXELS`), the page is out of range, or the image cannot be
+        brought under `max_chars`.
     """
-    return submit_image_data_uri(source, image_size).result()
+    prepared = submit_image_base64(source, image_size, max_chars=max_chars).result()
+    return prepared if isinstance(prepared, str) else prepared.decode("ascii")
 
 
-def submit_image_data_uri(source: ImageSource, image_size: tuple[int, int] | None = None) -> Future[str]:
-    """`image_data_uri` started on the decode pool; the future's `result()` returns the URI or raises."""
-    return _pool().submit(_prepare, source, image_size)
+def submit_image_base64(
+    source: ImageSource | ImageURL,
+    image_size: tuple[int, int] | None = None,
+    *,
+    max_chars: int = MAX_IMAGE_BASE64_CHARS,
+) -> Future[str | bytes]:
+    """
+    `image_base64` started on the decode pool; the future's `result()` returns it or raises.
+
+    The result is the URL (`str`) of an `ImageURL`, else the base64 text as ASCII `bytes`: one copy
+    less than a `str`, and `encode_json` splices it into the request body as it is.
+    """
+    if isinstance(source, ImageURL):
+        done: Future[str | bytes] = Future()
+        done.set_result(source.url)
+        return done
+    return _pool().submit(_prepare, source, image_size, max_chars)
 
 
-def _prepare(source: ImageSource, image_size: tuple[int, int] | None) -> str:
+def _prepare(source: ImageSource, image_size: tuple[int, int] | None, max_chars: int) -> bytes:
     try:
-        if source.is_pdf:
-            mime_type, data = _render_pdf_page(source, image_size)
-        else:
-            mime_type, data = _load_image(source, image_size)
+        load = _render_pdf_page if source.is_pdf else _load_image
+        data = load(source, image_size)[1]
+        if _base64_chars(len(data)) > max_chars:
+            data = _shrink_to_fit(source, data, max_chars)
     except JinaInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -203,7 +264,38 @@ def _prepare(source: ImageSource, image_size: tuple[int, int] | None) -> str:
         what = "PDF" if source.is_pdf else "image"
         problem = f"unreadable or corrupt {what}: {type(error).__name__}: {str(error)[:200]}"
         raise _input_error(source.document_id, source.path, problem) from None
-    return f"data:{mime_type};base64,{base64.b64encode(data).decode('ascii')}"
+    return base64.b64encode(data)
+
+
+def _base64_chars(size: int) -> int:
+    return 4 * math.ceil(size / 3)
+
+
+def _shrink_to_fit(source: ImageSource, data: bytes, max_chars: int) -> bytes:
+    """
+    Re-encode an image that is over the limit (a large PNG sent unchanged, say), then shrink it until it fits.
+
+    `data` is already upright and in a mode the API takes (what `_load_image` / `_render_pdf_page` made).
+    """
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.load()
+        image = _normalize_mode(opened)
+    del data
+    limit = max_chars // 4 * 3  # bytes whose base64 fits
+    while True:
+        encoded = _encode(image)[1]
+        if len(encoded) <= limit:
+            return encoded
+        # bytes grow roughly with the pixels: aim a little under, at least 10 % smaller per round
+        scale = min(0.9, 0.95 * math.sqrt(limit / len(encoded)))
+        width, height = max(1, int(image.width * scale)), max(1, int(image.height * scale))
+        if min(width, height) < MIN_SHRUNK_SIDE:
+            problem = (
+                f"the encoded image stays over the API's limit of {max_chars} base64 characters per image "
+                f"(8 MB) even when shrunk to {image.width}x{image.height} pixels"
+            )
+            raise _input_error(source.document_id, source.path, problem)
+        image = image.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def fit_size(size: tuple[int, int], box: tuple[int, int] | None) -> tuple[int, int] | None:
@@ -347,10 +439,12 @@ def _render_pdf_page(source: ImageSource, box: tuple[int, int] | None) -> tuple[
 __all__ = [
     "IMAGE_MIME_TYPES",
     "PDF_MIME_TYPE",
+    "MAX_IMAGE_BASE64_CHARS",
     "ImageSource",
+    "ImageURL",
     "check_image_size",
     "fit_size",
-    "image_data_uri",
+    "image_base64",
     "resolve_image_source",
-    "submit_image_data_uri",
+    "submit_image_base64",
 ]

@@ -118,7 +118,7 @@ class Ticket:
 
 
 class Pacer(Protocol):
-    def acquire(self, url: str, payload: Mapping[str, Any] | None) -> Ticket: ...
+    def acquire(self, url: str, payload: Any) -> Ticket: ...
 
     def release(self, ticket: Ticket, response: requests.Response | None) -> None: ...
 
@@ -223,7 +223,7 @@ class RateLimiter:
             self._cond.notify_all()
 
     # ------------------------------------------------------------------ before a request
-    def acquire(self, url: str, payload: Mapping[str, Any] | None) -> Ticket:
+    def acquire(self, url: str, payload: Any) -> Ticket:
         """Wait until the request fits the limits, then reserve its share."""
         path = urlsplit(url).path
         chars, images = _size(payload)
@@ -387,7 +387,7 @@ class LegacyPolicy:
     def state(self, limits: Limits | None) -> None:
         pass
 
-    def acquire(self, url: str, payload: Mapping[str, Any] | None) -> Ticket:
+    def acquire(self, url: str, payload: Any) -> Ticket:
         with self._cond:
             while self.limit is not None and self.in_flight >= self.limit:
                 self._cond.wait()
@@ -485,9 +485,18 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
         return None  # an HTTP date: left to the client's own handling
 
 
-def _size(payload: Mapping[str, Any] | None) -> tuple[int, int]:
-    """Characters of text and number of images a request carries (rerank: the query counts once per document)."""
-    if not payload:
+def _size(payload: Any) -> tuple[int, int]:
+    """
+    Characters of text and number of images a request carries (rerank: the query counts once per document).
+
+    `payload` is a JSON mapping, or a body serialized in pieces (`client.JsonBody`, for images): there the
+    images are counted from the small pieces, without scanning their base64.
+    """
+    pieces = getattr(payload, "pieces", None)
+    if isinstance(pieces, list):
+        small = [piece for piece in pieces if len(piece) < 4096]
+        return 0, sum(piece.count(b'"image"') + piece.count(b'"pdf"') for piece in small)
+    if not isinstance(payload, Mapping) or not payload:
         return 0, 0
     chars = images = 0
     items = payload.get("input", payload.get("documents"))

@@ -1,19 +1,41 @@
-"""Run the emulator from the command line: `python -m haystack_integrations.testing.jina --port 8080`."""
+"""Run the JinaEmulator, a local test double of the Jina API, for your own pipelines and integration tests.
+
+It prints the `export` lines that point unmodified components (and YAML pipelines) at it:
+the key, JINA_API_BASE_URL, JINA_READER_BASE_URL and JINA_SEARCH_BASE_URL.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
+import shlex
 import signal
 import sys
 import threading
 
-from haystack_integrations.testing.jina.server import DEFAULT_API_KEY, JinaEmulator
+from haystack_integrations.testing.jina.server import DEFAULT_API_KEY, ENDPOINTS, JinaEmulator
+
+
+def _epilog() -> str:
+    lines = ["endpoints (GET / lists them too):"]
+    lines += [f"  {method:<4} {path:<16} {what} (like {hosted})" for path, method, what, hosted in ENDPOINTS]
+    lines += [
+        "",
+        "example:",
+        "  python -m haystack_integrations.testing.jina --port 8080 --corpus corpus.json",
+        "  then paste the printed export lines into the shell that runs your pipeline",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m haystack_integrations.testing.jina", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m haystack_integrations.testing.jina",
+        description=__doc__,
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="key clients must send; '' accepts any key")
@@ -37,21 +59,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.corpus:
         with open(args.corpus, encoding="utf-8") as handle:
             corpus = json.load(handle)
-    emulator = JinaEmulator(
-        args.api_key or None,
-        latency=args.latency,
-        corpus=corpus,
-        host=args.host,
-        port=args.port,
-        max_recorded=args.max_recorded,
-        limits=args.limits,
-        retry_after=not args.no_retry_after,
-        rate_window=args.rate_window,
-    )
+    try:
+        emulator = JinaEmulator(
+            args.api_key or None,
+            latency=args.latency,
+            corpus=corpus,
+            host=args.host,
+            port=args.port,
+            max_recorded=args.max_recorded,
+            limits=args.limits,
+            retry_after=not args.no_retry_after,
+            rate_window=args.rate_window,
+        )
+    except OSError as error:  # most often: the port is taken
+        reason = error.strerror or str(error)
+        print(f"jina emulator: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
+        return 1
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with emulator:
         print(f"JinaEmulator (a test double, not the Jina API) listening on {emulator.url}", flush=True)
+        print("# point components at it (base_url left at its default) by pasting:")
+        for name, value in emulator.environment().items():
+            print(f"export {name}={shlex.quote(value)}")
+        print(f"# the grounding endpoint has no variable: base_url={emulator.ground_url!r}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     return 0

@@ -1,109 +1,185 @@
-"""`POST /v1/embeddings`, validated like the real API."""
+"""`POST /v1/embeddings`, validated against the model catalogue (Jina's OpenAPI request schemas).
+
+Stricter than the API on purpose: the published schemas do not forbid extra fields, so the real API
+ignores a field the model does not have (`late_chunking` on v2, `normalized` on v4). The emulator
+answers 422 instead, so tests catch requests that would silently not do what their author meant.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from haystack_integrations.common.jina.models import EMBEDDING_MODELS, EmbeddingModel, describe_dimensions
 from haystack_integrations.testing.jina import vectors
-from haystack_integrations.testing.jina.models import EMBEDDING_MODELS, EmbeddingModel
 from haystack_integrations.testing.jina.server import ApiError, JinaEmulator, RecordedRequest, Reply, json_body, route
 
+#: The spec names no maximum of inputs per request; 2048 is what other clients use.
 MAX_INPUTS = 2048
 EMBEDDING_TYPES = ("float", "base64", "binary", "ubinary")
 LATE_CHUNKING_CONTEXT_WEIGHT = 0.5
+#: Fields whose schema is `boolean | null`.
+_FLAGS = ("late_chunking", "normalized", "truncate", "return_multivector", "return_tokenized_input")
 
 
 def _model(body: dict[str, Any]) -> tuple[str, EmbeddingModel]:
     name = body.get("model")
     if not isinstance(name, str) or name not in EMBEDDING_MODELS:
-        raise ApiError(422, f"Unknown model {name!r}. Known models: {', '.join(sorted(EMBEDDING_MODELS))}.")
+        detail = f"Model {name!r} not found. Available models: {', '.join(sorted(EMBEDDING_MODELS))}."
+        raise ApiError(400, detail, code="INPUT_MODEL_NOT_FOUND")
     return name, EMBEDDING_MODELS[name]
 
 
 def _check_options(body: dict[str, Any], name: str, model: EmbeddingModel) -> None:
+    for key in body:
+        if key not in ("model", "input") and key not in model.fields:
+            accepted = ", ".join(sorted(model.fields))
+            raise ApiError(422, f"{name} has no field {key!r}; it accepts: {accepted}.", field=key)
     task = body.get("task")
     if task is not None and task not in model.tasks:
         allowed = ", ".join(model.tasks) or "none"
-        raise ApiError(422, f"task {task!r} is not supported by {name}; supported tasks: {allowed}.")
+        raise ApiError(422, f"task {task!r} is not supported by {name}; supported tasks: {allowed}.", field="task")
     dimensions = body.get("dimensions")
-    if dimensions is not None:
-        if not isinstance(dimensions, int) or isinstance(dimensions, bool) or not 1 <= dimensions <= model.dimensions:
-            raise ApiError(422, f"dimensions must be an integer between 1 and {model.dimensions} for {name}.")
-        if not model.matryoshka and dimensions != model.dimensions:
-            raise ApiError(422, f"{name} does not support the dimensions parameter.")
-    embedding_type = body.get("embedding_type", "float")
-    if embedding_type not in EMBEDDING_TYPES:
-        raise ApiError(422, f"embedding_type must be one of {', '.join(EMBEDDING_TYPES)}.")
-    for flag in ("late_chunking", "normalized", "truncate"):
-        if flag in body and not isinstance(body[flag], bool):
-            raise ApiError(422, f"{flag} must be a boolean.")
-    if body.get("late_chunking") and not model.late_chunking:
-        raise ApiError(422, f"{name} does not support late chunking.")
+    if dimensions is not None and model.dimensions is not None and not _is_one_of(dimensions, model.dimensions):
+        allowed = describe_dimensions(model.dimensions)
+        raise ApiError(422, f"dimensions must be one of {allowed} for {name}.", field="dimensions")
+    embedding_type = body.get("embedding_type")
+    if embedding_type is not None and embedding_type not in EMBEDDING_TYPES:
+        detail = f"embedding_type must be one of {', '.join(EMBEDDING_TYPES)} (the emulator does not take lists)."
+        raise ApiError(422, detail, field="embedding_type")
+    for flag in _FLAGS:
+        if body.get(flag) is not None and not isinstance(body[flag], bool):
+            raise ApiError(422, f"{flag} must be a boolean.", field=flag)
+    if body.get("return_multivector") or body.get("return_tokenized_input"):
+        raise ApiError(422, "The emulator does not answer multi-vector embeddings of jina-embeddings-v4.")
+    input_type = body.get("input_type")
+    if input_type is not None and input_type not in ("query", "document"):
+        raise ApiError(422, "input_type must be 'query' or 'document'.", field="input_type")
+
+
+def _is_one_of(value: Any, allowed: range | tuple[int, ...]) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value in allowed
 
 
 def _vector_for(item: Any, index: int, name: str, model: EmbeddingModel, task: str | None) -> tuple[list[float], int]:
     """The raw vector of one input and its token count."""
-    if isinstance(item, dict) and "text" in item and len(item) == 1:
+    if isinstance(item, dict) and set(item) == {"text"}:
         item = item["text"]
     if isinstance(item, str):
         if not item.strip():
-            raise ApiError(422, f"input[{index}] is an empty string.")
-        return vectors.text_vector(item, model.dimensions, task, multimodal=model.images), len(vectors.tokens(item))
-    if isinstance(item, dict) and "image" in item and len(item) == 1:
+            raise ApiError(422, f"input[{index}] is an empty string.", field=f"input.{index}")
+        vector = vectors.text_vector(item, model.native_dimensions, task, multimodal=model.images)
+        return vector, len(vectors.tokens(item))
+    if isinstance(item, dict) and set(item) == {"image"}:
         if not model.images:
-            raise ApiError(422, f"{name} is a text model; input[{index}] is an image.")
+            raise ApiError(422, f"{name} is a text model; input[{index}] is an image.", field=f"input.{index}")
         from haystack_integrations.testing.jina import images
 
-        return images.image_vector(item["image"], index, model.dimensions)
-    raise ApiError(422, f"input[{index}] must be a string, {{'text': ...}} or {{'image': ...}}.")
+        return images.image_vector(item["image"], index, model.native_dimensions)
+    if isinstance(item, dict) and set(item) == {"pdf"}:
+        raise ApiError(422, f"input[{index}]: the emulator does not embed PDFs; send pages as images.")
+    kinds = "a string, {'text': ...} or {'image': ...}" if model.images else "a string or {'text': ...}"
+    raise ApiError(422, f"input[{index}] must be {kinds}.", field=f"input.{index}")
+
+
+def _inputs(body: dict[str, Any]) -> list[Any]:
+    inputs = body.get("input")
+    if isinstance(inputs, str | dict):
+        inputs = [inputs]
+    if not isinstance(inputs, list) or not inputs:
+        raise ApiError(422, "input must be a non-empty list.", field="input")
+    if len(inputs) > MAX_INPUTS:
+        raise ApiError(422, f"input has {len(inputs)} items; at most {MAX_INPUTS} are allowed per request.")
+    return inputs
 
 
 @route("POST", "/v1/embeddings")
 def embeddings(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     body = json_body(request)
     name, model = _model(body)
-    inputs = body.get("input")
-    if isinstance(inputs, str | dict):
-        inputs = [inputs]
-    if not isinstance(inputs, list) or not inputs:
-        raise ApiError(422, "input must be a non-empty list.")
-    if len(inputs) > MAX_INPUTS:
-        raise ApiError(422, f"input has {len(inputs)} items; at most {MAX_INPUTS} are allowed per request.")
+    inputs = _inputs(body)
     _check_options(body, name, model)
+    if model.output == "multivector":
+        return _multivector(body, name, model, inputs)
+    if model.output == "sparse":
+        return _sparse(body, name, model, inputs)
     task = body.get("task")
-    truncate = body.get("truncate", False)
+    truncate = body.get("truncate") or False
 
     raw, counts = [], []
     for index, item in enumerate(inputs):
         vector, count = _vector_for(item, index, name, model, task)
-        if count > model.max_tokens:
+        if count > model.context_length:
             if not truncate:
                 raise ApiError(
-                    422, f"input[{index}] has {count} tokens, more than the {model.max_tokens} {name} accepts."
+                    422, f"input[{index}] has {count} tokens, more than the {model.context_length} {name} accepts."
                 )
-            count = model.max_tokens  # the real API cuts the text; the emulator only caps the count
+            count = model.context_length  # the real API cuts the text; the emulator only caps the count
         raw.append(vector)
         counts.append(count)
 
     if body.get("late_chunking"):
+        if any(isinstance(item, dict) and "image" in item for item in inputs):
+            raise ApiError(422, "late_chunking works with text inputs only.", field="late_chunking")
         total = sum(counts)
-        if total > model.max_tokens:
+        if total > model.context_length:
             raise ApiError(
                 422,
                 f"With late_chunking all inputs of a request form one text: {total} tokens exceed "
-                f"the {model.max_tokens} {name} accepts.",
+                f"the {model.context_length} {name} accepts.",
             )
         unit = [vectors.normalize(v) for v in raw]
         context = vectors.normalize([sum(column) for column in zip(*unit, strict=True)])
         raw = [vectors.mix(v, context, LATE_CHUNKING_CONTEXT_WEIGHT) for v in unit]
 
-    dimensions = body.get("dimensions") or model.dimensions
-    embedding_type = body.get("embedding_type", "float")
+    dimensions = body.get("dimensions") or model.native_dimensions
+    embedding_type = body.get("embedding_type") or "float"
     data = []
     for index, (full, count) in enumerate(zip(raw, counts, strict=True)):
         vector = vectors.normalize(full[:dimensions])  # Matryoshka: truncate, then renormalise
         if body.get("normalized") is False:
             vector = [x * (1.0 + count / 10) for x in vector]
         data.append({"object": "embedding", "index": index, "embedding": vectors.encode(vector, embedding_type)})
+    return _answer(name, data, counts)
+
+
+def _texts(inputs: list[Any], name: str) -> list[str]:
+    texts = []
+    for index, item in enumerate(inputs):
+        text = item["text"] if isinstance(item, dict) and set(item) == {"text"} else item
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(422, f"input[{index}] must be a non-empty string or {{'text': ...}} for {name}.")
+        texts.append(text)
+    return texts
+
+
+def _multivector(body: dict[str, Any], name: str, model: EmbeddingModel, inputs: list[Any]) -> Reply:
+    """ColBERT: one vector per token (`MultiEmbeddingData`); queries and documents get different vectors."""
+    dimensions = body.get("dimensions") or model.native_dimensions
+    role = body.get("input_type") or "document"  # the spec's default
+    embedding_type = body.get("embedding_type") or "float"
+    data, counts = [], []
+    for index, text in enumerate(_texts(inputs, name)):
+        words = vectors.tokens(text)[: model.context_length]
+        per_token = [
+            vectors.encode(vectors.normalize(vectors.text_vector(word, dimensions, role)), embedding_type)
+            for word in words
+        ]
+        data.append({"object": "embeddings", "index": index, "embeddings": per_token})
+        counts.append(len(words))
+    return _answer(name, data, counts)
+
+
+def _sparse(body: dict[str, Any], name: str, model: EmbeddingModel, inputs: list[Any]) -> Reply:
+    """ELSER: a weight per (lower-cased) word."""
+    data, counts = [], []
+    for index, text in enumerate(_texts(inputs, name)):
+        words = [word.lower() for word in vectors.tokens(text)[: model.context_length] if word.isalnum()]
+        weights = {word: round(1.0 + words.count(word) / len(words), 4) for word in set(words)}
+        data.append({"object": "embedding", "index": index, "embedding": weights})
+        counts.append(len(words))
+    return _answer(name, data, counts)
+
+
+def _answer(name: str, data: list[dict[str, Any]], counts: list[int]) -> Reply:
     usage = {"total_tokens": sum(counts), "prompt_tokens": sum(counts)}
     return Reply(body={"model": name, "object": "list", "usage": usage, "data": data})

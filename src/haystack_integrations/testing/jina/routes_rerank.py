@@ -6,41 +6,59 @@ only on the query and that one document, so scores of one query are comparable a
 as with the real cross-encoders. `jina-reranker-v3` is listwise: the real model reads the query and
 all documents of a request together, and the emulator mirrors that by weighting query terms with
 an idf computed over the request's documents, so its scores depend on the rest of the request.
+
+Models and fields come from the catalogue (Jina's OpenAPI request schemas). As for embeddings, a field
+the model does not have is answered with 422: stricter than the API, which ignores it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from haystack_integrations.common.jina.models import MAX_DOC_LENGTH_RANGE, RERANK_MODELS, RerankModel
 from haystack_integrations.testing.jina import vectors
 from haystack_integrations.testing.jina.lexical import scores
-from haystack_integrations.testing.jina.models import RERANKER_MODELS
 from haystack_integrations.testing.jina.server import ApiError, JinaEmulator, RecordedRequest, Reply, json_body, route
 
+#: The spec names no maximum of documents per request; 2048 is the embeddings endpoint's usual bound.
 MAX_DOCUMENTS = 2048
-LISTWISE_MODELS = frozenset({"jina-reranker-v3"})
-MULTIMODAL_MODELS = frozenset({"jina-reranker-m0"})
+#: jina-reranker-v3's `max_doc_length` default (RerankerV3Request).
+DEFAULT_MAX_DOC_LENGTH = 2048
+
+
+def _model(body: dict[str, Any]) -> tuple[str, RerankModel]:
+    name = body.get("model")
+    if not isinstance(name, str) or name not in RERANK_MODELS:
+        detail = f"Model {name!r} not found. Available rerankers: {', '.join(sorted(RERANK_MODELS))}."
+        raise ApiError(400, detail, code="INPUT_MODEL_NOT_FOUND")
+    known = RERANK_MODELS[name]
+    for key in body:
+        if key not in ("model", "query", "documents") and key not in known.fields:
+            raise ApiError(
+                422, f"{name} has no field {key!r}; it accepts: {', '.join(sorted(known.fields))}.", field=key
+            )
+    return name, known
 
 
 def _text(item: Any, what: str) -> str:
-    """The text of a query or document given as a string or `{"text": ...}`."""
+    """The text of a document given as a string or `{"text": ...}`."""
     if isinstance(item, dict) and set(item) == {"text"}:
         item = item["text"]
     if not isinstance(item, str):
-        raise ApiError(422, f"{what} must be a string or {{'text': ...}}.")
+        raise ApiError(422, f"{what} must be a string or {{'text': ...}}.", field=what)
     return item
 
 
-def _documents(body: dict[str, Any], name: str) -> list[str]:
+def _documents(body: dict[str, Any], name: str, model: RerankModel) -> list[str]:
     documents = body.get("documents")
     if not isinstance(documents, list) or not documents:
-        raise ApiError(422, "documents must be a non-empty list.")
+        raise ApiError(422, "documents must be a non-empty list.", field="documents")
     if len(documents) > MAX_DOCUMENTS:
         raise ApiError(422, f"documents has {len(documents)} items; at most {MAX_DOCUMENTS} are allowed per request.")
     texts = []
     for index, item in enumerate(documents):
         if isinstance(item, dict) and "image" in item:
-            if name not in MULTIMODAL_MODELS:
+            if not model.images:
                 raise ApiError(422, f"{name} is a text reranker; documents[{index}] is an image.")
             raise ApiError(422, f"documents[{index}]: image documents are not supported by this emulator version.")
         texts.append(_text(item, f"documents[{index}]"))
@@ -50,32 +68,54 @@ def _documents(body: dict[str, Any], name: str) -> list[str]:
 def _top_n(body: dict[str, Any]) -> int | None:
     top_n = body.get("top_n")
     if top_n is not None and (not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1):
-        raise ApiError(422, "top_n must be a positive integer.")
+        raise ApiError(422, "top_n must be a positive integer.", field="top_n")
     return top_n
+
+
+def _max_doc_length(body: dict[str, Any]) -> int | None:
+    if "max_doc_length" not in body:
+        return DEFAULT_MAX_DOC_LENGTH if body.get("model") == "jina-reranker-v3" else None
+    value = body["max_doc_length"]  # `integer`, not nullable, in RerankerV3Request
+    if not isinstance(value, int) or isinstance(value, bool) or value not in MAX_DOC_LENGTH_RANGE:
+        raise ApiError(422, "max_doc_length must be an integer from 1 to 8192.", field="max_doc_length")
+    return value
+
+
+def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ApiError(422, f"{name} must be a boolean.", field=name)
+    return value
 
 
 @route("POST", "/v1/rerank")
 def rerank(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     body = json_body(request)
-    name = body.get("model")
-    if not isinstance(name, str) or name not in RERANKER_MODELS:
-        raise ApiError(422, f"Unknown model {name!r}. Known rerankers: {', '.join(sorted(RERANKER_MODELS))}.")
-    query = _text(body.get("query"), "query")
+    name, model = _model(body)
+    query = body.get("query")
+    if not isinstance(query, str):  # `string` in every rerank request schema
+        raise ApiError(422, "query must be a string.", field="query")
     if not query.strip():
-        raise ApiError(422, "query must not be empty.")
-    documents = _documents(body, name)
+        raise ApiError(422, "query must not be empty.", field="query")
+    documents = _documents(body, name, model)
     top_n = _top_n(body)
-    return_documents = body.get("return_documents", True)
-    if not isinstance(return_documents, bool):
-        raise ApiError(422, "return_documents must be a boolean.")
+    return_documents = _flag(body, "return_documents", True)
+    _flag(body, "truncation", False)
+    if _flag(body, "return_embeddings", False):
+        raise ApiError(422, "The emulator does not return embeddings from rerank.", field="return_embeddings")
+    max_doc_length = _max_doc_length(body)
 
+    scored = documents
+    if max_doc_length is not None:  # the model reads only the first max_doc_length tokens of each document
+        scored = [" ".join(vectors.tokens(text)[:max_doc_length]) for text in documents]
     query_tokens = len(vectors.tokens(query))
-    tokens = [query_tokens + len(vectors.tokens(text)) for text in documents]
+    tokens = [query_tokens + len(vectors.tokens(text)) for text in scored]
     # the real API truncates what exceeds the model's context and bills what it read
-    limit = RERANKER_MODELS[name]
-    total_tokens = sum(min(count, limit) for count in tokens)
+    total_tokens = sum(min(count, model.context_length) for count in tokens)
 
-    relevance = scores(query, documents, listwise=name in LISTWISE_MODELS)
+    relevance = scores(query, scored, listwise=model.listwise)
     order = sorted(range(len(documents)), key=lambda i: (-relevance[i], i))[:top_n]
     results = []
     for index in order:

@@ -39,6 +39,15 @@ DEFAULT_CODES = {
     504: "SERVICE_TIMEOUT",
 }
 
+#: What the emulator serves (path, method, what), and the hosted endpoint each one stands for.
+ENDPOINTS = (
+    ("/v1/embeddings", "POST", "embeddings", "https://api.jina.ai/v1/embeddings"),
+    ("/v1/rerank", "POST", "rerank", "https://api.jina.ai/v1/rerank"),
+    ("/r/<url>", "GET", "reader: read a page", "https://r.jina.ai/<url>"),
+    ("/s/<query>", "GET", "reader: search the corpus", "https://s.jina.ai/<query>"),
+    ("/g/<statement>", "GET", "reader: ground a statement in the corpus", "https://g.jina.ai/<statement>"),
+)
+
 
 class ApiError(Exception):
     """Raised by a route to answer with an HTTP error body shaped as Jina's (see `error_body`)."""
@@ -273,6 +282,31 @@ class JinaEmulator:
         """Prefix for the grounding endpoint (like `https://g.jina.ai/`)."""
         return f"{self.url}/g/"
 
+    def environment(self) -> dict[str, str]:
+        """
+        The variables that point unmodified components here: the key and the `JINA_*_BASE_URL` endpoints.
+
+        The grounding endpoint has no variable; pass `base_url=emulator.ground_url` for it. Without a
+        configured key (any key accepted) `JINA_API_KEY` is a placeholder.
+        """
+        return {
+            "JINA_API_KEY": self.api_key if self.api_key is not None else "any-key-is-accepted",
+            "JINA_API_BASE_URL": self.url,
+            "JINA_READER_BASE_URL": self.reader_url,
+            "JINA_SEARCH_BASE_URL": self.search_url,
+        }
+
+    def index(self) -> dict[str, Any]:
+        """What `GET /` answers: the endpoints and the variables that target them (without the key)."""
+        return {
+            "service": "JinaEmulator: a local test double that speaks the Jina wire format, not Jina's models",
+            "endpoints": [
+                {"method": method, "path": path, "what": what, "stands_for": hosted}
+                for path, method, what, hosted in ENDPOINTS
+            ],
+            "environment": {k: v for k, v in self.environment().items() if k != "JINA_API_KEY"},
+        }
+
     # ------------------------------------------------------------------ test controls
     def inject(self, kind: str, *, times: int = 1, path: str | None = None, **options: Any) -> Fault:
         """Add a fault (see `Fault`) and return it. `path` limits it to requests under that path."""
@@ -370,11 +404,14 @@ class JinaEmulator:
             return Reply(fault.status, error_body(fault.status, fault.detail, fault.code), headers=headers)
         if fault is not None and fault.kind == "malformed":
             return Reply(200, b"<html>502 Bad Gateway</html>")
+        if request.method == "GET" and request.path.split("?", 1)[0] == "/":
+            return Reply(200, self.index())
         handler = self._find_route(request)
         if handler is None:
             return Reply(404, error_body(404, f"Not found: {request.method} {request.path}"))
         try:
-            self._check_auth(request, optional=request.path.startswith(("/r/", "/s/", "/g/")))
+            # Reading and grounding work without a key (at lower rate limits); search requires one.
+            self._check_auth(request, optional=request.path.startswith(("/r/", "/g/", "/shots/")))
             reply = handler(self, request)
         except ApiError as error:
             body = error_body(error.status, error.detail, error.code, error.field)

@@ -1,5 +1,3 @@
-from __future__ import annotations
-
 from typing import Any
 
 from haystack import Document, component
@@ -23,7 +21,9 @@ from haystack_integrations.common.jina.embeddings import (
     request_options,
     unwrap,
 )
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
+from haystack_integrations.common.jina.models import check_embedding_model
 from haystack_integrations.components.embedders.jina.late_chunking import late_chunking_groups
 
 JINA_API_URL = EMBEDDINGS_URL
@@ -77,7 +77,11 @@ class JinaDocumentEmbedder(JinaComponentBase):
         Create a JinaDocumentEmbedder.
 
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
-        :param model: The Jina embedding model, for example `jina-embeddings-v3` or `jina-embeddings-v4`.
+        :param model: The Jina embedding model, for example `jina-embeddings-v3`, `jina-embeddings-v4`,
+            `jina-embeddings-v5-text-small` or `jina-code-embeddings-1.5b` (see the README's model
+            table). A model this package knows is checked at construction: a parameter it does not
+            have raises `ValueError`; ColBERT and ELSER (multi-vector / sparse output) are refused.
+            Other names pass through unchecked.
         :param prefix: Text added before each document's text.
         :param suffix: Text added after each document's text.
         :param batch_size: Documents per request (at most 2048, the API's limit).
@@ -87,16 +91,21 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :param task: The task adapter; embed documents for retrieval with `retrieval.passage`.
             jina-embeddings-v3: `retrieval.query`, `retrieval.passage`, `text-matching`,
             `classification`, `separation`; jina-embeddings-v4: `retrieval.query`, `retrieval.passage`,
-            `text-matching`, `code.query`, `code.passage`.
-        :param dimensions: Truncate vectors to this many dimensions (Matryoshka models: v3, v4, clip-v2).
+            `text-matching`, `code.query`, `code.passage`; v5: `retrieval.query`, `retrieval.passage`,
+            `text-matching`, `clustering`, `classification`; code models: `nl2code`, `qa`, `code2code`,
+            `code2nl`, `code2completion`, each `.query` / `.passage`.
+        :param dimensions: Truncate vectors to this many dimensions (Matryoshka models: v3, v4, v5,
+            code, clip-v2).
         :param late_chunking: Embed chunks in the context of their whole source document. The API
             reads all inputs of one request as one text, so with `late_chunking=True` requests are
             formed per source document: the chunks sharing `meta["source_id"]` (as Haystack's
             `DocumentSplitter` writes it) travel together, ordered by `meta["split_id"]`, and never
             share a request with another source. A source is split over several requests only to
-            stay within the model's context and the 2048-input limit. Documents without `source_id`
+            stay within the model's context (from the model catalogue: 8192 tokens for v3, 32768 for
+            v4) and the 2048-input limit. Only v3 and v4 have late chunking. Documents without `source_id`
             are batched by `batch_size` in the given order.
-        :param base_url: The full URL of the embeddings endpoint.
+        :param base_url: The full URL of the embeddings endpoint. When it is the hosted default,
+            `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
         :param embedding_type: `float` (sent as base64 on the wire and decoded), `binary` or `ubinary`.
         :param normalized: Ask for L2-normalized vectors. `None` keeps the API default.
         :param truncate: Let the API cut inputs longer than the model's context. `None` keeps the default.
@@ -111,6 +120,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
         """
         check_embedding_type(embedding_type)
         check_batch_size(batch_size)
+        check_base_url(base_url)
         self.api_key = api_key
         self.model_name = model
         self.prefix = prefix
@@ -130,6 +140,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
         self.max_retries = max_retries
         self.max_concurrency = max_concurrency
         self.raise_on_failure = raise_on_failure
+        check_embedding_model(model, request_options(self))
         self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:

@@ -1,5 +1,3 @@
-from __future__ import annotations
-
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -17,12 +15,15 @@ from haystack_integrations.common.jina.embeddings import (
     embed_documents,
     unwrap,
 )
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.images import (
     ImageSource,
+    ImageURL,
     check_image_size,
     resolve_image_source,
-    submit_image_data_uri,
+    submit_image_base64,
 )
+from haystack_integrations.common.jina.models import check_embedding_model
 
 JINA_API_URL = EMBEDDINGS_URL
 
@@ -51,15 +52,19 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
 
     Each document names its file in `meta[file_path_meta_field]` (relative to `root_path` when given):
     JPEG, PNG, WebP, GIF (first frame), BMP or TIFF, or a PDF together with `meta["page_number"]`
-    (1-based, as Haystack's converters write it). Images are EXIF-rotated, converted to RGB (alpha is
-    kept as PNG only where it carries something), shrunk to fit `image_size`, and sent as data URIs.
+    (1-based, as Haystack's converters write it), or an `http(s)` URL, which is sent as it is for Jina
+    to fetch (nothing is downloaded here). Images are EXIF-rotated, converted to RGB (alpha is kept as
+    PNG only where it carries something), shrunk to fit `image_size`, and sent as plain base64 (as
+    Jina's `ImageDoc` takes them). No image goes out over the API's 8 MB per image: even with
+    `image_size=None`, a larger one is re-encoded and shrunk until it fits.
     They are prepared batch by batch just before their request and dropped after it, so memory stays
     bounded by `batch_size x max_concurrency` images whatever the number of documents.
 
     Every input document comes back, in order, as a copy with `embedding` set and
     `meta["embedding_source"] = {"type": "image", "file_path_meta_field": ...}`. A document whose image
     cannot be used (missing meta field or file, corrupt or unsupported file, PDF page missing or out of
-    range, path outside `root_path`, image over Pillow's decompression-bomb limit) raises `JinaInputError`
+    range, path outside `root_path`, image over Pillow's decompression-bomb limit, image that cannot be
+    brought under 8 MB) raises `JinaInputError`
     naming the document and the path, or with `raise_on_failure=False` comes back without embedding and
     is listed in `meta["failed_documents"]`.
     """
@@ -87,7 +92,10 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
 
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
         :param model: A Jina multimodal model: `jina-clip-v2` (default), `jina-clip-v1` or `jina-embeddings-v4`.
-        :param base_url: The full URL of the embeddings endpoint.
+            A known text-only model, or a `task` / `embedding_dimension` the model does not have,
+            raises `ValueError` at construction.
+        :param base_url: The full URL of the embeddings endpoint. When it is the hosted default,
+            `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
         :param file_path_meta_field: The meta field holding the path of the image or PDF file.
         :param root_path: The folder that relative paths are resolved against. When set, a path that
             resolves outside it (`../`, an absolute path elsewhere, a symlink out) is refused. `None` takes
@@ -100,7 +108,8 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             and renders PDF pages at 300 dpi.
         :param batch_size: Images per request.
         :param task: The task adapter, for models that take one (jina-embeddings-v4: for example
-            `retrieval.passage`; jina-clip models accept only `retrieval.query`). `None` sends none.
+            `retrieval.passage`; jina-clip-v2 accepts only `retrieval.query`, jina-clip-v1 none).
+            `None` sends none.
         :param progress_bar: Show a progress bar counting embedded documents.
         :param max_concurrency: Requests in flight at once (each with its batch of prepared images), at
             most; fewer while the key's rate limits require it (the pacer shared per key and host).
@@ -112,6 +121,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             ids with the error; the rest are embedded.
         """
         check_batch_size(batch_size)
+        check_base_url(base_url)
         self.api_key = api_key
         self.model_name = model
         self.base_url = base_url
@@ -126,6 +136,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
+        check_embedding_model(model, {"task": task, "dimensions": embedding_dimension}, images=True)
         self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
@@ -170,7 +181,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         check_documents(documents, "JinaDocumentImageEmbedder", "To embed a string, use JinaTextEmbedder.")
 
         # Cheap checks first (meta, paths, types: no file is read), so a bad document fails before any request.
-        def locate(document: Document) -> ImageSource:
+        def locate(document: Document) -> ImageSource | ImageURL:
             return resolve_image_source(
                 document.id, document.meta, file_path_meta_field=self.file_path_meta_field, root_path=self.root_path
             )
@@ -179,10 +190,10 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
 
         groups = batch_positions(len(documents), self.batch_size)
         group_of = {position: group for group in groups for position in group}
-        started: dict[int, Future[str]] = {}
+        started: dict[int, Future[str | bytes]] = {}
         lock = threading.Lock()
 
-        def make_input(position: int) -> dict[str, str]:
+        def make_input(position: int) -> dict[str, str | bytes]:
             # Runs in the request's worker just before the request: the first image asked for starts its
             # whole batch on the decode pool (one thread per core), so a batch is prepared in parallel and
             # its images exist only while it is in flight.
@@ -191,8 +202,8 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
                 if position not in started:
                     for other in group_of[position]:
                         other_source = sources[other]
-                        if isinstance(other_source, ImageSource):
-                            started[other] = submit_image_data_uri(other_source, self.image_size)
+                        if isinstance(other_source, ImageSource | ImageURL):
+                            started[other] = submit_image_base64(other_source, self.image_size)
                 future = started.pop(position)
             return {"image": future.result()}
 

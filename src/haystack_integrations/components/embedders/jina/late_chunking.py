@@ -12,10 +12,7 @@ from collections.abc import Sequence
 from haystack import Document
 
 from haystack_integrations.common.jina.embeddings import MAX_INPUTS_PER_REQUEST, batch_positions
-
-# Context lengths in tokens; unknown models get the smallest, to stay safe.
-CONTEXT_TOKENS = {"jina-embeddings-v4": 32768}
-DEFAULT_CONTEXT_TOKENS = 8192
+from haystack_integrations.common.jina.models import context_length
 
 
 def estimate_tokens(text: str) -> int:
@@ -32,7 +29,7 @@ def late_chunking_groups(
     A source is split only where its chunks would exceed the model's context or 2048 inputs.
     Documents without `meta["source_id"]` keep their order and are batched by `batch_size`.
     """
-    budget = CONTEXT_TOKENS.get(model, DEFAULT_CONTEXT_TOKENS)
+    budget = context_length(model)  # the catalogue's; unknown models get the smallest published one
     sources: dict[object, list[int]] = {}
     loose: list[int] = []
     for position, document in enumerate(documents):

@@ -1,5 +1,3 @@
-from __future__ import annotations
-
 from typing import Any
 
 from haystack import component
@@ -14,6 +12,8 @@ from haystack_integrations.common.jina.embeddings import (
     parse_embeddings_response,
     request_options,
 )
+from haystack_integrations.common.jina.endpoints import check_base_url
+from haystack_integrations.common.jina.models import check_embedding_model
 
 JINA_API_URL = EMBEDDINGS_URL
 
@@ -56,20 +56,28 @@ class JinaTextEmbedder(JinaComponentBase):
 
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
         :param model: The Jina embedding model, for example `jina-embeddings-v3`, `jina-embeddings-v4`,
-            `jina-clip-v2` or `jina-embeddings-v2-base-en`.
+            `jina-embeddings-v5-text-small`, `jina-code-embeddings-1.5b`, `jina-clip-v2` or
+            `jina-embeddings-v2-base-en` (see the README's model table). A model this package knows is
+            checked at construction: a parameter it does not have raises `ValueError`. ColBERT and
+            ELSER models answer multi-vector / sparse embeddings and are refused. Other names pass
+            through unchecked.
         :param prefix: Text added before the input text.
         :param suffix: Text added after the input text.
         :param task: The task adapter. jina-embeddings-v3: `retrieval.query`, `retrieval.passage`,
             `text-matching`, `classification`, `separation`; jina-embeddings-v4: `retrieval.query`,
-            `retrieval.passage`, `text-matching`, `code.query`, `code.passage`. For retrieval, embed
-            queries with `retrieval.query` and documents with `retrieval.passage`.
-        :param dimensions: Truncate vectors to this many dimensions (Matryoshka models: v3, v4, clip-v2).
-        :param late_chunking: Sent as-is; it only changes results for several inputs of one request,
-            so it matters for `JinaDocumentEmbedder`.
-        :param base_url: The full URL of the embeddings endpoint.
+            `retrieval.passage`, `text-matching`, `code.query`, `code.passage`; v5: `retrieval.query`,
+            `retrieval.passage`, `text-matching`, `clustering`, `classification`; code models:
+            `nl2code`, `qa`, `code2code`, `code2nl`, `code2completion`, each `.query` / `.passage`.
+            For retrieval, embed queries with `retrieval.query` and documents with `retrieval.passage`.
+        :param dimensions: Truncate vectors to this many dimensions (Matryoshka models: v3, v4, v5,
+            code, clip-v2).
+        :param late_chunking: Sent when `True` (v3 and v4 only); it only changes results for several
+            inputs of one request, so it matters for `JinaDocumentEmbedder`.
+        :param base_url: The full URL of the embeddings endpoint. When it is the hosted default,
+            `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
         :param embedding_type: `float` (a list of floats; sent as base64 on the wire and decoded),
             `binary` (int8, 8 dimensions per value) or `ubinary` (uint8).
-        :param normalized: Ask for L2-normalized vectors. `None` keeps the API default.
+        :param normalized: Ask for L2-normalized vectors (not v4 or code models). `None` keeps the API default.
         :param truncate: Let the API cut inputs longer than the model's context instead of failing.
             `None` keeps the API default.
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
@@ -77,6 +85,7 @@ class JinaTextEmbedder(JinaComponentBase):
             `JINA_MAX_RETRIES`, else 5.
         """
         check_embedding_type(embedding_type)
+        check_base_url(base_url)
         self.api_key = api_key
         self.model_name = model
         self.prefix = prefix
@@ -90,6 +99,7 @@ class JinaTextEmbedder(JinaComponentBase):
         self.truncate = truncate
         self.timeout = timeout
         self.max_retries = max_retries
+        check_embedding_model(model, request_options(self))
         self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries)
 
     def _get_telemetry_data(self) -> dict[str, Any]:

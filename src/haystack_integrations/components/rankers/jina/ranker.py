@@ -1,5 +1,3 @@
-from __future__ import annotations
-
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,7 +16,9 @@ from haystack_integrations.common.jina.component_utils import (
     to_dict,
 )
 from haystack_integrations.common.jina.embeddings import add_usage
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
+from haystack_integrations.common.jina.models import RERANK_MODELS, check_rerank_model
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +26,14 @@ JINA_API_URL = "https://api.jina.ai/v1/rerank"
 #: Jina's API reference gives no documents-per-request limit for rerank; 2048 is the limit of its
 #: embeddings endpoint, used here as a safe bound. Longer candidate lists are split (see `JinaRanker`).
 MAX_DOCUMENTS_PER_REQUEST = 2048
-#: Models that score the documents of one request together (their scores depend on the request).
+#: Names of models that score the documents of one request together (their scores depend on the
+#: request), for models the catalogue does not know yet; known ones say it in the catalogue.
 LISTWISE_MODEL_PREFIXES = ("jina-reranker-v3",)
+
+
+def is_listwise(model: str) -> bool:
+    known = RERANK_MODELS.get(model)
+    return known.listwise if known is not None else model.startswith(LISTWISE_MODEL_PREFIXES)
 
 
 @dataclass
@@ -39,11 +45,15 @@ class RerankResult:
     usage: dict[str, int]
 
 
-def rerank_payload(model: str, query: str, texts: Sequence[str], top_n: int | None) -> dict[str, Any]:
+def rerank_payload(
+    model: str, query: str, texts: Sequence[str], top_n: int | None, max_doc_length: int | None = None
+) -> dict[str, Any]:
     """The request body. We hold the documents already, so the API is asked not to send them back."""
     payload: dict[str, Any] = {"model": model, "query": query, "documents": list(texts), "return_documents": False}
     if top_n is not None:
         payload["top_n"] = top_n
+    if max_doc_length is not None:
+        payload["max_doc_length"] = max_doc_length
     return payload
 
 
@@ -108,8 +118,10 @@ class JinaRanker(JinaComponentBase):
     Models (see jina.ai/reranker): `jina-reranker-v1-base-en` (the default, kept for compatibility),
     `jina-reranker-v1-turbo-en`, `jina-reranker-v1-tiny-en`, `jina-reranker-v2-base-multilingual`
     (100+ languages, code and function-call search), `jina-reranker-v3` (listwise, multilingual, long
-    context), `jina-reranker-m0` (multimodal; this component sends it the documents' text) and
-    `jina-colbert-v2`.
+    context; takes `max_doc_length`), `jina-reranker-m0` (multimodal; this component sends it the
+    documents' text), `jina-colbert-v1-en` and `jina-colbert-v2`. A known embedding model, or
+    `max_doc_length` with a model other than v3, raises `ValueError` at construction; names the
+    package does not know pass through unchecked.
 
     The output documents are copies (`dataclasses.replace`) of the inputs with `score` set, best
     first; the inputs are never changed. The text that is ranked is the values of
@@ -140,6 +152,7 @@ class JinaRanker(JinaComponentBase):
         timeout: float | None = None,
         max_retries: int | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_doc_length: int | None = None,
     ) -> None:
         """
         Create a JinaRanker.
@@ -148,18 +161,23 @@ class JinaRanker(JinaComponentBase):
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
         :param top_k: The most documents to return. `None` returns all of them.
         :param score_threshold: Return only documents whose score is at least this. `None` keeps all.
-        :param base_url: The full URL of the rerank endpoint.
+        :param base_url: The full URL of the rerank endpoint. When it is the hosted default,
+            `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
         :param meta_fields_to_embed: Meta fields whose values are ranked with the content, before it.
         :param embedding_separator: Joins the meta values and the content.
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param max_concurrency: Requests in flight at once when a candidate list is split.
-        :raises ValueError: If `top_k` is not > 0.
-        :raises JinaAuthenticationError: If no API key can be resolved.
+        :param max_doc_length: jina-reranker-v3 only: the tokens of each document the model reads, 1 to
+            8192. `None` sends nothing, and the API uses its default (2048).
+        :raises ValueError: If `top_k` is not > 0, `base_url` is not an absolute http(s) URL, or the
+            model is known and does not take a parameter.
         """
         _check_top_k(top_k)
+        check_rerank_model(model, {"max_doc_length": max_doc_length})
         self.model = model
+        check_base_url(base_url)
         self.api_key = api_key
         self.top_k = top_k
         self.score_threshold = score_threshold
@@ -169,6 +187,7 @@ class JinaRanker(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_concurrency = max_concurrency
+        self.max_doc_length = max_doc_length
         self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
@@ -192,6 +211,8 @@ class JinaRanker(JinaComponentBase):
             timeout=self.timeout,
             max_retries=self.max_retries,
             max_concurrency=self.max_concurrency,
+            # only when set, so the serialized form of a ranker without it is unchanged
+            **({} if self.max_doc_length is None else {"max_doc_length": self.max_doc_length}),
         )
 
     def _text_to_rank(self, document: Document) -> str:
@@ -237,7 +258,7 @@ class JinaRanker(JinaComponentBase):
         texts = [self._text_to_rank(document) for document in documents]
         size = self.max_documents_per_request
         chunks = [range(start, min(start + size, len(texts))) for start in range(0, len(texts), size)]
-        if len(chunks) > 1 and self.model.startswith(LISTWISE_MODEL_PREFIXES):
+        if len(chunks) > 1 and is_listwise(self.model):
             logger.warning(
                 "{model} is a listwise reranker: {count} documents are ranked in {requests} requests, and "
                 "scores from different requests are only approximately comparable.",
@@ -248,7 +269,7 @@ class JinaRanker(JinaComponentBase):
 
         def rank_chunk(positions: range) -> RerankResult:
             top_n = None if top_k is None else min(top_k, len(positions))
-            payload = rerank_payload(self.model, query, [texts[p] for p in positions], top_n)
+            payload = rerank_payload(self.model, query, [texts[p] for p in positions], top_n, self.max_doc_length)
             body = self._client.post_json(self.base_url, payload)
             return parse_rerank_response(body, top_n or len(positions), len(positions), self.base_url)
 

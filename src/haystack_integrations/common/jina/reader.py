@@ -1,0 +1,268 @@
+"""The Reader service (r.jina.ai, s.jina.ai) as the components need it, in one place.
+
+- the reader options (`return_format`, selectors, flags, ...) and the `X-...` headers they become;
+- checks that keep header values on one line (a CR or LF would let a value inject further headers);
+- which per-run headers a caller may add (never `Authorization`);
+- where a result keeps its text for each return format, and how a result becomes a Document.
+
+The field table, the flag semantics and the `X-Timeout` bound come from the Reader notes in Jina's
+reference (the service's own source).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from haystack import Document
+from requests.structures import CaseInsensitiveDict
+
+from haystack_integrations.common.jina.client import parse_json
+from haystack_integrations.common.jina.errors import JinaMalformedResponseError
+
+ACCEPT_JSON = "application/json"
+ACCEPT_TEXT = "text/plain"
+MAX_READER_TIMEOUT = 180
+
+#: The reader options every reader-family component takes, in the order of their parameters.
+READER_OPTIONS = (
+    "return_format",
+    "target_selector",
+    "remove_selector",
+    "wait_for_selector",
+    "with_links_summary",
+    "with_images_summary",
+    "with_generated_alt",
+    "no_cache",
+    "reader_timeout",
+    "engine",
+    "token_budget",
+    "retain_images",
+    "locale",
+    "with_iframe",
+    "with_shadow_dom",
+    "respond_with",
+)
+#: Options that are a text sent as is.
+TEXT_HEADERS = {
+    "return_format": "X-Return-Format",
+    "engine": "X-Engine",
+    "retain_images": "X-Retain-Images",
+    "locale": "X-Locale",
+    "respond_with": "X-Respond-With",
+}
+#: Options that are one or more CSS selectors, joined with ", " (the separator the service splits on).
+SELECTOR_HEADERS = {
+    "target_selector": "X-Target-Selector",
+    "remove_selector": "X-Remove-Selector",
+    "wait_for_selector": "X-Wait-For-Selector",
+}
+#: Flags: the service reads a flag as on whenever its header is present, even as "false", so only
+#: flags that are on are sent.
+FLAG_HEADERS = {
+    "with_links_summary": "X-With-Links-Summary",
+    "with_images_summary": "X-With-Images-Summary",
+    "with_generated_alt": "X-With-Generated-Alt",
+    "no_cache": "X-No-Cache",
+    "with_iframe": "X-With-Iframe",
+    "with_shadow_dom": "X-With-Shadow-Dom",
+}
+#: Whole numbers, with their smallest and largest values.
+NUMBER_HEADERS = {
+    "reader_timeout": ("X-Timeout", 1, MAX_READER_TIMEOUT),
+    "token_budget": ("X-Token-Budget", 1, None),
+}
+
+#: Where a read or search result keeps the page, by `X-Return-Format`. `content` is the service's
+#: default (readability-filtered markdown); `markdown` is unfiltered and lands in the same field.
+CONTENT_FIELD_BY_FORMAT = {
+    "content": "content",
+    "markdown": "content",
+    "html": "html",
+    "text": "text",
+    "screenshot": "screenshotUrl",
+    "pageshot": "pageshotUrl",
+}
+DEFAULT_RETURN_FORMAT = "content"
+#: Formats whose result is an image: its URL is the Document's content and stays in meta as well.
+IMAGE_FIELDS = frozenset({"screenshotUrl", "pageshotUrl"})
+#: Headers a caller may not set per run: the key is the component's, and the connection's own
+#: headers are `requests`' business. Everything else (reader options, `Accept`, a proxy's own
+#: headers) may be added or overridden.
+PROTECTED_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "host", "content-length", "transfer-encoding", "connection"}
+)
+
+
+def check_header_value(name: str, value: str) -> str:
+    """`value` if it is safe to send as a header value; a `ValueError` for CR, LF or other control characters."""
+    if any((ord(char) < 32 and char != "\t") or ord(char) == 127 for char in value):
+        msg = f"{name} must be one line of text without control characters (CR, LF, ...), got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+def _check_header_name(name: Any) -> str:
+    # RFC 9110 token characters: no spaces, colons, CR or LF
+    if not isinstance(name, str) or not name or any(c in ' \t\r\n:()<>@,;"/[]?={}\\' or ord(c) < 33 for c in name):
+        msg = f"{name!r} is not a valid HTTP header name"
+        raise ValueError(msg)
+    return name
+
+
+def option_headers(options: Mapping[str, Any]) -> dict[str, str]:
+    """
+    The `X-...` headers for the reader options in `options` (keys from `READER_OPTIONS`).
+
+    `None` and `False` send nothing, so the service's defaults apply.
+
+    :raises ValueError: If an option has a value the service cannot take, or a CR / LF.
+    """
+    headers: dict[str, str] = {}
+    for option, name in TEXT_HEADERS.items():
+        text = options.get(option)
+        if text is not None:
+            if not isinstance(text, str) or not text.strip():
+                msg = f"{name} must be a non-empty string, got {text!r}"
+                raise ValueError(msg)
+            headers[name] = check_header_value(name, text).strip()
+    for option, name in SELECTOR_HEADERS.items():
+        selector = options.get(option)
+        if selector:
+            headers[name] = _selector_header(name, selector)
+    links = options.get("with_links_summary", False)
+    if links not in (False, True, "all"):
+        msg = f"with_links_summary must be True, False or 'all', got {links!r}"
+        raise ValueError(msg)
+    for option, name in FLAG_HEADERS.items():
+        value = options.get(option)
+        if option != "with_links_summary" and value is not None and not isinstance(value, bool):
+            msg = f"{option} must be True, False or None, got {value!r}"
+            raise ValueError(msg)
+        if value:
+            headers[name] = "true" if value is True else str(value)
+    for option, (name, low, high) in NUMBER_HEADERS.items():
+        number = options.get(option)
+        if number is None:
+            continue
+        if isinstance(number, bool) or not isinstance(number, int):
+            msg = f"{option} must be a whole number, got {number!r}"
+            raise ValueError(msg)
+        if number < low or (high is not None and number > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            msg = f"{option} must be {bounds}, got {number}"
+            raise ValueError(msg)
+        headers[name] = str(number)
+    return headers
+
+
+def _selector_header(name: str, selector: Any) -> str:
+    """One selector as is; several joined with ", "."""
+    selectors = [selector] if isinstance(selector, str) else selector
+    if not isinstance(selectors, list | tuple) or not all(isinstance(s, str) and s.strip() for s in selectors):
+        msg = f"{name} must be a CSS selector or a list of them, got {selector!r}"
+        raise ValueError(msg)
+    return ", ".join(check_header_value(name, s).strip() for s in selectors)
+
+
+def request_headers(base: Mapping[str, str], extra: Mapping[str, str] | None) -> CaseInsensitiveDict[str]:
+    """
+    `base` with the caller's per-run `extra` headers on top (names are case-insensitive).
+
+    :raises ValueError: If `extra` names a protected header such as `Authorization`, or a name or
+        value is not a valid single-line header.
+    """
+    headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(base)
+    if extra is None:
+        return headers
+    if not isinstance(extra, Mapping):
+        msg = f"headers must be a dict of header names to values, got {type(extra).__name__}"
+        raise ValueError(msg)
+    for name, value in extra.items():
+        if _check_header_name(name).lower() in PROTECTED_HEADERS:
+            msg = f"The header {name!r} cannot be set per run; the component sets it itself."
+            raise ValueError(msg)
+        if not isinstance(value, str):
+            msg = f"The value of header {name!r} must be a string, got {type(value).__name__}"
+            raise ValueError(msg)
+        headers[name] = check_header_value(name, value)
+    return headers
+
+
+def return_format_of(headers: Mapping[str, str]) -> str:
+    """The return format a request asks for (lower case), the service's default when none."""
+    value = headers.get("X-Return-Format")
+    return value.strip().lower() if value and value.strip() else DEFAULT_RETURN_FORMAT
+
+
+def malformed(response: requests.Response, url: str, problem: str) -> JinaMalformedResponseError:
+    endpoint = url.split("?", 1)[0]
+    msg = f"Jina Reader API answered HTTP {response.status_code} from {endpoint} with an unexpected body: {problem}"
+    return JinaMalformedResponseError(msg, status_code=response.status_code, endpoint=endpoint)
+
+
+def envelope(response: requests.Response, url: str) -> dict[str, Any]:
+    """The `{"code": 200, "status": ..., "data": ...}` answer, checked to have `data`."""
+    body = parse_json(response, url)
+    if not isinstance(body, dict):
+        raise malformed(response, url, f"expected a JSON object, got {type(body).__name__}")
+    code = body.get("code", 200)
+    if code != 200:
+        message = body.get("readableMessage") or body.get("message") or body.get("detail") or ""
+        raise malformed(response, url, f"'code' is {code!r}, not 200" + (f": {message}" if message else ""))
+    if body.get("data") is None:
+        raise malformed(response, url, "the 'data' field is missing")
+    return body
+
+
+def result_list(data: Any, response: requests.Response, url: str) -> list[Any]:
+    """The results of a search answer's `data`."""
+    if not isinstance(data, list):
+        raise malformed(response, url, f"'data' should be a list of results, got {type(data).__name__}")
+    return data
+
+
+def page_document(item: Any, return_format: str, response: requests.Response, url: str) -> Document:
+    """
+    A read result or one search result as a Document.
+
+    The content is the field the return format fills (`content`, `html`, `text`, `screenshotUrl`,
+    `pageshotUrl`), else the description (search results with no-content, pages with no text).
+    Everything else is meta. An image's URL is both the content and in meta; never its bytes.
+    """
+    if not isinstance(item, Mapping):
+        raise malformed(response, url, f"a page should be a JSON object, got {type(item).__name__}")
+    meta = dict(item)
+    # An unknown format (the service may add some) is looked for in `content`, where most land.
+    field = CONTENT_FIELD_BY_FORMAT.get(return_format, "content")
+    value = meta.get(field)
+    description = meta.get("description")
+    if field not in IMAGE_FIELDS:
+        meta.pop(field, None)
+        if isinstance(meta.get("content"), str) and not meta["content"]:
+            meta.pop("content")  # search results carry `content: ""` beside the format's own field
+    if isinstance(value, str) and value:
+        return Document(content=value, meta=meta)
+    if isinstance(description, str) and description:
+        return Document(content=description, meta=meta)
+    if isinstance(value, str) or isinstance(description, str):
+        return Document(content=value if isinstance(value, str) else description, meta=meta)
+    problem = f"the page has neither the '{field}' field of format {return_format!r} nor a description"
+    raise malformed(response, url, problem)
+
+
+def usage_tokens(body: Mapping[str, Any], results: list[Any]) -> int:
+    """The tokens an answer cost: the envelope's `meta.usage.tokens`, else the sum over its results."""
+    meta = body.get("meta")
+    if isinstance(meta, Mapping) and isinstance(meta.get("usage"), Mapping):
+        tokens = meta["usage"].get("tokens")
+        if isinstance(tokens, int) and not isinstance(tokens, bool):
+            return tokens
+    total = 0
+    for item in results:
+        usage = item.get("usage") if isinstance(item, Mapping) else None
+        tokens = usage.get("tokens") if isinstance(usage, Mapping) else None
+        if isinstance(tokens, int) and not isinstance(tokens, bool):
+            total += tokens
+    return total

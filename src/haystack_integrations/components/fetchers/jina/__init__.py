@@ -1,0 +1,3 @@
+from haystack_integrations.components.fetchers.jina.reader_fetcher import JinaReaderFetcher
+
+__all__ = ["JinaReaderFetcher"]

@@ -1,0 +1,199 @@
+from typing import Any
+from urllib.parse import quote
+
+from haystack import Document, component
+from haystack.utils import Secret
+
+from haystack_integrations.common.jina.batching import map_ordered
+from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
+from haystack_integrations.common.jina.endpoints import check_base_url
+from haystack_integrations.common.jina.reader import (
+    ACCEPT_JSON,
+    READER_OPTIONS,
+    envelope,
+    option_headers,
+    page_document,
+    return_format_of,
+    usage_tokens,
+)
+
+READER_URL = "https://r.jina.ai/"
+
+
+@component
+class JinaReaderFetcher(JinaComponentBase):
+    """
+    Reads web pages with the Jina Reader (r.jina.ai), several at once, and returns one Document per URL.
+
+    Each Document holds the page in the return format (by default its main content as markdown) and
+    meta `title`, `description`, `url`, `usage`. Connect it to `JinaWebSearch.links` to search, then read.
+
+    ```python
+    from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
+
+    # JINA_API_KEY must be set
+    fetcher = JinaReaderFetcher(max_concurrency=4, raise_on_failure=False)
+    result = fetcher.run(urls=["https://example.com", "https://example.org"])
+    print([doc.meta.get("title") for doc in result["documents"]], result["meta"]["failed_urls"])
+    ```
+    """
+
+    def __init__(
+        self,
+        api_key: Secret = Secret.from_env_var("JINA_API_KEY"),  # noqa: B008
+        *,
+        base_url: str = READER_URL,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        raise_on_failure: bool = True,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        return_format: str | None = None,
+        target_selector: str | list[str] | None = None,
+        remove_selector: str | list[str] | None = None,
+        wait_for_selector: str | list[str] | None = None,
+        with_links_summary: bool | str = False,
+        with_images_summary: bool = False,
+        with_generated_alt: bool = False,
+        no_cache: bool = False,
+        reader_timeout: int | None = None,
+        engine: str | None = None,
+        token_budget: int | None = None,
+        retain_images: str | None = None,
+        locale: str | None = None,
+        with_iframe: bool | None = None,
+        with_shadow_dom: bool | None = None,
+        respond_with: str | None = None,
+    ) -> None:
+        """
+        Create a JinaReaderFetcher.
+
+        The reader options are those of `JinaReaderConnector` (see it for each one), sent as the same
+        `X-...` headers; `None` and `False` send nothing, so the service's defaults apply.
+
+        :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
+        :param base_url: The prefix to which each URL-encoded URL is appended, for a proxy or a test server.
+        :param max_concurrency: The most pages read at once.
+        :param raise_on_failure: `True` raises the first failure. `False` returns a Document without content
+            for each URL that failed (meta `url` and `error`) and lists them in `meta["failed_urls"]`.
+        :param timeout: Seconds to wait for each answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+            `JINA_MAX_RETRIES`, else 5.
+        :param return_format: `X-Return-Format`: `content` (the service's default), `markdown`, `html`,
+            `text`, `screenshot` or `pageshot` (the content is then the image's URL).
+        :param target_selector: `X-Target-Selector`.
+        :param remove_selector: `X-Remove-Selector`.
+        :param wait_for_selector: `X-Wait-For-Selector`.
+        :param with_links_summary: `X-With-Links-Summary` (`True` or `"all"`).
+        :param with_images_summary: `X-With-Images-Summary`.
+        :param with_generated_alt: `X-With-Generated-Alt`.
+        :param no_cache: `X-No-Cache`.
+        :param reader_timeout: `X-Timeout`, 1 to 180 seconds.
+        :param engine: `X-Engine`.
+        :param token_budget: `X-Token-Budget`.
+        :param retain_images: `X-Retain-Images`.
+        :param locale: `X-Locale`.
+        :param with_iframe: `X-With-Iframe`.
+        :param with_shadow_dom: `X-With-Shadow-Dom`.
+        :param respond_with: `X-Respond-With`.
+        :raises ValueError: If a reader option or `max_concurrency` is not valid.
+        """
+        self.api_key = api_key
+        check_base_url(base_url)
+        self.base_url = base_url
+        self.max_concurrency = max_concurrency
+        self.raise_on_failure = raise_on_failure
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.return_format = return_format
+        self.target_selector = target_selector
+        self.remove_selector = remove_selector
+        self.wait_for_selector = wait_for_selector
+        self.with_links_summary = with_links_summary
+        self.with_images_summary = with_images_summary
+        self.with_generated_alt = with_generated_alt
+        self.no_cache = no_cache
+        self.reader_timeout = reader_timeout
+        self.engine = engine
+        self.token_budget = token_budget
+        self.retain_images = retain_images
+        self.locale = locale
+        self.with_iframe = with_iframe
+        self.with_shadow_dom = with_shadow_dom
+        self.respond_with = respond_with
+        self._headers = {
+            "Accept": ACCEPT_JSON,
+            **option_headers({name: getattr(self, name) for name in READER_OPTIONS}),
+        }
+        self._return_format = return_format_of(self._headers)
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        Serialize this component to a dictionary.
+
+        :returns: The dictionary; the API key appears only as the name of its environment variable.
+        """
+        return to_dict(
+            self,
+            self.api_key,
+            base_url=self.base_url,
+            max_concurrency=self.max_concurrency,
+            raise_on_failure=self.raise_on_failure,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            **{name: getattr(self, name) for name in READER_OPTIONS},
+        )
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    def run(self, urls: list[str]) -> dict[str, Any]:
+        """
+        Read web pages.
+
+        :param urls: The URLs of the pages to read, e.g. the links of a web search.
+        :returns: `documents`: one per URL, in the order of `urls`, with the page's text and meta `title`,
+            `description`, `url`, `usage`; `meta`: `failed_urls` (`{"url", "error"}` for each URL that could
+            not be read, with `raise_on_failure=False`) and the `usage` of all reads.
+        :raises TypeError: If `urls` is not a list of strings.
+        :raises ValueError: If a URL is empty.
+        :raises JinaError: With `raise_on_failure=True`, the first read that fails.
+        """
+        if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+            msg = f"JinaReaderFetcher expects a list of URL strings, got {urls!r:.200}"
+            raise TypeError(msg)
+        if not all(url.strip() for url in urls):
+            msg = f"JinaReaderFetcher got an empty URL at position {[url.strip() for url in urls].index('')}"
+            raise ValueError(msg)
+        outcomes = map_ordered(
+            self._read,
+            [url.strip() for url in urls],
+            max_concurrency=self.max_concurrency,
+            fail_fast=self.raise_on_failure,
+        )
+        documents: list[Document] = []
+        failed: list[dict[str, str]] = []
+        for url, outcome in zip(urls, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                error = f"{type(outcome).__name__}: {outcome}"
+                failed.append({"url": url, "error": error})
+                documents.append(Document(content=None, meta={"url": url, "error": error}))
+            else:
+                documents.append(outcome)
+        usage = usage_tokens({}, [doc.meta for doc in documents])
+        return {"documents": documents, "meta": {"failed_urls": failed, "usage": {"tokens": usage}}}
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    async def run_async(self, urls: list[str]) -> dict[str, Any]:
+        """
+        Like `run`, without blocking the event loop.
+
+        :param urls: The URLs of the pages to read.
+        :returns: `documents` and `meta`, as `run`.
+        """
+        return await in_thread(self.run, urls)
+
+    def _read(self, url: str) -> Document:
+        prefix = self.base_url if self.base_url.endswith("/") else self.base_url + "/"
+        endpoint = prefix + quote(url, safe="")
+        response = self._client.request("GET", endpoint, headers=self._headers)
+        return page_document(envelope(response, endpoint)["data"], self._return_format, response, endpoint)

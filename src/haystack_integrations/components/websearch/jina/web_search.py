@@ -1,0 +1,208 @@
+from collections.abc import Mapping
+from typing import Any
+
+from haystack import Document, component
+from haystack.utils import Secret
+
+from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
+from haystack_integrations.common.jina.endpoints import check_base_url
+from haystack_integrations.common.jina.reader import (
+    ACCEPT_JSON,
+    check_header_value,
+    envelope,
+    page_document,
+    result_list,
+    return_format_of,
+    usage_tokens,
+)
+
+SEARCH_URL = "https://s.jina.ai/"
+#: The service returns at most 20 results per request ("num" or "count", up to 20).
+MAX_TOP_K = 20
+#: `search_params` that travel in the JSON body, as the service names them.
+BODY_PARAMS = ("gl", "hl", "location", "page")
+#: `search_params` that travel as headers.
+HEADER_BY_PARAM = {
+    "site": "X-Site",
+    "respond_with": "X-Respond-With",
+    "return_format": "X-Return-Format",
+    "max_tokens": "X-Max-Tokens",
+}
+SEARCH_PARAMS = (*BODY_PARAMS, *HEADER_BY_PARAM)
+
+
+@component
+class JinaWebSearch(JinaComponentBase):
+    """
+    Searches the web with Jina (s.jina.ai) and returns the results as Documents, best first, and their URLs.
+
+    Each Document holds the page text (or, with `respond_with="no-content"`, the description) and
+    meta `title`, `url`, `description`, `usage`.
+
+    ```python
+    from haystack_integrations.components.websearch.jina import JinaWebSearch
+
+    # JINA_API_KEY must be set
+    search = JinaWebSearch(top_k=5, search_params={"hl": "en", "respond_with": "no-content"})
+    result = search.run("Haystack agents", search_params={"site": "haystack.deepset.ai"})
+    print(result["links"])
+    ```
+    """
+
+    def __init__(
+        self,
+        api_key: Secret = Secret.from_env_var("JINA_API_KEY"),  # noqa: B008
+        top_k: int | None = 10,
+        search_params: dict[str, Any] | None = None,
+        *,
+        base_url: str = SEARCH_URL,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        """
+        Create a JinaWebSearch.
+
+        :param api_key: The Jina API key (search requires one); by default read from `JINA_API_KEY`.
+        :param top_k: How many results to ask for and return, 1 to 20 (sent as `num`). `None` leaves
+            the number to the service.
+        :param search_params: Options for every search; `run` can override them one by one.
+            - `site`: a domain, or a list of them, to search within (`X-Site`).
+            - `gl`: country code, e.g. `us`; `hl`: language code, e.g. `de`; `location`: where the
+              search is made from, e.g. `Berlin`; `page`: the results page, from 1.
+            - `respond_with`: `"no-content"` gives titles, URLs and descriptions only (cheaper, faster;
+              for agents that read pages selectively, e.g. with `JinaReaderFetcher`).
+            - `return_format`: `content` (default: the pages' main content as markdown), `markdown`,
+              `html` or `text`.
+            - `max_tokens`: the most tokens a page may contribute (`X-Max-Tokens`).
+        :param base_url: Where the search is POSTed, for a proxy or a test server.
+        :param timeout: Seconds to wait for the answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+            `JINA_MAX_RETRIES`, else 5.
+        :raises ValueError: If `top_k` is not between 1 and 20 or a search parameter is not valid.
+        """
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K):
+            msg = f"top_k must be a whole number from 1 to {MAX_TOP_K} (the service's maximum), or None; got {top_k!r}"
+            raise ValueError(msg)
+        self.api_key = api_key
+        self.top_k = top_k
+        self.search_params = search_params
+        check_base_url(base_url)
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._params = _checked_params(search_params or {})
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries)
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        Serialize this component to a dictionary.
+
+        :returns: The dictionary; the API key appears only as the name of its environment variable.
+        """
+        return to_dict(
+            self,
+            self.api_key,
+            top_k=self.top_k,
+            search_params=self.search_params,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
+
+    @component.output_types(documents=list[Document], links=list[str], meta=dict[str, Any])
+    def run(self, query: str, search_params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """
+        Search the web.
+
+        :param query: What to search for, as you would type it into a search engine.
+        :param search_params: Options for this search only, each replacing the component's own (a value of
+            None removes it): `site` (a domain or a list of domains to search within), `gl` (country code),
+            `hl` (language code), `location`, `page` (from 1), `respond_with` (`"no-content"` for titles,
+            URLs and descriptions only), `return_format`, `max_tokens`.
+        :returns: `documents`: one per result, best first, with the page text (or the description) and meta
+            `title`, `url`, `description`, `usage`; `links`: their URLs in the same order; `meta`: `query`
+            and the `usage` of the search.
+        :raises ValueError: If the query is empty or a search parameter is not valid.
+        :raises JinaError: If the search fails.
+        """
+        if not isinstance(query, str) or not query.strip():
+            msg = f"JinaWebSearch needs a non-empty query string, got {query!r}"
+            raise ValueError(msg)
+        params = {**self._params, **_checked_params(search_params or {})}
+        payload: dict[str, Any] = {"q": query}
+        if self.top_k is not None:
+            payload["num"] = self.top_k
+        payload.update({name: params[name] for name in BODY_PARAMS if params.get(name) is not None})
+        headers = {"Accept": ACCEPT_JSON}
+        headers.update(
+            {
+                header: _header_value(params[name])
+                for name, header in HEADER_BY_PARAM.items()
+                if params.get(name) is not None
+            }
+        )
+
+        response = self._client.request("POST", self.base_url, json_body=payload, headers=headers)
+        body = envelope(response, self.base_url)
+        results = result_list(body["data"], response, self.base_url)[: self.top_k]
+        return_format = return_format_of(headers)
+        documents = [page_document(item, return_format, response, self.base_url) for item in results]
+        links = [str(doc.meta["url"]) for doc in documents if doc.meta.get("url")]
+        meta = {"query": query, "usage": {"tokens": usage_tokens(body, results)}}
+        return {"documents": documents, "links": links, "meta": meta}
+
+    @component.output_types(documents=list[Document], links=list[str], meta=dict[str, Any])
+    async def run_async(self, query: str, search_params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """
+        Like `run`, without blocking the event loop.
+
+        :param query: What to search for, as you would type it into a search engine.
+        :param search_params: Options for this search only; see `run`.
+        :returns: `documents`, `links` and `meta`, as `run`.
+        """
+        return await in_thread(self.run, query, search_params)
+
+
+def _header_value(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+def _checked_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The search parameters, checked; `None` values are kept (they unset an init value in `run`)."""
+    if not isinstance(params, Mapping):
+        msg = f"search_params must be a dict, got {type(params).__name__}"
+        raise ValueError(msg)
+    unknown = sorted(str(name) for name in params if name not in SEARCH_PARAMS)
+    if unknown:
+        msg = (
+            f"Unknown search_params {', '.join(unknown)}. Known: {', '.join(SEARCH_PARAMS)} "
+            "(the number of results is top_k)."
+        )
+        raise ValueError(msg)
+    checked: dict[str, Any] = {}
+    for name, value in params.items():
+        if value is None:
+            checked[name] = None
+        elif name in ("page", "max_tokens"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                msg = f"search_params[{name!r}] must be a whole number of at least 1, got {value!r}"
+                raise ValueError(msg)
+            checked[name] = value
+        elif name == "site":
+            sites = [value] if isinstance(value, str) else value
+            if (
+                not isinstance(sites, list | tuple)
+                or not sites
+                or not all(isinstance(s, str) and s.strip() for s in sites)
+            ):
+                msg = f"search_params['site'] must be a domain or a non-empty list of domains, got {value!r}"
+                raise ValueError(msg)
+            # Several sites go in one X-Site header, comma-separated (what repeated headers amount to in HTTP).
+            checked[name] = [check_header_value("X-Site", s).strip() for s in sites]
+        else:
+            if not isinstance(value, str) or not value.strip():
+                msg = f"search_params[{name!r}] must be a non-empty string, got {value!r}"
+                raise ValueError(msg)
+            checked[name] = check_header_value(name, value).strip()
+    return checked

@@ -1,0 +1,125 @@
+"""Spec conformance: every body the suite sends to `/v1/embeddings` and `/v1/rerank` is checked against
+the request schema Jina's OpenAPI description gives its model (`discriminator.mapping` on `model`).
+
+`JinaEmulator.handle` is wrapped for the whole session, so every in-process emulator (the shared one and
+those tests start themselves) reports what it receives. After each test its bodies are validated with
+`jsonschema`, plus one rule stricter than the schemas, which do not forbid extra fields: no field the
+model's schema does not list (the API ignores such a field, so the request would silently not do what
+its author meant). A test that sends such bodies on purpose (to test the emulator's validation, say)
+is marked `@pytest.mark.nonconforming`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from jina_spec import load_spec, request_mapping
+
+from haystack_integrations.testing.jina import JinaEmulator, RecordedRequest
+
+CHECKED_PATHS = ("/v1/embeddings", "/v1/rerank")
+
+
+@functools.cache
+def _validators() -> dict[str, dict[str, Any]]:
+    """Per path: model name -> (jsonschema validator, the schema's property names)."""
+    from jsonschema import Draft202012Validator
+
+    spec = load_spec()
+    assert spec is not None
+    result: dict[str, dict[str, Any]] = {}
+    for path in CHECKED_PATHS:
+        result[path] = {}
+        for model, name in request_mapping(spec, path).items():
+            root = {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
+            properties = set(spec["components"]["schemas"][name]["properties"])
+            result[path][model] = (Draft202012Validator(root), properties, name)
+    return result
+
+
+def problems_of(path: str, body: bytes) -> list[str]:
+    """What is wrong with one request body against the spec; empty when it conforms."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return [f"{path}: the body is not JSON"]
+    if not isinstance(payload, dict):
+        return [f"{path}: the body is not a JSON object"]
+    models = _validators()[path]
+    model = payload.get("model")
+    if model not in models:
+        return [f"{path}: model {model!r} is not in the spec's discriminator mapping"]
+    validator, properties, schema = models[model]
+    found = [
+        f"{path} ({schema}): {'/'.join(map(str, error.absolute_path)) or 'body'}: {error.message[:300]}"
+        for error in validator.iter_errors(payload)
+    ]
+    found += [
+        f"{path} ({schema}): field {key!r} is not in the model's schema" for key in sorted(set(payload) - properties)
+    ]
+    return found
+
+
+class Recorder:
+    """Bodies sent to the checked paths during one test."""
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+
+    def add(self, request: RecordedRequest) -> None:
+        if request.method == "POST" and request.path.split("?", 1)[0] in CHECKED_PATHS:
+            with self._lock:
+                self.requests.append(request)
+
+    def problems(self) -> list[str]:
+        with self._lock:
+            requests = list(self.requests)
+        return [problem for r in requests for problem in problems_of(r.path.split("?", 1)[0], r.body)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def assert_conforming(self) -> None:
+        problems = self.problems()
+        if problems:
+            shown = "\n  ".join(problems[:10])
+            more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+            pytest.fail(f"{len(problems)} request(s) do not conform to Jina's OpenAPI spec:\n  {shown}{more}")
+
+
+_current: list[Recorder] = []
+
+
+@contextmanager
+def recording_emulators() -> Iterator[None]:
+    """Wrap `JinaEmulator.handle` so every in-process emulator reports to the current `Recorder`."""
+    original = JinaEmulator.handle
+
+    def handle(self: JinaEmulator, request: RecordedRequest) -> Any:
+        if _current:
+            _current[-1].add(request)
+        return original(self, request)
+
+    JinaEmulator.handle = handle  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        JinaEmulator.handle = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def recorder() -> Iterator[Recorder]:
+    current = Recorder()
+    _current.append(current)
+    try:
+        yield current
+    finally:
+        _current.remove(current)

@@ -1,0 +1,29 @@
+"""Jina's published OpenAPI description, read from `../shared/reference/` beside the repository.
+
+It is not part of the repository (Jina's document, not ours); where it is absent (a user's clone) the
+tests that need it are skipped with the reason printed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+SPEC_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "jina-openapi-2026.04.02.json"
+MISSING_REASON = f"Jina's OpenAPI description is not at {SPEC_PATH} (it is not shipped with the repository)"
+
+
+@functools.cache
+def load_spec() -> dict[str, Any] | None:
+    if not SPEC_PATH.is_file():
+        return None
+    spec: dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    return spec
+
+
+def request_mapping(spec: dict[str, Any], path: str) -> dict[str, str]:
+    """Model name -> request schema name, from the endpoint's `discriminator.mapping`."""
+    schema = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return {model: ref.rsplit("/", 1)[-1] for model, ref in schema["discriminator"]["mapping"].items()}
