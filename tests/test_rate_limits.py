@@ -155,6 +155,19 @@ def test_stated_limits_avoid_every_refusal(limited: JinaEmulator, key: Secret) -
     assert refused(limited) == 0 and limited.max_in_flight == 3
 
 
+@pytest.mark.parametrize("limited", [{"limits": {"concurrency": 2}, "latency": 0.05}], indirect=True)
+def test_a_concurrency_stated_too_high_is_corrected_once(limited: JinaEmulator, key: Secret) -> None:
+    client = JinaClient(key, max_concurrency=4, rate_limits={"concurrency": 4})
+    map_ordered(lambda _: client.post_json(limited.embeddings_url, BODY), range(24), max_concurrency=4)
+    assert refused(limited) <= 2  # the first burst's two over the limit; the statement does not undo the lesson
+
+
+def test_unlimited_emulator_reports_the_highest_tier() -> None:
+    with JinaEmulator() as emulator:
+        assert (emulator.rpm_limit, emulator.tpm_limit) == (5_000, 100_000_000)
+        assert post(emulator).headers["X-RateLimit-Remaining-Requests"] == "4999"
+
+
 @pytest.mark.parametrize(
     "limited",
     [{"limits": {"rpm": 4}}, {"limits": {"rpm": 4}, "retry_after": False}, {"limits": {"tpm": 16}}],

@@ -200,6 +200,7 @@ class RateLimiter:
         self._window_id = 0
         self._paused_until = 0.0
         self._tokens_per_char: dict[str, float] = {}
+        self._stated: Limits | None = None
         self.state(stated)
 
     def __repr__(self) -> str:
@@ -209,10 +210,11 @@ class RateLimiter:
         )
 
     def state(self, limits: Limits | None) -> None:
-        """Take known limits (a stated tier): they replace what was learned."""
-        if limits is None:
+        """Take known limits (a stated tier): they replace what was learned. Stating the same again is a no-op."""
+        if limits is None or limits == self._stated:
             return
         with self._cond:
+            self._stated = limits
             if limits.concurrency is not None:
                 self.concurrency, self._concurrency_stated = limits.concurrency, True
             for budget, limit in ((self._requests, limits.rpm), (self._tokens, limits.tpm)):

@@ -56,8 +56,9 @@ class RateLimiter:
     """
     Admits or refuses requests per key, and says what is left of the current window.
 
-    :param limits: What to enforce. `None` enforces nothing but still reports the Free tier's
-        budget in the headers, as an answer from a free key would.
+    :param limits: What to enforce. `None` enforces nothing but still reports a budget in the headers:
+        Tier 2's, the highest published, so clients that pace by the headers (ours do) are not slowed
+        by limits nobody enforces until they send 5,000 requests or 100M tokens in a window.
     :param window: Seconds per window (a minute, as published).
     :param retry_after: Send `Retry-After` with RPM and TPM refusals.
     """
@@ -74,7 +75,7 @@ class RateLimiter:
 
     @property
     def reported(self) -> Limits:
-        return self.limits or TIERS["free"]
+        return self.limits or TIERS["tier2"]
 
     def windows(self, key: str | None = None) -> list[Window]:
         """The windows of `key` (default: the only or first key seen), oldest first."""
