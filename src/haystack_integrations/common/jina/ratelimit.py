@@ -383,6 +383,7 @@ class LegacyPolicy:
         self.host = host
         self.limit: int | None = None  # unbounded until the first 429 (the client's own cap applies)
         self.in_flight = 0
+        self._peak = 0  # most requests in flight so far: the client's own cap, which the old policy halved
         self._successes = 0
         self._cond = threading.Condition()
 
@@ -394,13 +395,14 @@ class LegacyPolicy:
             while self.limit is not None and self.in_flight >= self.limit:
                 self._cond.wait()
             self.in_flight += 1
+            self._peak = max(self._peak, self.in_flight)
             return Ticket(time.monotonic(), 0, self.in_flight - 1, 0, 0, 0, "")
 
     def release(self, ticket: Ticket, response: requests.Response | None) -> None:
         with self._cond:
             self.in_flight -= 1
             if response is not None and response.status_code == 429:
-                self.limit = max(1, (self.limit or ticket.others + 1) // 2)
+                self.limit = max(1, (self.limit or self._peak) // 2)
                 self._successes = 0
             elif response is not None and response.ok and self.limit is not None:
                 self._successes += 1
