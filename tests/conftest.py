@@ -11,6 +11,7 @@ from haystack.utils import Secret
 from jina_spec import MISSING_REASON, SPEC_PATH, load_spec
 from page_server import pages  # noqa: F401 (the `pages` fixture: a local web server for the reader to read)
 
+from haystack_integrations.common.jina import ratelimit
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.testing.jina import JinaEmulator
 
@@ -44,6 +45,14 @@ def api_key(emulator: JinaEmulator, monkeypatch: pytest.MonkeyPatch) -> Secret:
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries wait milliseconds, not seconds (Retry-After from the server is still honoured)."""
     monkeypatch.setattr(JinaClient, "backoff_base", 0.01)
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limiters() -> Iterator[None]:
+    """Each test starts with nothing learned about rate limits (the session emulator's budget resets per test too)."""
+    ratelimit.forget_all()
+    yield
+    ratelimit.forget_all()
 
 
 def pytest_report_header() -> list[str]:

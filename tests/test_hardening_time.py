@@ -13,6 +13,7 @@ from haystack import Document
 from haystack.utils import Secret
 from hostile_server import HostileServer, stall, trickle
 
+from haystack_integrations.common.jina.cancellation import CancelToken, JinaCancelledError, cancel_scope
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaRateLimitError, JinaTimeoutError
 from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder, JinaTextEmbedder
@@ -138,3 +139,41 @@ def test_abandoned_run_async_calls_do_not_starve_healthy_ones(emulator: JinaEmul
         # 40 abandoned calls (8 on the wire, the rest waiting for a slot) held every thread of the old
         # 32-thread pool until their 30 s timeout, and the healthy call timed out behind them
         assert server.requests >= 1
+
+
+@pytest.mark.parametrize("held_by", ["client", "pacer"])
+def test_waiting_for_a_slot_ends_when_the_call_is_cancelled(emulator: JinaEmulator, held_by: str) -> None:
+    # the pacer's limiters are shared per key and host: a stated concurrency of 1 on a key of our own
+    key = Secret.from_token(f"slot-test-{held_by}")
+    client = JinaClient(key, max_retries=0, max_concurrency=1, rate_limits={"concurrency": 1})
+    url = emulator.embeddings_url
+    pacer = client._pacer(client.session, url)
+    if held_by == "client":
+        client.limit.acquire()  # another call holds the client's only slot
+    else:
+        ticket = pacer.acquire(url, BODY)  # another call holds the key's only slot
+    token = CancelToken()
+    outcome: list[BaseException | None] = []
+
+    def call() -> None:
+        try:
+            with cancel_scope(token):
+                client.post_json(url, BODY)
+            outcome.append(None)
+        except BaseException as error:  # handed to the test
+            outcome.append(error)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    time.sleep(0.3)
+    waiting = worker.is_alive() and not outcome
+    token.cancel()
+    worker.join(10)
+    if held_by == "client":
+        client.limit.release()
+    else:
+        pacer.release(ticket, None)
+    assert waiting, outcome
+    assert not worker.is_alive(), "a cancelled call kept waiting for a slot"
+    assert len(outcome) == 1 and isinstance(outcome[0], JinaCancelledError), outcome
+    assert emulator.requests_to("/v1/embeddings") == []  # nothing was sent

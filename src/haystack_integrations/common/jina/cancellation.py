@@ -86,4 +86,23 @@ def cancel_scope(token: CancelToken) -> Iterator[CancelToken]:
         _local.token = previous
 
 
-__all__ = ["CancelToken", "JinaCancelledError", "cancel_scope", "current_token"]
+#: How often a wait for a slot looks at the call's token (a condition cannot wait on an event as well).
+_POLL_SECONDS = 0.05
+
+
+def wait_for_slot(cond: threading.Condition, timeout: float | None, what: str) -> None:
+    """
+    `cond.wait(timeout)` (the caller holds `cond` and loops), ended by a cancellation of this thread's call.
+
+    :raises JinaCancelledError: If the call's token is cancelled before or during the wait.
+    """
+    token = current_token()
+    if token is None:
+        cond.wait(timeout)
+        return
+    token.raise_if_cancelled(what)
+    cond.wait(_POLL_SECONDS if timeout is None else min(timeout, _POLL_SECONDS))
+    token.raise_if_cancelled(what)
+
+
+__all__ = ["CancelToken", "JinaCancelledError", "cancel_scope", "current_token", "wait_for_slot"]

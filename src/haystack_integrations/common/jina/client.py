@@ -2,8 +2,8 @@
 
 `JinaClient` owns a keep-alive `requests.Session` (opened by `open`, or by the first request; shared by
 all threads of the component), the Bearer auth header, timeouts, retries with backoff, the mapping from
-HTTP errors to `JinaError` subclasses, and a concurrency limit that shrinks when the API says 429 and
-grows back as requests succeed.
+HTTP errors to `JinaError` subclasses, and a bound on requests in flight. Pacing to the API's rate limits
+is shared by all clients of a key and host (`ratelimit.py`).
 
 Its state is its settings (the key as a `Secret`, timeouts, limits). The key is resolved and the session
 opened only by `open`; copies, pickles and forked children start with no session, lock or counter of
@@ -29,7 +29,7 @@ import requests
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina import fork
-from haystack_integrations.common.jina.cancellation import JinaCancelledError, current_token
+from haystack_integrations.common.jina.cancellation import JinaCancelledError, current_token, wait_for_slot
 from haystack_integrations.common.jina.deadline import WatchedAdapter, watch
 from haystack_integrations.common.jina.endpoints import not_found_hint, overrides, resolve_url
 from haystack_integrations.common.jina.errors import (
@@ -41,6 +41,7 @@ from haystack_integrations.common.jina.errors import (
     JinaTimeoutError,
     error_for_status,
 )
+from haystack_integrations.common.jina.ratelimit import Limits, Pacer, limiter_for, parse_limits
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
@@ -133,36 +134,35 @@ def resolve_api_key(api_key: Secret) -> str:
 
 
 class ConcurrencyLimit:
-    """Bounds the requests in flight; halves the bound on 429, then adds one back per `limit` successes."""
+    """Bounds the requests in flight through one client to its `max_concurrency`.
+
+    The server's own limits (concurrency, requests and tokens per minute) are paced by the
+    `RateLimiter` shared by every client of the same key and host (`ratelimit.py`).
+    """
 
     def __init__(self, maximum: int) -> None:
         if maximum < 1:
             msg = f"max_concurrency must be at least 1, got {maximum}"
             raise ValueError(msg)
         self.maximum = maximum
-        self.limit = maximum
         self.in_flight = 0
-        self._successes = 0
         self._cond = threading.Condition()
 
     def acquire(self) -> None:
+        """Wait for a slot; a cancelled call (see `cancellation`) stops waiting with `JinaCancelledError`."""
         with self._cond:
-            while self.in_flight >= self.limit:
-                self._cond.wait()
+            while self.in_flight >= self.maximum:
+                try:
+                    wait_for_slot(self._cond, None, "a request")
+                except JinaCancelledError:
+                    self._cond.notify()  # pass on a wake-up this waiter may have taken
+                    raise
             self.in_flight += 1
 
-    def release(self, *, rate_limited: bool = False, succeeded: bool = False) -> None:
+    def release(self) -> None:
         with self._cond:
             self.in_flight -= 1
-            if rate_limited:
-                self.limit = max(1, self.limit // 2)
-                self._successes = 0
-            elif succeeded and self.limit < self.maximum:
-                self._successes += 1
-                if self._successes >= self.limit:
-                    self.limit += 1
-                    self._successes = 0
-            self._cond.notify_all()
+            self._cond.notify()
 
 
 class JinaClient:
@@ -174,6 +174,8 @@ class JinaClient:
     :param max_retries: Retries on 429, 500, 502, 503, 504 and connection errors; `None` reads
         `JINA_MAX_RETRIES`, else 5.
     :param max_concurrency: Upper bound of requests in flight at once through this client.
+    :param rate_limits: The key's known rate limits, if any: a tier (`"free"`, `"tier1"`, `"tier2"`) or
+        `{"rpm", "tpm", "concurrency"}`. `None` reads `JINA_RATE_LIMITS`, else learns them from answers.
     """
 
     backoff_base = 0.5
@@ -188,6 +190,7 @@ class JinaClient:
         timeout: float | None = None,
         max_retries: int | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        rate_limits: str | Mapping[str, int] | Limits | None = None,
     ) -> None:
         self._api_key = api_key
         self.timeout = resolve_timeout(timeout)
@@ -196,6 +199,7 @@ class JinaClient:
             msg = f"max_retries must be >= 0, got {self.max_retries}"
             raise ValueError(msg)
         self.max_concurrency = max_concurrency
+        self.rate_limits = parse_limits(rate_limits)
         self._start_fresh()
         fork.track(self)
 
@@ -327,7 +331,7 @@ class JinaClient:
                 if error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER:
                     _give_up_on_long_retry_after(error, endpoint)
                     raise
-                delay = self._backoff(attempt, error.retry_after)
+                delay = self._retry_delay(url, attempt, error)
                 if token is None:
                     time.sleep(delay)
                 elif token.sleep(delay):
@@ -344,24 +348,30 @@ class JinaClient:
         headers: Mapping[str, str] | None,
         allow_redirects: bool = True,
     ) -> requests.Response:
-        """One try, holding a concurrency slot: the response if it is 2xx, else a `JinaError`."""
+        """One try, holding a concurrency slot and paced to the key's limits: the 2xx response, else a `JinaError`."""
         body: dict[str, Any] = {"json": json_body}
         if isinstance(json_body, JsonBody):
             body = {"data": json_body.reader()}  # a fresh reader per try
             headers = {**(headers or {}), "Content-Type": "application/json"}
+        session = self.session
+        pacer = self._pacer(session, url)
         limit = self.limit
         limit.acquire()
-        rate_limited = succeeded = False
+        try:
+            ticket = pacer.acquire(url, json_body)  # may wait for a slot or the next window; cancellable
+        except BaseException:
+            limit.release()
+            raise
+        response: requests.Response | None = None
         try:
             token = current_token()
             if token is not None:  # cancelled while waiting for a slot
                 token.raise_if_cancelled(f"a request to {endpoint}")
-            session = self.session
             settings = self._settings_for(session, url)
             # `timeout` bounds each socket read; the deadline bounds the whole exchange, body included
             with watch(self.timeout) as deadline:
                 try:
-                    response = session.request(
+                    answer = session.request(
                         method,
                         url,
                         headers=headers,
@@ -371,7 +381,8 @@ class JinaClient:
                         **body,
                         **settings,
                     )
-                    _read_body(response, self.max_response_bytes, endpoint)
+                    _read_body(answer, self.max_response_bytes, endpoint)
+                    response = answer  # the pacer learns only from an answer read in full
                 except (
                     requests.exceptions.InvalidURL,
                     requests.exceptions.InvalidSchema,
@@ -385,11 +396,11 @@ class JinaClient:
                         raise JinaTimeoutError(msg, endpoint=endpoint) from None
                     msg = f"Could not reach the Jina API at {endpoint}: {type(exc).__name__}: {str(exc)[:300]}"
                     raise JinaConnectionError(msg, endpoint=endpoint) from None
-            succeeded = response.ok
-            rate_limited = response.status_code == 429
         finally:
-            limit.release(rate_limited=rate_limited, succeeded=succeeded)
-        if not succeeded:
+            pacer.release(ticket, response)
+            limit.release()
+        assert response is not None  # set unless an exception left above
+        if not response.ok:
             detail, code, request_id = _error_fields(response)
             # a 404 is almost always a wrong base_url: say what it should look like
             hint = not_found_hint(endpoint) if response.status_code == 404 else None
@@ -399,6 +410,15 @@ class JinaClient:
             error.retry_after = _retry_after(response)
             raise error
         return response
+
+    def _pacer(self, session: requests.Session, url: str) -> Pacer:
+        """The rate limiter of this key (found by a hash of the session's auth header) and `url`'s host."""
+        return limiter_for(str(session.headers.get("Authorization", "")), url, self.rate_limits)
+
+    def _retry_delay(self, url: str, attempt: int, error: JinaError) -> float:
+        """A rate limit the pacer understands is waited for in its `acquire`; anything else backs off."""
+        paced = self._pacer(self.session, url).retry_delay(error.code, error.status_code)
+        return self._backoff(attempt, error.retry_after) if paced is None else paced
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

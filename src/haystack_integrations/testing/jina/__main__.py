@@ -42,6 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds from a request's arrival to its answer")
     parser.add_argument("--max-recorded", type=int, default=100, help="requests kept in memory (the newest)")
     parser.add_argument("--corpus", help="JSON file: a list of {url, title, content} for search and ground")
+    parser.add_argument(
+        "--limits",
+        help="rate limits to enforce per key: free, tier1, tier2 (Jina's published tiers) or rpm=N,tpm=N,concurrency=N",
+    )
+    parser.add_argument("--no-retry-after", action="store_true", help="send 429s for RPM/TPM without Retry-After")
+    parser.add_argument(
+        "--rate-window",
+        type=float,
+        default=60.0,
+        help="seconds per rate-limit window (published: 60; shorter for tests)",
+    )
     args = parser.parse_args(argv)
 
     corpus = None
@@ -56,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             max_recorded=args.max_recorded,
+            limits=args.limits,
+            retry_after=not args.no_retry_after,
+            rate_window=args.rate_window,
         )
     except OSError as error:  # most often: the port is taken
         reason = error.strerror or str(error)

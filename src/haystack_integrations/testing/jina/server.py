@@ -18,18 +18,16 @@ import socket
 import struct
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from haystack_integrations.common.jina.ratelimit import Limits, parse_limits
+from haystack_integrations.testing.jina.limits import RateLimiter, reply_tokens
+
 DEFAULT_API_KEY = "jina_emulator_key"
 BALANCE_DETAIL = "Insufficient account balance. Top up your account at https://jina.ai/api-dashboard/key-manager."
-#: The Free tier's per-minute limits (Jina's OpenAPI `info.description`), counted down in the
-#: `X-RateLimit-Remaining-*` headers. The emulator reports them; it does not enforce them.
-FREE_TIER_RPM = 500
-FREE_TIER_TPM = 1_000_000
 
 
 #: The code Jina's OpenAPI error table gives each status, used when a route or fault names none.
@@ -216,6 +214,12 @@ class JinaEmulator:
     :param max_recorded: How many requests `requests` keeps (the newest); bodies of images add up fast.
     :param max_recorded_bytes: How many body bytes `requests` keeps at most (the newest request is always kept).
     :param max_body_bytes: Larger request bodies are refused with 400, unread.
+    :param limits: Rate limits to enforce per key on `/v1/` endpoints: `"free"`, `"tier1"`, `"tier2"`
+        (Jina's published tiers) or `{"rpm": ..., "tpm": ..., "concurrency": ...}`. `None` enforces
+        nothing. Either way answers carry `X-RateLimit-Remaining-Requests` / `-Tokens` (see `limits.py`).
+    :param retry_after: Send `Retry-After` with 429s for the request and token limits.
+    :param rate_window: Seconds per rate-limit window: a minute, as published. Shorter only for quick
+        tests and benchmarks, which then must say so.
     """
 
     def __init__(
@@ -229,6 +233,9 @@ class JinaEmulator:
         max_recorded: int = 10_000,
         max_recorded_bytes: int = 64 * 1024 * 1024,
         max_body_bytes: int = 256 * 1024 * 1024,
+        limits: str | dict[str, int] | Limits | None = None,
+        retry_after: bool = True,
+        rate_window: float = 60.0,
     ) -> None:
         _load_routes()
         self.api_key = api_key
@@ -243,9 +250,7 @@ class JinaEmulator:
         self.in_flight = 0
         self.max_in_flight = 0
         self.connections = 0
-        self.rpm_limit = FREE_TIER_RPM
-        self.tpm_limit = FREE_TIER_TPM
-        self._usage: deque[tuple[float, int]] = deque()  # (time, tokens) of the last minute's /v1/ answers
+        self.rate = RateLimiter(parse_limits(limits), window=rate_window, retry_after=retry_after)
         self._lock = threading.Lock()
         self._server = _Server((host, port), _make_handler(self))
         self._thread: threading.Thread | None = None
@@ -269,6 +274,16 @@ class JinaEmulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def rpm_limit(self) -> int | None:
+        """The requests per minute the `X-RateLimit-Remaining-Requests` header counts down from."""
+        return self.rate.reported.rpm
+
+    @property
+    def tpm_limit(self) -> int | None:
+        """The tokens per minute the `X-RateLimit-Remaining-Tokens` header counts down from."""
+        return self.rate.reported.tpm
 
     # ------------------------------------------------------------------ addresses
     @property
@@ -349,7 +364,7 @@ class JinaEmulator:
             self.faults.clear()
             self.max_in_flight = 0
             self.connections = 0
-            self._usage.clear()
+        self.rate.reset()
 
     def requests_to(self, path_prefix: str) -> list[RecordedRequest]:
         with self._lock:
@@ -382,13 +397,23 @@ class JinaEmulator:
         self._record(request)
         fault = self._take_fault(request)
         reply = self._reply(request, fault)
-        if reply is not None and request.path.startswith("/v1/"):
-            reply.headers.update(self._rate_limit_headers(reply))
-        # Latency is the time from arrival to answer, like a real server's: the work counts toward it.
-        delay = self.latency + (fault.delay if fault is not None and fault.kind == "latency" else 0.0)
-        remaining = arrived + delay - time.monotonic()
-        if remaining > 0:
-            time.sleep(remaining)
+        limited = reply is not None and request.path.startswith("/v1/")
+        key = _bearer_key(request)
+        held = False
+        if reply is not None and limited:
+            reply, held = self._admit(key, reply)
+        try:
+            if reply is None or reply.status != 429 or held:  # a rate-limit refusal comes at once
+                # Latency is the time from arrival to answer, like a real server's: the work counts toward it.
+                delay = self.latency + (fault.delay if fault is not None and fault.kind == "latency" else 0.0)
+                remaining = arrived + delay - time.monotonic()
+                if remaining > 0:
+                    time.sleep(remaining)
+            if reply is not None and limited:
+                reply.headers.update(self.rate.headers(key))  # what is left when the answer leaves
+        finally:
+            if held:
+                self.rate.finish(key)
         return reply
 
     def _record(self, request: RecordedRequest) -> None:
@@ -400,20 +425,15 @@ class JinaEmulator:
             ):
                 self._recorded_bytes -= len(self.requests.pop(0).body)
 
-    def _rate_limit_headers(self, reply: Reply) -> dict[str, str]:
-        """`X-RateLimit-Remaining-*` as Jina sends them: what is left of this minute's requests and tokens."""
-        usage = reply.body.get("usage") if isinstance(reply.body, dict) else None
-        tokens = usage.get("total_tokens", 0) if isinstance(usage, dict) else 0
-        now = time.monotonic()
-        with self._lock:
-            self._usage.append((now, tokens if isinstance(tokens, int) else 0))
-            while self._usage and self._usage[0][0] <= now - 60:
-                self._usage.popleft()
-            requests_used, tokens_used = len(self._usage), sum(t for _, t in self._usage)
-        return {
-            "X-RateLimit-Remaining-Requests": str(max(0, self.rpm_limit - requests_used)),
-            "X-RateLimit-Remaining-Tokens": str(max(0, self.tpm_limit - tokens_used)),
-        }
+    def _admit(self, key: str, reply: Reply) -> tuple[Reply, bool]:
+        """Admit a successful answer under the key's rate limits (`True`: it holds a slot), or make it a 429."""
+        if reply.status != 200 or not isinstance(reply.body, dict):  # errors and malformed-body faults
+            return reply, False
+        refusal = self.rate.admit(key, reply_tokens(reply.body))
+        if refusal is None:
+            return reply, True
+        headers = {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
+        return Reply(429, error_body(429, refusal.detail, refusal.code), headers=headers), False
 
     def _reply(self, request: RecordedRequest, fault: Fault | None) -> Reply | None:
         try:
@@ -461,6 +481,11 @@ class JinaEmulator:
             if method == request.method and path.startswith(prefix):
                 return handler
         return None
+
+
+def _bearer_key(request: RecordedRequest) -> str:
+    auth = request.header("Authorization") or ""
+    return auth[7:].strip() if auth.startswith("Bearer ") else ""
 
 
 def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:

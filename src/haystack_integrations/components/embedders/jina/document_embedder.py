@@ -113,8 +113,8 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
-        :param max_concurrency: Requests in flight at once. The client halves it while the API answers
-            429 and grows it back as requests succeed.
+        :param max_concurrency: Requests in flight at once, at most; fewer while the key's rate limits
+            require it (the pacer shared per key and host).
         :param raise_on_failure: If `True`, a failed request or a bad document raises. If `False`, the
             affected documents come back without embedding and `meta["failed_documents"]` lists their
             ids with the error; the rest are embedded.

@@ -112,8 +112,8 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             `retrieval.passage`; jina-clip-v2 accepts only `retrieval.query`, jina-clip-v1 none).
             `None` sends none.
         :param progress_bar: Show a progress bar counting embedded documents.
-        :param max_concurrency: Requests in flight at once (each with its batch of prepared images). The
-            client halves it while the API answers 429 and grows it back as requests succeed.
+        :param max_concurrency: Requests in flight at once (each with its batch of prepared images), at
+            most; fewer while the key's rate limits require it (the pacer shared per key and host).
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.

@@ -1,0 +1,278 @@
+"""Rate limits: the emulator enforces Jina's published tiers; the client paces itself to them.
+
+Windows are shortened (a fraction of a second) so the tests stay fast; the client is told the window
+length through `JINA_RATE_WINDOW`, as it assumes Jina's minute otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+from haystack import Document
+from haystack.utils import Secret
+
+from haystack_integrations.common.jina import ratelimit
+from haystack_integrations.common.jina.batching import map_ordered
+from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.ratelimit import LegacyPolicy, Limits, limiter_for, parse_limits
+from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder
+from haystack_integrations.testing.jina import DEFAULT_API_KEY, JinaEmulator
+
+BODY = {"model": "jina-embeddings-v3", "input": ["one two three four"]}  # 4 tokens for the emulator
+AUTH = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
+WINDOW = 0.3
+
+
+@pytest.fixture
+def key(monkeypatch: pytest.MonkeyPatch) -> Secret:
+    monkeypatch.setenv("JINA_API_KEY", DEFAULT_API_KEY)
+    monkeypatch.setenv("JINA_RATE_WINDOW", str(WINDOW))
+    monkeypatch.delenv("JINA_RATE_LIMITS", raising=False)
+    return Secret.from_env_var("JINA_API_KEY")
+
+
+@pytest.fixture
+def limited(request: pytest.FixtureRequest) -> Iterator[JinaEmulator]:
+    """An emulator enforcing `request.param` (a dict of JinaEmulator keyword arguments)."""
+    options = {"rate_window": WINDOW, **request.param}
+    with JinaEmulator(**options) as emulator:
+        yield emulator
+
+
+def post(emulator: JinaEmulator, body: dict[str, object] = BODY) -> requests.Response:
+    return requests.post(emulator.embeddings_url, json=body, headers=AUTH, timeout=10)
+
+
+def refused(emulator: JinaEmulator) -> int:
+    return sum(emulator.rate.refused().values())
+
+
+# ---------------------------------------------------------------------- emulator
+def test_tiers_are_the_published_ones() -> None:
+    assert parse_limits("free") == Limits(rpm=500, tpm=1_000_000, concurrency=5)
+    assert parse_limits("Tier 1") == Limits(rpm=500, tpm=10_000_000, concurrency=50)
+    assert parse_limits("tier2") == Limits(rpm=5_000, tpm=100_000_000, concurrency=500)
+    assert parse_limits({"rpm": 3, "concurrency": 2}) == Limits(rpm=3, concurrency=2)
+    assert parse_limits("rpm=3, tpm=40") == Limits(rpm=3, tpm=40)
+    for bad in ("tier9", {"rps": 1}, {"rpm": 0}):
+        with pytest.raises(ValueError, match=r"[Tt]ier|[Ll]imit"):
+            parse_limits(bad)
+
+
+@pytest.mark.parametrize("limited", [{"limits": {"rpm": 2}, "rate_window": 30}], indirect=True)
+def test_request_limit_is_refused_with_its_code_retry_after_and_headers(limited: JinaEmulator) -> None:
+    first, second, third = post(limited), post(limited), post(limited)
+    assert [r.status_code for r in (first, second, third)] == [200, 200, 429]
+    assert [r.headers["X-RateLimit-Remaining-Requests"] for r in (first, second, third)] == ["1", "0", "0"]
+    assert third.json()["code"] == "RATE_REQUEST_LIMIT_EXCEEDED" and third.json()["request_id"]
+    assert 1 <= int(third.headers["Retry-After"]) <= 30  # whole seconds until the window closes
+
+
+@pytest.mark.parametrize("limited", [{"limits": {"tpm": 10}, "retry_after": False}], indirect=True)
+def test_token_limit_counts_usage_and_can_omit_retry_after(limited: JinaEmulator) -> None:
+    first, second, third = post(limited), post(limited), post(limited)
+    assert first.json()["usage"]["total_tokens"] == 4
+    assert [r.status_code for r in (first, second, third)] == [200, 200, 429]
+    assert [r.headers["X-RateLimit-Remaining-Tokens"] for r in (first, second, third)] == ["6", "2", "2"]
+    assert third.json()["code"] == "RATE_TOKEN_LIMIT_EXCEEDED"
+    assert "Retry-After" not in third.headers
+
+
+@pytest.mark.nonconforming  # `truncate: "yes"`, to get an error answer
+@pytest.mark.parametrize("limited", [{"limits": {"rpm": 1}}], indirect=True)
+def test_window_reopens_and_error_answers_carry_headers_too(limited: JinaEmulator) -> None:
+    assert post(limited).status_code == 200
+    assert post(limited).status_code == 429
+    invalid = post(limited, {"model": "jina-embeddings-v3", "input": ["x"], "truncate": "yes"})
+    assert invalid.status_code == 422 and invalid.headers["X-RateLimit-Remaining-Requests"] == "0"
+    time.sleep(WINDOW)
+    assert post(limited).status_code == 200
+    assert [w.requests for w in limited.rate.windows()] == [1, 1]
+
+
+@pytest.mark.parametrize("limited", [{"limits": {"concurrency": 2}, "latency": 0.4}], indirect=True)
+def test_concurrency_limit_refuses_at_once_without_retry_after(limited: JinaEmulator) -> None:
+    answers: list[requests.Response] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        response = post(limited)
+        with lock:
+            answers.append(response)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refusals = [r for r in answers if r.status_code == 429]
+    assert sorted(r.status_code for r in answers) == [200, 200, 429, 429]
+    assert {r.json()["code"] for r in refusals} == {"RATE_CONCURRENCY_LIMIT_EXCEEDED"}
+    assert all("Retry-After" not in r.headers and r.elapsed.total_seconds() < 0.3 for r in refusals)
+
+
+def test_command_line_flags_enforce_limits() -> None:
+    command = [sys.executable, "-m", "haystack_integrations.testing.jina", "--limits", "rpm=1", "--no-retry-after"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        url = (process.stdout.readline() if process.stdout else "").rsplit(" ", 1)[-1].strip()
+        send = lambda: requests.post(f"{url}/v1/embeddings", json=BODY, headers=AUTH, timeout=10)  # noqa: E731
+        assert send().status_code == 200
+        refusal = send()
+        assert refusal.status_code == 429 and "Retry-After" not in refusal.headers
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# ---------------------------------------------------------------------- client pacing
+@pytest.mark.parametrize("limited", [{"limits": {"concurrency": 3}, "latency": 0.05}], indirect=True)
+def test_concurrency_refusals_set_the_bound_and_stop(limited: JinaEmulator, key: Secret) -> None:
+    limiter = limiter_for(f"Bearer {DEFAULT_API_KEY}", limited.embeddings_url)
+    client = JinaClient(key, max_concurrency=8, max_retries=3)
+    start = time.monotonic()
+    map_ordered(lambda _: client.post_json(limited.embeddings_url, BODY), range(30), max_concurrency=8)
+    probes = (time.monotonic() - start) // (ratelimit.PROBE_WINDOWS * WINDOW)  # one more slot tried per 10 windows
+    # the first burst is 5 (the bound before the limit is known): 2 over the limit are refused, then it holds
+    assert refused(limited) <= 2 + probes
+    assert limiter.concurrency == 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("limited", [{"limits": {"concurrency": 3}, "latency": 0.05}], indirect=True)
+def test_stated_limits_avoid_every_refusal(limited: JinaEmulator, key: Secret) -> None:
+    client = JinaClient(key, max_concurrency=8, rate_limits={"concurrency": 3})
+    map_ordered(lambda _: client.post_json(limited.embeddings_url, BODY), range(24), max_concurrency=8)
+    assert refused(limited) == 0 and limited.max_in_flight == 3
+
+
+@pytest.mark.parametrize("limited", [{"limits": {"concurrency": 2}, "latency": 0.05}], indirect=True)
+def test_a_concurrency_stated_too_high_is_corrected_once(limited: JinaEmulator, key: Secret) -> None:
+    client = JinaClient(key, max_concurrency=4, rate_limits={"concurrency": 4})
+    map_ordered(lambda _: client.post_json(limited.embeddings_url, BODY), range(24), max_concurrency=4)
+    assert refused(limited) <= 2  # the first burst's two over the limit; the statement does not undo the lesson
+
+
+def test_unlimited_emulator_reports_the_highest_tier() -> None:
+    with JinaEmulator() as emulator:
+        assert (emulator.rpm_limit, emulator.tpm_limit) == (5_000, 100_000_000)
+        assert post(emulator).headers["X-RateLimit-Remaining-Requests"] == "4999"
+
+
+@pytest.mark.parametrize(
+    "limited",
+    [{"limits": {"rpm": 4}}, {"limits": {"rpm": 4}, "retry_after": False}, {"limits": {"tpm": 16}}],
+    indirect=True,
+)
+def test_client_waits_for_the_window_instead_of_being_refused(limited: JinaEmulator, key: Secret) -> None:
+    client = JinaClient(key, max_concurrency=4)
+    start = time.monotonic()
+    map_ordered(lambda _: client.post_json(limited.embeddings_url, BODY), range(12), max_concurrency=4)
+    windows = limited.rate.windows()
+    assert [w.requests for w in windows] == [4, 4, 4]  # each window used to the full, none overrun
+    assert refused(limited) == 0  # the budget is read from the headers, so nothing is sent to be refused
+    assert time.monotonic() - start >= 2 * WINDOW
+
+
+@pytest.mark.parametrize("limited", [{"limits": {"rpm": 4}, "retry_after": False}], indirect=True)
+def test_a_limit_stated_too_high_costs_one_refusal_per_window(limited: JinaEmulator, key: Secret) -> None:
+    client = JinaClient(key, max_concurrency=1, rate_limits={"rpm": 6})
+    for _ in range(10):
+        client.post_json(limited.embeddings_url, {**BODY})
+    assert all(sum(w.refused.values()) <= 1 for w in limited.rate.windows())
+
+
+@pytest.mark.parametrize("limited", [{"limits": {"tpm": 40}, "latency": 0.02}], indirect=True)
+def test_job_slowed_by_limits_embeds_every_document_in_order(limited: JinaEmulator, key: Secret) -> None:
+    documents = [Document(content=f"document number {i} about pacing") for i in range(24)]  # 5 tokens each
+    embedder = JinaDocumentEmbedder(base_url=limited.embeddings_url, batch_size=2, progress_bar=False)
+    result = embedder.run(documents)
+    assert [d.id for d in result["documents"]] == [d.id for d in documents]
+    assert all(d.embedding for d in result["documents"]) and not result["meta"]["failed_documents"]
+    assert len(limited.rate.windows()) >= 3  # 120 tokens at 40 a window
+    assert all(sum(w.refused.values()) <= 1 for w in limited.rate.windows())
+
+
+@pytest.mark.parametrize("limited", [{"limits": {"concurrency": 2}, "latency": 0.08}], indirect=True)
+def test_components_on_the_same_key_share_one_limiter(
+    limited: JinaEmulator, key: Secret, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JINA_RATE_LIMITS", "concurrency=2")
+    embedders = [
+        JinaDocumentEmbedder(base_url=limited.embeddings_url, batch_size=1, progress_bar=False, max_concurrency=2)
+        for _ in range(2)
+    ]
+    results: list[dict[str, object]] = []
+    threads = [
+        threading.Thread(target=lambda e=e: results.append(e.run([Document(content=f"text {i}") for i in range(6)])))
+        for e in embedders
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2
+    # each component alone would keep 2 in flight, 4 together; the shared limiter holds the key to 2
+    assert limited.max_in_flight == 2 and refused(limited) == 0
+
+
+def test_one_limiter_per_key_and_host_that_never_shows_the_key(key: Secret) -> None:
+    secret = "Bearer jina_secret_value_123"
+    first = limiter_for(secret, "https://api.jina.ai/v1/embeddings")
+    assert limiter_for(secret, "https://api.jina.ai/v1/rerank") is first
+    assert limiter_for(secret, "https://r.jina.ai/x") is not first
+    assert limiter_for("Bearer other", "https://api.jina.ai/v1/embeddings") is not first
+    assert "jina_secret_value_123" not in repr(first) + repr(ratelimit._registry.limiters)
+
+
+@pytest.mark.parametrize("limited", [{"limits": {"concurrency": 2}}], indirect=True)
+def test_clients_hold_no_limiter_so_they_copy_and_pickle(limited: JinaEmulator, key: Secret) -> None:
+    client = JinaClient(key, rate_limits="tier1")
+    client.post_json(limited.embeddings_url, BODY)
+    assert not any(isinstance(value, ratelimit.RateLimiter) for value in vars(client).values())
+    for twin in (copy.deepcopy(client), pickle.loads(pickle.dumps(client))):
+        assert twin.rate_limits == Limits(rpm=500, tpm=10_000_000, concurrency=50)
+        twin.post_json(limited.embeddings_url, BODY)  # same key and host: the same shared limiter
+    limiter = limiter_for(f"Bearer {DEFAULT_API_KEY}", limited.embeddings_url)
+    assert limiter.concurrency == 50 and limiter.in_flight == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_starts_with_fresh_limiters(key: Secret) -> None:
+    parent = limiter_for("Bearer k", "https://api.jina.ai/v1/embeddings")
+    parent.acquire("https://api.jina.ai/v1/embeddings", None)  # a request in flight at the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        child = limiter_for("Bearer k", "https://api.jina.ai/v1/embeddings")
+        os.write(write, b"fresh" if child is not parent and child.in_flight == 0 else b"inherited")  # type: ignore[attr-defined]
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 20) == b"fresh"
+    os.close(read)
+    os.close(write)
+
+
+def test_legacy_policy_halves_on_429_and_recovers() -> None:
+    """The replaced policy, kept for the benchmark's baseline."""
+
+    class Answer:
+        def __init__(self, status: int) -> None:
+            self.status_code, self.ok = status, status < 400
+
+    policy = LegacyPolicy("https://api.jina.ai")
+    tickets = [policy.acquire("u", None) for _ in range(8)]
+    policy.release(tickets[-1], Answer(429))  # type: ignore[arg-type]
+    assert policy.limit == 4
+    for ticket in tickets[:-1]:
+        policy.release(ticket, Answer(200))  # type: ignore[arg-type]
+    assert policy.limit == 5  # one back per `limit` successes
