@@ -71,6 +71,10 @@ def test_fail_fast_cancels_unsent_batches_and_wakes_sleeping_retries(emulator: J
 
     emulator.inject("status", status=400, detail="bad input", when=is_bad)
     emulator.inject("status", status=429, retry_after=30, times=1000, when=lambda r: not is_bad(r))
+    # Every answer takes 0.5 s, so the first four batches (the bad one among them) are all sent before any
+    # 429 comes back: after a 429 with Retry-After the pacer rightly holds every new request of the key,
+    # and a bad batch still unsent then would only go out 30 s later.
+    emulator.latency = 0.5
     embedder = JinaDocumentEmbedder(
         api_key=api_key, base_url=emulator.embeddings_url, batch_size=1, max_concurrency=4, progress_bar=False
     )
