@@ -210,6 +210,7 @@ class JinaReaderConnector(JinaComponentBase):
         :raises JinaError: If the call fails or the answer is not what the endpoint promises. In `ground`
             mode a 404 or 410 says that the grounding endpoint may be retired.
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         if not isinstance(query, str):
             msg = f"JinaReaderConnector expects a string query, got {type(query).__name__}"
             raise TypeError(msg)

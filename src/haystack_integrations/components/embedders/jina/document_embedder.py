@@ -198,6 +198,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document has nothing to embed (with `raise_on_failure`).
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         check_documents(documents, "JinaDocumentEmbedder", "To embed a single string, use JinaTextEmbedder.")
         texts = check_each(documents, self._text_to_embed, raise_on_failure=self.raise_on_failure)
 

@@ -179,6 +179,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document's image cannot be used (with `raise_on_failure`).
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         check_documents(documents, "JinaDocumentImageEmbedder", "To embed a string, use JinaTextEmbedder.")
 
         # Cheap checks first (meta, paths, types: no file is read), so a bad document fails before any request.

@@ -139,6 +139,7 @@ class JinaTextEmbedder(JinaComponentBase):
         :raises TypeError: If `text` is not a string.
         :raises JinaError: If the API call fails; the subclass says how.
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         if not isinstance(text, str):
             msg = (
                 f"JinaTextEmbedder expects a string as input, got {type(text).__name__}. "

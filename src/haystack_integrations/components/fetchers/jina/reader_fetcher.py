@@ -158,6 +158,7 @@ class JinaReaderFetcher(JinaComponentBase):
         :raises ValueError: If a URL is empty.
         :raises JinaError: With `raise_on_failure=True`, the first read that fails.
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
             msg = f"JinaReaderFetcher expects a list of URL strings, got {urls!r:.200}"
             raise TypeError(msg)

@@ -249,6 +249,7 @@ class JinaRanker(JinaComponentBase):
         :raises TypeError: If `query` is not a string or `documents` not a list of Documents.
         :raises JinaError: If the API call fails or answers something malformed; the subclass says how.
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         top_k = self.top_k if top_k is None else top_k
         score_threshold = self.score_threshold if score_threshold is None else score_threshold
         _check_top_k(top_k)

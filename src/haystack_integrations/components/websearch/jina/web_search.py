@@ -126,6 +126,7 @@ class JinaWebSearch(JinaComponentBase):
         :raises ValueError: If the query is empty or a search parameter is not valid.
         :raises JinaError: If the search fails.
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         if not isinstance(query, str) or not query.strip():
             msg = f"JinaWebSearch needs a non-empty query string, got {query!r}"
             raise ValueError(msg)
