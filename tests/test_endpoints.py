@@ -10,14 +10,16 @@ from haystack import Document, Pipeline
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.endpoints import check_base_url, resolve_url
-from haystack_integrations.common.jina.errors import JinaBadRequestError
+from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaMalformedResponseError
 from haystack_integrations.components.connectors.jina import JinaReaderConnector
 from haystack_integrations.components.embedders.jina import (
     JinaDocumentEmbedder,
     JinaDocumentImageEmbedder,
     JinaTextEmbedder,
 )
+from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
 from haystack_integrations.components.rankers.jina import JinaRanker
+from haystack_integrations.components.websearch.jina import JinaWebSearch
 from haystack_integrations.testing.jina import JinaEmulator
 
 FIXTURES = Path(__file__).parent / "fixtures" / "published"
@@ -130,3 +132,33 @@ def test_404_names_the_url_and_the_shape_of_base_url_without_retrying(emulator: 
     assert f"The URL called was {emulator.url}" in message
     assert "https://api.jina.ai/v1/embeddings" in message and "base_url" in message
     assert len(emulator.requests) == 1  # a wrong URL stays wrong: not retried
+
+
+MOVED: dict[str, Any] = {
+    "text_embedder": lambda: JinaTextEmbedder().run("pizza"),
+    "document_embedder": lambda: JinaDocumentEmbedder(progress_bar=False).run([Document(content="pizza")]),
+    "ranker": lambda: JinaRanker().run("pizza", [Document(content="pizza"), Document(content="tea")]),
+    "reader": lambda: JinaReaderConnector("search").run("pizza"),
+    "fetcher": lambda: JinaReaderFetcher().run(["https://example.org/pizza"]),
+    "web_search": lambda: JinaWebSearch().run("pizza"),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "fault"),
+    [(name, "malformed") for name in MOVED]  # not JSON
+    + [(name, "wrong_count") for name in ("text_embedder", "document_embedder", "ranker")],  # JSON, checked
+)
+def test_malformed_answer_names_the_url_the_environment_moved_to(
+    name: str, fault: str, emulator: JinaEmulator, api_key: Secret, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.corpus = [{"url": "https://example.org/pizza", "title": "Pizza", "content": "Pizza is from Naples."}]
+    monkeypatch.setenv("JINA_API_BASE_URL", emulator.url)
+    monkeypatch.setenv("JINA_READER_BASE_URL", emulator.reader_url)
+    monkeypatch.setenv("JINA_SEARCH_BASE_URL", emulator.search_url)
+    emulator.inject(fault)
+    with pytest.raises(JinaMalformedResponseError) as info:
+        MOVED[name]()
+    assert info.value.endpoint is not None and info.value.endpoint.startswith(emulator.url)
+    assert "jina.ai" not in str(info.value)
+    assert info.value.endpoint in str(info.value)

@@ -15,6 +15,7 @@ from haystack import Document, logging
 
 from haystack_integrations.common.jina.batching import map_ordered, progress
 from haystack_integrations.common.jina.client import JinaClient, encode_json
+from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError, JinaMalformedResponseError
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,8 @@ def parse_embeddings_response(
     `dimensions`, packed 8 per value for binary types), every value finite; anything else raises
     `JinaMalformedResponseError` rather than returning misaligned or corrupt vectors.
     """
+
+    endpoint = called_endpoint(endpoint)
 
     def malformed(problem: str) -> JinaMalformedResponseError:
         message = f"Malformed embeddings response from {endpoint}: {problem}"

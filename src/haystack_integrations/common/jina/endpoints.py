@@ -90,6 +90,11 @@ def resolve_url(url: str, environ: Mapping[str, str] | None = None) -> str:
     return url
 
 
+def called_endpoint(url: str) -> str:
+    """`url` as it is actually called (moved by the environment, see `resolve_url`), without its query: for messages."""
+    return resolve_url(url).split("?", 1)[0]
+
+
 def not_found_hint(url: str) -> str:
     """What to tell a user whose request answered 404: which URL was called and what base_url should be."""
     return (

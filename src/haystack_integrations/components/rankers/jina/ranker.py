@@ -16,7 +16,7 @@ from haystack_integrations.common.jina.component_utils import (
     to_dict,
 )
 from haystack_integrations.common.jina.embeddings import add_usage, clean_usage, no_data_problem
-from haystack_integrations.common.jina.endpoints import check_base_url
+from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 from haystack_integrations.common.jina.models import RERANK_MODELS, check_rerank_model
 
@@ -66,6 +66,8 @@ def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: st
     :raises JinaMalformedResponseError: Unless there are `expected` results, each with an index in
         `0..documents-1` that appears once and a finite numeric `relevance_score`.
     """
+
+    endpoint = called_endpoint(endpoint)
 
     def malformed(problem: str) -> JinaMalformedResponseError:
         return JinaMalformedResponseError(f"Malformed rerank response from {endpoint}: {problem}", endpoint=endpoint)
