@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,41 @@ def test_malformed_answer_names_the_url_the_environment_moved_to(
     assert info.value.endpoint is not None and info.value.endpoint.startswith(emulator.url)
     assert "jina.ai" not in str(info.value)
     assert info.value.endpoint in str(info.value)
+
+
+FOLLOWED: dict[str, Any] = {  # (variable or None for base_url, builder taking base_url, run)
+    "JINA_API_BASE_URL": (lambda **kw: JinaTextEmbedder(), lambda c: c.run("pizza")["embedding"]),
+    "JINA_READER_BASE_URL": (lambda **kw: JinaReaderFetcher(), lambda c: c.run(["https://example.org/pizza"])),
+    "JINA_SEARCH_BASE_URL": (lambda **kw: JinaWebSearch(), lambda c: c.run("pizza")["documents"]),
+    "text_embedder": (JinaTextEmbedder, lambda c: c.run("pizza")["embedding"]),
+    "ranker": (JinaRanker, lambda c: c.run("pizza", [Document(content="pizza")])["documents"]),
+    "fetcher": (JinaReaderFetcher, lambda c: c.run(["https://example.org/pizza"])["documents"]),
+    "web_search": (JinaWebSearch, lambda c: c.run("pizza")["documents"]),
+    "reader_search": (lambda **kw: JinaReaderConnector("search", **kw), lambda c: c.run("pizza")["documents"]),
+}
+
+
+@pytest.mark.parametrize("name", list(FOLLOWED))
+def test_bad_url_message_gives_an_example_that_works_when_followed(
+    name: str, emulator: JinaEmulator, api_key: Secret, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.corpus = [{"url": "https://example.org/pizza", "title": "Pizza", "content": "Pizza is from Naples."}]
+    build, use = FOLLOWED[name]
+    variable = name if name.startswith("JINA_") else None
+    if variable:
+        monkeypatch.setenv(variable, "localhost")
+        with pytest.raises(ValueError, match=f"{variable} must be") as info:
+            build().warm_up()
+    else:
+        with pytest.raises(ValueError, match="base_url must be") as info:
+            build(base_url="localhost")
+    local = re.search(r"http://127\.0\.0\.1:8080\S*", str(info.value))
+    assert local is not None, str(info.value)
+    followed = local.group(0).replace("http://127.0.0.1:8080", emulator.url)
+    if variable:
+        monkeypatch.setenv(variable, followed)
+        component = build()
+    else:
+        component = build(base_url=followed)
+    assert use(component)
+    assert emulator.requests and not any(r.path.count("/v1/") > 1 for r in emulator.requests)

@@ -142,7 +142,7 @@ class JinaReaderConnector(JinaComponentBase):
         self.mode = mode if isinstance(mode, JinaReaderMode) else JinaReaderMode.from_str(mode)
         if self.mode is JinaReaderMode.GROUND:
             warnings.warn(GROUND_DEPRECATION, DeprecationWarning, stacklevel=3)  # 3: past ComponentMeta.__call__
-        check_base_url(base_url)
+        check_base_url(base_url, like=READER_ENDPOINT_URL_BY_MODE[self.mode])
         self.api_key = api_key
         self.json_response = json_response
         self.base_url = base_url

@@ -99,7 +99,7 @@ class JinaReaderFetcher(JinaComponentBase):
         :raises ValueError: If a reader option or `max_concurrency` is not valid.
         """
         self.api_key = api_key
-        check_base_url(base_url)
+        check_base_url(base_url, like=READER_URL)
         self.base_url = base_url
         self.max_concurrency = max_concurrency
         self.raise_on_failure = raise_on_failure

@@ -188,7 +188,7 @@ class JinaRanker(JinaComponentBase):
         _check_score_threshold(score_threshold)
         check_rerank_model(model, {"max_doc_length": max_doc_length})
         self.model = model
-        check_base_url(base_url)
+        check_base_url(base_url, like=JINA_API_URL)
         self.api_key = api_key
         self.top_k = top_k
         self.score_threshold = score_threshold

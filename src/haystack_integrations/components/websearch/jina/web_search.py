@@ -87,7 +87,7 @@ class JinaWebSearch(JinaComponentBase):
         self.api_key = api_key
         self.top_k = top_k
         self.search_params = search_params
-        check_base_url(base_url)
+        check_base_url(base_url, like=SEARCH_URL)
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
