@@ -128,7 +128,7 @@ class JinaReaderConnector(JinaComponentBase):
         :param engine: `X-Engine`: how the service fetches the page: `browser`, `direct` or
             `cf-browser-rendering`.
         :param timeout: Seconds to wait for the service's answer. `None` reads `JINA_TIMEOUT`, else 60.
-        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+        :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param token_budget: `X-Token-Budget`: the most tokens the request may cost; larger pages fail.
         :param retain_images: `X-Retain-Images`: which images stay in the content, e.g. `none`.

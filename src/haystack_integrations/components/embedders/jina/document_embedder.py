@@ -111,7 +111,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :param normalized: Ask for L2-normalized vectors. `None` keeps the API default.
         :param truncate: Let the API cut inputs longer than the model's context. `None` keeps the default.
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
-        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+        :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param max_concurrency: Requests in flight at once, at most; fewer while the key's rate limits
             require it (the pacer shared per key and host).

@@ -115,7 +115,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :param max_concurrency: Requests in flight at once (each with its batch of prepared images), at
             most; fewer while the key's rate limits require it (the pacer shared per key and host).
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
-        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+        :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param raise_on_failure: If `True`, a failed request or an unusable document raises. If `False`,
             the affected documents come back without embedding and `meta["failed_documents"]` lists their

@@ -77,7 +77,7 @@ class JinaReaderFetcher(JinaComponentBase):
         :param raise_on_failure: `True` raises the first failure. `False` returns a Document without content
             for each URL that failed (meta `url` and `error`) and lists them in `meta["failed_urls"]`.
         :param timeout: Seconds to wait for each answer. `None` reads `JINA_TIMEOUT`, else 60.
-        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+        :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param return_format: `X-Return-Format`: `content` (the service's default), `markdown`, `html`,
             `text`, `screenshot` or `pageshot` (the content is then the image's URL).
