@@ -264,6 +264,9 @@ def embed_documents(
     if not documents:
         return {"documents": [], "meta": {"model": model, "usage": {}, "failed_documents": []}}
 
+    # A document's own input error, kept even when its batch's request fails: it is the error to fix.
+    input_errors: dict[int, str] = {}
+
     def run_group(positions: list[int]) -> _RequestOutcome:
         outcome = _RequestOutcome()
         inputs = []
@@ -274,7 +277,7 @@ def embed_documents(
             except JinaInputError as error:
                 if raise_on_failure:
                     raise
-                outcome.input_errors[position] = str(error)
+                outcome.input_errors[position] = input_errors[position] = str(error)
         if inputs:
             # Serialized once, then the inputs are dropped: while the request waits for its answer only
             # the body's bytes are held (images are large: this halves the memory of a batch in flight).
@@ -310,7 +313,7 @@ def embed_documents(
                 raise outcome  # a bug, not an API failure: never swallow it
             ids = [documents[p].id for p in positions]
             logger.warning("Embedding failed for documents {ids}: {error}", ids=ids, error=str(outcome))
-            errors.update(dict.fromkeys(positions, str(outcome)))
+            errors.update({p: input_errors.get(p, str(outcome)) for p in positions})
             continue
         embeddings.update(zip(outcome.sent, outcome.vectors, strict=True))
         errors.update(outcome.input_errors)
