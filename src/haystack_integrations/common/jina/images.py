@@ -328,6 +328,7 @@ def _shrink_to_fit(source: ImageSource, data: bytes, max_chars: int) -> bytes:
         image = _normalize_mode(opened)
     del data
     limit = max_chars // 4 * 3  # bytes whose base64 fits
+    original = image.size
     while True:
         encoded = _encode(image)[1]
         if len(encoded) <= limit:
@@ -336,10 +337,13 @@ def _shrink_to_fit(source: ImageSource, data: bytes, max_chars: int) -> bytes:
         scale = min(0.9, 0.95 * math.sqrt(limit / len(encoded)))
         width, height = max(1, int(image.width * scale)), max(1, int(image.height * scale))
         if min(width, height) < MIN_SHRUNK_SIDE:
-            problem = (
-                f"the encoded image stays over the API's limit of {max_chars} base64 characters per image "
-                f"(8 MB) even when shrunk to {image.width}x{image.height} pixels"
+            tried = (
+                f"even when shrunk from {original[0]}x{original[1]} to {image.width}x{image.height} pixels"
+                if image.size != original
+                else f"at {image.width}x{image.height} pixels, and fitting would need a side under "
+                f"{MIN_SHRUNK_SIDE} pixels"
             )
+            problem = f"the encoded image stays over the API's limit of {max_chars} base64 characters per image {tried}"
             raise _input_error(source.document_id, source.path, problem)
         image = image.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
 
