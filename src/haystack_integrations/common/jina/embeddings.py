@@ -98,6 +98,8 @@ def embeddings_payload(model: str, inputs: Sequence[Any], options: dict[str, Any
     Float vectors are asked for as base64: 4x fewer bytes on the wire and far cheaper to decode than JSON.
     """
     payload: dict[str, Any] = {"model": model, "input": list(inputs)}
+    if len(inputs) == 1 and isinstance(inputs[0], dict) and "pdf" in inputs[0]:
+        payload["input"] = inputs[0]  # the spec: "PDFs must be sent individually" (a PDFDoc, never in a list)
     payload.update({key: value for key, value in options.items() if value is not None})
     if payload.get("embedding_type", "float") == "float":
         payload["embedding_type"] = "base64"
