@@ -204,6 +204,17 @@ def test_nothing_to_embed_is_reported_without_raise(emulator: JinaEmulator, api_
     assert inputs_of(emulator.requests[0]) == ["fine", "also fine"]
 
 
+def test_a_documents_own_input_error_survives_its_batch_failing(emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.inject("status", status=422, detail="poison input", when=lambda r: b"poison" in r.body)
+    documents = [Document(content="poison", id="p"), Document(content=" ", id="blank"), Document(content="x")]
+    result = make(emulator, api_key, batch_size=3, raise_on_failure=False).run(documents)
+    errors = {f["id"]: f["error"] for f in result["meta"]["failed_documents"]}
+    assert set(errors) == {d.id for d in documents}
+    assert "no text to embed" in errors["blank"] and "poison" not in errors["blank"]
+    assert "poison input" in errors["p"]
+    assert inputs_of(emulator.requests[0]) == ["poison", "x"]
+
+
 def test_failed_batch_raises_by_default(emulator: JinaEmulator, api_key: Secret) -> None:
     emulator.inject("status", status=422, detail="poison input", when=lambda r: b"poison" in r.body)
     documents = [*docs(4), Document(content="poison"), *docs(4, "later")]

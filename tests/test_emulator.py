@@ -13,6 +13,8 @@ import pytest
 import requests
 
 from haystack_integrations.testing.jina import DEFAULT_API_KEY, JinaEmulator
+from haystack_integrations.testing.jina.routes_reader import SHOTS_PATH
+from haystack_integrations.testing.jina.server import ROUTES
 
 BODY = {"model": "jina-embeddings-v3", "input": ["hi"]}
 AUTH = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
@@ -106,6 +108,7 @@ def test_command_line_serves_until_terminated_and_prints_ready_to_paste_exports(
             "/v1/rerank",
             "/r/<url>",
             "/s/<query>",
+            "/s/",
             "/g/<statement>",
         ]
         assert DEFAULT_API_KEY not in json.dumps(index)
@@ -118,6 +121,7 @@ def test_command_line_help_lists_the_endpoints() -> None:
     completed = subprocess.run([*CLI, "--help"], capture_output=True, text=True, timeout=60, check=True)
     for path in ("/v1/embeddings", "/v1/rerank", "/r/<url>", "/s/<query>", "/g/<statement>"):
         assert path in completed.stdout
+    assert "POST /s/ " in completed.stdout
     assert "JINA_API_BASE_URL" in completed.stdout
 
 
@@ -140,3 +144,12 @@ def test_environment_points_default_components_at_the_emulator(
         monkeypatch.setenv(name, value)
     assert JinaTextEmbedder().run("hello")["embedding"]
     assert [r.path for r in emulator.requests] == ["/v1/embeddings"]
+
+
+def test_index_lists_every_route_but_its_own_screenshots(emulator: JinaEmulator) -> None:
+    listed = {
+        (e["method"], e["path"].split("<", 1)[0])
+        for e in requests.get(f"{emulator.url}/", timeout=5).json()["endpoints"]
+    }
+    served = {key for key in ROUTES if key[1] != SHOTS_PATH}  # screenshots the emulator itself serves
+    assert served == listed

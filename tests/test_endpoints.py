@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +11,16 @@ from haystack import Document, Pipeline
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.endpoints import check_base_url, resolve_url
-from haystack_integrations.common.jina.errors import JinaBadRequestError
+from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaMalformedResponseError
 from haystack_integrations.components.connectors.jina import JinaReaderConnector
 from haystack_integrations.components.embedders.jina import (
     JinaDocumentEmbedder,
     JinaDocumentImageEmbedder,
     JinaTextEmbedder,
 )
+from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
 from haystack_integrations.components.rankers.jina import JinaRanker
+from haystack_integrations.components.websearch.jina import JinaWebSearch
 from haystack_integrations.testing.jina import JinaEmulator
 
 FIXTURES = Path(__file__).parent / "fixtures" / "published"
@@ -130,3 +133,71 @@ def test_404_names_the_url_and_the_shape_of_base_url_without_retrying(emulator: 
     assert f"The URL called was {emulator.url}" in message
     assert "https://api.jina.ai/v1/embeddings" in message and "base_url" in message
     assert len(emulator.requests) == 1  # a wrong URL stays wrong: not retried
+
+
+MOVED: dict[str, Any] = {
+    "text_embedder": lambda: JinaTextEmbedder().run("pizza"),
+    "document_embedder": lambda: JinaDocumentEmbedder(progress_bar=False).run([Document(content="pizza")]),
+    "ranker": lambda: JinaRanker().run("pizza", [Document(content="pizza"), Document(content="tea")]),
+    "reader": lambda: JinaReaderConnector("search").run("pizza"),
+    "fetcher": lambda: JinaReaderFetcher().run(["https://example.org/pizza"]),
+    "web_search": lambda: JinaWebSearch().run("pizza"),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "fault"),
+    [(name, "malformed") for name in MOVED]  # not JSON
+    + [(name, "wrong_count") for name in ("text_embedder", "document_embedder", "ranker")],  # JSON, checked
+)
+def test_malformed_answer_names_the_url_the_environment_moved_to(
+    name: str, fault: str, emulator: JinaEmulator, api_key: Secret, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.corpus = [{"url": "https://example.org/pizza", "title": "Pizza", "content": "Pizza is from Naples."}]
+    monkeypatch.setenv("JINA_API_BASE_URL", emulator.url)
+    monkeypatch.setenv("JINA_READER_BASE_URL", emulator.reader_url)
+    monkeypatch.setenv("JINA_SEARCH_BASE_URL", emulator.search_url)
+    emulator.inject(fault)
+    with pytest.raises(JinaMalformedResponseError) as info:
+        MOVED[name]()
+    assert info.value.endpoint is not None and info.value.endpoint.startswith(emulator.url)
+    assert "jina.ai" not in str(info.value)
+    assert info.value.endpoint in str(info.value)
+
+
+FOLLOWED: dict[str, Any] = {  # (variable or None for base_url, builder taking base_url, run)
+    "JINA_API_BASE_URL": (lambda **kw: JinaTextEmbedder(), lambda c: c.run("pizza")["embedding"]),
+    "JINA_READER_BASE_URL": (lambda **kw: JinaReaderFetcher(), lambda c: c.run(["https://example.org/pizza"])),
+    "JINA_SEARCH_BASE_URL": (lambda **kw: JinaWebSearch(), lambda c: c.run("pizza")["documents"]),
+    "text_embedder": (JinaTextEmbedder, lambda c: c.run("pizza")["embedding"]),
+    "ranker": (JinaRanker, lambda c: c.run("pizza", [Document(content="pizza")])["documents"]),
+    "fetcher": (JinaReaderFetcher, lambda c: c.run(["https://example.org/pizza"])["documents"]),
+    "web_search": (JinaWebSearch, lambda c: c.run("pizza")["documents"]),
+    "reader_search": (lambda **kw: JinaReaderConnector("search", **kw), lambda c: c.run("pizza")["documents"]),
+}
+
+
+@pytest.mark.parametrize("name", list(FOLLOWED))
+def test_bad_url_message_gives_an_example_that_works_when_followed(
+    name: str, emulator: JinaEmulator, api_key: Secret, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.corpus = [{"url": "https://example.org/pizza", "title": "Pizza", "content": "Pizza is from Naples."}]
+    build, use = FOLLOWED[name]
+    variable = name if name.startswith("JINA_") else None
+    if variable:
+        monkeypatch.setenv(variable, "localhost")
+        with pytest.raises(ValueError, match=f"{variable} must be") as info:
+            build().warm_up()
+    else:
+        with pytest.raises(ValueError, match="base_url must be") as info:
+            build(base_url="localhost")
+    local = re.search(r"http://127\.0\.0\.1:8080\S*", str(info.value))
+    assert local is not None, str(info.value)
+    followed = local.group(0).replace("http://127.0.0.1:8080", emulator.url)
+    if variable:
+        monkeypatch.setenv(variable, followed)
+        component = build()
+    else:
+        component = build(base_url=followed)
+    assert use(component)
+    assert emulator.requests and not any(r.path.count("/v1/") > 1 for r in emulator.requests)

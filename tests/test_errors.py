@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 import requests
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
+from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, RETRYABLE_STATUS, JinaClient
 from haystack_integrations.common.jina.errors import (
     JinaAuthenticationError,
     JinaBadRequestError,
@@ -17,12 +18,15 @@ from haystack_integrations.common.jina.errors import (
     JinaRateLimitError,
     JinaServerError,
 )
+from haystack_integrations.components.connectors.jina import JinaReaderConnector
 from haystack_integrations.components.embedders.jina import (
     JinaDocumentEmbedder,
     JinaDocumentImageEmbedder,
     JinaTextEmbedder,
 )
+from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
 from haystack_integrations.components.rankers.jina import JinaRanker
+from haystack_integrations.components.websearch.jina import JinaWebSearch
 from haystack_integrations.testing.jina import JinaEmulator
 
 BODY = {"model": "jina-embeddings-v3", "input": ["hello"]}
@@ -192,3 +196,29 @@ def test_default_concurrency_is_the_free_tiers_limit() -> None:
     assert "max_concurrency" not in inspect.signature(JinaTextEmbedder.__init__).parameters or (
         inspect.signature(JinaTextEmbedder.__init__).parameters["max_concurrency"].default == 5
     )
+
+
+COMPONENTS = [
+    JinaTextEmbedder,
+    JinaDocumentEmbedder,
+    JinaDocumentImageEmbedder,
+    JinaRanker,
+    JinaReaderConnector,
+    JinaReaderFetcher,
+    JinaWebSearch,
+]
+
+
+@pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
+def test_max_retries_docstring_lists_the_statuses_retried(component: type) -> None:
+    doc = inspect.getdoc(component.__init__) or ""
+    line = next(line for line in doc.splitlines() if line.startswith(":param max_retries:"))
+    assert "rate limits" in line  # 429
+    assert {int(code) for code in re.findall(r"\b5\d\d\b", line)} == RETRYABLE_STATUS - {429}
+
+
+@pytest.mark.parametrize("status", sorted(RETRYABLE_STATUS))
+def test_every_status_the_docstrings_name_is_retried(status: int, emulator: JinaEmulator, api_key: Secret) -> None:
+    emulator.inject("status", status=status, retry_after=0.01 if status == 429 else None)
+    assert JinaWebSearch(api_key=api_key, base_url=emulator.search_url, max_retries=1).run("pizza") is not None
+    assert len(emulator.requests) == 2

@@ -548,3 +548,52 @@ def test_a_url_in_the_meta_field_is_sent_as_the_url_without_download(
     (request,) = emulator.requests
     assert request.json["input"][0] == {"image": url}
     assert fetched == ["/cat.png"]  # one fetch: the emulator's, standing in for Jina; the client downloaded nothing
+
+
+def test_a_pdf_url_is_sent_as_a_pdf_and_a_page_of_one_is_refused_naming_the_document(
+    emulator: JinaEmulator, api_key: Secret, tmp_path: Path
+) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    pages = [Image.new("RGB", (200, 100), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    pages[0].save(tmp_path / "doc.pdf", resolution=72, save_all=True, append_images=pages[1:])
+    pages[1].save(tmp_path / "page2.png")
+    files = {"/doc.pdf": (tmp_path / "doc.pdf").read_bytes(), "/page2.png": (tmp_path / "page2.png").read_bytes()}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = files[self.path]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    documents = [
+        Document(id="whole", meta={"file_path": f"{origin}/doc.pdf"}),
+        Document(id="page", meta={"file_path": f"{origin}/doc.pdf", "page_number": 2}),
+        Document(id="rendered", meta={"file_path": f"{origin}/page2.png", "page_number": 2}),  # an image: fine
+        Document(id="local", meta={"file_path": str(tmp_path / "doc.pdf"), "page_number": 1}),
+    ]
+    try:
+        with pytest.raises(JinaInputError, match=r"document page .*Download the file"):
+            make(emulator, api_key).run(documents)
+        assert emulator.requests == []
+        result = make(emulator, api_key, raise_on_failure=False).run(documents)
+    finally:
+        server.shutdown()
+        server.server_close()
+    whole, page, rendered, local = result["documents"]
+    assert [f["id"] for f in result["meta"]["failed_documents"]] == ["page"]
+    assert "page 2 of a PDF given by URL cannot be selected" in result["meta"]["failed_documents"][0]["error"]
+    batch, pdf = sorted(emulator.requests, key=lambda r: isinstance(r.json["input"], dict))
+    assert batch.json["input"][0] == {"image": f"{origin}/page2.png"}
+    assert pdf.json["input"] == {"pdf": f"{origin}/doc.pdf"}  # alone, not in a list, as the spec wants
+    assert whole.embedding and rendered.embedding and local.embedding and page.embedding is None
+    assert cosine(whole.embedding, local.embedding) > 0.95  # the whole PDF is embedded as its first page

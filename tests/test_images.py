@@ -661,8 +661,19 @@ def test_an_image_over_the_limit_is_shrunk_until_it_fits(tmp_path: Path) -> None
 def test_an_image_that_cannot_fit_names_its_document(tmp_path: Path) -> None:
     path = tmp_path / "p.png"
     photo((200, 100)).save(path)
-    with pytest.raises(JinaInputError, match=r"document doc-1 \(path .*p\.png'\).*limit of 100 base64 characters"):
+    with pytest.raises(
+        JinaInputError, match=r"document doc-1 \(path .*p\.png'\).*limit of 100 base64 characters"
+    ) as info:
         image_base64(source(path), None, max_chars=100)
+    assert "200x100 pixels, and fitting would need a side under 16" in str(info.value)  # not "shrunk": it was not
+
+
+def test_an_image_shrunk_that_still_cannot_fit_says_from_what_to_what(tmp_path: Path) -> None:
+    path = tmp_path / "noise.png"
+    Image.merge("RGB", [Image.effect_noise((400, 400), 120).convert("L") for _ in range(3)]).save(path, "PNG")
+    with pytest.raises(JinaInputError, match=r"shrunk from 400x400 to \d+x\d+ pixels") as info:
+        image_base64(source(path), None, max_chars=600)
+    assert "to 400x400" not in str(info.value)
 
 
 def test_a_url_is_taken_as_it_is(tmp_path: Path) -> None:

@@ -222,3 +222,28 @@ def test_socket_types_are_types_not_strings(cls: type) -> None:
     for method in (cls.run, cls.run_async):
         for parameter in inspect.signature(method).parameters.values():
             assert not isinstance(parameter.annotation, str), f"{cls.__name__}.{method.__name__}: {parameter}"
+
+
+@pytest.mark.parametrize("name", ["document_embedder", "image_embedder", "fetcher"])
+@pytest.mark.parametrize("how", ["run", "run_async"])
+def test_missing_key_raises_even_when_failures_are_reported_per_item(
+    name: str, how: str, world: JinaEmulator, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 10: a missing key raises at the first warm_up/run, it is never reported as each item failing.
+    monkeypatch.delenv("JINA_API_KEY", raising=False)
+    component: Any
+    if name == "fetcher":
+        component = JinaReaderFetcher(base_url=world.reader_url, raise_on_failure=False)
+        inputs: Any = ["https://example.org/pizza"]
+    elif name == "image_embedder":
+        component = JinaDocumentImageEmbedder(
+            base_url=world.embeddings_url, root_path=str(folder), progress_bar=False, raise_on_failure=False
+        )
+        inputs = [Document(content="red", meta={"file_path": "red.png"})]
+    else:
+        component = JinaDocumentEmbedder(base_url=world.embeddings_url, progress_bar=False, raise_on_failure=False)
+        inputs = DOCS
+    call = (lambda: component.run(inputs)) if how == "run" else lambda: asyncio.run(component.run_async(inputs))
+    with pytest.raises(JinaMissingKeyError, match="JINA_API_KEY"):
+        call()
+    assert not world.requests

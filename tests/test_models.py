@@ -179,6 +179,39 @@ def test_ranker_checks_its_model(api_key: Secret) -> None:
         JinaRanker("jina-reranker-v2-base-multilingual", api_key, max_doc_length=512)
     with pytest.raises(ValueError, match="from 1 to 8192"):
         JinaRanker("jina-reranker-v3", api_key, max_doc_length=9000)
+    with pytest.raises(ValueError, match=r"jina-reranker-v3 takes max_doc_length .* from 1 to 8192") as info:
+        JinaRanker("jina-reranker-v3", api_key, max_doc_length=8193)
+    assert "8193" in str(info.value)
+
+
+WRONG_TYPES = [
+    ({"dimensions": True}, "dimensions"),
+    ({"truncate": "yes"}, "truncate"),
+    ({"normalized": "x"}, "normalized"),
+    ({"late_chunking": 0}, "late_chunking"),
+    ({"task": 1}, "task"),
+]
+
+
+@pytest.mark.parametrize("model", ["jina-embeddings-v3", "some-future-model"])
+@pytest.mark.parametrize(("options", "name"), WRONG_TYPES)
+@pytest.mark.parametrize("component", [JinaTextEmbedder, JinaDocumentEmbedder])
+def test_a_value_of_the_wrong_type_fails_at_construction_naming_it(
+    component: type, options: dict[str, Any], name: str, model: str, emulator: JinaEmulator, api_key: Secret
+) -> None:
+    # sent as they are, the API would answer 422 at run time (or, for `late_chunking=0`, take it as false)
+    with pytest.raises(ValueError, match=f"^{name} must be"):
+        component(api_key=api_key, model=model, base_url=emulator.embeddings_url, **options)
+    assert emulator.requests == []
+
+
+def test_ranker_top_k_of_the_wrong_type_fails_before_any_request(emulator: JinaEmulator, api_key: Secret) -> None:
+    with pytest.raises(ValueError, match="top_k must be"):
+        JinaRanker(api_key=api_key, base_url=emulator.rerank_url, top_k=2.5)  # type: ignore[arg-type]
+    ranker = JinaRanker(api_key=api_key, base_url=emulator.rerank_url)
+    with pytest.raises(ValueError, match="top_k must be"):
+        ranker.run("pizza", [Document(content="pizza")], top_k=2.5)  # type: ignore[arg-type]
+    assert emulator.requests == []
 
 
 def test_unknown_models_pass_through_with_a_debug_log(

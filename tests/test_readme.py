@@ -58,3 +58,55 @@ def test_readme_python_blocks_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         stop = getattr(emulator, "stop", None)
         if callable(stop) and getattr(emulator, "_thread", None) is not None:
             stop()
+
+
+EMULATOR_ONLY = "# emulator only"
+
+
+def test_with_a_real_key_only_marked_blocks_need_the_emulator_object() -> None:
+    # The README promises: skip the first block and the `# emulator only` ones, and the rest runs with a real key.
+    first, *rest = python_blocks()
+    assert "jina = JinaEmulator(" in first
+    assert f"`{EMULATOR_ONLY}`" in README.read_text(encoding="utf-8")
+    for block in rest:
+        uses_emulator_object = re.search(r"(?<![\w.])jina\.", block) is not None
+        assert uses_emulator_object == block.startswith(EMULATOR_ONLY), block
+
+
+def test_rate_limit_advice_names_only_parameters_each_component_has() -> None:
+    import inspect
+
+    from haystack_integrations.components.connectors.jina import JinaReaderConnector
+    from haystack_integrations.components.embedders.jina import (
+        JinaDocumentEmbedder,
+        JinaDocumentImageEmbedder,
+        JinaTextEmbedder,
+    )
+    from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
+    from haystack_integrations.components.rankers.jina import JinaRanker
+    from haystack_integrations.components.websearch.jina import JinaWebSearch
+
+    components = [
+        JinaTextEmbedder,
+        JinaDocumentEmbedder,
+        JinaDocumentImageEmbedder,
+        JinaRanker,
+        JinaReaderConnector,
+        JinaReaderFetcher,
+        JinaWebSearch,
+    ]
+    parameters = {c.__name__: set(inspect.signature(c.__init__).parameters) for c in components}
+    every_parameter = set().union(*parameters.values())
+    (row,) = [
+        line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith("| `JinaRateLimitError`")
+    ]
+    advised = set()
+    for clause in row.split(";"):
+        names = re.findall(r"`(\w+)`", clause)
+        named_components = [name for name in names if name in parameters]
+        advised.update(named_components)
+        for name in names:
+            if name in every_parameter and name != "max_retries":  # max_retries: every component has it
+                assert all(name in parameters[c] for c in named_components) and named_components, (name, clause)
+    assert advised == set(parameters)
+    assert "JINA_RATE_LIMITS" in row

@@ -31,7 +31,7 @@ from haystack.utils import Secret
 from haystack_integrations.common.jina import fork
 from haystack_integrations.common.jina.cancellation import JinaCancelledError, current_token, wait_for_slot
 from haystack_integrations.common.jina.deadline import WatchedAdapter, watch
-from haystack_integrations.common.jina.endpoints import not_found_hint, overrides, resolve_url
+from haystack_integrations.common.jina.endpoints import called_endpoint, not_found_hint, overrides, resolve_url
 from haystack_integrations.common.jina.errors import (
     JinaConnectionError,
     JinaError,
@@ -548,11 +548,11 @@ def parse_json(response: requests.Response, url: str) -> Any:
     try:
         return response.json()
     except RecursionError:
-        endpoint = _endpoint(url)
+        endpoint = called_endpoint(url)
         msg = f"Jina API answered HTTP {response.status_code} from {endpoint} with JSON nested too deeply to read"
         raise JinaMalformedResponseError(msg, status_code=response.status_code, endpoint=endpoint) from None
     except ValueError:
-        endpoint = _endpoint(url)
+        endpoint = called_endpoint(url)
         snippet = response.text[:200]
         msg = f"Jina API answered HTTP {response.status_code} from {endpoint} with a body that is not JSON: {snippet!r}"
         raise JinaMalformedResponseError(msg, status_code=response.status_code, endpoint=endpoint) from None

@@ -24,8 +24,8 @@ class JinaComponentBase:
     """
     What every Jina component shares: its client's lifecycle and deserialization.
 
-    The constructor only stores settings. `warm_up` resolves the key and opens the session (`run` does it
-    when needed); `close` releases them. All four lifecycle methods are idempotent. Copies, pickles and
+    The constructor only stores settings. `warm_up` resolves the key and opens the session (`run` calls it
+    first); `close` releases them. All four lifecycle methods are idempotent. Copies, pickles and
     forked children get a client of their own (see `JinaClient`), so components need nothing for that.
     """
 

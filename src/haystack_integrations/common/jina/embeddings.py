@@ -15,6 +15,7 @@ from haystack import Document, logging
 
 from haystack_integrations.common.jina.batching import map_ordered, progress
 from haystack_integrations.common.jina.client import JinaClient, encode_json
+from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError, JinaMalformedResponseError
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ def embeddings_payload(model: str, inputs: Sequence[Any], options: dict[str, Any
     Float vectors are asked for as base64: 4x fewer bytes on the wire and far cheaper to decode than JSON.
     """
     payload: dict[str, Any] = {"model": model, "input": list(inputs)}
+    if len(inputs) == 1 and isinstance(inputs[0], dict) and "pdf" in inputs[0]:
+        payload["input"] = inputs[0]  # the spec: "PDFs must be sent individually" (a PDFDoc, never in a list)
     payload.update({key: value for key, value in options.items() if value is not None})
     if payload.get("embedding_type", "float") == "float":
         payload["embedding_type"] = "base64"
@@ -122,6 +125,8 @@ def parse_embeddings_response(
     `dimensions`, packed 8 per value for binary types), every value finite; anything else raises
     `JinaMalformedResponseError` rather than returning misaligned or corrupt vectors.
     """
+
+    endpoint = called_endpoint(endpoint)
 
     def malformed(problem: str) -> JinaMalformedResponseError:
         message = f"Malformed embeddings response from {endpoint}: {problem}"
@@ -261,6 +266,9 @@ def embed_documents(
     if not documents:
         return {"documents": [], "meta": {"model": model, "usage": {}, "failed_documents": []}}
 
+    # A document's own input error, kept even when its batch's request fails: it is the error to fix.
+    input_errors: dict[int, str] = {}
+
     def run_group(positions: list[int]) -> _RequestOutcome:
         outcome = _RequestOutcome()
         inputs = []
@@ -271,7 +279,7 @@ def embed_documents(
             except JinaInputError as error:
                 if raise_on_failure:
                     raise
-                outcome.input_errors[position] = str(error)
+                outcome.input_errors[position] = input_errors[position] = str(error)
         if inputs:
             # Serialized once, then the inputs are dropped: while the request waits for its answer only
             # the body's bytes are held (images are large: this halves the memory of a batch in flight).
@@ -307,7 +315,7 @@ def embed_documents(
                 raise outcome  # a bug, not an API failure: never swallow it
             ids = [documents[p].id for p in positions]
             logger.warning("Embedding failed for documents {ids}: {error}", ids=ids, error=str(outcome))
-            errors.update(dict.fromkeys(positions, str(outcome)))
+            errors.update({p: input_errors.get(p, str(outcome)) for p in positions})
             continue
         embeddings.update(zip(outcome.sent, outcome.vectors, strict=True))
         errors.update(outcome.input_errors)

@@ -40,11 +40,23 @@ OVERRIDES: Mapping[str, str] = {
 }
 
 
-def check_base_url(base_url: str | None, name: str = "base_url") -> None:
+#: hosted prefix -> where the emulator serves it; the examples of `check_base_url`
+_LOCAL_EXAMPLES = {
+    HOSTED_API_ORIGIN: "http://127.0.0.1:8080",
+    HOSTED_READER_URL: "http://127.0.0.1:8080/r/",
+    HOSTED_SEARCH_URL: "http://127.0.0.1:8080/s/",
+    HOSTED_GROUND_URL: "http://127.0.0.1:8080/g/",
+}
+
+
+def check_base_url(
+    base_url: str | None, name: str = "base_url", like: str = HOSTED_API_ORIGIN + "/v1/embeddings"
+) -> None:
     """
     Raise `ValueError` unless `base_url` is `None` or an absolute http(s) URL with a host.
 
     :param name: What to call the value in the message (a parameter or an environment variable).
+    :param like: The hosted value it stands for (an endpoint, an origin or a prefix): the message's examples.
     """
     if base_url is None:
         return
@@ -52,10 +64,18 @@ def check_base_url(base_url: str | None, name: str = "base_url") -> None:
         parts = urlsplit(base_url.strip())
         if parts.scheme in ("http", "https") and parts.netloc and base_url == base_url.strip():
             return
-    msg = (
-        f"{name} must be an absolute http(s) URL such as {HOSTED_API_ORIGIN}/v1/embeddings or "
-        f"http://127.0.0.1:8080/v1/embeddings, got {base_url!r}"
+    local = next(
+        (here + like[len(hosted) :] for hosted, here in _LOCAL_EXAMPLES.items() if like.startswith(hosted)), ""
     )
+    shape = (
+        " (an origin: /v1/... is appended)"
+        if like == HOSTED_API_ORIGIN
+        else " (a prefix ending in '/': the rest is appended)"
+        if like.endswith("/")
+        else ""
+    )
+    examples = f"{like} or {local}" if local and local != like else like
+    msg = f"{name} must be an absolute http(s) URL such as {examples}{shape}, got {base_url!r}"
     raise ValueError(msg)
 
 
@@ -71,7 +91,7 @@ def overrides(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         value = environ.get(variable, "").strip()
         if not value:
             continue
-        check_base_url(value, variable)
+        check_base_url(value, variable, like=hosted)
         found[hosted] = value.rstrip("/") + ("/" if hosted.endswith("/") else "")
     return found
 
@@ -88,6 +108,11 @@ def resolve_url(url: str, environ: Mapping[str, str] | None = None) -> str:
         if url == hosted or url.startswith(hosted if hosted.endswith("/") else hosted + "/"):
             return replacement + url[len(hosted) :]
     return url
+
+
+def called_endpoint(url: str) -> str:
+    """`url` as it is actually called (moved by the environment, see `resolve_url`), without its query: for messages."""
+    return resolve_url(url).split("?", 1)[0]
 
 
 def not_found_hint(url: str) -> str:

@@ -38,6 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -111,10 +112,20 @@ class ImageSource:
 
 @dataclass(frozen=True)
 class ImageURL:
-    """A document whose image meta field holds an `http(s)` URL: sent as it is, for Jina to fetch."""
+    """
+    A document whose image meta field holds an `http(s)` URL: sent as it is, for Jina to fetch.
+
+    A PDF's URL goes as the spec's `PDFDoc` (`{"pdf": url}`), which every image model of the catalogue
+    takes (jina-clip-v1, jina-clip-v2, jina-embeddings-v4); an image's as `ImageDoc` (`{"image": url}`).
+    """
 
     document_id: str
     url: str
+    is_pdf: bool = False
+
+    @property
+    def input_field(self) -> str:
+        return "pdf" if self.is_pdf else "image"
 
     def describe(self) -> str:
         return f"document {self.document_id} (URL '{self.url}')"
@@ -161,7 +172,7 @@ def resolve_image_source(
         )
         raise JinaInputError(msg)
     if _is_url(raw_path):  # Jina fetches it; `root_path` is about local files
-        return ImageURL(document_id, raw_path.strip())
+        return _url_source(document_id, raw_path.strip(), meta)
     if not isinstance(raw_path, str | Path):
         raise _input_error(document_id, raw_path, f"meta['{file_path_meta_field}'] is not a path")
     if "\x00" in str(raw_path):
@@ -193,6 +204,21 @@ def resolve_image_source(
     if not isinstance(page, int) or isinstance(page, bool) or page < 1:
         raise _input_error(document_id, path, f"meta['page_number'] must be an integer >= 1, got {page!r}")
     return ImageSource(document_id, path, mime_type, page)
+
+
+def _url_source(document_id: str, url: str, meta: dict[str, Any]) -> ImageURL:
+    """A URL to send; a PDF's whole (`PDFDoc`), since the API has no way to select one of its pages."""
+    mime_type = meta.get("mime_type") or mimetypes.guess_type(urlsplit(url).path)[0]
+    page = meta.get("page_number")
+    # a page number marks a PDF unless the URL says it is an image (a page rendered and hosted, say)
+    is_pdf = mime_type == PDF_MIME_TYPE or (page is not None and mime_type not in IMAGE_MIME_TYPES)
+    if is_pdf and page is not None:
+        problem = (
+            f"page {page!r} of a PDF given by URL cannot be selected: the API embeds a PDF URL as a whole. "
+            "Download the file and give its local path: local PDFs are rendered page by page"
+        )
+        raise _input_error(document_id, url, problem)
+    return ImageURL(document_id, url, is_pdf=is_pdf)
 
 
 def _locate_file(raw_path: str | Path, root_path: str | None) -> tuple[Path | str, int]:
@@ -328,6 +354,7 @@ def _shrink_to_fit(source: ImageSource, data: bytes, max_chars: int) -> bytes:
         image = _normalize_mode(opened)
     del data
     limit = max_chars // 4 * 3  # bytes whose base64 fits
+    original = image.size
     while True:
         encoded = _encode(image)[1]
         if len(encoded) <= limit:
@@ -336,10 +363,13 @@ def _shrink_to_fit(source: ImageSource, data: bytes, max_chars: int) -> bytes:
         scale = min(0.9, 0.95 * math.sqrt(limit / len(encoded)))
         width, height = max(1, int(image.width * scale)), max(1, int(image.height * scale))
         if min(width, height) < MIN_SHRUNK_SIDE:
-            problem = (
-                f"the encoded image stays over the API's limit of {max_chars} base64 characters per image "
-                f"(8 MB) even when shrunk to {image.width}x{image.height} pixels"
+            tried = (
+                f"even when shrunk from {original[0]}x{original[1]} to {image.width}x{image.height} pixels"
+                if image.size != original
+                else f"at {image.width}x{image.height} pixels, and fitting would need a side under "
+                f"{MIN_SHRUNK_SIDE} pixels"
             )
+            problem = f"the encoded image stays over the API's limit of {max_chars} base64 characters per image {tried}"
             raise _input_error(source.document_id, source.path, problem)
         image = image.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
 

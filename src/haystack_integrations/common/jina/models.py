@@ -233,6 +233,27 @@ def _unknown(model: str, endpoint: str) -> None:
     )
 
 
+#: request fields that are JSON booleans in every schema that has them, and `task`, a string
+_BOOLEAN_OPTIONS = ("late_chunking", "normalized", "truncate", "return_documents", "return_embeddings")
+
+
+def check_option_types(options: Mapping[str, Any]) -> None:
+    """
+    Refuse, for any model (known or not), a value of the wrong JSON type: the API would answer 422.
+
+    :raises ValueError: Naming the parameter, e.g. `truncate="yes"` or `late_chunking=0`.
+    """
+    for name in _BOOLEAN_OPTIONS:
+        value = options.get(name)
+        if value is not None and not isinstance(value, bool):
+            msg = f"{name} must be True, False or None, got {value!r}"
+            raise ValueError(msg)
+    task = options.get("task")
+    if task is not None and not isinstance(task, str):
+        msg = f"task must be None or a string such as 'retrieval.query', got {task!r}"
+        raise ValueError(msg)
+
+
 def check_embedding_model(model: str, options: Mapping[str, Any], *, images: bool = False) -> None:
     """
     Refuse, before any request, parameters a known embedding model does not have.
@@ -241,8 +262,10 @@ def check_embedding_model(model: str, options: Mapping[str, Any], *, images: boo
         `dimensions`, `late_chunking`, `normalized`, `truncate`, ...); `None` means not sent.
         `late_chunking=False` means the same as not sending it and passes for every model.
     :param images: Whether the component sends images.
-    :raises ValueError: Naming the model and what it accepts. Unknown models pass (logged at debug level).
+    :raises ValueError: Naming the model and what it accepts. Unknown models pass (logged at debug level);
+        a value of the wrong type (`truncate="yes"`) raises for any model.
     """
+    check_option_types(options)
     known = EMBEDDING_MODELS.get(model)
     if known is None:
         if model in RERANK_MODELS:
@@ -281,6 +304,7 @@ def check_rerank_model(model: str, options: Mapping[str, Any]) -> None:
     :param options: Optional request fields by their API names; `None` means not sent.
     :raises ValueError: Naming the model and what it accepts. Unknown models pass (logged at debug level).
     """
+    check_option_types(options)
     known = RERANK_MODELS.get(model)
     if known is None:
         if model in EMBEDDING_MODELS:
@@ -299,5 +323,8 @@ def check_rerank_model(model: str, options: Mapping[str, Any]) -> None:
         or isinstance(max_doc_length, bool)
         or max_doc_length not in MAX_DOC_LENGTH_RANGE
     ):
-        msg = f"max_doc_length must be an integer from 1 to 8192 tokens, got {max_doc_length!r}."
+        msg = (
+            f"{model} takes max_doc_length as a whole number of tokens from {MAX_DOC_LENGTH_RANGE.start} to "
+            f"{MAX_DOC_LENGTH_RANGE.stop - 1} (default 2048), got {max_doc_length!r}."
+        )
         raise ValueError(msg)

@@ -19,6 +19,7 @@ from haystack import Document
 from requests.structures import CaseInsensitiveDict
 
 from haystack_integrations.common.jina.client import parse_json
+from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 
 ACCEPT_JSON = "application/json"
@@ -197,7 +198,7 @@ def return_format_of(headers: Mapping[str, str]) -> str:
 
 
 def malformed(response: requests.Response, url: str, problem: str) -> JinaMalformedResponseError:
-    endpoint = url.split("?", 1)[0]
+    endpoint = called_endpoint(url)
     msg = f"Jina Reader API answered HTTP {response.status_code} from {endpoint} with an unexpected body: {problem}"
     return JinaMalformedResponseError(msg, status_code=response.status_code, endpoint=endpoint)
 

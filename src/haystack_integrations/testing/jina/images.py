@@ -81,6 +81,31 @@ def image_vector(source: Any, index: int, dimensions: int) -> tuple[list[float],
     return vectors.mix(looks, colours, concepts.IMAGE_SHARE), TOKENS_PER_TILE * min(tiles, MAX_TILES)
 
 
+def pdf_vector(source: Any, index: int, dimensions: int) -> tuple[list[float], int]:
+    """
+    The vector of one PDF input (`PDFDoc`: a URL or base64): that of its first page, rendered.
+
+    Assumed: the spec says only "PDF as a URL or base64-encoded string", not which pages count; the
+    emulator embeds the first page, so a PDF and an image of its first page are alike.
+    """
+    import pypdfium2
+
+    data = _image_bytes(source, index)
+    if not data.startswith(b"%PDF-"):
+        raise ApiError(422, f"input[{index}].pdf is not a PDF.", field=f"input.{index}.pdf")
+    try:
+        document = pypdfium2.PdfDocument(data)
+        try:
+            rendered = document[0].render(scale=1).to_pil()
+        finally:
+            document.close()
+    except (pypdfium2.PdfiumError, IndexError):
+        raise ApiError(422, f"input[{index}]: could not read the PDF.", field=f"input.{index}.pdf") from None
+    page = io.BytesIO()
+    rendered.convert("RGB").save(page, "PNG")
+    return image_vector(base64.b64encode(page.getvalue()).decode("ascii"), index, dimensions)
+
+
 def _image_bytes(source: Any, index: int) -> bytes:
     if not isinstance(source, str) or not source.strip():
         raise ApiError(422, f"input[{index}].image must be a URL or a base64 string.", field=f"input.{index}.image")

@@ -76,7 +76,11 @@ def _vector_for(item: Any, index: int, name: str, model: EmbeddingModel, task: s
 
         return images.image_vector(item["image"], index, model.native_dimensions)
     if isinstance(item, dict) and set(item) == {"pdf"}:
-        raise ApiError(422, f"input[{index}]: the emulator does not embed PDFs; send pages as images.")
+        if "pdf" not in model.modalities:
+            raise ApiError(422, f"{name} does not take PDFs; input[{index}] is one.", field=f"input.{index}")
+        from haystack_integrations.testing.jina import images
+
+        return images.pdf_vector(item["pdf"], index, model.native_dimensions)
     kinds = "a string, {'text': ...} or {'image': ...}" if model.images else "a string or {'text': ...}"
     raise ApiError(422, f"input[{index}] must be {kinds}.", field=f"input.{index}")
 
@@ -97,6 +101,8 @@ def embeddings(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     body = json_body(request)
     name, model = _model(body)
     inputs = _inputs(body)
+    if isinstance(body.get("input"), list) and any(isinstance(item, dict) and "pdf" in item for item in inputs):
+        raise ApiError(422, "PDFs must be sent individually: input is one {'pdf': ...}, not a list.", field="input")
     _check_options(body, name, model)
     if model.output == "multivector":
         return _multivector(body, name, model, inputs)

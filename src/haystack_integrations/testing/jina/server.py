@@ -48,6 +48,7 @@ ENDPOINTS = (
     ("/v1/rerank", "POST", "rerank", "https://api.jina.ai/v1/rerank"),
     ("/r/<url>", "GET", "reader: read a page", "https://r.jina.ai/<url>"),
     ("/s/<query>", "GET", "reader: search the corpus", "https://s.jina.ai/<query>"),
+    ("/s/", "POST", "web search: the query in a JSON body", "https://s.jina.ai/"),
     ("/g/<statement>", "GET", "reader: ground a statement in the corpus", "https://g.jina.ai/<statement>"),
 )
 

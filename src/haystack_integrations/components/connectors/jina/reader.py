@@ -128,7 +128,7 @@ class JinaReaderConnector(JinaComponentBase):
         :param engine: `X-Engine`: how the service fetches the page: `browser`, `direct` or
             `cf-browser-rendering`.
         :param timeout: Seconds to wait for the service's answer. `None` reads `JINA_TIMEOUT`, else 60.
-        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+        :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param token_budget: `X-Token-Budget`: the most tokens the request may cost; larger pages fail.
         :param retain_images: `X-Retain-Images`: which images stay in the content, e.g. `none`.
@@ -142,7 +142,7 @@ class JinaReaderConnector(JinaComponentBase):
         self.mode = mode if isinstance(mode, JinaReaderMode) else JinaReaderMode.from_str(mode)
         if self.mode is JinaReaderMode.GROUND:
             warnings.warn(GROUND_DEPRECATION, DeprecationWarning, stacklevel=3)  # 3: past ComponentMeta.__call__
-        check_base_url(base_url)
+        check_base_url(base_url, like=READER_ENDPOINT_URL_BY_MODE[self.mode])
         self.api_key = api_key
         self.json_response = json_response
         self.base_url = base_url
@@ -210,6 +210,7 @@ class JinaReaderConnector(JinaComponentBase):
         :raises JinaError: If the call fails or the answer is not what the endpoint promises. In `ground`
             mode a 404 or 410 says that the grounding endpoint may be retired.
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         if not isinstance(query, str):
             msg = f"JinaReaderConnector expects a string query, got {type(query).__name__}"
             raise TypeError(msg)

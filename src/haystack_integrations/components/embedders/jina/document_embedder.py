@@ -111,7 +111,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :param normalized: Ask for L2-normalized vectors. `None` keeps the API default.
         :param truncate: Let the API cut inputs longer than the model's context. `None` keeps the default.
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
-        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+        :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param max_concurrency: Requests in flight at once, at most; fewer while the key's rate limits
             require it (the pacer shared per key and host).
@@ -198,6 +198,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document has nothing to embed (with `raise_on_failure`).
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         check_documents(documents, "JinaDocumentEmbedder", "To embed a single string, use JinaTextEmbedder.")
         texts = check_each(documents, self._text_to_embed, raise_on_failure=self.raise_on_failure)
 

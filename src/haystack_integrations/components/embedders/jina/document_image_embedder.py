@@ -54,10 +54,11 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
     Each document names its file in `meta[file_path_meta_field]` (relative to `root_path` when given):
     JPEG, PNG, WebP, GIF (first frame), BMP or TIFF, or a PDF together with `meta["page_number"]`
     (1-based, as Haystack's converters write it), or an `http(s)` URL, which is sent as it is for Jina
-    to fetch (nothing is downloaded here). Images are EXIF-rotated, converted to RGB (alpha is kept as
-    PNG only where it carries something), shrunk to fit `image_size`, and sent as plain base64 (as
-    Jina's `ImageDoc` takes them). No image goes out over the API's 8 MB per image: even with
-    `image_size=None`, a larger one is re-encoded and shrunk until it fits.
+    to fetch (nothing is downloaded here); a PDF's URL is sent alone as `{"pdf": url}`, and with
+    `page_number` it is an input error (the API cannot select a page: download it). Images are
+    EXIF-rotated, converted to RGB (alpha is kept as PNG only where it carries something), shrunk to fit
+    `image_size`, and sent as plain base64 (as Jina's `ImageDoc` takes them). No image goes out over the
+    API's 8 MB per image: even with `image_size=None`, a larger one is re-encoded and shrunk until it fits.
     They are prepared batch by batch just before their request and dropped after it, so memory stays
     bounded by `batch_size x max_concurrency` images whatever the number of documents.
 
@@ -115,7 +116,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :param max_concurrency: Requests in flight at once (each with its batch of prepared images), at
             most; fewer while the key's rate limits require it (the pacer shared per key and host).
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
-        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+        :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param raise_on_failure: If `True`, a failed request or an unusable document raises. If `False`,
             the affected documents come back without embedding and `meta["failed_documents"]` lists their
@@ -179,6 +180,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document's image cannot be used (with `raise_on_failure`).
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         check_documents(documents, "JinaDocumentImageEmbedder", "To embed a string, use JinaTextEmbedder.")
 
         # Cheap checks first (meta, paths, types: no file is read), so a bad document fails before any request.
@@ -189,7 +191,11 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
 
         sources = check_each(documents, locate, raise_on_failure=self.raise_on_failure)
 
-        groups = batch_positions(len(documents), self.batch_size)
+        # The API takes a PDF given by URL only alone in its request; the other documents go in batches.
+        alone = [p for p, s in enumerate(sources) if isinstance(s, ImageURL) and s.is_pdf]
+        batched = sorted(set(range(len(documents))) - set(alone))
+        groups = [[batched[p] for p in group] for group in batch_positions(len(batched), self.batch_size)]
+        groups += [[p] for p in alone]
         group_of = {position: group for group in groups for position in group}
         started: dict[int, Future[str | bytes]] = {}
         lock = threading.Lock()
@@ -198,7 +204,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             # Runs in the request's worker just before the request: the first image asked for starts its
             # whole batch on the decode pool (one thread per core), so a batch is prepared in parallel and
             # its images exist only while it is in flight.
-            unwrap(sources[position])
+            source = unwrap(sources[position])
             with lock:
                 if position not in started:
                     for other in group_of[position]:
@@ -206,7 +212,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
                         if isinstance(other_source, ImageSource | ImageURL):
                             started[other] = submit_image_base64(other_source, self.image_size)
                 future = started.pop(position)
-            return {"image": future.result()}
+            return {source.input_field if isinstance(source, ImageURL) else "image": future.result()}
 
         try:
             return embed_documents(

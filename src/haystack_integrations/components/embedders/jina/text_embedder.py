@@ -82,7 +82,7 @@ class JinaTextEmbedder(JinaComponentBase):
         :param truncate: Let the API cut inputs longer than the model's context instead of failing.
             `None` keeps the API default.
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
-        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+        :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         """
         check_embedding_type(embedding_type)
@@ -139,6 +139,7 @@ class JinaTextEmbedder(JinaComponentBase):
         :raises TypeError: If `text` is not a string.
         :raises JinaError: If the API call fails; the subclass says how.
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         if not isinstance(text, str):
             msg = (
                 f"JinaTextEmbedder expects a string as input, got {type(text).__name__}. "

@@ -77,7 +77,7 @@ class JinaReaderFetcher(JinaComponentBase):
         :param raise_on_failure: `True` raises the first failure. `False` returns a Document without content
             for each URL that failed (meta `url` and `error`) and lists them in `meta["failed_urls"]`.
         :param timeout: Seconds to wait for each answer. `None` reads `JINA_TIMEOUT`, else 60.
-        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+        :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param return_format: `X-Return-Format`: `content` (the service's default), `markdown`, `html`,
             `text`, `screenshot` or `pageshot` (the content is then the image's URL).
@@ -99,7 +99,7 @@ class JinaReaderFetcher(JinaComponentBase):
         :raises ValueError: If a reader option or `max_concurrency` is not valid.
         """
         self.api_key = api_key
-        check_base_url(base_url)
+        check_base_url(base_url, like=READER_URL)
         self.base_url = base_url
         self.max_concurrency = max_concurrency
         self.raise_on_failure = raise_on_failure
@@ -158,6 +158,7 @@ class JinaReaderFetcher(JinaComponentBase):
         :raises ValueError: If a URL is empty.
         :raises JinaError: With `raise_on_failure=True`, the first read that fails.
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
             msg = f"JinaReaderFetcher expects a list of URL strings, got {urls!r:.200}"
             raise TypeError(msg)

@@ -16,7 +16,7 @@ from haystack_integrations.common.jina.component_utils import (
     to_dict,
 )
 from haystack_integrations.common.jina.embeddings import add_usage, clean_usage, no_data_problem
-from haystack_integrations.common.jina.endpoints import check_base_url
+from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 from haystack_integrations.common.jina.models import RERANK_MODELS, check_rerank_model
 
@@ -66,6 +66,8 @@ def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: st
     :raises JinaMalformedResponseError: Unless there are `expected` results, each with an index in
         `0..documents-1` that appears once and a finite numeric `relevance_score`.
     """
+
+    endpoint = called_endpoint(endpoint)
 
     def malformed(problem: str) -> JinaMalformedResponseError:
         return JinaMalformedResponseError(f"Malformed rerank response from {endpoint}: {problem}", endpoint=endpoint)
@@ -186,7 +188,7 @@ class JinaRanker(JinaComponentBase):
         _check_score_threshold(score_threshold)
         check_rerank_model(model, {"max_doc_length": max_doc_length})
         self.model = model
-        check_base_url(base_url)
+        check_base_url(base_url, like=JINA_API_URL)
         self.api_key = api_key
         self.top_k = top_k
         self.score_threshold = score_threshold
@@ -249,6 +251,7 @@ class JinaRanker(JinaComponentBase):
         :raises TypeError: If `query` is not a string or `documents` not a list of Documents.
         :raises JinaError: If the API call fails or answers something malformed; the subclass says how.
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         top_k = self.top_k if top_k is None else top_k
         score_threshold = self.score_threshold if score_threshold is None else score_threshold
         _check_top_k(top_k)

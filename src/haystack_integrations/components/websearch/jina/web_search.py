@@ -77,7 +77,7 @@ class JinaWebSearch(JinaComponentBase):
             - `max_tokens`: the most tokens a page may contribute (`X-Max-Tokens`).
         :param base_url: Where the search is POSTed, for a proxy or a test server.
         :param timeout: Seconds to wait for the answer. `None` reads `JINA_TIMEOUT`, else 60.
-        :param max_retries: Retries on rate limits, 502/503/504 and connection errors. `None` reads
+        :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :raises ValueError: If `top_k` is not between 1 and 20 or a search parameter is not valid.
         """
@@ -87,7 +87,7 @@ class JinaWebSearch(JinaComponentBase):
         self.api_key = api_key
         self.top_k = top_k
         self.search_params = search_params
-        check_base_url(base_url)
+        check_base_url(base_url, like=SEARCH_URL)
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
@@ -126,6 +126,7 @@ class JinaWebSearch(JinaComponentBase):
         :raises ValueError: If the query is empty or a search parameter is not valid.
         :raises JinaError: If the search fails.
         """
+        self.warm_up()  # a missing key raises here, before any item can fail on its own
         if not isinstance(query, str) or not query.strip():
             msg = f"JinaWebSearch needs a non-empty query string, got {query!r}"
             raise ValueError(msg)
