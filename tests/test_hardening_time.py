@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import threading
 import time
@@ -111,8 +110,9 @@ def test_ctrl_c_in_run_sends_no_new_requests(emulator: JinaEmulator, api_key: Se
     embedder = JinaDocumentEmbedder(
         api_key=api_key, base_url=emulator.embeddings_url, batch_size=1, max_concurrency=2, progress_bar=False
     )
-    # a real SIGINT, as Ctrl-C sends: it interrupts the main thread's blocking wait
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    # A real SIGINT, as Ctrl-C sends, delivered to another thread than the main one (the kernel may pick any
+    # thread of the process): the main thread must still notice it while it waits for the batches.
+    timer = threading.Timer(0.5, lambda: signal.pthread_kill(threading.get_ident(), signal.SIGINT))
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):

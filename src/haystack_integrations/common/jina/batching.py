@@ -12,6 +12,8 @@ from haystack_integrations.common.jina.cancellation import CancelToken, cancel_s
 T = TypeVar("T")
 R = TypeVar("R")
 
+SIGNAL_CHECK_INTERVAL = 0.1  # seconds between the main thread's looks for Ctrl-C while batches run
+
 
 def map_ordered(
     fn: Callable[[T], R],
@@ -54,7 +56,9 @@ def map_ordered(
         futures: dict[Future[R], int] = {pool.submit(call, item): i for i, item in enumerate(items)}
         pending: set[Future[R]] = set(futures)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            # Wake up now and then: a Ctrl-C delivered to another OS thread only reaches Python's handler
+            # when the main thread runs again, and an untimed wait would sleep until every batch is done.
+            done, pending = wait(pending, timeout=SIGNAL_CHECK_INTERVAL, return_when=FIRST_EXCEPTION)
             for future in done:
                 index = futures[future]
                 error = future.exception()
