@@ -17,6 +17,7 @@ from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaRateLimitError, JinaTimeoutError
 from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder, JinaTextEmbedder
 from haystack_integrations.testing.jina import JinaEmulator
+from haystack_integrations.testing.jina.server import RecordedRequest
 
 BODY = {"model": "jina-embeddings-v3", "input": ["hello"]}
 
@@ -64,19 +65,24 @@ def test_retry_after_over_the_cap_raises_at_once_saying_when(emulator: JinaEmula
 
 
 def test_fail_fast_cancels_unsent_batches_and_wakes_sleeping_retries(emulator: JinaEmulator, api_key: Secret) -> None:
-    # every batch but one is rate limited with a 30 s Retry-After; the bad one fails for good
-    def is_bad(request: object) -> bool:
-        return "document number 3" in str(request.json)  # type: ignore[attr-defined]
+    # The first request to arrive fails for good (a 400 after 0.5 s); every other one is rate limited at once
+    # with a 30 s Retry-After, so its retry waits (the pacer holds the key until the window ends) while the
+    # bad answer is still on its way. Picking the bad batch by arrival, not by position, keeps the test
+    # deterministic: a bad batch not yet sent when the first 429 came back would itself wait the 30 s.
+    first: list[bytes] = []
+
+    def is_bad(request: RecordedRequest) -> bool:
+        if not first:
+            first.append(request.body)
+        return request.body == first[0]
 
     emulator.inject("status", status=400, detail="bad input", when=is_bad)
     emulator.inject("status", status=429, retry_after=30, times=1000, when=lambda r: not is_bad(r))
-    # Every answer takes 0.5 s, so the first four batches (the bad one among them) are all sent before any
-    # 429 comes back: after a 429 with Retry-After the pacer rightly holds every new request of the key,
-    # and a bad batch still unsent then would only go out 30 s later.
-    emulator.latency = 0.5
+    emulator.latency = 0.5  # the 400's; the emulator answers 429s at once
     embedder = JinaDocumentEmbedder(
         api_key=api_key, base_url=emulator.embeddings_url, batch_size=1, max_concurrency=4, progress_bar=False
     )
+    before = set(threading.enumerate())
     start = time.monotonic()
     with pytest.raises(JinaBadRequestError, match="bad input"):
         embedder.run(docs(40))
@@ -86,6 +92,8 @@ def test_fail_fast_cancels_unsent_batches_and_wakes_sleeping_retries(emulator: J
     assert sent <= 8  # the first few batches only, never the 40
     time.sleep(0.5)
     assert len(emulator.requests) == sent  # and nothing more goes out afterwards
+    lingering = [t.name for t in threading.enumerate() if t not in before and t.name.startswith("jina_")]
+    assert not lingering  # the retries waiting out the Retry-After woke up and gave up
 
 
 def test_cancelled_run_async_sends_no_new_requests(emulator: JinaEmulator, api_key: Secret) -> None:
