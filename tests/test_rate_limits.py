@@ -276,3 +276,16 @@ def test_legacy_policy_halves_on_429_and_recovers() -> None:
     for ticket in tickets[:-1]:
         policy.release(ticket, Answer(200))  # type: ignore[arg-type]
     assert policy.limit == 5  # one back per `limit` successes
+
+
+@pytest.mark.parametrize("limited", [{"limits": "free", "latency": 0.3}], indirect=True)
+def test_forgetting_the_limits_mid_request_still_answers_it(limited: JinaEmulator) -> None:
+    """A reset between benchmark phases used to lose the answer of a request still held (KeyError)."""
+    answers: list[requests.Response] = []
+    request = threading.Thread(target=lambda: answers.append(post(limited)))
+    request.start()
+    time.sleep(0.1)
+    limited.rate.reset()
+    request.join()
+    assert [a.status_code for a in answers] == [200]
+    assert post(limited).status_code == 200  # and the next one is admitted as usual

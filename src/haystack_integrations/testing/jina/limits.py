@@ -138,7 +138,9 @@ class RateLimiter:
     def finish(self, key: str) -> None:
         """An admitted request has been answered: its concurrency slot is free."""
         with self._lock:
-            self._keys[key].in_flight -= 1
+            state = self._keys.get(key)
+            if state is not None:  # None: `reset` forgot the key while this request was being answered
+                state.in_flight = max(0, state.in_flight - 1)
 
     def headers(self, key: str) -> dict[str, str]:
         """`X-RateLimit-Remaining-*`: what is left of the key's current window."""
