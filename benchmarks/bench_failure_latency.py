@@ -24,6 +24,7 @@ from typing import Any
 from haystack import Document
 from haystack.utils import Secret
 
+from haystack_integrations.common.jina import ratelimit
 from haystack_integrations.common.jina.client import MAX_RETRY_AFTER, JinaClient
 from haystack_integrations.common.jina.errors import JinaError
 from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder, JinaTextEmbedder
@@ -89,6 +90,7 @@ def slow_server_faults(jina: JinaEmulator, key: Secret, timeout: float) -> None:
     ]
     for label, kind, options, retries in cases:
         jina.reset()
+        ratelimit.forget_all()  # each case on a fresh pacer: a learned Retry-After holds every later request
         jina.inject(kind, path="/v1/embeddings", **options)
         embedder = JinaTextEmbedder(api_key=key, base_url=jina.embeddings_url, timeout=timeout, max_retries=retries)
         wall, outcome = timed(lambda e=embedder: e.run("a slow answer"))  # type: ignore[misc]
@@ -111,6 +113,7 @@ def slow_server_faults(jina: JinaEmulator, key: Secret, timeout: float) -> None:
 
 def fail_fast(jina: JinaEmulator, key: Secret) -> None:
     jina.reset()
+    ratelimit.forget_all()
     fatal_at: list[float] = []
 
     def is_bad(request: Any) -> bool:
@@ -138,6 +141,7 @@ def fail_fast(jina: JinaEmulator, key: Secret) -> None:
 
 def cancellation(jina: JinaEmulator, key: Secret) -> None:
     jina.reset()
+    ratelimit.forget_all()
     jina.latency = 0.2
     documents = [Document(content=f"document {i} text") for i in range(64)]
     embedder = JinaDocumentEmbedder(

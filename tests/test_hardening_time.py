@@ -64,6 +64,22 @@ def test_retry_after_over_the_cap_raises_at_once_saying_when(emulator: JinaEmula
     assert info.value.retry_after == 3600
 
 
+def test_the_next_call_after_a_long_retry_after_raises_too_instead_of_blocking(
+    emulator: JinaEmulator, api_key: Secret
+) -> None:
+    """The pacer remembers the hour-long Retry-After for the key: later calls must say so, not block an hour."""
+    emulator.inject("status", status=429, retry_after=3600, detail="slow down")
+    with pytest.raises(JinaRateLimitError):
+        JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url).run("first")
+    start = time.monotonic()
+    with pytest.raises(JinaRateLimitError) as info:
+        JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url).run("second")
+    assert time.monotonic() - start < 5.0
+    assert len(emulator.requests) == 1  # the second call sent nothing
+    assert "Retry after" in str(info.value) and info.value.retry_after is not None
+    assert info.value.retry_after > 3500
+
+
 def test_fail_fast_cancels_unsent_batches_and_wakes_sleeping_retries(emulator: JinaEmulator, api_key: Secret) -> None:
     # The first request to arrive fails for good (a 400 after 0.5 s); every other one is rate limited at once
     # with a 30 s Retry-After, so its retry waits (the pacer holds the key until the window ends) while the

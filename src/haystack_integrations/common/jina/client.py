@@ -41,7 +41,7 @@ from haystack_integrations.common.jina.errors import (
     JinaTimeoutError,
     error_for_status,
 )
-from haystack_integrations.common.jina.ratelimit import Limits, Pacer, limiter_for, parse_limits
+from haystack_integrations.common.jina.ratelimit import MAX_RETRY_AFTER, Limits, Pacer, limiter_for, parse_limits
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
@@ -51,7 +51,6 @@ DEFAULT_MAX_CONCURRENCY = 5
 #: SERVICE_UNAVAILABLE, 504 SERVICE_TIMEOUT, a gateway's 502) is worth another try, like a 429.
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 #: The longest `Retry-After` the client sleeps; a longer one raises at once, saying when to retry.
-MAX_RETRY_AFTER = 60.0
 #: The largest answer (after decompression) the client reads; a larger one is refused while streaming.
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
@@ -617,4 +616,13 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-__all__ = ["JinaClient", "JinaError", "JsonBody", "encode_json", "parse_json", "resolve_max_retries", "resolve_timeout"]
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "JinaClient",
+    "JinaError",
+    "JsonBody",
+    "encode_json",
+    "parse_json",
+    "resolve_max_retries",
+    "resolve_timeout",
+]

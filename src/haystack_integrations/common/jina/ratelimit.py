@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import requests
 
 from haystack_integrations.common.jina.cancellation import wait_for_slot
+from haystack_integrations.common.jina.errors import JinaRateLimitError
 
 REQUEST_LIMIT = "RATE_REQUEST_LIMIT_EXCEEDED"
 TOKEN_LIMIT = "RATE_TOKEN_LIMIT_EXCEEDED"
@@ -52,6 +53,9 @@ IMAGE_TOKENS = 1000
 #: Requests in flight before the key's concurrency limit is known: the lowest published (Free tier),
 #: then one more, then doubling after each full round without a refusal (up to the highest published).
 START_CONCURRENCY = 5
+#: The longest this package waits on its own for a rate limit (a Retry-After, a window): longer waits are the
+#: caller's to schedule, so they raise `JinaRateLimitError` at once instead of blocking a call for an hour.
+MAX_RETRY_AFTER = 60.0
 MAX_CONCURRENCY = 500
 #: How many windows a learned concurrency bound holds before one more slot is tried.
 PROBE_WINDOWS = 10
@@ -238,6 +242,8 @@ class RateLimiter:
                 wait = self._wait_before_sending(time.monotonic(), tokens)
                 if wait == 0:
                     break
+                if wait is not None and wait > max(MAX_RETRY_AFTER, self.window) + self._guard:
+                    raise _held_too_long(url, wait)
                 wait_for_slot(self._cond, wait, f"a request to {url}")  # a cancelled call stops waiting
             now = time.monotonic()
             if self._window_start is None:
@@ -426,6 +432,19 @@ class _Registry:
 
 
 _registry = _Registry()
+
+
+def _held_too_long(url: str, wait: float) -> JinaRateLimitError:
+    """The key is rate limited for longer than we wait (a long Retry-After was learned): say until when."""
+    endpoint = url.split("?", 1)[0]
+    when = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))
+    message = (
+        f"Jina API rate limit: this key was asked to wait {wait:.0f} s (Retry-After), more than the "
+        f"{MAX_RETRY_AFTER:.0f} s this client waits, so no request was sent to {endpoint}. Retry after {when}."
+    )
+    error = JinaRateLimitError(message, status_code=429, endpoint=endpoint)
+    error.retry_after = wait
+    return error
 
 
 def forget_all() -> None:
