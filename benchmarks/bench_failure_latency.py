@@ -115,15 +115,20 @@ def fail_fast(jina: JinaEmulator, key: Secret) -> None:
     jina.reset()
     ratelimit.forget_all()
     fatal_at: list[float] = []
+    first: list[bytes] = []
 
+    # The first batch to arrive fails for good; the others are refused at once with a 30 s Retry-After, so their
+    # retries are waiting when the fatal answer comes (by arrival: a bad batch still unsent when the first 429
+    # came back would itself be held by the pacer until the window ends).
     def is_bad(request: Any) -> bool:
-        bad = "document 3 " in str(request.json)
-        if bad:
-            fatal_at.append(time.monotonic())
-        return bad
+        if not first:
+            first.append(request.body)
+            fatal_at.append(time.monotonic() + 0.5)  # answered after the emulator's 0.5 s latency
+        return bool(request.body == first[0])
 
+    jina.latency = 0.5
     jina.inject("status", status=400, detail="bad input", when=is_bad)
-    jina.inject("status", status=429, retry_after=30, times=10_000, when=lambda r: "document 3 " not in str(r.json))
+    jina.inject("status", status=429, retry_after=30, times=10_000, when=lambda r: not is_bad(r))
     documents = [Document(content=f"document {i} text") for i in range(64)]
     embedder = JinaDocumentEmbedder(
         api_key=key, base_url=jina.embeddings_url, batch_size=1, max_concurrency=8, progress_bar=False
@@ -133,7 +138,10 @@ def fail_fast(jina: JinaEmulator, key: Secret) -> None:
     raised_at = start + wall
     time.sleep(0.5)
     print()
-    print("Fail fast: 64 batches, 8 at a time, 429 with Retry-After 30 s everywhere but one 400")
+    print(
+        "Fail fast: 64 batches, 8 at a time; the first to arrive gets a 400 after 0.5 s, "
+        "the rest 429 with Retry-After 30 s"
+    )
     print(f"  first fatal answer at {fatal_at[0] - start:.2f} s, raised ({outcome}) at {wall:.2f} s:")
     print(f"  time from the fatal answer to the raise: {(raised_at - fatal_at[0]) * 1000:.0f} ms")
     print(f"  requests sent: {len(jina.requests)} of 64 batches (no more after the raise)")
