@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from haystack import Document
@@ -94,6 +95,16 @@ IMAGE_FIELDS = frozenset({"screenshotUrl", "pageshotUrl"})
 PROTECTED_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "host", "content-length", "transfer-encoding", "connection"}
 )
+
+
+def as_prefix(base_url: str) -> str:
+    """A reader `base_url` as the prefix the target is appended to: always ending in "/", so the target is a path."""
+    return base_url if base_url.endswith("/") else base_url + "/"
+
+
+def reader_url(base_url: str, target: str) -> str:
+    """The URL that reads (or searches for) `target`: the prefix, then `target` percent-encoded as one segment."""
+    return as_prefix(base_url) + quote(target, safe="")
 
 
 def check_header_value(name: str, value: str) -> str:

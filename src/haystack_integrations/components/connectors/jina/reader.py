@@ -1,7 +1,7 @@
 import copy
 import warnings
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import urljoin
 
 import requests
 from haystack import Document, component
@@ -17,10 +17,12 @@ from haystack_integrations.common.jina.reader import (
     CONTENT_FIELD_BY_FORMAT,
     IMAGE_FIELDS,
     READER_OPTIONS,
+    as_prefix,
     envelope,
     malformed,
     option_headers,
     page_document,
+    reader_url,
     request_headers,
     result_list,
     return_format_of,
@@ -173,8 +175,7 @@ class JinaReaderConnector(JinaComponentBase):
     @property
     def endpoint(self) -> str:
         """The prefix the URL-encoded query is appended to, always ending in "/" (so the query is a path)."""
-        prefix = self.base_url if self.base_url is not None else READER_ENDPOINT_URL_BY_MODE[self.mode]
-        return prefix if prefix.endswith("/") else prefix + "/"
+        return as_prefix(self.base_url if self.base_url is not None else READER_ENDPOINT_URL_BY_MODE[self.mode])
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"mode": str(self.mode)}
@@ -217,7 +218,7 @@ class JinaReaderConnector(JinaComponentBase):
         if not query.strip():
             msg = "JinaReaderConnector needs a non-empty query: a URL, a search query or a statement."
             raise ValueError(msg)
-        url = self.endpoint + quote(query, safe="")
+        url = reader_url(self.endpoint, query)
         sent = request_headers(self._headers, headers)
         return_format = return_format_of(sent)
         json_answer = ACCEPT_JSON in sent.get("Accept", "").lower()

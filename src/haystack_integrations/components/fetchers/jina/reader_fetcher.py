@@ -1,5 +1,4 @@
 from typing import Any
-from urllib.parse import quote
 
 from haystack import Document, component
 from haystack.utils import Secret
@@ -14,6 +13,7 @@ from haystack_integrations.common.jina.reader import (
     envelope,
     option_headers,
     page_document,
+    reader_url,
     return_format_of,
     usage_tokens,
 )
@@ -194,7 +194,6 @@ class JinaReaderFetcher(JinaComponentBase):
         return await in_thread(self.run, urls)
 
     def _read(self, url: str) -> Document:
-        prefix = self.base_url if self.base_url.endswith("/") else self.base_url + "/"
-        endpoint = prefix + quote(url, safe="")
+        endpoint = reader_url(self.base_url, url)
         response = self._client.request("GET", endpoint, headers=self._headers)
         return page_document(envelope(response, endpoint)["data"], self._return_format, response, endpoint)
