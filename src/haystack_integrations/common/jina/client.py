@@ -31,7 +31,13 @@ from haystack.utils import Secret
 from haystack_integrations.common.jina import fork
 from haystack_integrations.common.jina.cancellation import JinaCancelledError, current_token, wait_for_slot
 from haystack_integrations.common.jina.deadline import WatchedAdapter, watch
-from haystack_integrations.common.jina.endpoints import called_endpoint, not_found_hint, overrides, resolve_url
+from haystack_integrations.common.jina.endpoints import (
+    called_endpoint,
+    not_found_hint,
+    overrides,
+    resolve_url,
+    without_query,
+)
 from haystack_integrations.common.jina.errors import (
     JinaConnectionError,
     JinaError,
@@ -40,6 +46,7 @@ from haystack_integrations.common.jina.errors import (
     JinaMissingKeyError,
     JinaTimeoutError,
     error_for_status,
+    retry_clock,
 )
 from haystack_integrations.common.jina.ratelimit import MAX_RETRY_AFTER, Limits, Pacer, limiter_for, parse_limits
 
@@ -315,7 +322,7 @@ class JinaClient:
         :raises ValueError: If the URL cannot be requested at all (a bad `base_url`); not retried.
         """
         url = resolve_url(url)
-        endpoint = _endpoint(url)
+        endpoint = without_query(url)
         token = current_token()
         attempt = 0
         while True:
@@ -459,10 +466,9 @@ def _read_body(response: requests.Response, limit: int, endpoint: str) -> None:
 def _give_up_on_long_retry_after(error: JinaError, endpoint: str) -> None:
     """Turn a wait longer than the client sleeps into the error's message: when the caller may retry."""
     wait = error.retry_after or 0.0
-    when = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))
     message = (
         f"Jina API asks to wait {wait:.0f} s before retrying (Retry-After), more than the {MAX_RETRY_AFTER:.0f} s "
-        f"this client waits: HTTP {error.status_code} from {endpoint}. Retry after {when}."
+        f"this client waits: HTTP {error.status_code} from {endpoint}. Retry after {retry_clock(wait)}."
     )
     if error.detail:
         message += f" Detail: {error.detail}"
@@ -555,10 +561,6 @@ def parse_json(response: requests.Response, url: str) -> Any:
         snippet = response.text[:200]
         msg = f"Jina API answered HTTP {response.status_code} from {endpoint} with a body that is not JSON: {snippet!r}"
         raise JinaMalformedResponseError(msg, status_code=response.status_code, endpoint=endpoint) from None
-
-
-def _endpoint(url: str) -> str:
-    return url.split("?", 1)[0]
 
 
 def _error_fields(response: requests.Response) -> tuple[str | None, str | None, str | None]:

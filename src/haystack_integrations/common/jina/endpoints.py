@@ -112,7 +112,12 @@ def resolve_url(url: str, environ: Mapping[str, str] | None = None) -> str:
 
 def called_endpoint(url: str) -> str:
     """`url` as it is actually called (moved by the environment, see `resolve_url`), without its query: for messages."""
-    return resolve_url(url).split("?", 1)[0]
+    return without_query(resolve_url(url))
+
+
+def without_query(url: str) -> str:
+    """`url` without its query string: how messages name an endpoint."""
+    return url.split("?", 1)[0]
 
 
 def not_found_hint(url: str) -> str:

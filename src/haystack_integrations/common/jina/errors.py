@@ -11,6 +11,8 @@ status and code to exception type follows the error table of Jina's OpenAPI desc
 
 from __future__ import annotations
 
+import time
+
 
 class JinaError(RuntimeError):
     """Base class of every error raised by the Jina components."""
@@ -125,3 +127,8 @@ def error_for_status(
     if hint:
         message += f". {hint}"
     return cls(message, status_code=status_code, endpoint=endpoint, detail=detail, code=code, request_id=request_id)
+
+
+def retry_clock(wait: float) -> str:
+    """The UTC time of day `wait` seconds from now, for messages that say when the caller may retry."""
+    return time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))

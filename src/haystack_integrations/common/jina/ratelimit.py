@@ -40,7 +40,8 @@ from urllib.parse import urlsplit
 import requests
 
 from haystack_integrations.common.jina.cancellation import wait_for_slot
-from haystack_integrations.common.jina.errors import JinaRateLimitError
+from haystack_integrations.common.jina.endpoints import without_query
+from haystack_integrations.common.jina.errors import JinaRateLimitError, retry_clock
 
 REQUEST_LIMIT = "RATE_REQUEST_LIMIT_EXCEEDED"
 TOKEN_LIMIT = "RATE_TOKEN_LIMIT_EXCEEDED"
@@ -436,11 +437,11 @@ _registry = _Registry()
 
 def _held_too_long(url: str, wait: float) -> JinaRateLimitError:
     """The key is rate limited for longer than we wait (a long Retry-After was learned): say until when."""
-    endpoint = url.split("?", 1)[0]
-    when = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))
+    endpoint = without_query(url)
     message = (
         f"Jina API rate limit: this key was asked to wait {wait:.0f} s (Retry-After), more than the "
-        f"{MAX_RETRY_AFTER:.0f} s this client waits, so no request was sent to {endpoint}. Retry after {when}."
+        f"{MAX_RETRY_AFTER:.0f} s this client waits, so no request was sent to {endpoint}. "
+        f"Retry after {retry_clock(wait)}."
     )
     error = JinaRateLimitError(message, status_code=429, endpoint=endpoint)
     error.retry_after = wait
