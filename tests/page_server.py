@@ -10,6 +10,17 @@ from typing import Any
 
 import pytest
 
+# The reference's table: the field each return format fills, with a sample value (a pageshot has `html` beside it;
+# search results carry `content: ""` beside the format's own field).
+SERVICE_FIELDS = {
+    "content": ("content", "# Page\n\nText."),
+    "markdown": ("content", "# Page\n\n[Home](/) Text."),
+    "html": ("html", "<html><body><p>Text.</p></body></html>"),
+    "text": ("text", "Page\nText."),
+    "screenshot": ("screenshotUrl", "https://cdn.example/shot.png"),
+    "pageshot": ("pageshotUrl", "https://cdn.example/page.png"),
+}
+
 
 @dataclass
 class PageServer:

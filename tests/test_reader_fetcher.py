@@ -10,7 +10,7 @@ import pytest
 from haystack import Document, Pipeline
 from haystack.tools import ComponentTool
 from haystack.utils import Secret
-from page_server import PageServer
+from page_server import SERVICE_FIELDS, PageServer
 
 from haystack_integrations.common.jina.errors import JinaBadRequestError
 from haystack_integrations.common.jina.reader import READER_OPTIONS
@@ -242,20 +242,9 @@ def test_emulator_reads_its_corpus_urls_without_fetching(emulator: JinaEmulator,
     assert (document.meta["title"], document.meta["description"]) == ("Pizza", "Pizza comes from Naples.")
 
 
-# The reference's table for a read: the field each return format fills (a pageshot has `html` beside it).
-READ_FIELDS = {
-    "content": ("content", "# Page\n\nText."),
-    "markdown": ("content", "# Page\n\n[Home](/) Text."),
-    "html": ("html", "<html><body><p>Text.</p></body></html>"),
-    "text": ("text", "Page\nText."),
-    "screenshot": ("screenshotUrl", "https://cdn.example/shot.png"),
-    "pageshot": ("pageshotUrl", "https://cdn.example/page.png"),
-}
-
-
-@pytest.mark.parametrize("return_format", sorted(READ_FIELDS))
+@pytest.mark.parametrize("return_format", sorted(SERVICE_FIELDS))
 def test_every_return_format_of_the_service_table(api_key: Secret, pages: PageServer, return_format: str) -> None:
-    field, value = READ_FIELDS[return_format]
+    field, value = SERVICE_FIELDS[return_format]
     target = "https://example.org/page?x=1"
     data = {"title": "Page", "url": target, "description": "About.", field: value, "usage": {"tokens": 7}}
     if return_format == "pageshot":

@@ -10,7 +10,7 @@ import requests
 from haystack import Document, Pipeline
 from haystack.tools import ComponentTool
 from haystack.utils import Secret
-from page_server import PageServer
+from page_server import SERVICE_FIELDS, PageServer
 
 from haystack_integrations.common.jina.errors import (
     JinaAuthenticationError,
@@ -327,17 +327,6 @@ def test_lifecycle_one_session_across_runs(emulator: JinaEmulator, api_key: Secr
     component.close()
     component.run("pizza")  # a closed component opens a new session when used again
     component.close()
-
-
-# The reference's table: the field each return format fills; search results carry `content: ""` beside it.
-SERVICE_FIELDS = {
-    "content": ("content", "# Page\n\nText."),
-    "markdown": ("content", "# Page\n\n[Home](/) Text."),
-    "html": ("html", "<html><body><p>Text.</p></body></html>"),
-    "text": ("text", "Page\nText."),
-    "screenshot": ("screenshotUrl", "https://cdn.example/shot.png"),
-    "pageshot": ("pageshotUrl", "https://cdn.example/page.png"),
-}
 
 
 @pytest.mark.parametrize("return_format", sorted(SERVICE_FIELDS))
