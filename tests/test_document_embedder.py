@@ -54,7 +54,6 @@ def test_to_dict_defaults(api_key: Secret) -> None:
             "truncate": None,
             "timeout": None,
             "max_retries": None,
-            "max_concurrency": 5,
             "raise_on_failure": True,
         },
     }

@@ -9,7 +9,8 @@ import pytest
 import requests
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, RETRYABLE_STATUS, JinaClient
+from haystack_integrations.common.jina import ratelimit
+from haystack_integrations.common.jina.client import RETRYABLE_STATUS, JinaClient
 from haystack_integrations.common.jina.errors import (
     JinaAuthenticationError,
     JinaBadRequestError,
@@ -189,13 +190,12 @@ def test_answers_carry_rate_limit_headers(emulator: JinaEmulator, api_key: Secre
     assert int(second.headers["X-RateLimit-Remaining-Tokens"]) == emulator.tpm_limit - 2 * tokens
 
 
-def test_default_concurrency_is_the_free_tiers_limit() -> None:
-    assert DEFAULT_MAX_CONCURRENCY == 5
-    for component in (JinaDocumentEmbedder, JinaDocumentImageEmbedder, JinaRanker):
-        assert inspect.signature(component.__init__).parameters["max_concurrency"].default == 5
-    assert "max_concurrency" not in inspect.signature(JinaTextEmbedder.__init__).parameters or (
-        inspect.signature(JinaTextEmbedder.__init__).parameters["max_concurrency"].default == 5
-    )
+def test_default_concurrency_is_not_stated_and_the_key_starts_at_the_free_tiers_limit() -> None:
+    """Every component that sends requests has `max_concurrency`; unset, it follows the key (5 to start)."""
+    components = (JinaTextEmbedder, JinaDocumentEmbedder, JinaDocumentImageEmbedder, JinaRanker)
+    for component in components:
+        assert inspect.signature(component.__init__).parameters["max_concurrency"].default is None
+    assert ratelimit.START_CONCURRENCY == 5 == ratelimit.TIERS["free"].concurrency
 
 
 COMPONENTS = [

@@ -12,6 +12,8 @@ from haystack import Document
 from haystack.utils import Secret
 from hostile_server import HostileServer, stall, trickle
 
+from haystack_integrations.common.jina import engine, ratelimit
+from haystack_integrations.common.jina.ratelimit import limiter_for
 from haystack_integrations.common.jina.cancellation import CancelToken, JinaCancelledError, cancel_scope
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaRateLimitError, JinaTimeoutError
@@ -60,24 +62,33 @@ def test_retry_after_over_the_cap_raises_at_once_saying_when(emulator: JinaEmula
     assert time.monotonic() - start < 5.0  # not an hour, not even the 60 s cap
     assert len(emulator.requests) == 1
     message = str(info.value)
-    assert "3600 s" in message and "Retry after" in message and "slow down" in message
+    assert "Retry-After: 3600" in message and "Retry after" in message and "slow down" in message
     assert info.value.retry_after == 3600
 
 
-def test_the_next_call_after_a_long_retry_after_raises_too_instead_of_blocking(
-    emulator: JinaEmulator, api_key: Secret
+@pytest.mark.parametrize("retry_after", ["3600", "1e12", "inf", "99999999999999999999999", "Wed, 21 Oct 2099 07:28:00 GMT"])
+def test_a_long_retry_after_fails_the_call_and_holds_the_key_at_most_the_cap(
+    emulator: JinaEmulator, api_key: Secret, retry_after: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The pacer remembers the hour-long Retry-After for the key: later calls must say so, not block an hour."""
-    emulator.inject("status", status=429, retry_after=3600, detail="slow down")
-    with pytest.raises(JinaRateLimitError):
-        JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url).run("first")
+    """An hour-long (or absurd) Retry-After fails that call; it never blocks the key for longer than 60 s."""
+    monkeypatch.setenv("JINA_RATE_WINDOW", "0.3")  # an unreadable Retry-After: the rate window is waited out
+    emulator.inject("status", status=429, retry_after=retry_after, detail="slow down")
+    embedder = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url)
     start = time.monotonic()
-    with pytest.raises(JinaRateLimitError) as info:
-        JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url).run("second")
+    if retry_after == "inf":  # neither a number of seconds nor a date: ignored, so the call backs off and retries
+        assert embedder.run("first")["embedding"]
+    else:
+        with pytest.raises(JinaRateLimitError) as info:
+            embedder.run("first")
+        assert "Retry-After" in str(info.value) and "OverflowError" not in str(info.value)
     assert time.monotonic() - start < 5.0
-    assert len(emulator.requests) == 1  # the second call sent nothing
-    assert "Retry after" in str(info.value) and info.value.retry_after is not None
-    assert info.value.retry_after > 3500
+    limiter = limiter_for(f"Bearer {emulator.api_key}", emulator.embeddings_url)
+    held = engine.run_sync(_pause_left(limiter))
+    assert held <= ratelimit.MAX_RETRY_AFTER + 0.01
+
+
+async def _pause_left(limiter: ratelimit.RateLimiter) -> float:
+    return limiter._paused_until - asyncio.get_running_loop().time()
 
 
 def test_fail_fast_cancels_unsent_batches_and_wakes_sleeping_retries(emulator: JinaEmulator, api_key: Secret) -> None:
@@ -175,11 +186,17 @@ def test_waiting_for_a_slot_ends_when_the_call_is_cancelled(emulator: JinaEmulat
     key = Secret.from_token(f"slot-test-{held_by}")
     client = JinaClient(key, max_retries=0, max_concurrency=1, rate_limits={"concurrency": 1})
     url = emulator.embeddings_url
-    pacer = client._pacer(client.session, url)
-    if held_by == "client":
-        client.limit.acquire()  # another call holds the client's only slot
-    else:
-        ticket = pacer.acquire(url, BODY)  # another call holds the key's only slot
+    client.open()
+    pacer = limiter_for(f"Bearer slot-test-{held_by}", url, client.rate_limits)
+    slots = engine.run_sync(_component_slots(client))
+
+    async def hold() -> ratelimit.Ticket | None:  # another call holds the only slot
+        if held_by == "client":
+            await slots.acquire()
+            return None
+        return await pacer.acquire(url, BODY)
+
+    ticket = engine.run_sync(hold())
     token = CancelToken()
     outcome: list[BaseException | None] = []
 
@@ -197,11 +214,36 @@ def test_waiting_for_a_slot_ends_when_the_call_is_cancelled(emulator: JinaEmulat
     waiting = worker.is_alive() and not outcome
     token.cancel()
     worker.join(10)
-    if held_by == "client":
-        client.limit.release()
+    if ticket is None:
+        engine.loop().call_soon_threadsafe(slots.release)
     else:
-        pacer.release(ticket, None)
+        engine.loop().call_soon_threadsafe(pacer.release, ticket, None)
     assert waiting, outcome
     assert not worker.is_alive(), "a cancelled call kept waiting for a slot"
     assert len(outcome) == 1 and isinstance(outcome[0], JinaCancelledError), outcome
     assert emulator.requests_to("/v1/embeddings") == []  # nothing was sent
+    time.sleep(0.2)  # the releases above run on the request loop
+    assert pacer.in_flight == 0 and not slots.locked()  # and nothing the cancelled call waited for stays taken
+
+
+async def _component_slots(client: JinaClient) -> asyncio.Semaphore:
+    slots = client._component_slots()
+    assert slots is not None
+    return slots
+
+
+async def test_a_cancelled_run_async_waiting_for_a_slot_holds_no_thread(emulator: JinaEmulator) -> None:
+    """500 calls waiting for one slot are tasks, not threads; cancelling them sends nothing and leaves no slot taken."""
+    emulator.latency = 0.3
+    embedder = JinaTextEmbedder(api_key=Secret.from_token(emulator.api_key), base_url=emulator.embeddings_url, max_concurrency=1)
+    threads_before = threading.active_count()
+    calls = [asyncio.ensure_future(embedder.run_async(f"text {i}")) for i in range(500)]
+    await asyncio.sleep(0.2)
+    assert threading.active_count() <= threads_before + 2  # the request loop's thread, at most
+    for call in calls:
+        call.cancel()
+    await asyncio.gather(*calls, return_exceptions=True)
+    await asyncio.sleep(0.5)
+    assert len(emulator.requests_to("/v1/embeddings")) <= 2
+    result = await asyncio.wait_for(embedder.run_async("after"), timeout=10)
+    assert result["embedding"]

@@ -92,7 +92,6 @@ def test_to_dict_defaults_match_the_published_shape(api_key: Secret) -> None:
     added = {
         "task": None,
         "progress_bar": True,
-        "max_concurrency": 5,
         "timeout": None,
         "max_retries": None,
         "raise_on_failure": True,

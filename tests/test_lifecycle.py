@@ -14,6 +14,7 @@ from haystack import Document, Pipeline
 from haystack.utils import Secret
 from PIL import Image
 
+from haystack_integrations.common.jina import engine
 from haystack_integrations.common.jina.errors import JinaMissingKeyError
 from haystack_integrations.components.connectors.jina import JinaReaderConnector
 from haystack_integrations.components.embedders.jina import (
@@ -127,7 +128,7 @@ def test_copies_before_and_after_use_work_alike_with_their_own_session(
         assert twin.to_dict() == original.to_dict()
         assert not twin._client.is_open  # never a live session: a copy opens its own
         assert twin._client._lock is not original._client._lock
-        assert twin._client.limit is not original._client.limit
+        assert twin._client._slots is None  # slots of its own, made on first use
         assert run(name, twin) == expected
         assert twin._client.session is not original._client.session
     assert world.api_key is not None
@@ -137,12 +138,18 @@ def test_copies_before_and_after_use_work_alike_with_their_own_session(
 def test_copy_of_a_component_with_requests_in_flight_starts_with_free_slots(
     emulator: JinaEmulator, api_key: Secret
 ) -> None:
-    embedder = JinaTextEmbedder(base_url=emulator.embeddings_url)
+    embedder = JinaTextEmbedder(base_url=emulator.embeddings_url, max_concurrency=2)
     client = embedder._client
-    for _ in range(client.limit.maximum):
-        client.limit.acquire()  # as if every slot were taken by a request in flight right now
+
+    async def take_every_slot() -> None:  # as if every slot were taken by a request in flight right now
+        slots = client._component_slots()
+        assert slots is not None
+        for _ in range(2):
+            await slots.acquire()
+
+    engine.run_sync(take_every_slot())
     twin = copy.deepcopy(embedder)
-    assert twin._client.limit.in_flight == 0
+    assert twin._client._slots is None
     assert twin.run("still answers")["embedding"]
 
 

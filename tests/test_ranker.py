@@ -61,7 +61,6 @@ def test_to_dict_matches_published_shape_plus_new_defaults(api_key: Secret) -> N
             "embedding_separator": "\n",
             "timeout": None,
             "max_retries": None,
-            "max_concurrency": 5,
         },
     }
 

@@ -7,7 +7,7 @@ import pytest
 from haystack import Pipeline
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY
+from haystack_integrations.common.jina.ratelimit import START_CONCURRENCY
 from haystack_integrations.common.jina.errors import JinaBadRequestError
 from haystack_integrations.components.embedders.jina import JinaTextEmbedder
 from haystack_integrations.testing.jina import JinaEmulator
@@ -201,4 +201,4 @@ async def test_many_concurrent_run_async_calls_overlap(emulator: JinaEmulator, a
     embedder = JinaTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url)
     results = await asyncio.gather(*(embedder.run_async(f"text {i}") for i in range(8)))
     assert len(results) == 8
-    assert emulator.max_in_flight == DEFAULT_MAX_CONCURRENCY
+    assert emulator.max_in_flight == START_CONCURRENCY  # nothing stated: the Free tier's 5 to start

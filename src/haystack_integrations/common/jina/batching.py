@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -15,6 +16,46 @@ R = TypeVar("R")
 SIGNAL_CHECK_INTERVAL = 0.1  # seconds between the main thread's looks for Ctrl-C while batches run
 
 
+async def gather_ordered(
+    fn: Callable[[T], Awaitable[R]],
+    items: Sequence[T],
+    *,
+    on_done: Callable[[T], None] | None = None,
+    fail_fast: bool = True,
+) -> list[R | Exception]:
+    """
+    Await `fn` on every item at once and return the results in input order.
+
+    How many run at a time is the client's business (each request waits for its slots there, in order of
+    arrival), so this only starts them all and collects.
+
+    :param on_done: Called with each item as soon as its call finishes (for progress bars).
+    :param fail_fast: If `True`, the first exception is raised at once and the other calls are cancelled
+        (no new request starts; requests on the wire are abandoned). If `False`, exceptions take the
+        place of results in the returned list.
+    :returns: One entry per item, in input order: the result of `fn`, or the exception it raised.
+    """
+
+    async def one(item: T) -> R | Exception:
+        try:
+            result: R | Exception = await fn(item)
+        except Exception as error:
+            if fail_fast:
+                raise
+            result = error
+        if on_done is not None:
+            on_done(item)
+        return result
+
+    tasks = [asyncio.ensure_future(one(item)) for item in items]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
+
+
 def map_ordered(
     fn: Callable[[T], R],
     items: Sequence[T],
@@ -24,7 +65,9 @@ def map_ordered(
     fail_fast: bool = True,
 ) -> list[R | Exception]:
     """
-    Call `fn` on every item with at most `max_concurrency` calls running at once.
+    Call a blocking `fn` on every item with at most `max_concurrency` calls running at once, in threads.
+
+    For blocking work only (tests, scripts): the components use `gather_ordered` on the request loop.
 
     Work starts in input order and each item is handled only when a worker is free, so anything `fn`
     loads for its item (an image, say) lives only while that item is in flight.

@@ -12,25 +12,29 @@ the original (see `fork.py`).
 
 from __future__ import annotations
 
+import asyncio
+import codecs
+import contextlib
+import inspect
 import json
 import math
 import os
 import random
+import re
 import secrets
+import ssl
 import threading
-import time
-from collections.abc import Iterator, Mapping
-from email.utils import parsedate_to_datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeAlias
+from urllib.parse import urljoin, urlsplit
 
-import requests
+import aiohttp
+import yarl
+from multidict import CIMultiDict
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina import fork
-from haystack_integrations.common.jina.cancellation import JinaCancelledError, current_token, wait_for_slot
-from haystack_integrations.common.jina.deadline import WatchedAdapter, watch
+from haystack_integrations.common.jina import engine, fork
 from haystack_integrations.common.jina.endpoints import (
     called_endpoint,
     not_found_hint,
@@ -48,16 +52,22 @@ from haystack_integrations.common.jina.errors import (
     error_for_status,
     retry_clock,
 )
-from haystack_integrations.common.jina.ratelimit import MAX_RETRY_AFTER, Limits, Pacer, limiter_for, parse_limits
+from haystack_integrations.common.jina.ratelimit import (
+    MAX_RETRY_AFTER,
+    Limits,
+    count,
+    limiter_for,
+    parse_limits,
+    retry_after_seconds,
+)
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
-#: The Free tier's limit of concurrent requests (Jina's OpenAPI `info.description`); paid tiers allow 50 / 500.
-DEFAULT_MAX_CONCURRENCY = 5
+#: Kept for imports of earlier releases: components now default to `None` (not stated; see `ratelimit.py`).
+DEFAULT_MAX_CONCURRENCY = None
 #: Embeddings and rerank are idempotent, so a failure on Jina's side (500 INTERNAL_ERROR, 503
 #: SERVICE_UNAVAILABLE, 504 SERVICE_TIMEOUT, a gateway's 502) is worth another try, like a 429.
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-#: The longest `Retry-After` the client sleeps; a longer one raises at once, saying when to retry.
 #: The largest answer (after decompression) the client reads; a larger one is refused while streaming.
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
@@ -139,47 +149,78 @@ def resolve_api_key(api_key: Secret) -> str:
     return str(value)
 
 
-class ConcurrencyLimit:
-    """Bounds the requests in flight through one client to its `max_concurrency`.
+class Answer:
+    """
+    A complete HTTP answer (status, headers, body read in full), shaped like `requests.Response` for its readers.
 
-    The server's own limits (concurrency, requests and tokens per minute) are paced by the
-    `RateLimiter` shared by every client of the same key and host (`ratelimit.py`).
+    :param status_code: The HTTP status.
+    :param headers: Case-insensitive headers.
+    :param content: The (decompressed) body.
+    :param url: The URL that answered.
     """
 
-    def __init__(self, maximum: int) -> None:
-        if maximum < 1:
-            msg = f"max_concurrency must be at least 1, got {maximum}"
-            raise ValueError(msg)
-        self.maximum = maximum
-        self.in_flight = 0
-        self._cond = threading.Condition()
+    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes, url: str, reason: str = "") -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+        self.url = url
+        self.reason = reason
+        self._encoding: str | None = None
 
-    def acquire(self) -> None:
-        """Wait for a slot; a cancelled call (see `cancellation`) stops waiting with `JinaCancelledError`."""
-        with self._cond:
-            while self.in_flight >= self.maximum:
-                try:
-                    wait_for_slot(self._cond, None, "a request")
-                except JinaCancelledError:
-                    self._cond.notify()  # pass on a wake-up this waiter may have taken
-                    raise
-            self.in_flight += 1
+    def __repr__(self) -> str:
+        return f"<Answer [{self.status_code}] {without_query(self.url)}>"
 
-    def release(self) -> None:
-        with self._cond:
-            self.in_flight -= 1
-            self._cond.notify()
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 400
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status_code in REDIRECT_STATUS and "Location" in self.headers
+
+    @property
+    def encoding(self) -> str:
+        """The charset the `Content-Type` names, else UTF-8 (or what was set)."""
+        if self._encoding is not None:
+            return self._encoding
+        match = re.search(r"charset=([\w.:-]+)", self.headers.get("Content-Type", ""), re.IGNORECASE)
+        if match:
+            try:
+                return codecs.lookup(match.group(1)).name
+            except LookupError:
+                pass
+        return "utf-8"
+
+    @encoding.setter
+    def encoding(self, value: str) -> None:
+        self._encoding = value
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.encoding, errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+#: Redirects followed per request; more is a loop, reported and never retried.
+MAX_REDIRECTS = 5
 
 
 class JinaClient:
     """
-    A small, thread-safe client for the Jina HTTP APIs.
+    A small client for the Jina HTTP APIs, safe to share between threads and event loops.
+
+    Its requests run on the process's request loop (`engine.py`, where the concurrency model is stated):
+    `request` / `post_json` block the calling thread, `send` / `post_json_async` are awaited there.
 
     :param api_key: The API key, as a Haystack `Secret`. It is resolved by `open`, not here.
-    :param timeout: Seconds to wait for an answer; `None` reads `JINA_TIMEOUT`, else 60.
+    :param timeout: Seconds an attempt may take, connect to last byte; `None` reads `JINA_TIMEOUT`, else 60.
     :param max_retries: Retries on 429, 500, 502, 503, 504 and connection errors; `None` reads
         `JINA_MAX_RETRIES`, else 5.
-    :param max_concurrency: Upper bound of requests in flight at once through this client.
+    :param max_concurrency: Requests in flight at once through this client, at most, as the user stated it;
+        `None` (not stated) follows the key's limit (see `ratelimit.py`).
     :param rate_limits: The key's known rate limits, if any: a tier (`"free"`, `"tier1"`, `"tier2"`) or
         `{"rpm", "tpm", "concurrency"}`. `None` reads `JINA_RATE_LIMITS`, else learns them from answers.
     """
@@ -195,32 +236,30 @@ class JinaClient:
         *,
         timeout: float | None = None,
         max_retries: int | None = None,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int | None = None,
         rate_limits: str | Mapping[str, int] | Limits | None = None,
     ) -> None:
         self._api_key = api_key
         self.timeout = resolve_timeout(timeout)
         self.max_retries = resolve_max_retries(max_retries)
-        if self.max_retries < 0:
-            msg = f"max_retries must be >= 0, got {self.max_retries}"
-            raise ValueError(msg)
-        self.max_concurrency = max_concurrency
+        self.max_concurrency = check_max_concurrency(max_concurrency)
         self.rate_limits = parse_limits(rate_limits)
         self._start_fresh()
         fork.track(self)
 
     # Runtime state: never copied, pickled or inherited by a forked child.
-    _RUNTIME = ("limit", "_session", "_lock", "_environment")
+    _RUNTIME = ("_auth", "_session", "_slots", "_lock", "_retired")
 
     def _start_fresh(self) -> None:
-        """No session, a new lock and a new concurrency limit (for a new client, a copy, a forked child)."""
-        self.limit = ConcurrencyLimit(self.max_concurrency)
-        self._session: requests.Session | None = None
+        """No key, session or slots (for a new client, a copy, a forked child)."""
+        self._auth: str | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._slots: asyncio.Semaphore | None = None
         self._lock = threading.Lock()
-        self._environment: dict[str, dict[str, Any]] = {}
+        self._retired: list[aiohttp.ClientSession] = []
 
     def __getstate__(self) -> dict[str, Any]:
-        """The settings only: copy.deepcopy and pickle give a client with its own session, lock and limit."""
+        """The settings only: copy.deepcopy and pickle give a client with its own session and slots."""
         return {key: value for key, value in self.__dict__.items() if key not in self._RUNTIME}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -233,71 +272,65 @@ class JinaClient:
         self._start_fresh()
 
     def __repr__(self) -> str:
-        settings = f"timeout={self.timeout}, max_retries={self.max_retries}, max_concurrency={self.limit.maximum}"
-        return f"JinaClient({settings})"
+        return f"JinaClient(timeout={self.timeout}, max_retries={self.max_retries}, max_concurrency={self.max_concurrency})"
 
-    def open(self) -> requests.Session:
+    # ------------------------------------------------------------------ lifecycle
+    def open(self) -> None:
         """
-        Resolve the key, check the endpoint variables and open the keep-alive session; idempotent.
+        Resolve the key and check the endpoint variables; idempotent. The connection opens with the first request.
 
         :raises JinaMissingKeyError: If the key cannot be resolved.
         :raises ValueError: If an endpoint variable (see `endpoints.py`) is not an absolute http(s) URL.
         """
         with self._lock:
-            if self._session is None:
-                auth_header = f"Bearer {resolve_api_key(self._api_key)}"
+            if self._auth is None:
+                auth = f"Bearer {resolve_api_key(self._api_key)}"
                 overrides()  # a bad JINA_*_BASE_URL fails here, at warm-up, not in the middle of a run
-                session = requests.Session()
-                # requests re-reads proxy and CA-bundle variables from the environment on every request,
-                # which costs milliseconds each; `_settings_for` reads them once per host instead.
-                session.trust_env = False
-                pool = max(10, self.limit.maximum)
-                adapter = WatchedAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
-                session.mount("https://", adapter)
-                session.mount("http://", adapter)
-                session.headers.update(
-                    {"Authorization": auth_header, "Accept": "application/json", "User-Agent": USER_AGENT}
-                )
-                self._session = session
-                self._environment = {}
-            return self._session
+                self._auth = auth
+        if self._session is None and not engine.in_loop_thread():
+            engine.run_sync(self._make_session())  # on the request loop, which the session belongs to
+
+    async def _make_session(self) -> None:
+        self._open_session()
 
     @property
     def is_open(self) -> bool:
-        return self._session is not None
+        return self._auth is not None
 
     @property
-    def session(self) -> requests.Session:
+    def session(self) -> aiohttp.ClientSession:
         """The keep-alive session, opened (see `open`) on first use."""
-        return self.open()
-
-    def _settings_for(self, session: requests.Session, url: str) -> dict[str, Any]:
-        """Proxies and CA bundle from the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...), per host."""
-        scheme, netloc = urlsplit(url)[:2]
-        origin = f"{scheme}://{netloc}"
-        settings = self._environment.get(origin)
-        if settings is None:
-            with requests.Session() as probe:  # trust_env=True: exactly what requests would have used
-                merged = probe.merge_environment_settings(url, {}, None, None, None)
-            settings = {key: value for key, value in merged.items() if key != "stream"}
-            self._environment[origin] = settings
-        return settings
+        self.open()
+        assert self._session is not None
+        return self._session
 
     def close(self) -> None:
-        """Close the session; the next request (or `open`) resolves the key again and opens a new one."""
+        """Close the connections; the next request (or `open`) resolves the key again. Idempotent."""
         with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+            session, self._session, self._auth = self._session, None, None
+        if session is not None and not session.closed:
+            with contextlib.suppress(RuntimeError):  # the loop is gone (interpreter exit): nothing to close
+                asyncio.run_coroutine_threadsafe(session.close(), engine.loop())
 
+    def _open_session(self) -> aiohttp.ClientSession:
+        """The keep-alive session, made on the request loop on first use."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=0, ssl=_ssl_context(), enable_cleanup_closed=False)
+            # trust_env: HTTP(S)_PROXY and NO_PROXY apply as in requests; no cookies are kept
+            self._session = aiohttp.ClientSession(
+                connector=connector, trust_env=True, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True
+            )
+        return self._session
+
+    def _component_slots(self) -> asyncio.Semaphore | None:
+        if self.max_concurrency is not None and self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_concurrency)
+        return self._slots
+
+    # ------------------------------------------------------------------ blocking calls
     def post_json(self, url: str, payload: Mapping[str, Any] | JsonBody) -> Any:
-        """
-        POST a JSON body and return the decoded JSON answer.
-
-        :param payload: The body as a mapping, or already serialized by `encode_json`: a caller that
-            drops its inputs after serializing holds one copy of a large body, not several.
-        """
-        return parse_json(self.request("POST", url, json_body=payload), url)
+        """POST a JSON body and return the decoded JSON answer (blocking; see `post_json_async`)."""
+        return engine.run_sync(self.post_json_async(url, payload))
 
     def request(
         self,
@@ -307,123 +340,156 @@ class JinaClient:
         json_body: Mapping[str, Any] | JsonBody | None = None,
         headers: Mapping[str, str] | None = None,
         allow_redirects: bool = True,
-    ) -> requests.Response:
+    ) -> Answer:
+        """Send one request, retrying transient failures, and return the 2xx answer (blocking; see `send`)."""
+        return engine.run_sync(self.send(method, url, json_body=json_body, headers=headers, allow_redirects=allow_redirects))
+
+    # ------------------------------------------------------------------ on the request loop
+    async def post_json_async(self, url: str, payload: Body, *, size: tuple[int, int] | None = None) -> Any:
         """
-        Send one request, retrying transient failures, and return the 2xx response (its body read).
+        POST a JSON body and return the decoded JSON answer.
+
+        :param payload: The body as a mapping, or already serialized by `encode_json` (a caller that drops its
+            inputs after serializing holds one copy of a large body), or a function making either: it is
+            called once a slot is free, so bodies waiting for a slot take no memory.
+        :param size: Characters and images of the body, for the pacer's token estimate, when `payload` is
+            a function.
+        """
+        try:
+            answer = await self.send("POST", url, json_body=payload, size=size)
+        except _NothingToSend:
+            return None  # a function body made nothing: no request was sent
+        return parse_json(answer, url)
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Body | None = None,
+        headers: Mapping[str, str] | None = None,
+        allow_redirects: bool = True,
+        size: tuple[int, int] | None = None,
+    ) -> Answer:
+        """
+        Send one request, retrying transient failures, and return the 2xx answer (its body read).
 
         Each attempt, connect to last byte, takes at most `timeout`; backoff sleeps take at most
         `MAX_RETRY_AFTER` (a longer `Retry-After` raises at once), so one call takes at most
-        `(max_retries + 1) * timeout + max_retries * MAX_RETRY_AFTER` seconds. If the call's work is
-        cancelled (see `cancellation`), no further attempt starts and a backoff sleep ends at once.
+        `(max_retries + 1) * timeout + max_retries * MAX_RETRY_AFTER` seconds.
 
         :param url: The URL on the hosted API (or any other); the environment may move it (`endpoints.py`).
         :param allow_redirects: `False` returns a 3xx answer as it is (e.g. to read its `Location`).
         :raises JinaError: a subclass saying what went wrong.
         :raises ValueError: If the URL cannot be requested at all (a bad `base_url`); not retried.
         """
+        self.open()
         url = resolve_url(url)
         endpoint = without_query(url)
-        token = current_token()
+        body = _Body(json_body, size)
         attempt = 0
         while True:
-            if token is not None:
-                token.raise_if_cancelled(f"a request to {endpoint}")
             try:
-                return self._send(method, url, endpoint, json_body, headers, allow_redirects)
+                return await self._attempt(method, url, endpoint, body, headers, allow_redirects)
             except JinaError as error:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
                 if not retryable or attempt >= self.max_retries:
+                    if retryable and attempt:
+                        error.args = (f"{error.args[0]} (gave up after {attempt + 1} attempts)",)
                     raise
                 if error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER:
                     _give_up_on_long_retry_after(error, endpoint)
                     raise
-                delay = self._retry_delay(url, attempt, error)
-                if token is None:
-                    time.sleep(delay)
-                elif token.sleep(delay):
-                    msg = f"Cancelled while waiting to retry {endpoint} (after: {error})"
-                    raise JinaCancelledError(msg, endpoint=endpoint) from None
+                await asyncio.sleep(self._retry_delay(url, attempt, error))
                 attempt += 1
 
-    def _send(
+    async def _attempt(
         self,
         method: str,
         url: str,
         endpoint: str,
-        json_body: Mapping[str, Any] | JsonBody | None,
+        body: _Body,
         headers: Mapping[str, str] | None,
-        allow_redirects: bool = True,
-    ) -> requests.Response:
-        """One try, holding a concurrency slot and paced to the key's limits: the 2xx response, else a `JinaError`."""
-        body: dict[str, Any] = {"json": json_body}
-        if isinstance(json_body, JsonBody):
-            body = {"data": json_body.reader()}  # a fresh reader per try
-            headers = {**(headers or {}), "Content-Type": "application/json"}
-        session = self.session
-        pacer = self._pacer(session, url)
-        limit = self.limit
-        limit.acquire()
+        allow_redirects: bool,
+    ) -> Answer:
+        """One try, holding a slot of this client and one of the key (the pacer): the 2xx answer, else a `JinaError`."""
+        slots = self._component_slots()
+        if slots is not None:
+            await slots.acquire()
         try:
-            ticket = pacer.acquire(url, json_body)  # may wait for a slot or the next window; cancellable
-        except BaseException:
-            limit.release()
-            raise
-        response: requests.Response | None = None
-        try:
-            token = current_token()
-            if token is not None:  # cancelled while waiting for a slot
-                token.raise_if_cancelled(f"a request to {endpoint}")
-            settings = self._settings_for(session, url)
-            # `timeout` bounds each socket read; the deadline bounds the whole exchange, body included
-            with watch(self.timeout) as deadline:
-                try:
-                    answer = session.request(
-                        method,
-                        url,
-                        headers=headers,
-                        timeout=self.timeout,
-                        allow_redirects=allow_redirects,
-                        stream=True,
-                        **body,
-                        **settings,
-                    )
-                    _read_body(answer, self.max_response_bytes, endpoint)
-                    response = answer  # the pacer learns only from an answer read in full
-                except (
-                    requests.exceptions.InvalidURL,
-                    requests.exceptions.InvalidSchema,
-                    requests.exceptions.MissingSchema,
-                ):
-                    msg = f"Cannot request {endpoint}: not a valid URL. {not_found_hint(endpoint)}"
-                    raise ValueError(msg) from None
-                except requests.RequestException as exc:
-                    if deadline.expired or isinstance(exc, requests.Timeout):
-                        msg = f"Jina API did not answer within {self.timeout} s: {endpoint}"
-                        raise JinaTimeoutError(msg, endpoint=endpoint) from None
-                    msg = f"Could not reach the Jina API at {endpoint}: {type(exc).__name__}: {str(exc)[:300]}"
-                    raise JinaConnectionError(msg, endpoint=endpoint) from None
+            auth = self._auth or ""
+            pacer = limiter_for(auth, url, self.rate_limits)
+            ticket = await pacer.acquire(url, body.payload, self.max_concurrency, body.size)
+            answer: Answer | None = None
+            try:
+                data, sent_headers = await body.render(headers)
+                if data is None and body.made_nothing:
+                    raise _NothingToSend
+                answer = await self._exchange(method, url, endpoint, data, sent_headers, allow_redirects)
+            finally:
+                pacer.release(ticket, answer)
         finally:
-            pacer.release(ticket, response)
-            limit.release()
-        assert response is not None  # set unless an exception left above
-        if not response.ok:
-            detail, code, request_id = _error_fields(response)
-            # a 404 is almost always a wrong base_url: say what it should look like
-            hint = not_found_hint(endpoint) if response.status_code == 404 else None
-            error = error_for_status(
-                response.status_code, endpoint, detail, code=code, request_id=request_id, hint=hint
-            )
-            error.retry_after = _retry_after(response)
-            raise error
-        return response
+            if slots is not None:
+                slots.release()
+        if not answer.ok or (answer.is_redirect and allow_redirects):
+            raise _error_for(answer, endpoint, auth)
+        return answer
 
-    def _pacer(self, session: requests.Session, url: str) -> Pacer:
-        """The rate limiter of this key (found by a hash of the session's auth header) and `url`'s host."""
-        return limiter_for(str(session.headers.get("Authorization", "")), url, self.rate_limits)
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        data: bytes | JsonBody | None,
+        extra_headers: Mapping[str, str],
+        allow_redirects: bool,
+    ) -> Answer:
+        """Move the bytes: send, follow redirects, read the answer in full; within `timeout`, else `JinaTimeoutError`."""
+        session = self._open_session()
+        headers = CIMultiDict({"Authorization": self._auth or "", "Accept": "application/json", "User-Agent": USER_AGENT})
+        headers.update(extra_headers)
+        try:
+            async with asyncio.timeout(self.timeout) if hasattr(asyncio, "timeout") else _timeout(self.timeout):
+                for _ in range(MAX_REDIRECTS + 1):
+                    answer = await self._one_exchange(session, method, url, data, headers)
+                    if not (allow_redirects and answer.is_redirect):
+                        return answer
+                    url = _redirect_target(answer, url, method, endpoint)
+                raise JinaError(
+                    f"Jina API redirected more than {MAX_REDIRECTS} times (a redirect loop?) from {endpoint}; "
+                    f"last Location: {without_query(url)}",
+                    status_code=answer.status_code,
+                    endpoint=endpoint,
+                )
+        except TimeoutError:
+            msg = f"Jina API did not answer within {self.timeout} s: {endpoint}"
+            raise JinaTimeoutError(msg, endpoint=endpoint) from None
+        except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
+            msg = f"Cannot request {endpoint}: not a valid URL ({type(exc).__name__}). {not_found_hint(endpoint)}"
+            raise ValueError(msg) from None
+        except (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, OSError) as exc:
+            text = _redact(f"{type(exc).__name__}: {exc}", self._auth)[:300]
+            msg = f"Could not reach the Jina API at {endpoint}: {text}"
+            raise JinaConnectionError(msg, endpoint=endpoint) from None
+
+    async def _one_exchange(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        data: bytes | JsonBody | None,
+        headers: CIMultiDict[str],
+    ) -> Answer:
+        payload = data.stream() if isinstance(data, JsonBody) else data
+        async with session.request(
+            method, yarl.URL(url, encoded=True), data=payload, headers=headers, allow_redirects=False
+        ) as response:
+            content = await _read_body(response, self.max_response_bytes, without_query(url))
+            return Answer(response.status, response.headers, _redact_bytes(content, self._auth), url, response.reason or "")
 
     def _retry_delay(self, url: str, attempt: int, error: JinaError) -> float:
         """A rate limit the pacer understands is waited for in its `acquire`; anything else backs off."""
-        paced = self._pacer(self.session, url).retry_delay(error.code, error.status_code)
+        paced = limiter_for(self._auth or "", url, self.rate_limits).retry_delay(error.code, error.status_code)
         return self._backoff(attempt, error.retry_after) if paced is None else paced
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -433,43 +499,182 @@ class JinaClient:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
 
 
-def _read_body(response: requests.Response, limit: int, endpoint: str) -> None:
-    """Read the (decompressed) body into `response.content`, refusing one over `limit` bytes as it streams."""
+#: A request body: a mapping, a `JsonBody`, or a function making one (maybe awaitable) once a slot is free.
+Body: TypeAlias = "Mapping[str, Any] | JsonBody | Callable[[], Any]"
+
+
+class _NothingToSend(Exception):  # noqa: N818
+    """A function body made nothing to send (every input failed on its own)."""
+
+
+class _Body:
+    """A request body as given (a mapping, a `JsonBody`, or a function making one once a slot is free)."""
+
+    def __init__(self, given: Body | None, size: tuple[int, int] | None) -> None:
+        self._given = given
+        self._made: Mapping[str, Any] | JsonBody | None = None if callable(given) else given
+        self.size = size
+
+    @property
+    def payload(self) -> Any:
+        return self._made
+
+    @property
+    def made_nothing(self) -> bool:
+        return callable(self._given) and self._made is None
+
+    async def render(self, headers: Mapping[str, str] | None) -> tuple[bytes | JsonBody | None, CIMultiDict[str]]:
+        """The bytes to send and the headers to add; a function body is made on the first try only."""
+        if self._made is None and callable(self._given):
+            made = self._given()
+            self._made = await made if inspect.isawaitable(made) else made  # type: ignore[assignment]
+        sent: CIMultiDict[str] = CIMultiDict(headers or {})
+        for name, value in sent.items():
+            if not (name.isascii() and value.isascii() or _latin1(value)):
+                msg = f"The header {name!r} cannot be sent: HTTP headers carry Latin-1 text only (got {value[:60]!r})"
+                raise ValueError(msg)
+        if self._made is None:
+            return None, sent
+        sent.setdefault("Content-Type", "application/json")
+        if isinstance(self._made, JsonBody):
+            sent["Content-Length"] = str(self._made.length)
+            return self._made, sent
+        return json.dumps(self._made, allow_nan=False).encode(), sent
+
+
+def _latin1(value: str) -> bool:
     try:
-        declared = int(response.headers.get("Content-Length", "0"))
-    except ValueError:
-        declared = 0
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_max_concurrency(value: Any) -> int | None:
+    """`None` (not stated) or a whole number >= 1 (an integral float from YAML becomes an int)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        msg = f"max_concurrency must be None or a whole number >= 1, got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """Certificates from `REQUESTS_CA_BUNDLE` / `SSL_CERT_FILE` if set, else certifi's (as requests does)."""
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
+    if not bundle:
+        try:
+            import certifi
+
+            bundle = certifi.where()
+        except ImportError:  # the system's store
+            bundle = None
+    return ssl.create_default_context(cafile=bundle)
+
+
+class _timeout:  # noqa: N801  (Python 3.10 has no asyncio.timeout)
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._handle: asyncio.TimerHandle | None = None
+        self._expired = False
+
+    async def __aenter__(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+
+        def expire() -> None:
+            self._expired = True
+            task.cancel()
+
+        self._handle = asyncio.get_running_loop().call_later(self._seconds, expire)
+
+    async def __aexit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        if self._expired and kind is asyncio.CancelledError:
+            raise TimeoutError from None
+
+
+def _redirect_target(answer: Answer, url: str, method: str, endpoint: str) -> str:
+    """Where a redirect goes: same origin only (the key must not follow it elsewhere), body kept for 307/308."""
+    location = answer.headers.get("Location", "")
+    target = urljoin(url, location)
+    same_origin = urlsplit(target)[:2] == urlsplit(url)[:2]
+    keeps_method = answer.status_code in (307, 308) or method in ("GET", "HEAD")
+    if not same_origin or not keeps_method:
+        why = "to another origin" if not same_origin else f"of a {method} with HTTP {answer.status_code}"
+        msg = (
+            f"Jina API answered HTTP {answer.status_code} from {endpoint}, a redirect {why}, which this client does "
+            f"not follow: Location {without_query(target)}. Set base_url to the final address."
+        )
+        raise JinaError(msg, status_code=answer.status_code, endpoint=endpoint)
+    return target
+
+
+async def _read_body(response: aiohttp.ClientResponse, limit: int, endpoint: str) -> bytes:
+    """The (decompressed) body, refusing one over `limit` bytes as it streams."""
+    declared = count(response.headers.get("Content-Length"))
+    refused = declared is not None and declared > limit and not response.headers.get("Content-Encoding")
     chunks: list[bytes] = []
     size = 0
-    try:
-        if declared > limit and not response.headers.get("Content-Encoding"):
-            size = declared
-        else:
-            for chunk in response.iter_content(_READ_CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    break
-                chunks.append(chunk)
-        if size > limit:
-            chunks.clear()
-            msg = (
-                f"Jina API answered HTTP {response.status_code} from {endpoint} with a body over "
-                f"{limit // (1024 * 1024)} MB; refused, not read into memory"
-            )
-            raise JinaMalformedResponseError(msg, status_code=response.status_code, endpoint=endpoint)
-        response._content = b"".join(chunks)
-        response._content_consumed = True  # type: ignore[attr-defined]
-    finally:
-        response.close()  # back to the pool if the body was read, else the connection is dropped
+    if not refused:
+        async for chunk in response.content.iter_chunked(_READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                refused = True
+                break
+            chunks.append(chunk)
+    if refused:
+        chunks.clear()
+        response.close()  # the rest is not read: drop the connection
+        msg = (
+            f"Jina API answered HTTP {response.status} from {endpoint} with a body over "
+            f"{limit // (1024 * 1024)} MB; refused, not read into memory"
+        )
+        raise JinaMalformedResponseError(msg, status_code=response.status, endpoint=endpoint)
+    return b"".join(chunks)
+
+
+def _redact(text: str, auth: str | None) -> str:
+    """`text` without the key (a misbehaving proxy may echo the Authorization header)."""
+    key = (auth or "").removeprefix("Bearer ")
+    return text.replace(key, "***") if key else text
+
+
+def _redact_bytes(content: bytes, auth: str | None) -> bytes:
+    key = (auth or "").removeprefix("Bearer ").encode()
+    return content.replace(key, b"***") if key and key in content else content
+
+
+def _error_for(answer: Answer, endpoint: str, auth: str) -> JinaError:
+    """The `JinaError` for a non-2xx answer (a 3xx only when not followed)."""
+    detail, code, request_id = _error_fields(answer)
+    # a 404 is almost always a wrong base_url: say what it should look like
+    hint = not_found_hint(endpoint) if answer.status_code == 404 else None
+    if answer.is_redirect:
+        hint = f"It redirects to {without_query(answer.headers.get('Location', ''))}"
+    error = error_for_status(
+        answer.status_code, endpoint, _redact(detail, auth) if detail else None, code=code, request_id=request_id, hint=hint
+    )
+    error.retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
+    raw = answer.headers.get("Retry-After")
+    error.retry_after_given = raw.strip()[:40] if raw else None  # type: ignore[attr-defined]
+    return error
 
 
 def _give_up_on_long_retry_after(error: JinaError, endpoint: str) -> None:
     """Turn a wait longer than the client sleeps into the error's message: when the caller may retry."""
-    wait = error.retry_after or 0.0
+    given = getattr(error, "retry_after_given", None) or f"{error.retry_after:.0f}"
     message = (
-        f"Jina API asks to wait {wait:.0f} s before retrying (Retry-After), more than the {MAX_RETRY_AFTER:.0f} s "
-        f"this client waits: HTTP {error.status_code} from {endpoint}. Retry after {retry_clock(wait)}."
+        f"Jina API asks to wait before retrying (Retry-After: {given}), longer than the {MAX_RETRY_AFTER:.0f} s "
+        f"this client waits: HTTP {error.status_code} from {endpoint}."
     )
+    clock = retry_clock(error.retry_after or 0.0)
+    if clock:
+        message += f" Retry after {clock}."
     if error.detail:
         message += f" Detail: {error.detail}"
     error.args = (message,)
@@ -489,36 +694,15 @@ class JsonBody:
     def __bytes__(self) -> bytes:
         return b"".join(self.pieces)
 
-    def reader(self) -> _PiecesReader:
-        """A file-like view for `requests`: streamed with a `Content-Length`, `read` copies small blocks."""
-        return _PiecesReader(self.pieces, self.length)
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The pieces, large ones in slices (the socket's buffer holds one slice, not a whole image)."""
+        for piece in self.pieces:
+            view = memoryview(piece)
+            for start in range(0, len(view), _WRITE_SLICE):
+                yield bytes(view[start : start + _WRITE_SLICE]) if len(view) > _WRITE_SLICE else piece
 
 
-class _PiecesReader:
-    def __init__(self, pieces: list[bytes], length: int) -> None:
-        self._pieces = pieces
-        self._length = length
-        self._index = 0
-        self._offset = 0
-
-    def __len__(self) -> int:  # `requests` sets Content-Length from it (no chunked encoding)
-        return self._length
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(lambda: self.read(65536), b"")
-
-    def read(self, size: int = -1) -> bytes:
-        out = []
-        wanted = size if size >= 0 else self._length
-        while wanted > 0 and self._index < len(self._pieces):
-            piece = self._pieces[self._index]
-            chunk = piece[self._offset : self._offset + wanted]
-            self._offset += len(chunk)
-            wanted -= len(chunk)
-            if self._offset >= len(piece):
-                self._index, self._offset = self._index + 1, 0
-            out.append(chunk)
-        return b"".join(out)
+_WRITE_SLICE = 1024 * 1024
 
 
 def encode_json(payload: Mapping[str, Any]) -> JsonBody:
@@ -548,7 +732,7 @@ def encode_json(payload: Mapping[str, Any]) -> JsonBody:
     return JsonBody(pieces)
 
 
-def parse_json(response: requests.Response, url: str) -> Any:
+def parse_json(response: Answer, url: str) -> Any:
     """Decode a JSON body or raise `JinaMalformedResponseError`."""
     try:
         return response.json()
@@ -563,11 +747,11 @@ def parse_json(response: requests.Response, url: str) -> Any:
         raise JinaMalformedResponseError(msg, status_code=response.status_code, endpoint=endpoint) from None
 
 
-def _error_fields(response: requests.Response) -> tuple[str | None, str | None, str | None]:
+def _error_fields(response: Answer) -> tuple[str | None, str | None, str | None]:
     """`detail`, `code` and `request_id` of an error body (Jina's `ErrorResponse` / `HTTPValidationError`)."""
     try:
         return _json_error_fields(response.json())
-    except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder/encoder goes
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than the decoder goes
         text = response.text.strip()
         return text[:500] or None, None, None
 
@@ -602,20 +786,6 @@ def _validation_errors(errors: Any, detail: str) -> str | None:
     if len(errors) > 5:
         parts.append(f"and {len(errors) - 5} more")
     return "; ".join(parts) or None
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 __all__ = [

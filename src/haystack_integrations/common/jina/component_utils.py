@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
 
-from haystack_integrations.common.jina import fork
+from haystack_integrations.common.jina import engine, fork
 from haystack_integrations.common.jina.cancellation import CancelToken, cancel_scope
 from haystack_integrations.common.jina.client import JinaClient
 
@@ -51,6 +51,24 @@ class JinaComponentBase:
         """Like `close`: `run` and `run_async` share one session. For `Pipeline.close_async`."""
         self._client.close()
 
+    def _call(self, work: Coroutine[Any, Any, T]) -> T:
+        """Warm up, then run `work` (the component's requests) on the request loop and wait for it (`run`)."""
+        try:
+            self.warm_up()  # a missing key raises here, before any item can fail on its own
+        except BaseException:
+            work.close()
+            raise
+        return engine.run_sync(work)
+
+    async def _call_async(self, work: Coroutine[Any, Any, T]) -> T:
+        """Warm up, then await `work` on the request loop (`run_async`): the caller's loop stays free."""
+        try:
+            self.warm_up()
+        except BaseException:
+            work.close()
+            raise
+        return await engine.run_async(work)
+
     @classmethod
     def from_dict(cls: type[C], data: dict[str, Any]) -> C:
         """
@@ -80,6 +98,11 @@ def text_with_meta(document: Document, meta_fields: list[str], separator: str) -
     """The values of `meta_fields` the document has (not None), then its content, joined by `separator`."""
     values = [str(document.meta[key]) for key in meta_fields if document.meta.get(key) is not None]
     return separator.join([*values, document.content or ""])
+
+
+def stated(**parameters: Any) -> dict[str, Any]:
+    """The parameters that are set (not `None`): what this package added is serialized only then (drop-in YAML)."""
+    return {name: value for name, value in parameters.items() if value is not None}
 
 
 def to_dict(component: Any, api_key: Secret, **init_parameters: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import math
@@ -13,8 +14,8 @@ from typing import Any, TypeVar, cast
 
 from haystack import Document, logging
 
-from haystack_integrations.common.jina.batching import map_ordered, progress
-from haystack_integrations.common.jina.client import JinaClient, encode_json
+from haystack_integrations.common.jina.batching import gather_ordered, progress
+from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError, JinaMalformedResponseError
 
@@ -235,7 +236,7 @@ class _RequestOutcome:
     usage: dict[str, int] = field(default_factory=dict)
 
 
-def embed_documents(
+async def embed_documents(
     client: JinaClient,
     url: str,
     documents: Sequence[Document],
@@ -244,9 +245,10 @@ def embed_documents(
     *,
     model: str,
     options: dict[str, Any],
-    max_concurrency: int,
     raise_on_failure: bool,
     progress_bar: bool,
+    size_of: Callable[[list[int]], tuple[int, int]],
+    prepare_in_thread: bool = False,
     embedded_meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """
@@ -255,8 +257,10 @@ def embed_documents(
     :param groups: Positions into `documents`, one list per request (see the embedders for how they
         are formed). Requests run concurrently; the output keeps the input order.
     :param make_input: Turns a position into the request input (a string, `{"image": ...}`, ...).
-        It runs in the worker just before the request, so heavy inputs exist only while in flight.
+        It runs once the request has its slots, so heavy inputs exist only while in flight.
         It raises `JinaInputError` for an input that cannot be prepared.
+    :param size_of: Characters and images of a group's inputs, for the pacer's estimate before they exist.
+    :param prepare_in_thread: Run `make_input` in a worker thread (it blocks: images are decoded).
     :param embedded_meta: Meta added to every embedded document (a fresh copy each, never shared).
     :returns: Copies of all input documents, in order, with `embedding` set where it succeeded. `meta`
         has the `model`, the summed `usage` and `failed_documents`: `{"id", "error"}` for each document
@@ -269,24 +273,26 @@ def embed_documents(
     # A document's own input error, kept even when its batch's request fails: it is the error to fix.
     input_errors: dict[int, str] = {}
 
-    def run_group(positions: list[int]) -> _RequestOutcome:
+    async def run_group(positions: list[int]) -> _RequestOutcome:
         outcome = _RequestOutcome()
-        inputs = []
-        for position in positions:
-            try:
-                inputs.append(make_input(position))
-                outcome.sent.append(position)
-            except JinaInputError as error:
-                if raise_on_failure:
-                    raise
-                outcome.input_errors[position] = input_errors[position] = str(error)
-        if inputs:
+
+        def make_body() -> JsonBody | None:
+            inputs = []
+            for position in positions:
+                try:
+                    inputs.append(make_input(position))
+                    outcome.sent.append(position)
+                except JinaInputError as error:
+                    if raise_on_failure:
+                        raise
+                    outcome.input_errors[position] = input_errors[position] = str(error)
             # Serialized once, then the inputs are dropped: while the request waits for its answer only
             # the body's bytes are held (images are large: this halves the memory of a batch in flight).
-            body = encode_json(embeddings_payload(model, inputs, options))
-            inputs.clear()
-            answer = client.post_json(url, body)
-            del body
+            return encode_json(embeddings_payload(model, inputs, options)) if inputs else None
+
+        body = (lambda: asyncio.to_thread(make_body)) if prepare_in_thread else make_body
+        answer = await client.post_json_async(url, body, size=size_of(positions))
+        if answer is not None:
             result = parse_embeddings_response(
                 answer,
                 len(outcome.sent),
@@ -298,12 +304,8 @@ def embed_documents(
         return outcome
 
     with progress(len(documents), enabled=progress_bar, desc="Calculating embeddings") as advance:
-        outcomes = map_ordered(
-            run_group,
-            groups,
-            max_concurrency=max_concurrency,
-            on_done=lambda positions: advance(len(positions)),
-            fail_fast=raise_on_failure,
+        outcomes = await gather_ordered(
+            run_group, groups, on_done=lambda positions: advance(len(positions)), fail_fast=raise_on_failure
         )
 
     embeddings: dict[int, Embedding] = {}
@@ -334,6 +336,16 @@ def embed_documents(
             output.append(replace(document, embedding=None, meta=document.meta.copy()))
     meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
     return {"documents": output, "meta": meta}
+
+
+def text_size(texts: Sequence[Any]) -> Callable[[list[int]], tuple[int, int]]:
+    """`size_of` for text inputs: the characters of the group's texts (input errors count nothing)."""
+    return lambda positions: (sum(len(texts[p]) for p in positions if isinstance(texts[p], str)), 0)
+
+
+def image_size_of(positions: list[int]) -> tuple[int, int]:
+    """`size_of` for image inputs: one image per position."""
+    return 0, len(positions)
 
 
 def check_batch_size(batch_size: int) -> None:

@@ -1,47 +1,49 @@
 """Pacing requests to Jina's rate limits, shared by every client in the process that uses the same key and host.
 
-Jina limits each key's requests per minute (RPM), tokens per minute (TPM) and concurrent requests; a
-429 names the limit (`RATE_REQUEST_LIMIT_EXCEEDED`, `RATE_TOKEN_LIMIT_EXCEEDED`,
+Jina limits each key's requests per minute (RPM), tokens per minute (TPM) and concurrent requests; a 429
+names the limit (`RATE_REQUEST_LIMIT_EXCEEDED`, `RATE_TOKEN_LIMIT_EXCEEDED`,
 `RATE_CONCURRENCY_LIMIT_EXCEEDED`) and answers carry `X-RateLimit-Remaining-Requests` and
-`X-RateLimit-Remaining-Tokens` (OpenAPI `info.description`). A `RateLimiter` keeps requests within them
-instead of learning them from refusals:
+`X-RateLimit-Remaining-Tokens` (OpenAPI `info.description`). A `RateLimiter` lives on the request loop
+(`engine.py`), so it needs no lock. Its rules:
 
-- concurrency: a concurrency 429 sets the bound of requests in flight to how many of ours the server
-  was already holding, and the refused request goes again as soon as one of them finishes;
-- RPM / TPM: each request reserves 1 request and its estimated tokens from what the last answer's
-  headers said was left; when the window's budget is spent, requests wait for the next window
-  instead of being sent to be refused. Token estimates come from the characters sent, calibrated by
-  the `usage` of earlier answers.
-
-What the reference does not say, and what this assumes: a window is a minute (`JINA_RATE_WINDOW`
-overrides it, for servers with shorter windows such as a test emulator) that opens with the first
-request after the previous one closed, so it closes at the latest a minute after the first request we
-sent into it; `Retry-After`, when sent, says when it closes. Refused requests use no budget.
-
-Nothing is required to configure. A known tier or limits can be stated with `JINA_RATE_LIMITS`
-(`free`, `tier1`, `tier2`, or `rpm=500,tpm=1000000,concurrency=5`) or `JinaClient(rate_limits=...)`.
+- Requests in flight for the key: what the user stated wins (a component's `max_concurrency`, or the
+  concurrency of `JINA_RATE_LIMITS`), from the first request. With nothing stated, 5 (the Free tier's),
+  then 6, then doubling after each full round without a refusal, up to 500 (the highest tier).
+- A concurrency 429 while k of ours are on the wire lowers the bound to k (at least 1); with none of ours
+  on the wire it lowers nothing (someone else holds the key) and pauses the key briefly. A window
+  without such a refusal forgets the lowered bound, which then grows back from it (+1, then doubling).
+- RPM / TPM: each request reserves 1 request and its estimated tokens from what the answers of the
+  current window say is left (lowest figure wins; a new window starts unknown, so a mid-window figure is
+  never taken for the limit). When it is spent, requests wait for the next window instead of being
+  refused. Token estimates come from the characters sent, calibrated by the `usage` of earlier answers.
+- Windows: the reference does not say how they are placed. A window of the server's, whether opened by
+  our first request or sitting on a fixed clock, closes at most `window` seconds (a minute;
+  `JINA_RATE_WINDOW` overrides it) after our first request in it, so that is when we send again; a
+  `Retry-After` says exactly when. A refused request costs no budget (assumed).
+- Nothing the server sends can stop the key: every figure is parsed defensively (anything odd is ignored
+  and logged at debug), and no pause lasts over `MAX_RETRY_AFTER` (60 s).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import os
 import random
 import re
-import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import requests
+from haystack import logging
 
-from haystack_integrations.common.jina.cancellation import wait_for_slot
-from haystack_integrations.common.jina.endpoints import without_query
-from haystack_integrations.common.jina.errors import JinaRateLimitError, retry_clock
+from haystack_integrations.common.jina import fork
+
+logger = logging.getLogger(__name__)
 
 REQUEST_LIMIT = "RATE_REQUEST_LIMIT_EXCEEDED"
 TOKEN_LIMIT = "RATE_TOKEN_LIMIT_EXCEEDED"
@@ -51,16 +53,16 @@ WINDOW_SECONDS = 60.0
 INITIAL_TOKENS_PER_CHAR = 0.25
 #: Tokens reserved per image or PDF input. The reference gives no per-image count; answers correct it.
 IMAGE_TOKENS = 1000
-#: Requests in flight before the key's concurrency limit is known: the lowest published (Free tier),
-#: then one more, then doubling after each full round without a refusal (up to the highest published).
+#: Requests in flight for a key when nobody stated its limit: the lowest published (the Free tier's).
 START_CONCURRENCY = 5
-#: The longest this package waits on its own for a rate limit (a Retry-After, a window): longer waits are the
-#: caller's to schedule, so they raise `JinaRateLimitError` at once instead of blocking a call for an hour.
+#: The longest this package waits on its own for a rate limit (a Retry-After, a window).
 MAX_RETRY_AFTER = 60.0
+#: The highest published concurrency (Tier 2).
 MAX_CONCURRENCY = 500
-#: How many windows a learned concurrency bound holds before one more slot is tried.
-PROBE_WINDOWS = 10
-_USAGE = re.compile(rb'"total_tokens"\s*:\s*(\d+)')
+#: Limiters kept for keys with nothing in flight (least recently used ones are dropped beyond this).
+MAX_IDLE_LIMITERS = 64
+_MAX_DIGITS = 15  # larger figures are not rate-limit counts (and int() of 4,300+ digits raises)
+_USAGE = re.compile(rb'"total_tokens"\s*:\s*(\d{1,15})(?!\d)')
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,11 @@ def parse_limits(spec: str | Mapping[str, Any] | Limits | None) -> Limits | None
     if unknown:
         msg = f"Unknown limit(s) {', '.join(sorted(unknown))}; use rpm, tpm and concurrency"
         raise ValueError(msg)
-    values = {key: None if spec[key] is None else int(spec[key]) for key in spec}
+    try:
+        values = {key: None if spec[key] is None else int(spec[key]) for key in spec}
+    except (TypeError, ValueError):
+        msg = f"Limits must be whole numbers: {dict(spec)}"
+        raise ValueError(msg) from None
     if any(value is not None and value < 1 for value in values.values()):
         msg = f"Limits must be at least 1: {values}"
         raise ValueError(msg)
@@ -108,7 +114,57 @@ def env_limits() -> Limits | None:
 
 
 def env_window() -> float:
-    return float(os.environ.get("JINA_RATE_WINDOW") or WINDOW_SECONDS)
+    raw = os.environ.get("JINA_RATE_WINDOW")
+    value = _finite(raw) if raw else None
+    return value if value is not None and value > 0 else WINDOW_SECONDS
+
+
+def _finite(raw: Any) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def count(raw: str | None) -> int | None:
+    """A header's count: ASCII digits only, at most 15 of them; anything else is `None` (logged at debug)."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS:
+        return int(text)
+    logger.debug("Ignored a rate-limit figure that is not a count: {value!r}", value=raw[:40])
+    return None
+
+
+def retry_after_seconds(raw: str | None, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds from now: a number of seconds or an HTTP date; `None` when absent or unreadable."""
+    if not raw:
+        return None
+    text = raw.strip()[:100]
+    seconds = _finite(text) if text.isascii() else None
+    if seconds is not None:
+        return max(0.0, seconds)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        when = parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, OverflowError, IndexError):
+        logger.debug("Ignored an unreadable Retry-After: {value!r}", value=text[:40])
+        return None
+    seconds = when - (time.time() if now is None else now)
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+class Answer(Protocol):
+    """What the limiter reads of an answer (see `client.Answer`)."""
+
+    status_code: int
+    content: bytes
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
 
 @dataclass(eq=False)
@@ -124,51 +180,26 @@ class Ticket:
     path: str
 
 
-class Pacer(Protocol):
-    def acquire(self, url: str, payload: Any) -> Ticket: ...
-
-    def release(self, ticket: Ticket, response: requests.Response | None) -> None: ...
-
-    def retry_delay(self, code: str | None, status: int | None) -> float | None: ...
-
-
 @dataclass
 class _Budget:
     """One per-minute budget (requests or tokens) as far as we know it."""
 
-    limit: int | None = None  # stated, or learned from headers
-    stated: bool = False
+    limit: int | None = None  # stated by the user; never learned (a mid-window figure is not the limit)
     left: float | None = None  # what is left of the current window; None: unknown, do not pace
-    used: float = 0.0  # what our requests sent in the current window cost (estimates until answered)
-    done: float = 0.0  # what those already answered cost
-    unsure: float = 0.0  # of `left`: what may not be counted in it yet
+    unsure: float = 0.0  # of `left`: what our requests in flight may not be counted in yet
 
     def new_window(self) -> None:
         self.left = None if self.limit is None else float(self.limit)
-        self.used = self.done = self.unsure = 0.0
+        self.unsure = 0.0
 
     def spend(self, cost: float) -> None:
-        self.used += cost
         if self.left is not None:
             self.left -= cost
 
-    def settle(self, reserved: float, actual: float) -> None:
-        """A request was served and cost `actual`."""
-        self.spend(actual - reserved)
-        self.done += actual
-
     def observe(self, remaining: int, in_flight: float) -> None:
-        """
-        An answer's `X-RateLimit-Remaining-*`, when `in_flight` is what our unanswered requests cost.
-
-        Each figure, less what we sent after it, is an upper bound of what is left (answers may arrive
-        out of order): the lowest wins. Our requests in flight when it came may not be counted in it
-        yet: `unsure` keeps their cost, for a lower bound.
-        """
+        """An answer's remaining figure, when `in_flight` is what our unanswered requests cost: the lowest wins."""
         if self.left is None or remaining < self.left or (remaining == self.left and in_flight < self.unsure):
             self.left, self.unsure = float(remaining), in_flight
-            if not in_flight and not self.stated:  # all ours are counted in it: the window's whole budget
-                self.limit = max(self.limit or 0, math.ceil(remaining + self.done))
 
     def blocks(self, cost: float, *, settled: bool) -> bool:
         """Whether `cost` may not fit; `settled`: none of our requests is in flight, so `left` is exact."""
@@ -179,7 +210,7 @@ class _Budget:
 
 class RateLimiter:
     """
-    The pacing of one key on one host (see the module docstring). Thread-safe; use `limiter_for`.
+    The pacing of one key on one host (see the module docstring). Use it only on the request loop.
 
     :param host: `scheme://host[:port]`, for `repr` only.
     :param stated: Limits the user stated; anything not stated is learned.
@@ -190,24 +221,22 @@ class RateLimiter:
         self.host = host
         self.window = window
         self._guard = window / 200  # timers are not exact
-        self._cond = threading.Condition()
         self.in_flight = 0
-        self._tickets: set[Ticket] = set()  # in flight
+        self._tickets: set[Ticket] = set()
         self.refused = 0
-        self.concurrency: int | None = None
-        self._concurrency_stated = False
-        self._concurrency_learned_at = 0.0
-        self._ramp, self._ramp_successes = START_CONCURRENCY, 0
+        self.stated_concurrency: int | None = None
+        self.learned: int | None = None  # lowered by a concurrency refusal; forgotten after a quiet window
+        self._learned_at = 0.0
+        self.ramp = START_CONCURRENCY
+        self._ramp_successes = 0
         self._requests = _Budget()
         self._tokens = _Budget()
-        # When the server's current window opened, at the latest: when our first answer of the window came
-        # (before that: when our first request of it was sent)
-        self._window_start: float | None = None
-        self._window_confirmed = False
+        self._window_start: float | None = None  # our first request of the current window was sent then
         self._window_id = 0
         self._paused_until = 0.0
         self._tokens_per_char: dict[str, float] = {}
         self._stated: Limits | None = None
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self.state(stated)
 
     def __repr__(self) -> str:
@@ -216,149 +245,201 @@ class RateLimiter:
             f"tpm={self._tokens.limit}, in_flight={self.in_flight})"
         )
 
+    @property
+    def concurrency(self) -> int | None:
+        """The key's bound as far as it is known: learned from a refusal, else stated; `None` if neither."""
+        return self.learned if self.learned is not None else self.stated_concurrency
+
+    def bound(self, cap: int | None) -> int:
+        """Requests of the key allowed in flight for a component whose own stated cap is `cap` (`None`: not stated)."""
+        if self.learned is not None:
+            return self.learned
+        if self.stated_concurrency is not None:
+            return self.stated_concurrency
+        # a component that states its own cap is bounded by it (in the client), not slowed down to the ramp
+        return MAX_CONCURRENCY if cap is not None else self.ramp
+
     def state(self, limits: Limits | None) -> None:
         """Take known limits (a stated tier): they replace what was learned. Stating the same again is a no-op."""
         if limits is None or limits == self._stated:
             return
-        with self._cond:
-            self._stated = limits
-            if limits.concurrency is not None:
-                self.concurrency, self._concurrency_stated = limits.concurrency, True
-            for budget, limit in ((self._requests, limits.rpm), (self._tokens, limits.tpm)):
-                if limit is not None:
-                    budget.limit, budget.stated = limit, True
-                    if budget.left is None:
-                        budget.left = float(limit - budget.used)
-            self._cond.notify_all()
+        self._stated = limits
+        if limits.concurrency is not None:
+            self.stated_concurrency, self.learned = limits.concurrency, None
+        for budget, limit in ((self._requests, limits.rpm), (self._tokens, limits.tpm)):
+            if limit is not None:
+                budget.limit = limit
+                if budget.left is None:
+                    budget.left = float(limit)
+        self._wake()
 
     # ------------------------------------------------------------------ before a request
-    def acquire(self, url: str, payload: Any) -> Ticket:
-        """Wait until the request fits the limits, then reserve its share."""
-        path = urlsplit(url).path
-        chars, images = _size(payload)
-        with self._cond:
-            per_char = self._tokens_per_char.get(path, INITIAL_TOKENS_PER_CHAR)
-            tokens = round(chars * per_char) + images * IMAGE_TOKENS
-            while True:
-                wait = self._wait_before_sending(time.monotonic(), tokens)
-                if wait == 0:
-                    break
-                if wait is not None and wait > max(MAX_RETRY_AFTER, self.window) + self._guard:
-                    raise _held_too_long(url, wait)
-                wait_for_slot(self._cond, wait, f"a request to {url}")  # a cancelled call stops waiting
-            now = time.monotonic()
-            if self._window_start is None:
-                self._window_start = now
-            ticket = Ticket(now, self._window_id, self.in_flight, tokens, chars, images, path)
-            self._tickets.add(ticket)
-            self.in_flight += 1
-            self._requests.spend(1)
-            self._tokens.spend(tokens)
-            return ticket
+    async def acquire(self, url: str, payload: Any, cap: int | None = None, size: tuple[int, int] | None = None) -> Ticket:
+        """
+        Wait until a request fits the limits, then reserve its share.
 
-    def _wait_before_sending(self, now: float, tokens: int) -> float | None:
+        :param cap: The sending component's stated `max_concurrency`, if any (see `bound`).
+        :param size: Characters and images of the body, when `payload` is not the body itself.
+        """
+        path = urlsplit(url).path
+        chars, images = size if size is not None else _size(payload)
+        tokens = round(chars * self._tokens_per_char.get(path, INITIAL_TOKENS_PER_CHAR)) + images * IMAGE_TOKENS
+        loop = asyncio.get_running_loop()
+        queued = False
+        while True:
+            wait = self._wait_before_sending(loop.time(), tokens, cap)
+            if wait == 0:
+                break
+            waiter = loop.create_future()
+            # in order of arrival: a waiter woken but still blocked goes back to the front
+            if queued:
+                self._waiters.appendleft(waiter)
+            else:
+                self._waiters.append(waiter)
+            queued = True
+            try:
+                if wait is None:
+                    await waiter
+                else:
+                    await asyncio.wait_for(asyncio.shield(waiter), min(wait, MAX_RETRY_AFTER))
+            except asyncio.TimeoutError:
+                pass
+            except BaseException:
+                self._discard(waiter)
+                self._wake()  # pass on a wake-up this waiter may have taken
+                raise
+            self._discard(waiter)
+        now = loop.time()
+        if self._window_start is None:
+            self._window_start = now
+        ticket = Ticket(now, self._window_id, self.in_flight, tokens, chars, images, path)
+        self._tickets.add(ticket)
+        self.in_flight += 1
+        self._requests.spend(1)
+        self._tokens.spend(tokens)
+        self._wake()  # the next in line may fit too
+        return ticket
+
+    def _discard(self, waiter: asyncio.Future[None]) -> None:
+        try:
+            self._waiters.remove(waiter)
+        except ValueError:
+            pass
+
+    def _wake(self) -> None:
+        """Wake the first waiter; it wakes the next when it goes (one at a time keeps the order)."""
+        while self._waiters:
+            waiter = self._waiters[0]
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+            self._waiters.popleft()
+
+    def _wait_before_sending(self, now: float, tokens: int, cap: int | None) -> float | None:
         """0 to send now, else seconds to wait (`None`: until a request finishes)."""
         if now < self._paused_until:
             return self._paused_until - now
         if self._window_start is not None and now >= self._window_start + self.window + self._guard:
             self._new_window()
-        if self.concurrency is not None:
-            if not self._concurrency_stated and now - self._concurrency_learned_at >= PROBE_WINDOWS * self.window:
-                # now and then, try one more slot: the key's other users may have gone (one refusal if not)
-                self.concurrency += 1
-                self._concurrency_learned_at = now
-            if self.in_flight >= self.concurrency:
-                return None
-        elif self.in_flight >= self._ramp:
+        if self.learned is not None and now - self._learned_at >= self.window:
+            # a quiet window: the key's other users may have gone; grow back from the lowered bound
+            self.ramp, self._ramp_successes, self.learned = self.learned + 1, 0, None
+        if self.in_flight >= self.bound(cap):
             return None
         settled = not self.in_flight
         if self._requests.blocks(1, settled=settled) or self._tokens.blocks(tokens, settled=settled):
             if self.in_flight:
                 return None  # their answers will tell what is really left
-            # the window's budget is spent: wait for the next one rather than be refused
+            # the window's budget is spent: wait until it has surely closed rather than be refused
             start = self._window_start if self._window_start is not None else now
             self._paused_until = start + self.window + self._guard
-            return self._paused_until - now
+            return max(self._paused_until - now, self._guard)
         return 0
 
     def _new_window(self) -> None:
         self._window_start = None
-        self._window_confirmed = False
         self._window_id += 1
         self._requests.new_window()
         self._tokens.new_window()
 
     # ------------------------------------------------------------------ after an answer
-    def release(self, ticket: Ticket, response: requests.Response | None) -> None:
-        """Learn from the answer (`None`: none came) and free the request's slot."""
-        with self._cond:
-            self.in_flight -= 1
-            self._tickets.discard(ticket)
-            current = ticket.window == self._window_id
-            if response is not None and response.status_code == 429:
-                self._refused(ticket, response, current)
-            elif response is not None and response.ok:
-                self._ramp_up(ticket)
-                actual = self._calibrate(ticket, response)
-                if current:
-                    self._requests.settle(1, 1)
-                    self._tokens.settle(ticket.tokens, ticket.tokens if actual is None else actual)
-            elif current:  # not served: the server counts only what it admits
-                self._requests.spend(-1)
-                self._tokens.spend(-ticket.tokens)
-            if response is not None and current:
-                if not self._window_confirmed:
-                    self._window_start, self._window_confirmed = time.monotonic(), True
-                self._observe_headers(response)
-            self._cond.notify_all()
+    def release(self, ticket: Ticket, answer: Answer | None) -> None:
+        """Learn from the answer (`None`: none came) and free the request's slot. Never raises."""
+        if ticket not in self._tickets:
+            return  # released already
+        self._tickets.discard(ticket)
+        self.in_flight -= 1
+        try:
+            self._learn(ticket, answer)
+        except Exception as error:  # a bug must not cost the key a slot
+            logger.debug("Rate limiter could not read an answer: {error}", error=repr(error)[:200])
+        self._wake()
+
+    def _learn(self, ticket: Ticket, answer: Answer | None) -> None:
+        current = ticket.window == self._window_id
+        status = answer.status_code if answer is not None else None
+        if status == 429 and answer is not None:
+            self._refused(ticket, answer, current)
+        elif answer is not None and 200 <= answer.status_code < 300:
+            self._ramp_up(ticket)
+            if current:
+                actual = self._calibrate(ticket, answer)
+                self._tokens.spend((ticket.tokens if actual is None else actual) - ticket.tokens)
+        elif current:  # not served: the server counts only what it admits (assumed)
+            self._requests.spend(-1)
+            self._tokens.spend(-ticket.tokens)
+        if answer is not None and current:
+            self._observe_headers(answer)
 
     def _ramp_up(self, ticket: Ticket) -> None:
-        """While the concurrency limit is unknown, a full round of successes at the bound raises it."""
-        if self.concurrency is not None or ticket.others + 1 < self._ramp:
+        """While nothing is stated or learned, a full round of successes at the bound raises it."""
+        if self.learned is not None or self.stated_concurrency is not None or ticket.others + 1 < self.ramp:
             return
         self._ramp_successes += 1
-        if self._ramp_successes >= self._ramp:
-            grown = self._ramp + 1 if self._ramp == START_CONCURRENCY else 2 * self._ramp
-            self._ramp, self._ramp_successes = min(MAX_CONCURRENCY, grown), 0
+        if self._ramp_successes >= self.ramp:
+            grown = self.ramp + 1 if self.ramp == START_CONCURRENCY else 2 * self.ramp
+            self.ramp, self._ramp_successes = min(MAX_CONCURRENCY, grown), 0
 
-    def _calibrate(self, ticket: Ticket, response: requests.Response) -> int | None:
+    def _calibrate(self, ticket: Ticket, answer: Answer) -> int | None:
         """The tokens the answer reports in `usage`; they tune the estimate of later requests."""
-        match = _USAGE.search(response.content or b"")
+        match = _USAGE.search(answer.content or b"")
         if match is None:
             return None
         actual = int(match.group(1))
         if ticket.chars and not ticket.images:
-            ratio = actual / ticket.chars
+            ratio = min(actual / ticket.chars, 10.0)  # an absurd count must not stop the key
             previous = self._tokens_per_char.get(ticket.path)
             self._tokens_per_char[ticket.path] = ratio if previous is None else 0.7 * previous + 0.3 * ratio
         return actual
 
-    def _observe_headers(self, response: requests.Response) -> None:
+    def _observe_headers(self, answer: Answer) -> None:
         mine = [t for t in self._tickets if t.window == self._window_id]
         in_flight = {"Requests": len(mine), "Tokens": sum(t.tokens for t in mine)}
         for budget, name in ((self._requests, "Requests"), (self._tokens, "Tokens")):
-            value = response.headers.get(f"X-RateLimit-Remaining-{name}")
-            if value is not None and value.strip().isdigit():
-                budget.observe(int(value), in_flight[name])
+            remaining = count(answer.headers.get(f"X-RateLimit-Remaining-{name}"))
+            if remaining is not None:
+                budget.observe(remaining, in_flight[name])
 
-    def _refused(self, ticket: Ticket, response: requests.Response, current: bool) -> None:
+    def _refused(self, ticket: Ticket, answer: Answer, current: bool) -> None:
         self.refused += 1
-        now = time.monotonic()
-        code = error_code(response)
-        retry_after = _retry_after_seconds(response)
+        now = asyncio.get_running_loop().time()
+        code = error_code(answer)
+        retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
+        if retry_after is not None:
+            retry_after = min(retry_after, MAX_RETRY_AFTER)  # a longer wait fails the call (the client), not the key
         if current:
             self._requests.spend(-1)
             self._tokens.spend(-ticket.tokens)
         if code == CONCURRENCY_LIMIT:
             # The server holds at most the requests of ours still in flight (a refusal is immediate, they
-            # take a while): the bound becomes that. Counting at send time could undercount, as requests
-            # sent together reach the server in any order.
+            # take a while): the bound becomes that. With none of ours in flight, someone else holds the key:
+            # that says nothing of its limit, so only pause.
             held = self.in_flight
-            self.concurrency = max(1, min(self.concurrency or held, held))
-            self._concurrency_stated = False
-            self._concurrency_learned_at = now
-            if held == 0:  # the key's slots are taken by someone else: no finish of ours will free one
-                pause = retry_after if retry_after is not None else random.uniform(0.5, 1.0)
+            if held:
+                self.learned = min(self.learned or held, held)
+                self._learned_at = now
+            else:
+                pause = retry_after if retry_after is not None else random.uniform(0.5, 1.0) * min(1.0, self.window)
                 self._paused_until = max(self._paused_until, now + pause)
         elif code in (REQUEST_LIMIT, TOKEN_LIMIT):
             spent = self._requests if code == REQUEST_LIMIT else self._tokens
@@ -366,10 +447,9 @@ class RateLimiter:
             if retry_after is not None:
                 # the window closes in `retry_after` seconds: align ours on it
                 self._window_start = now + retry_after - self.window - self._guard
-                self._window_confirmed = True
             elif self._window_start is None or self._window_start + self.window + self._guard <= now:
-                # our idea of the window is wrong (someone else opened it): look again a little later
-                self._window_start = now + self.window / 20 - self.window - self._guard
+                # no window of ours is open (someone else opened the server's): it closes within a window
+                self._window_start = now
             self._paused_until = self._window_start + self.window + self._guard
         elif retry_after is not None:
             self._paused_until = max(self._paused_until, now + retry_after)
@@ -381,134 +461,50 @@ class RateLimiter:
         return None
 
 
-class LegacyPolicy:
-    """
-    The policy the pacing replaced, kept to measure against (`benchmarks/bench_rate_limits.py`): halve the
-    requests in flight on any 429, add one back per `limit` successes, and leave retries to the client's
-    exponential backoff.
-    """
-
-    def __init__(self, host: str, stated: Limits | None = None, *, window: float = WINDOW_SECONDS) -> None:
-        self.host = host
-        self.limit: int | None = None  # unbounded until the first 429 (the client's own cap applies)
-        self.in_flight = 0
-        self._peak = 0  # most requests in flight so far: the client's own cap, which the old policy halved
-        self._successes = 0
-        self._cond = threading.Condition()
-
-    def state(self, limits: Limits | None) -> None:
-        pass
-
-    def acquire(self, url: str, payload: Any) -> Ticket:
-        with self._cond:
-            while self.limit is not None and self.in_flight >= self.limit:
-                wait_for_slot(self._cond, None, f"a request to {url}")
-            self.in_flight += 1
-            self._peak = max(self._peak, self.in_flight)
-            return Ticket(time.monotonic(), 0, self.in_flight - 1, 0, 0, 0, "")
-
-    def release(self, ticket: Ticket, response: requests.Response | None) -> None:
-        with self._cond:
-            self.in_flight -= 1
-            if response is not None and response.status_code == 429:
-                self.limit = max(1, (self.limit or self._peak) // 2)
-                self._successes = 0
-            elif response is not None and response.ok and self.limit is not None:
-                self._successes += 1
-                if self._successes >= self.limit:
-                    self.limit += 1
-                    self._successes = 0
-            self._cond.notify_all()
-
-    def retry_delay(self, code: str | None, status: int | None) -> float | None:
-        return None
-
-
 # ---------------------------------------------------------------------- one limiter per key and host
-@dataclass
-class _Registry:
-    limiters: dict[tuple[bytes, str], Any] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    policy: type[RateLimiter] | type[LegacyPolicy] = RateLimiter
-
-
-_registry = _Registry()
-
-
-def _held_too_long(url: str, wait: float) -> JinaRateLimitError:
-    """The key is rate limited for longer than we wait (a long Retry-After was learned): say until when."""
-    endpoint = without_query(url)
-    message = (
-        f"Jina API rate limit: this key was asked to wait {wait:.0f} s (Retry-After), more than the "
-        f"{MAX_RETRY_AFTER:.0f} s this client waits, so no request was sent to {endpoint}. "
-        f"Retry after {retry_clock(wait)}."
-    )
-    error = JinaRateLimitError(message, status_code=429, endpoint=endpoint)
-    error.retry_after = wait
-    return error
+_limiters: OrderedDict[tuple[bytes, str], RateLimiter] = OrderedDict()
 
 
 def forget_all() -> None:
     """Drop every limiter: what was learned starts afresh (a forked child does this on its own)."""
-    _registry.limiters = {}
-    _registry.lock = threading.Lock()
+    global _limiters  # noqa: PLW0603
+    _limiters = OrderedDict()
 
 
-if hasattr(os, "register_at_fork"):
-    # a child process has its own connections and its own share of the limits; it must also not
-    # inherit a lock that some parent thread held at the fork
-    os.register_at_fork(after_in_child=forget_all)
+fork.on_fork_in_child(forget_all)
 
 
-def limiter_for(auth: str, url: str, stated: Limits | None = None) -> Pacer:
+def limiter_for(auth: str, url: str, stated: Limits | None = None) -> RateLimiter:
     """
     The limiter shared by every client in this process that sends `auth` (the key) to `url`'s host.
 
-    The registry holds a hash of the key, never the key.
+    The registry holds a hash of the key, never the key; limiters with nothing in flight beyond the
+    `MAX_IDLE_LIMITERS` most recently used are dropped, so it stays bounded by what is live.
     """
     parts = urlsplit(url)
     host = f"{parts.scheme}://{parts.netloc}"
     key = (hashlib.sha256(auth.encode()).digest(), host)
-    registry = _registry
-    limiter = registry.limiters.get(key)
+    limiter = _limiters.get(key)
     if limiter is None:
-        with registry.lock:
-            limiter = registry.limiters.get(key)
-            if limiter is None:
-                limiter = registry.policy(host, env_limits(), window=env_window())
-                registry.limiters[key] = limiter
+        limiter = _limiters[key] = RateLimiter(host, env_limits(), window=env_window())
+        if len(_limiters) > MAX_IDLE_LIMITERS:
+            for old_key, old in list(_limiters.items())[: len(_limiters) - MAX_IDLE_LIMITERS]:
+                if not old.in_flight and not old._waiters:
+                    del _limiters[old_key]
+    else:
+        _limiters.move_to_end(key)
     if stated is not None:
         limiter.state(stated)
     return limiter
 
 
-@contextmanager
-def use_policy(policy: type[RateLimiter] | type[LegacyPolicy]) -> Iterator[None]:
-    """Build new limiters with `policy` (for benchmarks); limiters made before are kept as they are."""
-    previous = _registry.policy
-    _registry.policy = policy
-    try:
-        yield
-    finally:
-        _registry.policy = previous
-
-
-def error_code(response: requests.Response) -> str | None:
+def error_code(answer: Answer) -> str | None:
     """The `code` of an error body (`{"detail", "code", "request_id"}`), if there is one."""
-    try:
-        body = response.json()
-    except ValueError:
+    body = answer.content or b""
+    if len(body) > 65536:
         return None
-    code = body.get("code") if isinstance(body, dict) else None
-    return code if isinstance(code, str) else None
-
-
-def _retry_after_seconds(response: requests.Response) -> float | None:
-    value = (response.headers.get("Retry-After") or "").strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: left to the client's own handling
+    match = re.search(rb'"code"\s*:\s*"([A-Z_]{1,64})"', body)  # no JSON parse: a body may be nested 200,000 deep
+    return match.group(1).decode() if match else None
 
 
 def _size(payload: Any) -> tuple[int, int]:
@@ -528,9 +524,9 @@ def _size(payload: Any) -> tuple[int, int]:
     items = payload.get("input", payload.get("documents"))
     if isinstance(items, str | dict):
         items = [items]
-    count = 0
+    number = 0
     for item in items if isinstance(items, list) else ():
-        count += 1
+        number += 1
         if isinstance(item, str):
             chars += len(item)
         elif isinstance(item, dict):
@@ -541,5 +537,5 @@ def _size(payload: Any) -> tuple[int, int]:
                 images += 1
     query = payload.get("query")
     if isinstance(query, str):
-        chars += len(query) * max(1, count)
+        chars += len(query) * max(1, number)
     return chars, images

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import requests
-from haystack import Document
-from requests.structures import CaseInsensitiveDict
 
-from haystack_integrations.common.jina.client import parse_json
+from haystack import Document
+from multidict import CIMultiDict as CaseInsensitiveDict
+
+from haystack_integrations.common.jina.client import Answer, parse_json
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 
@@ -208,13 +208,13 @@ def return_format_of(headers: Mapping[str, str]) -> str:
     return value.strip().lower() if value and value.strip() else DEFAULT_RETURN_FORMAT
 
 
-def malformed(response: requests.Response, url: str, problem: str) -> JinaMalformedResponseError:
+def malformed(response: Answer, url: str, problem: str) -> JinaMalformedResponseError:
     endpoint = called_endpoint(url)
     msg = f"Jina Reader API answered HTTP {response.status_code} from {endpoint} with an unexpected body: {problem}"
     return JinaMalformedResponseError(msg, status_code=response.status_code, endpoint=endpoint)
 
 
-def envelope(response: requests.Response, url: str) -> dict[str, Any]:
+def envelope(response: Answer, url: str) -> dict[str, Any]:
     """The `{"code": 200, "status": ..., "data": ...}` answer, checked to have `data`."""
     body = parse_json(response, url)
     if not isinstance(body, dict):
@@ -228,14 +228,14 @@ def envelope(response: requests.Response, url: str) -> dict[str, Any]:
     return body
 
 
-def result_list(data: Any, response: requests.Response, url: str) -> list[Any]:
+def result_list(data: Any, response: Answer, url: str) -> list[Any]:
     """The results of a search answer's `data`."""
     if not isinstance(data, list):
         raise malformed(response, url, f"'data' should be a list of results, got {type(data).__name__}")
     return data
 
 
-def page_document(item: Any, return_format: str, response: requests.Response, url: str) -> Document:
+def page_document(item: Any, return_format: str, response: Answer, url: str) -> Document:
     """
     A read result or one search result as a Document.
 

@@ -160,7 +160,7 @@ class Fault:
     status: int = 500
     detail: str = "Injected fault"
     code: str | None = None
-    retry_after: float | None = None
+    retry_after: float | str | None = None  # a str is sent as it is (a date, or an odd value on purpose)
     delay: float = 0.0
 
     def matches(self, request: RecordedRequest) -> bool:
@@ -451,7 +451,7 @@ class JinaEmulator:
         if fault is not None and fault.kind == "reset":
             return Reply(delivery="reset")
         if fault is not None and fault.kind == "status":
-            headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+            headers = {} if fault.retry_after is None else {"Retry-After": _header_number(fault.retry_after)}
             return Reply(fault.status, error_body(fault.status, fault.detail, fault.code), headers=headers)
         if fault is not None and fault.kind == "malformed":
             return Reply(200, b"<html>502 Bad Gateway</html>")
@@ -600,3 +600,7 @@ def _load_routes() -> None:
     for module in pkgutil.iter_modules(package.__path__):
         if module.name.startswith("routes_"):
             importlib.import_module(f"{package.__name__}.{module.name}")
+
+
+def _header_number(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:g}"

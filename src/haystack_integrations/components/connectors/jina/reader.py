@@ -3,12 +3,12 @@ import warnings
 from typing import Any
 from urllib.parse import urljoin
 
-import requests
+
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
+from haystack_integrations.common.jina.client import Answer, JinaClient
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaError
 from haystack_integrations.common.jina.reader import (
@@ -94,6 +94,7 @@ class JinaReaderConnector(JinaComponentBase):
         with_iframe: bool | None = None,
         with_shadow_dom: bool | None = None,
         respond_with: str | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         """
         Create a JinaReaderConnector.
@@ -139,6 +140,9 @@ class JinaReaderConnector(JinaComponentBase):
         :param with_shadow_dom: `X-With-Shadow-Dom`: include the content of shadow DOM.
         :param respond_with: `X-Respond-With`, e.g. `readerlm-v2` (convert with Jina's ReaderLM) or
             `no-content` (search: titles, URLs and descriptions only).
+        :param max_concurrency: Requests in flight at once, at most, over all concurrent runs of this instance.
+            `None` follows the key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server
+            accepts more.
         :raises ValueError: If `mode` or a reader option is not valid (a value with CR or LF included).
         """
         self.mode = mode if isinstance(mode, JinaReaderMode) else JinaReaderMode.from_str(mode)
@@ -170,7 +174,8 @@ class JinaReaderConnector(JinaComponentBase):
             "Accept": ACCEPT_JSON if json_response else ACCEPT_TEXT,
             **option_headers({name: getattr(self, name) for name in READER_OPTIONS}),
         }
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries)
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+        self.max_concurrency = self._client.max_concurrency
 
     @property
     def endpoint(self) -> str:
@@ -195,6 +200,7 @@ class JinaReaderConnector(JinaComponentBase):
             timeout=self.timeout,
             max_retries=self.max_retries,
             **{name: getattr(self, name) for name in READER_OPTIONS},
+            **stated(max_concurrency=self.max_concurrency),
         )
 
     @component.output_types(documents=list[Document])
@@ -211,7 +217,20 @@ class JinaReaderConnector(JinaComponentBase):
         :raises JinaError: If the call fails or the answer is not what the endpoint promises. In `ground`
             mode a 404 or 410 says that the grounding endpoint may be retired.
         """
-        self.warm_up()  # a missing key raises here, before any item can fail on its own
+        return self._call(self._read(query, headers))
+
+    @component.output_types(documents=list[Document])
+    async def run_async(self, query: str, headers: dict[str, str] | None = None) -> dict[str, list[Document]]:
+        """
+        Like `run`, without blocking the event loop.
+
+        :param query: A URL (`read`), a search query (`search`) or a statement (`ground`).
+        :param headers: Extra reader option headers; they override the component's options.
+        :returns: `documents`, as `run`.
+        """
+        return await self._call_async(self._read(query, headers))
+
+    async def _read(self, query: str, headers: dict[str, str] | None) -> dict[str, list[Document]]:
         if not isinstance(query, str):
             msg = f"JinaReaderConnector expects a string query, got {type(query).__name__}"
             raise TypeError(msg)
@@ -226,7 +245,7 @@ class JinaReaderConnector(JinaComponentBase):
         # Any other redirect (a proxy, http -> https) is followed as usual.
         image_as_text = not json_answer and CONTENT_FIELD_BY_FORMAT.get(return_format) in IMAGE_FIELDS
         try:
-            response = self._client.request("GET", url, headers=sent, allow_redirects=not image_as_text)
+            response = await self._client.send("GET", url, headers=sent, allow_redirects=not image_as_text)
         except JinaError as error:
             if self.mode is JinaReaderMode.GROUND and error.status_code in RETIRED_STATUS:
                 raise _retired(error) from error
@@ -244,19 +263,8 @@ class JinaReaderConnector(JinaComponentBase):
             return {"documents": [_ground_document(data, response, url)]}
         return {"documents": [page_document(data, return_format, response, url)]}
 
-    @component.output_types(documents=list[Document])
-    async def run_async(self, query: str, headers: dict[str, str] | None = None) -> dict[str, list[Document]]:
-        """
-        Like `run`, without blocking the event loop.
 
-        :param query: A URL (`read`), a search query (`search`) or a statement (`ground`).
-        :param headers: Extra reader option headers; they override the component's options.
-        :returns: `documents`, as `run`.
-        """
-        return await in_thread(self.run, query, headers)
-
-
-def _text_document(response: requests.Response, url: str, query: str, return_format: str) -> Document:
+def _text_document(response: Answer, url: str, query: str, return_format: str) -> Document:
     """The text answer as one Document; a redirect (screenshot, pageshot) gives the image's URL instead."""
     content_type = response.headers.get("Content-Type", "")
     meta: dict[str, Any] = {"content_type": content_type, "query": query}
@@ -281,7 +289,7 @@ def _retired(error: JinaError) -> JinaError:
     return retired
 
 
-def _ground_document(item: Any, response: requests.Response, url: str) -> Document:
+def _ground_document(item: Any, response: Answer, url: str) -> Document:
     """The grounding verdict: the reason as content; factuality, result, references and usage as meta."""
     if not isinstance(item, dict) or not isinstance(item.get("reason"), str):
         raise malformed(response, url, "the grounding result should be a JSON object with a 'reason' string")

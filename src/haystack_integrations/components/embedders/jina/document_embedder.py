@@ -3,11 +3,11 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
+from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.component_utils import (
     JinaComponentBase,
     check_documents,
-    in_thread,
+    stated,
     text_with_meta,
     to_dict,
 )
@@ -20,6 +20,7 @@ from haystack_integrations.common.jina.embeddings import (
     check_embedding_type,
     embed_documents,
     request_options,
+    text_size,
     unwrap,
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
@@ -71,7 +72,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
         truncate: bool | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int | None = None,
         raise_on_failure: bool = True,
     ) -> None:
         """
@@ -113,8 +114,9 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
-        :param max_concurrency: Requests in flight at once, at most; fewer while the key's rate limits
-            require it (the pacer shared per key and host).
+        :param max_concurrency: Requests in flight at once, at most, from the first request; fewer only while
+            the key's limits require it. `None` follows the key: the concurrency of `JINA_RATE_LIMITS`, else
+            5 (the Free tier's) growing while the server accepts more (see the README's concurrency section).
         :param raise_on_failure: If `True`, a failed request or a bad document raises. If `False`, the
             affected documents come back without embedding and `meta["failed_documents"]` lists their
             ids with the error; the rest are embedded.
@@ -139,10 +141,10 @@ class JinaDocumentEmbedder(JinaComponentBase):
         self.truncate = truncate
         self.timeout = timeout
         self.max_retries = max_retries
-        self.max_concurrency = max_concurrency
         self.raise_on_failure = raise_on_failure
         check_embedding_model(model, request_options(self))
         self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+        self.max_concurrency = self._client.max_concurrency
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
@@ -171,7 +173,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
             truncate=self.truncate,
             timeout=self.timeout,
             max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
+            **stated(max_concurrency=self.max_concurrency),
             raise_on_failure=self.raise_on_failure,
         )
 
@@ -198,26 +200,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document has nothing to embed (with `raise_on_failure`).
         """
-        self.warm_up()  # a missing key raises here, before any item can fail on its own
-        check_documents(documents, "JinaDocumentEmbedder", "To embed a single string, use JinaTextEmbedder.")
-        texts = check_each(documents, self._text_to_embed, raise_on_failure=self.raise_on_failure)
-
-        if self.late_chunking:
-            groups = late_chunking_groups(documents, texts, self.batch_size, self.model_name)
-        else:
-            groups = batch_positions(len(documents), self.batch_size)
-        return embed_documents(
-            self._client,
-            self.base_url,
-            documents,
-            groups,
-            lambda position: unwrap(texts[position]),
-            model=self.model_name,
-            options=request_options(self),
-            max_concurrency=self.max_concurrency,
-            raise_on_failure=self.raise_on_failure,
-            progress_bar=self.progress_bar,
-        )
+        return self._call(self._embed(documents))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
@@ -227,4 +210,25 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :param documents: The Documents to embed.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await in_thread(self.run, documents)
+        return await self._call_async(self._embed(documents))
+
+    async def _embed(self, documents: list[Document]) -> dict[str, Any]:
+        check_documents(documents, "JinaDocumentEmbedder", "To embed a single string, use JinaTextEmbedder.")
+        texts = check_each(documents, self._text_to_embed, raise_on_failure=self.raise_on_failure)
+
+        if self.late_chunking:
+            groups = late_chunking_groups(documents, texts, self.batch_size, self.model_name)
+        else:
+            groups = batch_positions(len(documents), self.batch_size)
+        return await embed_documents(
+            self._client,
+            self.base_url,
+            documents,
+            groups,
+            lambda position: unwrap(texts[position]),
+            model=self.model_name,
+            options=request_options(self),
+            raise_on_failure=self.raise_on_failure,
+            progress_bar=self.progress_bar,
+            size_of=text_size(texts),
+        )

@@ -5,8 +5,8 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents, in_thread, to_dict
+from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents, stated, to_dict
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
@@ -14,6 +14,7 @@ from haystack_integrations.common.jina.embeddings import (
     check_dimensions,
     check_each,
     embed_documents,
+    image_size_of,
     unwrap,
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
@@ -84,7 +85,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         batch_size: int = 5,
         task: str | None = None,
         progress_bar: bool = True,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         raise_on_failure: bool = True,
@@ -114,7 +115,8 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             `None` sends none.
         :param progress_bar: Show a progress bar counting embedded documents.
         :param max_concurrency: Requests in flight at once (each with its batch of prepared images), at
-            most; fewer while the key's rate limits require it (the pacer shared per key and host).
+            most, from the first request; fewer only while the key's limits require it. `None` follows the
+            key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server accepts more.
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
@@ -134,12 +136,12 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         self.batch_size = batch_size
         self.task = task
         self.progress_bar = progress_bar
-        self.max_concurrency = max_concurrency
         self.timeout = timeout
         self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         check_embedding_model(model, {"task": task, "dimensions": self.embedding_dimension}, images=True)
         self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+        self.max_concurrency = self._client.max_concurrency
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
@@ -162,7 +164,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             batch_size=self.batch_size,
             task=self.task,
             progress_bar=self.progress_bar,
-            max_concurrency=self.max_concurrency,
+            **stated(max_concurrency=self.max_concurrency),
             timeout=self.timeout,
             max_retries=self.max_retries,
             raise_on_failure=self.raise_on_failure,
@@ -180,7 +182,19 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document's image cannot be used (with `raise_on_failure`).
         """
-        self.warm_up()  # a missing key raises here, before any item can fail on its own
+        return self._call(self._embed(documents))
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    async def run_async(self, documents: list[Document]) -> dict[str, Any]:
+        """
+        Embed the images of Documents without blocking the event loop. Same parameters and result as `run`.
+
+        :param documents: Documents whose meta names an image file or a PDF page.
+        :returns: `documents` and `meta`, as `run`.
+        """
+        return await self._call_async(self._embed(documents))
+
+    async def _embed(self, documents: list[Document]) -> dict[str, Any]:
         check_documents(documents, "JinaDocumentImageEmbedder", "To embed a string, use JinaTextEmbedder.")
 
         # Cheap checks first (meta, paths, types: no file is read), so a bad document fails before any request.
@@ -215,7 +229,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             return {source.input_field if isinstance(source, ImageURL) else "image": future.result()}
 
         try:
-            return embed_documents(
+            return await embed_documents(
                 self._client,
                 self.base_url,
                 documents,
@@ -223,9 +237,10 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
                 make_input,
                 model=self.model_name,
                 options={"task": self.task, "dimensions": self.embedding_dimension},
-                max_concurrency=self.max_concurrency,
                 raise_on_failure=self.raise_on_failure,
                 progress_bar=self.progress_bar,
+                size_of=image_size_of,
+                prepare_in_thread=True,
                 embedded_meta={
                     "embedding_source": {"type": "image", "file_path_meta_field": self.file_path_meta_field}
                 },
@@ -236,12 +251,3 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             for future in leftover:  # left over when a batch failed early: do not prepare them
                 future.cancel()
 
-    @component.output_types(documents=list[Document], meta=dict[str, Any])
-    async def run_async(self, documents: list[Document]) -> dict[str, Any]:
-        """
-        Embed the images of Documents without blocking the event loop. Same parameters and result as `run`.
-
-        :param documents: Documents whose meta names an image file or a PDF page.
-        :returns: `documents` and `meta`, as `run`.
-        """
-        return await in_thread(self.run, documents)

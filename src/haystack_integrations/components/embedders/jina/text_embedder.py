@@ -4,7 +4,7 @@ from haystack import component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     check_dimensions,
@@ -51,6 +51,7 @@ class JinaTextEmbedder(JinaComponentBase):
         truncate: bool | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         """
         Create a JinaTextEmbedder.
@@ -84,6 +85,9 @@ class JinaTextEmbedder(JinaComponentBase):
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
+        :param max_concurrency: Requests in flight at once, at most, over all concurrent `run` / `run_async`
+            calls of this instance (a serving pipeline shares one). `None` follows the key: the concurrency
+            of `JINA_RATE_LIMITS`, else 5 (the Free tier's) growing while the server accepts more.
         """
         check_embedding_type(embedding_type)
         check_base_url(base_url)
@@ -101,7 +105,8 @@ class JinaTextEmbedder(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         check_embedding_model(model, request_options(self))
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries)
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+        self.max_concurrency = self._client.max_concurrency
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
@@ -126,6 +131,7 @@ class JinaTextEmbedder(JinaComponentBase):
             truncate=self.truncate,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            **stated(max_concurrency=self.max_concurrency),
         )
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
@@ -139,20 +145,7 @@ class JinaTextEmbedder(JinaComponentBase):
         :raises TypeError: If `text` is not a string.
         :raises JinaError: If the API call fails; the subclass says how.
         """
-        self.warm_up()  # a missing key raises here, before any item can fail on its own
-        if not isinstance(text, str):
-            msg = (
-                f"JinaTextEmbedder expects a string as input, got {type(text).__name__}. "
-                "To embed a list of Documents, use JinaDocumentEmbedder."
-            )
-            raise TypeError(msg)
-        payload = embeddings_payload(self.model_name, [self.prefix + text + self.suffix], request_options(self))
-        body = self._client.post_json(self.base_url, payload)
-        result = parse_embeddings_response(
-            body, 1, self.base_url, dimensions=self.dimensions, embedding_type=self.embedding_type
-        )
-        meta = {"model": result.model or self.model_name, "usage": result.usage}
-        return {"embedding": result.vectors[0], "meta": meta}
+        return self._call(self._embed(text))
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     async def run_async(self, text: str) -> dict[str, Any]:
@@ -162,4 +155,20 @@ class JinaTextEmbedder(JinaComponentBase):
         :param text: The text to embed.
         :returns: `embedding` and `meta`, as `run`.
         """
-        return await in_thread(self.run, text)
+        return await self._call_async(self._embed(text))
+
+    async def _embed(self, text: str) -> dict[str, Any]:
+        if not isinstance(text, str):
+            msg = (
+                f"JinaTextEmbedder expects a string as input, got {type(text).__name__}. "
+                "To embed a list of Documents, use JinaDocumentEmbedder."
+            )
+            raise TypeError(msg)
+        payload = embeddings_payload(self.model_name, [self.prefix + text + self.suffix], request_options(self))
+        body = await self._client.post_json_async(self.base_url, payload)
+        result = parse_embeddings_response(
+            body, 1, self.base_url, dimensions=self.dimensions, embedding_type=self.embedding_type
+        )
+        meta = {"model": result.model or self.model_name, "usage": result.usage}
+        return {"embedding": result.vectors[0], "meta": meta}
+

@@ -3,9 +3,9 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.batching import map_ordered
-from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
+from haystack_integrations.common.jina.batching import gather_ordered
+from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
@@ -44,7 +44,7 @@ class JinaReaderFetcher(JinaComponentBase):
         api_key: Secret = Secret.from_env_var("JINA_API_KEY"),  # noqa: B008
         *,
         base_url: str = READER_URL,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int | None = None,
         raise_on_failure: bool = True,
         timeout: float | None = None,
         max_retries: int | None = None,
@@ -73,7 +73,9 @@ class JinaReaderFetcher(JinaComponentBase):
 
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
         :param base_url: The prefix to which each URL-encoded URL is appended, for a proxy or a test server.
-        :param max_concurrency: The most pages read at once.
+        :param max_concurrency: The most pages read at once (over all concurrent runs of this instance).
+            `None` follows the key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server
+            accepts more.
         :param raise_on_failure: `True` raises the first failure. `False` returns a Document without content
             for each URL that failed (meta `url` and `error`) and lists them in `meta["failed_urls"]`.
         :param timeout: Seconds to wait for each answer. `None` reads `JINA_TIMEOUT`, else 60.
@@ -101,7 +103,6 @@ class JinaReaderFetcher(JinaComponentBase):
         self.api_key = api_key
         check_base_url(base_url, like=READER_URL)
         self.base_url = base_url
-        self.max_concurrency = max_concurrency
         self.raise_on_failure = raise_on_failure
         self.timeout = timeout
         self.max_retries = max_retries
@@ -127,6 +128,7 @@ class JinaReaderFetcher(JinaComponentBase):
         }
         self._return_format = return_format_of(self._headers)
         self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+        self.max_concurrency = self._client.max_concurrency
 
     def to_dict(self) -> dict[str, Any]:
         """
@@ -138,7 +140,7 @@ class JinaReaderFetcher(JinaComponentBase):
             self,
             self.api_key,
             base_url=self.base_url,
-            max_concurrency=self.max_concurrency,
+            **stated(max_concurrency=self.max_concurrency),
             raise_on_failure=self.raise_on_failure,
             timeout=self.timeout,
             max_retries=self.max_retries,
@@ -158,17 +160,28 @@ class JinaReaderFetcher(JinaComponentBase):
         :raises ValueError: If a URL is empty.
         :raises JinaError: With `raise_on_failure=True`, the first read that fails.
         """
-        self.warm_up()  # a missing key raises here, before any item can fail on its own
+        return self._call(self._fetch(urls))
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    async def run_async(self, urls: list[str]) -> dict[str, Any]:
+        """
+        Like `run`, without blocking the event loop.
+
+        :param urls: The URLs of the pages to read.
+        :returns: `documents` and `meta`, as `run`.
+        """
+        return await self._call_async(self._fetch(urls))
+
+    async def _fetch(self, urls: list[str]) -> dict[str, Any]:
         if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
             msg = f"JinaReaderFetcher expects a list of URL strings, got {urls!r:.200}"
             raise TypeError(msg)
         if not all(url.strip() for url in urls):
             msg = f"JinaReaderFetcher got an empty URL at position {[url.strip() for url in urls].index('')}"
             raise ValueError(msg)
-        outcomes = map_ordered(
+        outcomes = await gather_ordered(
             self._read,
             [url.strip() for url in urls],
-            max_concurrency=self.max_concurrency,
             fail_fast=self.raise_on_failure,
         )
         documents: list[Document] = []
@@ -183,17 +196,7 @@ class JinaReaderFetcher(JinaComponentBase):
         usage = usage_tokens({}, [doc.meta for doc in documents])
         return {"documents": documents, "meta": {"failed_urls": failed, "usage": {"tokens": usage}}}
 
-    @component.output_types(documents=list[Document], meta=dict[str, Any])
-    async def run_async(self, urls: list[str]) -> dict[str, Any]:
-        """
-        Like `run`, without blocking the event loop.
-
-        :param urls: The URLs of the pages to read.
-        :returns: `documents` and `meta`, as `run`.
-        """
-        return await in_thread(self.run, urls)
-
-    def _read(self, url: str) -> Document:
+    async def _read(self, url: str) -> Document:
         endpoint = reader_url(self.base_url, url)
-        response = self._client.request("GET", endpoint, headers=self._headers)
+        response = await self._client.send("GET", endpoint, headers=self._headers)
         return page_document(envelope(response, endpoint)["data"], self._return_format, response, endpoint)

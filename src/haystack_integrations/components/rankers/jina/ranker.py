@@ -6,12 +6,12 @@ from typing import Any
 from haystack import Document, component, logging
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.batching import map_ordered
-from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
+from haystack_integrations.common.jina.batching import gather_ordered
+from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.component_utils import (
     JinaComponentBase,
     check_documents,
-    in_thread,
+    stated,
     text_with_meta,
     to_dict,
 )
@@ -161,7 +161,7 @@ class JinaRanker(JinaComponentBase):
         embedding_separator: str = "\n",
         timeout: float | None = None,
         max_retries: int | None = None,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int | None = None,
         max_doc_length: int | None = None,
     ) -> None:
         """
@@ -178,7 +178,9 @@ class JinaRanker(JinaComponentBase):
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
-        :param max_concurrency: Requests in flight at once when a candidate list is split.
+        :param max_concurrency: Requests in flight at once, at most, over all concurrent runs of this instance
+            (a candidate list over 2048 documents is split into several). `None` follows the key: the
+            concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server accepts more.
         :param max_doc_length: jina-reranker-v3 only: the tokens of each document the model reads, 1 to
             8192. `None` sends nothing, and the API uses its default (2048).
         :raises ValueError: If `top_k` is not a whole number > 0, `score_threshold` not a finite number,
@@ -197,9 +199,9 @@ class JinaRanker(JinaComponentBase):
         self.embedding_separator = embedding_separator
         self.timeout = timeout
         self.max_retries = max_retries
-        self.max_concurrency = max_concurrency
         self.max_doc_length = max_doc_length
         self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+        self.max_concurrency = self._client.max_concurrency
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model}
@@ -221,9 +223,8 @@ class JinaRanker(JinaComponentBase):
             embedding_separator=self.embedding_separator,
             timeout=self.timeout,
             max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-            # only when set, so the serialized form of a ranker without it is unchanged
-            **({} if self.max_doc_length is None else {"max_doc_length": self.max_doc_length}),
+            # only when set, so the serialized form of a ranker without them is unchanged
+            **stated(max_concurrency=self.max_concurrency, max_doc_length=self.max_doc_length),
         )
 
     def _text_to_rank(self, document: Document) -> str:
@@ -251,7 +252,30 @@ class JinaRanker(JinaComponentBase):
         :raises TypeError: If `query` is not a string or `documents` not a list of Documents.
         :raises JinaError: If the API call fails or answers something malformed; the subclass says how.
         """
-        self.warm_up()  # a missing key raises here, before any item can fail on its own
+        return self._call(self._rank(query, documents, top_k, score_threshold))
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    async def run_async(
+        self,
+        query: str,
+        documents: list[Document],
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+    ) -> dict[str, Any]:
+        """
+        Rank Documents without blocking the event loop. Same parameters and result as `run`.
+
+        :param query: The query.
+        :param documents: The candidate Documents.
+        :param top_k: The most documents to return; overrides the init value.
+        :param score_threshold: Return only documents scoring at least this; overrides the init value.
+        :returns: `documents` and `meta`, as `run`.
+        """
+        return await self._call_async(self._rank(query, documents, top_k, score_threshold))
+
+    async def _rank(
+        self, query: str, documents: list[Document], top_k: int | None, score_threshold: float | None
+    ) -> dict[str, Any]:
         top_k = self.top_k if top_k is None else top_k
         score_threshold = self.score_threshold if score_threshold is None else score_threshold
         _check_top_k(top_k)
@@ -280,16 +304,16 @@ class JinaRanker(JinaComponentBase):
                 requests=len(chunks),
             )
 
-        def rank_chunk(positions: range) -> RerankResult:
+        async def rank_chunk(positions: range) -> RerankResult:
             top_n = None if top_k is None else min(top_k, len(positions))
             payload = rerank_payload(self.model, query, [texts[p] for p in positions], top_n, self.max_doc_length)
-            body = self._client.post_json(self.base_url, payload)
+            body = await self._client.post_json_async(self.base_url, payload)
             return parse_rerank_response(body, top_n or len(positions), len(positions), self.base_url)
 
-        outcomes = map_ordered(rank_chunk, chunks, max_concurrency=self.max_concurrency)
+        outcomes = await gather_ordered(rank_chunk, chunks)
         scored: list[tuple[float, int]] = []
         for positions, outcome in zip(chunks, outcomes, strict=True):
-            if isinstance(outcome, Exception):  # not reached: map_ordered fails fast and raises it
+            if isinstance(outcome, Exception):  # not reached: gather_ordered fails fast and raises it
                 raise outcome
             scored.extend((score, positions[index]) for index, score in outcome.scores.items())
             if outcome.model:
@@ -307,21 +331,3 @@ class JinaRanker(JinaComponentBase):
         ]
         return {"documents": ranked, "meta": meta}
 
-    @component.output_types(documents=list[Document], meta=dict[str, Any])
-    async def run_async(
-        self,
-        query: str,
-        documents: list[Document],
-        top_k: int | None = None,
-        score_threshold: float | None = None,
-    ) -> dict[str, Any]:
-        """
-        Rank Documents without blocking the event loop. Same parameters and result as `run`.
-
-        :param query: The query.
-        :param documents: The candidate Documents.
-        :param top_k: The most documents to return; overrides the init value.
-        :param score_threshold: Return only documents scoring at least this; overrides the init value.
-        :returns: `documents` and `meta`, as `run`.
-        """
-        return await in_thread(self.run, query, documents, top_k, score_threshold)

@@ -5,7 +5,7 @@ from haystack import Document, component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, in_thread, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
@@ -59,6 +59,7 @@ class JinaWebSearch(JinaComponentBase):
         base_url: str = SEARCH_URL,
         timeout: float | None = None,
         max_retries: int | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         """
         Create a JinaWebSearch.
@@ -79,6 +80,9 @@ class JinaWebSearch(JinaComponentBase):
         :param timeout: Seconds to wait for the answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
+        :param max_concurrency: Requests in flight at once, at most, over all concurrent runs of this instance.
+            `None` follows the key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server
+            accepts more.
         :raises ValueError: If `top_k` is not between 1 and 20 or a search parameter is not valid.
         """
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K):
@@ -92,7 +96,8 @@ class JinaWebSearch(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         self._params = _checked_params(search_params or {})
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries)
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+        self.max_concurrency = self._client.max_concurrency
 
     def to_dict(self) -> dict[str, Any]:
         """
@@ -108,6 +113,7 @@ class JinaWebSearch(JinaComponentBase):
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            **stated(max_concurrency=self.max_concurrency),
         )
 
     @component.output_types(documents=list[Document], links=list[str], meta=dict[str, Any])
@@ -126,7 +132,20 @@ class JinaWebSearch(JinaComponentBase):
         :raises ValueError: If the query is empty or a search parameter is not valid.
         :raises JinaError: If the search fails.
         """
-        self.warm_up()  # a missing key raises here, before any item can fail on its own
+        return self._call(self._search(query, search_params))
+
+    @component.output_types(documents=list[Document], links=list[str], meta=dict[str, Any])
+    async def run_async(self, query: str, search_params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """
+        Like `run`, without blocking the event loop.
+
+        :param query: What to search for, as you would type it into a search engine.
+        :param search_params: Options for this search only; see `run`.
+        :returns: `documents`, `links` and `meta`, as `run`.
+        """
+        return await self._call_async(self._search(query, search_params))
+
+    async def _search(self, query: str, search_params: dict[str, Any] | None) -> dict[str, Any]:
         if not isinstance(query, str) or not query.strip():
             msg = f"JinaWebSearch needs a non-empty query string, got {query!r}"
             raise ValueError(msg)
@@ -144,7 +163,7 @@ class JinaWebSearch(JinaComponentBase):
             }
         )
 
-        response = self._client.request("POST", self.base_url, json_body=payload, headers=headers)
+        response = await self._client.send("POST", self.base_url, json_body=payload, headers=headers)
         body = envelope(response, self.base_url)
         results = result_list(body["data"], response, self.base_url)[: self.top_k]
         return_format = return_format_of(headers)
@@ -152,17 +171,6 @@ class JinaWebSearch(JinaComponentBase):
         links = [str(doc.meta["url"]) for doc in documents if doc.meta.get("url")]
         meta = {"query": query, "usage": {"tokens": usage_tokens(body, results)}}
         return {"documents": documents, "links": links, "meta": meta}
-
-    @component.output_types(documents=list[Document], links=list[str], meta=dict[str, Any])
-    async def run_async(self, query: str, search_params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """
-        Like `run`, without blocking the event loop.
-
-        :param query: What to search for, as you would type it into a search engine.
-        :param search_params: Options for this search only; see `run`.
-        :returns: `documents`, `links` and `meta`, as `run`.
-        """
-        return await in_thread(self.run, query, search_params)
 
 
 def _header_value(value: Any) -> str:
