@@ -112,17 +112,15 @@ def test_parent_and_child_each_get_their_own_vectors_after_a_fork(
     assert (parent_wrong, parent_wrong_images, in_flight_errors) == (0, 0, [0])
 
 
-def test_a_child_forked_while_the_deadline_watchdog_lock_is_held_can_still_send(
-    emulator: JinaEmulator, api_key: Secret
-) -> None:
-    from haystack_integrations.common.jina import deadline
+def test_a_child_forked_while_the_request_loop_is_busy_starts_its_own(emulator: JinaEmulator, api_key: Secret) -> None:
+    from haystack_integrations.common.jina import engine
 
     component = embedder(emulator)
-    assert component.run(DOCS[:4])["documents"][0].embedding is not None  # the parent's watchdog runs
+    assert component.run(DOCS[:4])["documents"][0].embedding is not None  # the parent's request loop runs
     held, release = threading.Event(), threading.Event()
 
     def hold_the_lock() -> None:
-        with deadline._watchdog_lock:  # another thread inside `watch()` at the moment of the fork
+        with engine._start_lock:  # another thread starting the loop at the moment of the fork
             held.set()
             release.wait(10)
 

@@ -13,10 +13,10 @@ from haystack.utils import Secret
 from hostile_server import HostileServer, stall, trickle
 
 from haystack_integrations.common.jina import engine, ratelimit
-from haystack_integrations.common.jina.ratelimit import limiter_for
 from haystack_integrations.common.jina.cancellation import CancelToken, JinaCancelledError, cancel_scope
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaRateLimitError, JinaTimeoutError
+from haystack_integrations.common.jina.ratelimit import limiter_for
 from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder, JinaTextEmbedder
 from haystack_integrations.testing.jina import JinaEmulator
 from haystack_integrations.testing.jina.server import RecordedRequest
@@ -66,7 +66,9 @@ def test_retry_after_over_the_cap_raises_at_once_saying_when(emulator: JinaEmula
     assert info.value.retry_after == 3600
 
 
-@pytest.mark.parametrize("retry_after", ["3600", "1e12", "inf", "99999999999999999999999", "Wed, 21 Oct 2099 07:28:00 GMT"])
+@pytest.mark.parametrize(
+    "retry_after", ["3600", "1e12", "inf", "99999999999999999999999", "Wed, 21 Oct 2099 07:28:00 GMT"]
+)
 def test_a_long_retry_after_fails_the_call_and_holds_the_key_at_most_the_cap(
     emulator: JinaEmulator, api_key: Secret, retry_after: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -235,7 +237,9 @@ async def _component_slots(client: JinaClient) -> asyncio.Semaphore:
 async def test_a_cancelled_run_async_waiting_for_a_slot_holds_no_thread(emulator: JinaEmulator) -> None:
     """500 calls waiting for one slot are tasks, not threads; cancelling them sends nothing and leaves no slot taken."""
     emulator.latency = 0.3
-    embedder = JinaTextEmbedder(api_key=Secret.from_token(emulator.api_key), base_url=emulator.embeddings_url, max_concurrency=1)
+    embedder = JinaTextEmbedder(
+        api_key=Secret.from_token(emulator.api_key), base_url=emulator.embeddings_url, max_concurrency=1
+    )
     threads_before = threading.active_count()
     calls = [asyncio.ensure_future(embedder.run_async(f"text {i}")) for i in range(500)]
     await asyncio.sleep(0.2)

@@ -6,6 +6,7 @@ length through `JINA_RATE_WINDOW`, as it assumes Jina's minute otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
 import pickle
@@ -20,10 +21,9 @@ import requests
 from haystack import Document
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina import ratelimit
-from haystack_integrations.common.jina.batching import map_ordered
+from haystack_integrations.common.jina import engine, ratelimit
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.ratelimit import LegacyPolicy, Limits, limiter_for, parse_limits
+from haystack_integrations.common.jina.ratelimit import Limits, limiter_for, parse_limits
 from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder
 from haystack_integrations.testing.jina import DEFAULT_API_KEY, JinaEmulator
 
@@ -136,30 +136,74 @@ def test_command_line_flags_enforce_limits() -> None:
 
 
 # ---------------------------------------------------------------------- client pacing
+def call_many(client: JinaClient, url: str, count: int, body: dict[str, object] = BODY) -> list[object]:
+    """`count` concurrent requests through `client`, as concurrent runs of one component would send them."""
+
+    async def all_of_them() -> list[object]:
+        return list(await asyncio.gather(*(client.post_json_async(url, body) for _ in range(count))))
+
+    return engine.run_sync(all_of_them())
+
+
+def elapsed_windows(start: float) -> int:
+    return int((time.monotonic() - start) // WINDOW) + 1
+
+
 @pytest.mark.parametrize("limited", [{"limits": {"concurrency": 3}, "latency": 0.05}], indirect=True)
-def test_concurrency_refusals_set_the_bound_and_stop(limited: JinaEmulator, key: Secret) -> None:
+def test_with_nothing_stated_the_bound_starts_at_five_and_settles_on_the_limit(
+    limited: JinaEmulator, key: Secret
+) -> None:
+    limiter = limiter_for(f"Bearer {DEFAULT_API_KEY}", limited.embeddings_url)
+    client = JinaClient(key, max_retries=3)
+    start = time.monotonic()
+    call_many(client, limited.embeddings_url, 30)
+    # the first burst is 5: 2 over the limit are refused; after a quiet window one more slot is tried
+    assert refused(limited) <= 2 + elapsed_windows(start)
+    assert limiter.concurrency in (3, None) and limited.max_in_flight <= 5
+
+
+@pytest.mark.parametrize("limited", [{"limits": {"concurrency": 3}, "latency": 0.05}], indirect=True)
+def test_a_stated_max_concurrency_is_used_from_the_first_request(limited: JinaEmulator, key: Secret) -> None:
+    """What the user states wins: 8 go at once (5 are refused: the key allows 3), then the key's 3."""
     limiter = limiter_for(f"Bearer {DEFAULT_API_KEY}", limited.embeddings_url)
     client = JinaClient(key, max_concurrency=8, max_retries=3)
     start = time.monotonic()
-    map_ordered(lambda _: client.post_json(limited.embeddings_url, BODY), range(30), max_concurrency=8)
-    probes = (time.monotonic() - start) // (ratelimit.PROBE_WINDOWS * WINDOW)  # one more slot tried per 10 windows
-    # the first burst is 5 (the bound before the limit is known): 2 over the limit are refused, then it holds
-    assert refused(limited) <= 2 + probes
-    assert limiter.concurrency == 3  # type: ignore[attr-defined]
+    call_many(client, limited.embeddings_url, 30)
+    assert limiter.learned in (3, None)
+    assert 1 <= refused(limited) <= 5 + elapsed_windows(start)
+
+
+@pytest.mark.parametrize("limited", [{"latency": 0.1}], indirect=True)
+def test_a_stated_max_concurrency_needs_no_ramp(limited: JinaEmulator, key: Secret) -> None:
+    client = JinaClient(key, max_concurrency=50)
+    start = time.monotonic()
+    call_many(client, limited.embeddings_url, 100)
+    assert limited.max_in_flight == 50
+    assert time.monotonic() - start < 1.5  # two rounds of 0.1 s, not a ramp of 5, 6, 12, 24, 48
+
+
+@pytest.mark.parametrize("limited", [{"latency": 0.1}], indirect=True)
+def test_a_stated_tier_alone_is_enough(limited: JinaEmulator, key: Secret, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JINA_RATE_LIMITS", "tier1")
+    client = JinaClient(key)  # no max_concurrency: the key's tier applies
+    call_many(client, limited.embeddings_url, 100)
+    assert limited.max_in_flight == 50
 
 
 @pytest.mark.parametrize("limited", [{"limits": {"concurrency": 3}, "latency": 0.05}], indirect=True)
 def test_stated_limits_avoid_every_refusal(limited: JinaEmulator, key: Secret) -> None:
     client = JinaClient(key, max_concurrency=8, rate_limits={"concurrency": 3})
-    map_ordered(lambda _: client.post_json(limited.embeddings_url, BODY), range(24), max_concurrency=8)
+    call_many(client, limited.embeddings_url, 24)
     assert refused(limited) == 0 and limited.max_in_flight == 3
 
 
 @pytest.mark.parametrize("limited", [{"limits": {"concurrency": 2}, "latency": 0.05}], indirect=True)
-def test_a_concurrency_stated_too_high_is_corrected_once(limited: JinaEmulator, key: Secret) -> None:
+def test_a_concurrency_stated_too_high_is_corrected(limited: JinaEmulator, key: Secret) -> None:
     client = JinaClient(key, max_concurrency=4, rate_limits={"concurrency": 4})
-    map_ordered(lambda _: client.post_json(limited.embeddings_url, BODY), range(24), max_concurrency=4)
-    assert refused(limited) <= 2  # the first burst's two over the limit; the statement does not undo the lesson
+    start = time.monotonic()
+    call_many(client, limited.embeddings_url, 24)
+    # the first burst's two over the limit; then one probe per quiet window at most
+    assert refused(limited) <= 2 + elapsed_windows(start)
 
 
 def test_unlimited_emulator_reports_the_highest_tier() -> None:
@@ -170,17 +214,23 @@ def test_unlimited_emulator_reports_the_highest_tier() -> None:
 
 @pytest.mark.parametrize(
     "limited",
-    [{"limits": {"rpm": 4}}, {"limits": {"rpm": 4}, "retry_after": False}, {"limits": {"tpm": 16}}],
+    [
+        {"limits": {"rpm": 4}},
+        {"limits": {"rpm": 4}, "retry_after": False},
+        {"limits": {"tpm": 16}},
+        {"limits": {"rpm": 4}, "retry_after": False, "rate_clock": "fixed"},
+    ],
     indirect=True,
 )
 def test_client_waits_for_the_window_instead_of_being_refused(limited: JinaEmulator, key: Secret) -> None:
     client = JinaClient(key, max_concurrency=4)
     start = time.monotonic()
-    map_ordered(lambda _: client.post_json(limited.embeddings_url, BODY), range(12), max_concurrency=4)
-    windows = limited.rate.windows()
+    for _ in range(3):
+        call_many(client, limited.embeddings_url, 4)
+    windows = [w for w in limited.rate.windows() if w.requests]
     assert [w.requests for w in windows] == [4, 4, 4]  # each window used to the full, none overrun
     assert refused(limited) == 0  # the budget is read from the headers, so nothing is sent to be refused
-    assert time.monotonic() - start >= 2 * WINDOW
+    assert time.monotonic() - start >= 1.5 * WINDOW
 
 
 @pytest.mark.parametrize("limited", [{"limits": {"rpm": 4}, "retry_after": False}], indirect=True)
@@ -191,15 +241,52 @@ def test_a_limit_stated_too_high_costs_one_refusal_per_window(limited: JinaEmula
     assert all(sum(w.refused.values()) <= 1 for w in limited.rate.windows())
 
 
-@pytest.mark.parametrize("limited", [{"limits": {"tpm": 40}, "latency": 0.02}], indirect=True)
+@pytest.mark.parametrize(
+    "limited",
+    [
+        {"limits": {"tpm": 40}, "latency": 0.02},
+        {"limits": {"tpm": 40}, "latency": 0.02, "retry_after": False, "rate_clock": "fixed"},
+    ],
+    indirect=True,
+)
 def test_job_slowed_by_limits_embeds_every_document_in_order(limited: JinaEmulator, key: Secret) -> None:
     documents = [Document(content=f"document number {i} about pacing") for i in range(24)]  # 5 tokens each
     embedder = JinaDocumentEmbedder(base_url=limited.embeddings_url, batch_size=2, progress_bar=False)
     result = embedder.run(documents)
     assert [d.id for d in result["documents"]] == [d.id for d in documents]
     assert all(d.embedding for d in result["documents"]) and not result["meta"]["failed_documents"]
-    assert len(limited.rate.windows()) >= 3  # 120 tokens at 40 a window
-    assert all(sum(w.refused.values()) <= 1 for w in limited.rate.windows())
+    windows = limited.rate.windows()
+    assert len(windows) >= 3  # 120 tokens at 40 a window
+    assert all(sum(w.refused.values()) <= 1 for w in windows), [w.refused for w in windows]
+
+
+@pytest.mark.parametrize("limited", [{"limits": {"rpm": 6}, "retry_after": False}], indirect=True)
+def test_starting_mid_window_on_a_shared_key_does_not_take_what_is_left_for_the_limit(
+    limited: JinaEmulator, key: Secret
+) -> None:
+    for _ in range(5):  # another process used 5 of the window's 6 requests
+        assert post(limited).status_code == 200
+    client = JinaClient(key, max_concurrency=6)
+    start = time.monotonic()
+    for _ in range(3):
+        call_many(client, limited.embeddings_url, 6)
+    # 18 requests at 6 a window: 1 in the shared window, then full windows; at 1 a window it would take 18
+    assert time.monotonic() - start < 8 * WINDOW
+    assert max(w.requests for w in limited.rate.windows()) == 6
+
+
+@pytest.mark.parametrize("limited", [{"latency": 0.05}], indirect=True)
+def test_a_lone_concurrency_refusal_is_not_taken_for_the_keys_limit(limited: JinaEmulator, key: Secret) -> None:
+    """Nothing of ours was in flight: someone else holds the key. A short pause, and the bound is unchanged."""
+    limited.inject("status", status=429, code="RATE_CONCURRENCY_LIMIT_EXCEEDED", times=1)
+    limiter = limiter_for(f"Bearer {DEFAULT_API_KEY}", limited.embeddings_url)
+    client = JinaClient(key, max_concurrency=10)
+    client.post_json(limited.embeddings_url, BODY)
+    assert limiter.learned is None
+    start = time.monotonic()
+    call_many(client, limited.embeddings_url, 100)
+    assert limited.max_in_flight == 10
+    assert time.monotonic() - start < 3.0  # 10 rounds of 0.05 s; at 1 in flight it would be 5 s
 
 
 @pytest.mark.parametrize("limited", [{"limits": {"concurrency": 2}, "latency": 0.08}], indirect=True)
@@ -231,7 +318,13 @@ def test_one_limiter_per_key_and_host_that_never_shows_the_key(key: Secret) -> N
     assert limiter_for(secret, "https://api.jina.ai/v1/rerank") is first
     assert limiter_for(secret, "https://r.jina.ai/x") is not first
     assert limiter_for("Bearer other", "https://api.jina.ai/v1/embeddings") is not first
-    assert "jina_secret_value_123" not in repr(first) + repr(ratelimit._registry.limiters)
+    assert "jina_secret_value_123" not in repr(first) + repr(ratelimit._limiters)
+
+
+def test_the_limiter_registry_keeps_only_what_is_live(key: Secret) -> None:
+    for number in range(5000):
+        limiter_for(f"Bearer key-{number}", "https://api.jina.ai/v1/embeddings")
+    assert len(ratelimit._limiters) <= ratelimit.MAX_IDLE_LIMITERS + 1
 
 
 @pytest.mark.parametrize("limited", [{"limits": {"concurrency": 2}}], indirect=True)
@@ -243,39 +336,23 @@ def test_clients_hold_no_limiter_so_they_copy_and_pickle(limited: JinaEmulator, 
         assert twin.rate_limits == Limits(rpm=500, tpm=10_000_000, concurrency=50)
         twin.post_json(limited.embeddings_url, BODY)  # same key and host: the same shared limiter
     limiter = limiter_for(f"Bearer {DEFAULT_API_KEY}", limited.embeddings_url)
-    assert limiter.concurrency == 50 and limiter.in_flight == 0  # type: ignore[attr-defined]
+    assert limiter.concurrency == 50 and limiter.in_flight == 0
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_forked_child_starts_with_fresh_limiters(key: Secret) -> None:
     parent = limiter_for("Bearer k", "https://api.jina.ai/v1/embeddings")
-    parent.acquire("https://api.jina.ai/v1/embeddings", None)  # a request in flight at the fork
+    engine.run_sync(parent.acquire("https://api.jina.ai/v1/embeddings", None))  # a request in flight at the fork
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
         child = limiter_for("Bearer k", "https://api.jina.ai/v1/embeddings")
-        os.write(write, b"fresh" if child is not parent and child.in_flight == 0 else b"inherited")  # type: ignore[attr-defined]
+        os.write(write, b"fresh" if child is not parent and child.in_flight == 0 else b"inherited")
         os._exit(0)
     os.waitpid(pid, 0)
     assert os.read(read, 20) == b"fresh"
     os.close(read)
     os.close(write)
-
-
-def test_legacy_policy_halves_on_429_and_recovers() -> None:
-    """The replaced policy, kept for the benchmark's baseline."""
-
-    class Answer:
-        def __init__(self, status: int) -> None:
-            self.status_code, self.ok = status, status < 400
-
-    policy = LegacyPolicy("https://api.jina.ai")
-    tickets = [policy.acquire("u", None) for _ in range(8)]
-    policy.release(tickets[-1], Answer(429))  # type: ignore[arg-type]
-    assert policy.limit == 4
-    for ticket in tickets[:-1]:
-        policy.release(ticket, Answer(200))  # type: ignore[arg-type]
-    assert policy.limit == 5  # one back per `limit` successes
 
 
 @pytest.mark.parametrize("limited", [{"limits": "free", "latency": 0.3}], indirect=True)

@@ -7,8 +7,8 @@ import pytest
 from haystack import Pipeline
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.ratelimit import START_CONCURRENCY
 from haystack_integrations.common.jina.errors import JinaBadRequestError
+from haystack_integrations.common.jina.ratelimit import START_CONCURRENCY
 from haystack_integrations.components.embedders.jina import JinaTextEmbedder
 from haystack_integrations.testing.jina import JinaEmulator
 

@@ -24,15 +24,15 @@ import re
 import secrets
 import ssl
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeAlias
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import yarl
-from multidict import CIMultiDict
 from haystack.utils import Secret
+from multidict import CIMultiDict
 
 from haystack_integrations.common.jina import engine, fork
 from haystack_integrations.common.jina.endpoints import (
@@ -159,7 +159,9 @@ class Answer:
     :param url: The URL that answered.
     """
 
-    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes, url: str, reason: str = "") -> None:
+    def __init__(
+        self, status_code: int, headers: Mapping[str, str], content: bytes, url: str, reason: str = ""
+    ) -> None:
         self.status_code = status_code
         self.headers = headers
         self.content = content
@@ -272,7 +274,8 @@ class JinaClient:
         self._start_fresh()
 
     def __repr__(self) -> str:
-        return f"JinaClient(timeout={self.timeout}, max_retries={self.max_retries}, max_concurrency={self.max_concurrency})"
+        settings = f"timeout={self.timeout}, max_retries={self.max_retries}, max_concurrency={self.max_concurrency}"
+        return f"JinaClient({settings})"
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
@@ -342,7 +345,9 @@ class JinaClient:
         allow_redirects: bool = True,
     ) -> Answer:
         """Send one request, retrying transient failures, and return the 2xx answer (blocking; see `send`)."""
-        return engine.run_sync(self.send(method, url, json_body=json_body, headers=headers, allow_redirects=allow_redirects))
+        return engine.run_sync(
+            self.send(method, url, json_body=json_body, headers=headers, allow_redirects=allow_redirects)
+        )
 
     # ------------------------------------------------------------------ on the request loop
     async def post_json_async(self, url: str, payload: Body, *, size: tuple[int, int] | None = None) -> Any:
@@ -444,9 +449,11 @@ class JinaClient:
         extra_headers: Mapping[str, str],
         allow_redirects: bool,
     ) -> Answer:
-        """Move the bytes: send, follow redirects, read the answer in full; within `timeout`, else `JinaTimeoutError`."""
+        """Move the bytes: send, follow redirects, read the whole answer; within `timeout`, else `JinaTimeoutError`."""
         session = self._open_session()
-        headers = CIMultiDict({"Authorization": self._auth or "", "Accept": "application/json", "User-Agent": USER_AGENT})
+        headers = CIMultiDict(
+            {"Authorization": self._auth or "", "Accept": "application/json", "User-Agent": USER_AGENT}
+        )
         headers.update(extra_headers)
         try:
             async with asyncio.timeout(self.timeout) if hasattr(asyncio, "timeout") else _timeout(self.timeout):
@@ -485,7 +492,9 @@ class JinaClient:
             method, yarl.URL(url, encoded=True), data=payload, headers=headers, allow_redirects=False
         ) as response:
             content = await _read_body(response, self.max_response_bytes, without_query(url))
-            return Answer(response.status, response.headers, _redact_bytes(content, self._auth), url, response.reason or "")
+            return Answer(
+                response.status, response.headers, _redact_bytes(content, self._auth), url, response.reason or ""
+            )
 
     def _retry_delay(self, url: str, attempt: int, error: JinaError) -> float:
         """A rate limit the pacer understands is waited for in its `acquire`; anything else backs off."""
@@ -527,10 +536,10 @@ class _Body:
         """The bytes to send and the headers to add; a function body is made on the first try only."""
         if self._made is None and callable(self._given):
             made = self._given()
-            self._made = await made if inspect.isawaitable(made) else made  # type: ignore[assignment]
+            self._made = await made if inspect.isawaitable(made) else made
         sent: CIMultiDict[str] = CIMultiDict(headers or {})
         for name, value in sent.items():
-            if not (name.isascii() and value.isascii() or _latin1(value)):
+            if not ((name.isascii() and value.isascii()) or _latin1(value)):
                 msg = f"The header {name!r} cannot be sent: HTTP headers carry Latin-1 text only (got {value[:60]!r})"
                 raise ValueError(msg)
         if self._made is None:
@@ -657,7 +666,12 @@ def _error_for(answer: Answer, endpoint: str, auth: str) -> JinaError:
     if answer.is_redirect:
         hint = f"It redirects to {without_query(answer.headers.get('Location', ''))}"
     error = error_for_status(
-        answer.status_code, endpoint, _redact(detail, auth) if detail else None, code=code, request_id=request_id, hint=hint
+        answer.status_code,
+        endpoint,
+        _redact(detail, auth) if detail else None,
+        code=code,
+        request_id=request_id,
+        hint=hint,
     )
     error.retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
     raw = answer.headers.get("Retry-After")

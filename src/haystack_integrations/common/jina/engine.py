@@ -106,7 +106,7 @@ async def run_async(work: Coroutine[Any, Any, T]) -> T:
 @fork.on_fork_in_child
 def _forget_loop() -> None:
     """The loop's thread does not exist in a forked child: the child starts its own on first use."""
-    global _loop, _thread, _start_lock  # noqa: PLW0603
+    global _loop, _thread, _start_lock
     _loop, _thread, _start_lock = None, None, threading.Lock()
 
 

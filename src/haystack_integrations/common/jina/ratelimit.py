@@ -27,6 +27,7 @@ names the limit (`RATE_REQUEST_LIMIT_EXCEEDED`, `RATE_TOKEN_LIMIT_EXCEEDED`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 import os
@@ -185,27 +186,53 @@ class _Budget:
     """One per-minute budget (requests or tokens) as far as we know it."""
 
     limit: int | None = None  # stated by the user; never learned (a mid-window figure is not the limit)
+    hint: float | None = None  # what the last window was seen to hold: where the next one starts, until told
+    seen: float | None = None  # what the current window is seen to hold (the most of remaining + answered)
     left: float | None = None  # what is left of the current window; None: unknown, do not pace
     unsure: float = 0.0  # of `left`: what our requests in flight may not be counted in yet
+    told: bool = False  # an answer of the current window said what is left
+    answered: float = 0.0  # what our requests of the current window cost once answered
 
     def new_window(self) -> None:
-        self.left = None if self.limit is None else float(self.limit)
-        self.unsure = 0.0
+        if self.seen is not None:
+            self.hint = self.seen
+        self.left = float(self.limit) if self.limit is not None else self.hint
+        self.unsure, self.told, self.answered, self.seen = 0.0, False, 0.0, None
 
     def spend(self, cost: float) -> None:
         if self.left is not None:
             self.left -= cost
 
-    def observe(self, remaining: int, in_flight: float) -> None:
-        """An answer's remaining figure, when `in_flight` is what our unanswered requests cost: the lowest wins."""
-        if self.left is None or remaining < self.left or (remaining == self.left and in_flight < self.unsure):
+    def settle(self, reserved: float, actual: float) -> None:
+        """A request was served and cost `actual` (it reserved `reserved`)."""
+        self.spend(actual - reserved)
+        self.answered += actual
+
+    def observe(self, remaining: int, in_flight: float, *, served: bool) -> None:
+        """
+        An answer's remaining figure, when `in_flight` is what our unanswered requests cost.
+
+        The window's first figure replaces the guess it started with (so a budget can rise); after it the
+        lowest wins, as answers may arrive out of order. `served`: a 2xx, whose figure also tells what the
+        window holds (for the next window's guess).
+        """
+        if (
+            not self.told
+            or self.left is None
+            or remaining < self.left
+            or (remaining == self.left and in_flight < self.unsure)
+        ):
             self.left, self.unsure = float(remaining), in_flight
+        if served:
+            self.seen = max(self.seen or 0.0, remaining + self.answered)
+        self.told = True
 
     def blocks(self, cost: float, *, settled: bool) -> bool:
         """Whether `cost` may not fit; `settled`: none of our requests is in flight, so `left` is exact."""
         if self.left is None or self.left - (0 if settled else self.unsure) >= cost:
             return False
-        return self.limit is None or cost <= self.limit  # a request larger than a whole window goes anyway
+        ceiling = self.limit if self.limit is not None else self.hint
+        return ceiling is None or cost <= ceiling  # a request larger than a whole window goes anyway
 
 
 class RateLimiter:
@@ -220,18 +247,23 @@ class RateLimiter:
     def __init__(self, host: str, stated: Limits | None = None, *, window: float = WINDOW_SECONDS) -> None:
         self.host = host
         self.window = window
-        self._guard = window / 200  # timers are not exact
+        self._guard = min(window / 200 + 0.02, window / 10)  # timers and clocks are not exact
         self.in_flight = 0
         self._tickets: set[Ticket] = set()
         self.refused = 0
         self.stated_concurrency: int | None = None
         self.learned: int | None = None  # lowered by a concurrency refusal; forgotten after a quiet window
         self._learned_at = 0.0
-        self.ramp = START_CONCURRENCY
+        self.ramp = START_CONCURRENCY  # the bound of components that stated nothing, growing from 5
+        self.probe: int | None = None  # after a lowered bound was forgotten: the bound of every request, growing
         self._ramp_successes = 0
         self._requests = _Budget()
         self._tokens = _Budget()
-        self._window_start: float | None = None  # our first request of the current window was sent then
+        # When the server's current window opened, at the latest: when our first answer of it came (before
+        # that: when our first request of it was sent). Whether the server's windows open with a request or
+        # sit on a clock, it closes at most `window` seconds later.
+        self._window_start: float | None = None
+        self._window_confirmed = False
         self._window_id = 0
         self._paused_until = 0.0
         self._tokens_per_char: dict[str, float] = {}
@@ -255,9 +287,10 @@ class RateLimiter:
         if self.learned is not None:
             return self.learned
         if self.stated_concurrency is not None:
-            return self.stated_concurrency
-        # a component that states its own cap is bounded by it (in the client), not slowed down to the ramp
-        return MAX_CONCURRENCY if cap is not None else self.ramp
+            bound = self.stated_concurrency
+        else:  # a component that states its own cap is bounded by it (in the client), not slowed to the ramp
+            bound = MAX_CONCURRENCY if cap is not None else self.ramp
+        return bound if self.probe is None else min(bound, self.probe)
 
     def state(self, limits: Limits | None) -> None:
         """Take known limits (a stated tier): they replace what was learned. Stating the same again is a no-op."""
@@ -274,7 +307,9 @@ class RateLimiter:
         self._wake()
 
     # ------------------------------------------------------------------ before a request
-    async def acquire(self, url: str, payload: Any, cap: int | None = None, size: tuple[int, int] | None = None) -> Ticket:
+    async def acquire(
+        self, url: str, payload: Any, cap: int | None = None, size: tuple[int, int] | None = None
+    ) -> Ticket:
         """
         Wait until a request fits the limits, then reserve its share.
 
@@ -321,10 +356,8 @@ class RateLimiter:
         return ticket
 
     def _discard(self, waiter: asyncio.Future[None]) -> None:
-        try:
+        with contextlib.suppress(ValueError):  # woken and removed already
             self._waiters.remove(waiter)
-        except ValueError:
-            pass
 
     def _wake(self) -> None:
         """Wake the first waiter; it wakes the next when it goes (one at a time keeps the order)."""
@@ -343,7 +376,7 @@ class RateLimiter:
             self._new_window()
         if self.learned is not None and now - self._learned_at >= self.window:
             # a quiet window: the key's other users may have gone; grow back from the lowered bound
-            self.ramp, self._ramp_successes, self.learned = self.learned + 1, 0, None
+            self.probe, self._ramp_successes, self.learned = self.learned + 1, 0, None
         if self.in_flight >= self.bound(cap):
             return None
         settled = not self.in_flight
@@ -358,6 +391,7 @@ class RateLimiter:
 
     def _new_window(self) -> None:
         self._window_start = None
+        self._window_confirmed = False
         self._window_id += 1
         self._requests.new_window()
         self._tokens.new_window()
@@ -384,21 +418,34 @@ class RateLimiter:
             self._ramp_up(ticket)
             if current:
                 actual = self._calibrate(ticket, answer)
-                self._tokens.spend((ticket.tokens if actual is None else actual) - ticket.tokens)
+                self._requests.settle(1, 1)
+                self._tokens.settle(ticket.tokens, ticket.tokens if actual is None else actual)
         elif current:  # not served: the server counts only what it admits (assumed)
             self._requests.spend(-1)
             self._tokens.spend(-ticket.tokens)
         if answer is not None and current:
+            if not self._window_confirmed:
+                self._window_start, self._window_confirmed = asyncio.get_running_loop().time(), True
             self._observe_headers(answer)
 
     def _ramp_up(self, ticket: Ticket) -> None:
-        """While nothing is stated or learned, a full round of successes at the bound raises it."""
-        if self.learned is not None or self.stated_concurrency is not None or ticket.others + 1 < self.ramp:
+        """A full round of successes at the growing bound (the probe, else the ramp) raises it: +1 first, then x2."""
+        if self.learned is not None:
+            return
+        if self.probe is None and self.stated_concurrency is not None:
+            return  # stated and never refused: nothing grows
+        current = self.probe if self.probe is not None else self.ramp
+        if ticket.others + 1 < current:
             return
         self._ramp_successes += 1
-        if self._ramp_successes >= self.ramp:
-            grown = self.ramp + 1 if self.ramp == START_CONCURRENCY else 2 * self.ramp
-            self.ramp, self._ramp_successes = min(MAX_CONCURRENCY, grown), 0
+        if self._ramp_successes >= current:
+            grown = current + 1 if current == START_CONCURRENCY else 2 * current
+            grown = min(MAX_CONCURRENCY, grown)
+            if self.probe is not None:
+                self.probe = None if grown >= MAX_CONCURRENCY else grown
+            else:
+                self.ramp = grown
+            self._ramp_successes = 0
 
     def _calibrate(self, ticket: Ticket, answer: Answer) -> int | None:
         """The tokens the answer reports in `usage`; they tune the estimate of later requests."""
@@ -409,16 +456,17 @@ class RateLimiter:
         if ticket.chars and not ticket.images:
             ratio = min(actual / ticket.chars, 10.0)  # an absurd count must not stop the key
             previous = self._tokens_per_char.get(ticket.path)
-            self._tokens_per_char[ticket.path] = ratio if previous is None else 0.7 * previous + 0.3 * ratio
+            self._tokens_per_char[ticket.path] = ratio if previous is None else 0.5 * previous + 0.5 * ratio
         return actual
 
     def _observe_headers(self, answer: Answer) -> None:
+        served = 200 <= answer.status_code < 300
         mine = [t for t in self._tickets if t.window == self._window_id]
         in_flight = {"Requests": len(mine), "Tokens": sum(t.tokens for t in mine)}
         for budget, name in ((self._requests, "Requests"), (self._tokens, "Tokens")):
             remaining = count(answer.headers.get(f"X-RateLimit-Remaining-{name}"))
             if remaining is not None:
-                budget.observe(remaining, in_flight[name])
+                budget.observe(remaining, in_flight[name], served=served)
 
     def _refused(self, ticket: Ticket, answer: Answer, current: bool) -> None:
         self.refused += 1
@@ -435,7 +483,10 @@ class RateLimiter:
             # take a while): the bound becomes that. With none of ours in flight, someone else holds the key:
             # that says nothing of its limit, so only pause.
             held = self.in_flight
-            if held:
+            stated = _stated_limit(answer)
+            if stated is not None:  # the message names the key's limit ("{current}/N concurrent requests")
+                self.learned, self._learned_at = stated, now
+            elif held:
                 self.learned = min(self.learned or held, held)
                 self._learned_at = now
             else:
@@ -447,9 +498,10 @@ class RateLimiter:
             if retry_after is not None:
                 # the window closes in `retry_after` seconds: align ours on it
                 self._window_start = now + retry_after - self.window - self._guard
+                self._window_confirmed = True
             elif self._window_start is None or self._window_start + self.window + self._guard <= now:
                 # no window of ours is open (someone else opened the server's): it closes within a window
-                self._window_start = now
+                self._window_start, self._window_confirmed = now, True
             self._paused_until = self._window_start + self.window + self._guard
         elif retry_after is not None:
             self._paused_until = max(self._paused_until, now + retry_after)
@@ -496,6 +548,19 @@ def limiter_for(auth: str, url: str, stated: Limits | None = None) -> RateLimite
     if stated is not None:
         limiter.state(stated)
     return limiter
+
+
+_CONCURRENCY_DETAIL = re.compile(rb"(\d{1,6})\s*/\s*(\d{1,6})\s+concurrent")
+
+
+def _stated_limit(answer: Answer) -> int | None:
+    """N of the reference's "Concurrency limit exceeded: {current}/N concurrent requests", if it is sane."""
+    body = answer.content or b""
+    match = _CONCURRENCY_DETAIL.search(body[:65536])
+    if match is None:
+        return None
+    limit = int(match.group(2))
+    return limit if 1 <= limit <= MAX_CONCURRENCY else None
 
 
 def error_code(answer: Answer) -> str | None:

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-
 from haystack import Document
 from multidict import CIMultiDict as CaseInsensitiveDict
 

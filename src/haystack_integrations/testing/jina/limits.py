@@ -7,7 +7,9 @@ not say, and what the emulator assumes:
 
 - The minute is a fixed window that opens with the first request after the previous window closed
   (a counter that expires a minute after it was created). `window` shortens it for tests and
-  benchmarks; anything measured that way must say so.
+  benchmarks; anything measured that way must say so. `clock="fixed"` puts the windows on a fixed
+  clock instead (every `window` seconds from an arbitrary start, whoever sends), the other placement
+  the reference leaves open.
 - A request is counted when it is admitted, with the tokens its answer reports in `usage` (counted
   exactly as the embeddings and rerank routes count them). A request that would take the window over
   its RPM or TPM is refused whole. Refused requests and error answers (4xx) use no budget.
@@ -61,12 +63,26 @@ class RateLimiter:
         by limits nobody enforces until they send 5,000 requests or 100M tokens in a window.
     :param window: Seconds per window (a minute, as published).
     :param retry_after: Send `Retry-After` with RPM and TPM refusals.
+    :param clock: `"first-request"` (a window opens with the first request after the last one closed) or
+        `"fixed"` (windows follow each other on a clock that started before the first request).
     """
 
-    def __init__(self, limits: Limits | None, *, window: float = WINDOW_SECONDS, retry_after: bool = True) -> None:
+    def __init__(
+        self,
+        limits: Limits | None,
+        *,
+        window: float = WINDOW_SECONDS,
+        retry_after: bool = True,
+        clock: str = "first-request",
+    ) -> None:
         if window <= 0:
             msg = f"window must be positive, got {window}"
             raise ValueError(msg)
+        if clock not in ("first-request", "fixed"):
+            msg = f"clock must be 'first-request' or 'fixed', got {clock!r}"
+            raise ValueError(msg)
+        self.clock = clock
+        self._epoch = time.monotonic() - 0.37 * window  # a fixed clock's windows started before anyone sent
         self.limits = limits
         self.window = window
         self.retry_after = retry_after
@@ -102,7 +118,10 @@ class RateLimiter:
     def _current(self, state: _KeyState, now: float) -> Window:
         """The open window, or a new one if the last has closed."""
         if not state.windows or now >= state.windows[-1].start + self.window:
-            state.windows.append(Window(start=now))
+            start = now
+            if self.clock == "fixed":
+                start = self._epoch + math.floor((now - self._epoch) / self.window) * self.window
+            state.windows.append(Window(start=start))
         return state.windows[-1]
 
     def admit(self, key: str, tokens: int) -> Refusal | None:
@@ -114,7 +133,8 @@ class RateLimiter:
             window = self._current(state, now)
             refusal = None
             if limits.concurrency is not None and state.in_flight >= limits.concurrency:
-                detail = f"Concurrency limit of {limits.concurrency} requests in flight exceeded."
+                # the wording of the reference's error table: "{current}/N concurrent requests"
+                detail = f"Concurrency limit exceeded: {state.in_flight + 1}/{limits.concurrency} concurrent requests"
                 refusal = Refusal(CONCURRENCY_LIMIT, detail, None)
             elif limits.rpm is not None and window.requests + 1 > limits.rpm:
                 detail = f"Request limit of {limits.rpm} requests per minute exceeded."

@@ -237,6 +237,7 @@ class JinaEmulator:
         limits: str | dict[str, int] | Limits | None = None,
         retry_after: bool = True,
         rate_window: float = 60.0,
+        rate_clock: str = "first-request",
     ) -> None:
         _load_routes()
         self.api_key = api_key
@@ -251,7 +252,7 @@ class JinaEmulator:
         self.in_flight = 0
         self.max_in_flight = 0
         self.connections = 0
-        self.rate = RateLimiter(parse_limits(limits), window=rate_window, retry_after=retry_after)
+        self.rate = RateLimiter(parse_limits(limits), window=rate_window, retry_after=retry_after, clock=rate_clock)
         self._lock = threading.Lock()
         self._server = _Server((host, port), _make_handler(self))
         self._thread: threading.Thread | None = None

@@ -3,7 +3,6 @@ import warnings
 from typing import Any
 from urllib.parse import urljoin
 
-
 from haystack import Document, component
 from haystack.utils import Secret
 

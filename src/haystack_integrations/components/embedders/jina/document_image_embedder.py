@@ -250,4 +250,3 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
                 leftover = list(started.values())
             for future in leftover:  # left over when a batch failed early: do not prepare them
                 future.cancel()
-

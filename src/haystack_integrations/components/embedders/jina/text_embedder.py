@@ -171,4 +171,3 @@ class JinaTextEmbedder(JinaComponentBase):
         )
         meta = {"model": result.model or self.model_name, "usage": result.usage}
         return {"embedding": result.vectors[0], "meta": meta}
-

@@ -330,4 +330,3 @@ class JinaRanker(JinaComponentBase):
             for score, position in scored
         ]
         return {"documents": ranked, "meta": meta}
-
