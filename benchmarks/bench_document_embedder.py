@@ -25,7 +25,8 @@ from contextlib import contextmanager
 from haystack import Document
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, JinaClient
+from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.ratelimit import START_CONCURRENCY
 from haystack_integrations.common.jina.embeddings import embeddings_payload, parse_embeddings_response
 from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder
 from haystack_integrations.testing.jina import DEFAULT_API_KEY
@@ -110,7 +111,7 @@ def main() -> None:
     os.environ["JINA_API_KEY"] = DEFAULT_API_KEY
     documents = make_documents(args.docs)
     batches = math.ceil(args.docs / args.batch_size)
-    concurrency = DEFAULT_MAX_CONCURRENCY
+    concurrency = START_CONCURRENCY  # the default: nothing stated, a key starts at 5 (the Free tier's)
 
     with emulator_process(args.latency) as url:
         print(f"JinaEmulator at {url}, {args.latency * 1000:.0f} ms latency per request")

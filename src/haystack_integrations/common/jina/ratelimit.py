@@ -490,7 +490,8 @@ class RateLimiter:
                 self.learned = min(self.learned or held, held)
                 self._learned_at = now
             else:
-                pause = retry_after if retry_after is not None else random.uniform(0.5, 1.0) * min(1.0, self.window)
+                # a slot of theirs frees when one of their requests ends: look again soon
+                pause = retry_after if retry_after is not None else random.uniform(0.1, 0.3) * min(1.0, self.window)
                 self._paused_until = max(self._paused_until, now + pause)
         elif code in (REQUEST_LIMIT, TOKEN_LIMIT):
             spent = self._requests if code == REQUEST_LIMIT else self._tokens
