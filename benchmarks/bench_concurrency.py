@@ -296,6 +296,10 @@ def run_one(name: str, source: Path, origin: str, window: float) -> dict[str, An
     return dict(json.loads(lines[-1]))
 
 
+def _shown(key: str, value: Any) -> str:
+    return f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}"
+
+
 def extract(ref: str, into: Path) -> Path:
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
@@ -330,7 +334,7 @@ def main() -> None:
             for name in args.only:
                 for label, source in trees.items():
                     figures = run_one(name, source, origin, args.window)
-                    shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+                    shown = ", ".join(_shown(key, value) for key, value in figures.items())
                     print(f"({name}) {label:>20}: {shown}", flush=True)
     finally:
         server.terminate()

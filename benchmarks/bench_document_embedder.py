@@ -26,8 +26,8 @@ from haystack import Document
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.ratelimit import START_CONCURRENCY
 from haystack_integrations.common.jina.embeddings import embeddings_payload, parse_embeddings_response
+from haystack_integrations.common.jina.ratelimit import START_CONCURRENCY
 from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder
 from haystack_integrations.testing.jina import DEFAULT_API_KEY
 

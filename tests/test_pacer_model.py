@@ -47,7 +47,7 @@ class FakeAnswer:
 
 
 @st.composite
-def answers(draw: st.DrawFn) -> FakeAnswer | None | str:
+def answers(draw: st.DrawFn) -> FakeAnswer | str | None:
     kind = draw(st.sampled_from(["ok", "ok", "429", "500", "none", "cancel"]))
     if kind == "none":
         return None  # the connection broke: no answer
@@ -74,7 +74,7 @@ def answers(draw: st.DrawFn) -> FakeAnswer | None | str:
     return FakeAnswer(429, body, headers)
 
 
-async def one_request(limiter: ratelimit.RateLimiter, answer: FakeAnswer | None | str, latency: float) -> None:
+async def one_request(limiter: ratelimit.RateLimiter, answer: FakeAnswer | str | None, latency: float) -> None:
     try:
         ticket = await limiter.acquire(URL, {"input": ["some text"] * 3}, CAP)
     except asyncio.CancelledError:
@@ -85,7 +85,7 @@ async def one_request(limiter: ratelimit.RateLimiter, answer: FakeAnswer | None 
         limiter.release(ticket, None if isinstance(answer, str) else answer)
 
 
-async def scenario(script: list[tuple[FakeAnswer | None | str, float]]) -> None:
+async def scenario(script: list[tuple[FakeAnswer | str | None, float]]) -> None:
     limiter = ratelimit.RateLimiter("https://api.jina.ai", window=WINDOW)
     loop = asyncio.get_running_loop()
     tasks = []
@@ -121,6 +121,6 @@ def short_cap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(answers(), st.floats(min_value=0.0, max_value=0.03)), min_size=1, max_size=40))
-def test_the_pacer_never_loses_a_slot_and_recovers(script: list[tuple[FakeAnswer | None | str, float]]) -> None:
+def test_the_pacer_never_loses_a_slot_and_recovers(script: list[tuple[FakeAnswer | str | None, float]]) -> None:
     random.seed(0)
     asyncio.run(scenario(script))

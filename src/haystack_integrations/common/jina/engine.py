@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 import weakref
 from collections import deque
@@ -155,10 +156,8 @@ class _Mailbox:
             if self._scheduled:
                 return
             self._scheduled = True
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is left to run this
             self._loop.call_soon_threadsafe(self._drain)
-        except RuntimeError:  # the loop is closed: nobody is left to run this
-            pass
 
     def _drain(self) -> None:
         with self._lock:
