@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 import time
 
 import pytest
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.batching import map_ordered
+from haystack_integrations.common.jina import engine
+from haystack_integrations.common.jina.batching import gather_ordered
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.errors import (
     JinaAuthenticationError,
@@ -156,7 +157,7 @@ def test_key_never_logged(emulator: JinaEmulator, api_key: Secret, caplog: pytes
 def test_in_flight_requests_never_exceed_max_concurrency(emulator: JinaEmulator, api_key: Secret) -> None:
     emulator.latency = 0.2  # long enough that all 3 overlap even on a loaded machine
     client = make_client(api_key, max_concurrency=3)
-    map_ordered(lambda _: client.post_json(emulator.embeddings_url, BODY), range(12), max_concurrency=8)
+    engine.run_sync(gather_ordered(lambda _: client.post_json_async(emulator.embeddings_url, BODY), range(12)))
     assert emulator.max_in_flight == 3
 
 
@@ -164,37 +165,41 @@ def test_rate_limited_requests_are_retried_until_every_item_succeeds(emulator: J
     emulator.latency = 0.05
     client = make_client(api_key, max_concurrency=8, max_retries=10)
     emulator.inject("status", status=429, times=8, retry_after=0.05)
-    map_ordered(lambda _: client.post_json(emulator.embeddings_url, BODY), range(24), max_concurrency=8)
+    engine.run_sync(gather_ordered(lambda _: client.post_json_async(emulator.embeddings_url, BODY), range(24)))
     assert len(emulator.requests) == 24 + 8  # every item succeeded after retries (pacing: tests/test_rate_limits.py)
 
 
-def test_map_ordered_keeps_input_order_and_reports_each_item() -> None:
+async def test_gather_ordered_keeps_input_order_and_reports_each_item() -> None:
     done: list[int] = []
-    lock = threading.Lock()
 
-    def slow_square(n: int) -> int:
-        time.sleep(0.01 * (10 - n))
+    async def slow_square(n: int) -> int:
+        await asyncio.sleep(0.01 * (10 - n))
         return n * n
 
-    def record(n: int) -> None:
-        with lock:
-            done.append(n)
-
-    assert map_ordered(slow_square, list(range(10)), max_concurrency=5, on_done=record) == [n * n for n in range(10)]
+    assert await gather_ordered(slow_square, list(range(10)), on_done=done.append) == [n * n for n in range(10)]
     assert sorted(done) == list(range(10))
     assert done != list(range(10))  # they really finished out of order
 
 
-def test_map_ordered_collects_or_raises_errors() -> None:
-    def fail_on_three(n: int) -> int:
+async def test_gather_ordered_collects_or_raises_errors_and_cancels_the_rest() -> None:
+    cancelled: list[int] = []
+
+    async def fail_on_three(n: int) -> int:
         if n == 3:
             raise ValueError("three")
+        try:
+            await asyncio.sleep(0.01 if n < 3 else 5)
+        except asyncio.CancelledError:
+            cancelled.append(n)
+            raise
         return n
 
-    results = map_ordered(fail_on_three, list(range(5)), max_concurrency=2, fail_fast=False)
-    assert results[:3] == [0, 1, 2] and isinstance(results[3], ValueError) and results[4] == 4
+    results = await gather_ordered(fail_on_three, [0, 1, 2, 3], fail_fast=False)
+    assert results[:3] == [0, 1, 2] and isinstance(results[3], ValueError)
     with pytest.raises(ValueError, match="three"):
-        map_ordered(fail_on_three, list(range(5)), max_concurrency=2)
+        await gather_ordered(fail_on_three, list(range(6)))
+    await asyncio.sleep(0)
+    assert sorted(cancelled) == [0, 1, 2, 4, 5]  # fail fast: every other call still running stops at once
 
 
 def test_proxy_environment_is_honoured(

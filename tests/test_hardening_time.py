@@ -13,7 +13,6 @@ from haystack.utils import Secret
 from hostile_server import HostileServer, stall, trickle
 
 from haystack_integrations.common.jina import engine, ratelimit
-from haystack_integrations.common.jina.cancellation import CancelToken, JinaCancelledError, cancel_scope
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaRateLimitError, JinaTimeoutError
 from haystack_integrations.common.jina.ratelimit import limiter_for
@@ -183,14 +182,14 @@ def test_abandoned_run_async_calls_do_not_starve_healthy_ones(emulator: JinaEmul
 
 
 @pytest.mark.parametrize("held_by", ["client", "pacer"])
-def test_waiting_for_a_slot_ends_when_the_call_is_cancelled(emulator: JinaEmulator, held_by: str) -> None:
+async def test_waiting_for_a_slot_ends_when_the_call_is_cancelled(emulator: JinaEmulator, held_by: str) -> None:
     # the pacer's limiters are shared per key and host: a stated concurrency of 1 on a key of our own
     key = Secret.from_token(f"slot-test-{held_by}")
     client = JinaClient(key, max_retries=0, max_concurrency=1, rate_limits={"concurrency": 1})
     url = emulator.embeddings_url
     client.open()
     pacer = limiter_for(f"Bearer slot-test-{held_by}", url, client.rate_limits)
-    slots = engine.run_sync(_component_slots(client))
+    slots = await engine.run_async(_component_slots(client))
 
     async def hold() -> ratelimit.Ticket | None:  # another call holds the only slot
         if held_by == "client":
@@ -198,33 +197,22 @@ def test_waiting_for_a_slot_ends_when_the_call_is_cancelled(emulator: JinaEmulat
             return None
         return await pacer.acquire(url, BODY)
 
-    ticket = engine.run_sync(hold())
-    token = CancelToken()
-    outcome: list[BaseException | None] = []
+    ticket = await engine.run_async(hold())
+    call = asyncio.ensure_future(engine.run_async(client.post_json_async(url, BODY)))
+    await asyncio.sleep(0.3)
+    assert not call.done()  # waiting for the slot
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
 
-    def call() -> None:
-        try:
-            with cancel_scope(token):
-                client.post_json(url, BODY)
-            outcome.append(None)
-        except BaseException as error:  # handed to the test
-            outcome.append(error)
+    async def release() -> None:
+        if ticket is None:
+            slots.release()
+        else:
+            pacer.release(ticket, None)
 
-    worker = threading.Thread(target=call)
-    worker.start()
-    time.sleep(0.3)
-    waiting = worker.is_alive() and not outcome
-    token.cancel()
-    worker.join(10)
-    if ticket is None:
-        engine.loop().call_soon_threadsafe(slots.release)
-    else:
-        engine.loop().call_soon_threadsafe(pacer.release, ticket, None)
-    assert waiting, outcome
-    assert not worker.is_alive(), "a cancelled call kept waiting for a slot"
-    assert len(outcome) == 1 and isinstance(outcome[0], JinaCancelledError), outcome
+    await engine.run_async(release())
     assert emulator.requests_to("/v1/embeddings") == []  # nothing was sent
-    time.sleep(0.2)  # the releases above run on the request loop
     assert pacer.in_flight == 0 and not slots.locked()  # and nothing the cancelled call waited for stays taken
 
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
-import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
 
-from haystack_integrations.common.jina import engine, fork
-from haystack_integrations.common.jina.cancellation import CancelToken, cancel_scope
+from haystack_integrations.common.jina import engine
 from haystack_integrations.common.jina.client import JinaClient
 
 T = TypeVar("T")
@@ -116,68 +111,3 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     deserialize_secrets_inplace(data["init_parameters"], keys=["api_key"])
     component: T = default_from_dict(cls, data)
     return component
-
-
-_LIVE_CALLS = 32
-_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-
-
-@fork.on_fork_in_child
-def _forget_gates() -> None:
-    """A forked child has none of its parent's call threads: their slots would never be given back."""
-    global _gates  # noqa: PLW0603
-    _gates = weakref.WeakKeyDictionary()
-
-
-async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """
-    Run blocking client work in a worker thread so the event loop stays free.
-
-    The client is built on `requests` (blocking); each call already fans its batches out over a thread
-    pool, so awaiting it in a thread gives the same concurrency without a second HTTP stack.
-
-    Each call gets a thread of its own rather than a slot in a shared pool: a cancelled call whose request
-    is stuck on a slow server keeps its thread until `timeout`, and with a fixed pool enough of those
-    would make every later `run_async` wait. At most `_LIVE_CALLS` calls per event loop run at once, but
-    a cancelled call leaves that count at once, while its thread winds down. Cancelling the awaiting task
-    cancels the call's token, so no new request of the call starts and its backoff sleeps end (requests
-    already sent finish).
-    """
-    loop = asyncio.get_running_loop()
-    gate = _gates.get(loop)
-    if gate is None:
-        gate = _gates[loop] = asyncio.Semaphore(_LIVE_CALLS)
-    async with gate:
-        return await _run_in_own_thread(loop, function, *args, **kwargs)
-
-
-async def _run_in_own_thread(
-    loop: asyncio.AbstractEventLoop, function: Callable[..., T], /, *args: Any, **kwargs: Any
-) -> T:
-    outcome: asyncio.Future[T] = loop.create_future()
-    token = CancelToken()
-
-    def deliver(setter: Callable[[Any], None], value: Any) -> None:
-        if not outcome.done():
-            setter(value)
-
-    def work() -> None:
-        try:
-            with cancel_scope(token):
-                result = function(*args, **kwargs)
-        except BaseException as error:  # handed to the awaiting task, which re-raises it
-            _call_soon(loop, deliver, outcome.set_exception, error)
-        else:
-            _call_soon(loop, deliver, outcome.set_result, result)
-
-    threading.Thread(target=work, name="jina-async", daemon=True).start()
-    try:
-        return await outcome
-    except asyncio.CancelledError:
-        token.cancel()
-        raise
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
-    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits for this abandoned call any more
-        loop.call_soon_threadsafe(callback, *args)

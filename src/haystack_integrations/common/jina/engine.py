@@ -25,11 +25,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from haystack_integrations.common.jina import fork
-from haystack_integrations.common.jina.cancellation import JinaCancelledError, current_token
 
 T = TypeVar("T")
 
-#: How often `run_sync` looks for Ctrl-C and for a cancelled call (a blocked wait would not see either).
+#: How often `run_sync` looks for Ctrl-C (a blocked wait would not see it).
 POLL_SECONDS = 0.1
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -76,22 +75,19 @@ def run_sync(work: Coroutine[Any, Any, T]) -> T:
     """
     Run `work` on the request loop and wait for its result, from any thread but the loop's own.
 
-    Ctrl-C (or a cancelled call token, see `cancellation`) cancels the work at once and re-raises.
+    Ctrl-C cancels the work at once and re-raises.
     """
     if in_loop_thread():
         work.close()
         msg = "A Jina component's blocking run() was called from inside its own request loop; use run_async()"
         raise RuntimeError(msg)
     future = asyncio.run_coroutine_threadsafe(work, loop())
-    token = current_token()
     try:
         while True:
-            try:
+            # a timed wait: a Ctrl-C that the kernel handed to another thread reaches Python only when the
+            # main thread runs again
+            with contextlib.suppress(concurrent.futures.TimeoutError):
                 return future.result(POLL_SECONDS)
-            except concurrent.futures.TimeoutError:
-                if token is not None and token.cancelled:
-                    msg = "Cancelled: the call was cancelled or another request failed."
-                    raise JinaCancelledError(msg) from None
     except BaseException:
         future.cancel()
         raise
