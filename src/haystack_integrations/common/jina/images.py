@@ -238,7 +238,11 @@ def _locate_file(raw_path: str | Path, root_path: str | None) -> tuple[Path | st
 def _read_limited(path: Path, limit: int) -> bytes:
     """The file's bytes, refusing one that grew over `limit` since it was checked."""
     with path.open("rb") as handle:
-        data = handle.read(limit + 1)
+        # asked for the file's size, not the limit: `read(n)` allocates n bytes first (50 MB per image)
+        expected = min(os.fstat(handle.fileno()).st_size, limit)
+        data = handle.read(expected + 1)
+        if len(data) > expected:  # it grew since: read on, up to the limit
+            data += handle.read(limit + 1 - len(data))
     if len(data) > limit:
         msg = f"the file grew over the limit of {limit} bytes while being read"
         raise ValueError(msg)
