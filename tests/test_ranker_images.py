@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from haystack import Document
+from haystack import Document, Pipeline
 from haystack.utils import Secret
 from page_server import PageServer
 from PIL import Image, ImageDraw
@@ -274,3 +274,13 @@ def test_a_corrupt_image_raises_naming_the_document(emulator: JinaEmulator, api_
     with pytest.raises(JinaInputError, match=r"document broken-doc .*broken\.png"):
         make(emulator, api_key, root_path=str(folder)).run("red", documents)
     assert bodies(emulator) == []  # its request was never sent
+
+
+def test_pipeline_yaml_round_trip_keeps_the_image_options(api_key: Secret, folder: Path) -> None:
+    pipeline = Pipeline()
+    pipeline.add_component("ranker", JinaRanker(M0, api_key, root_path=str(folder), image_size=(64, 48)))
+    loaded = Pipeline.loads(pipeline.dumps())
+    ranker = loaded.get_component("ranker")
+    assert isinstance(ranker, JinaRanker)
+    assert (ranker.root_path, ranker.image_size, ranker.file_path_meta_field) == (str(folder), (64, 48), "file_path")
+    assert loaded.dumps() == pipeline.dumps()

@@ -155,7 +155,9 @@ class JinaRanker(JinaComponentBase):
     BMP, TIFF, or a local PDF with `meta["page_number"]` (1-based; the page is rendered), shrunk to fit
     `image_size`, sent as plain base64; an `http(s)` URL is sent as it is, for Jina to fetch (a PDF's URL
     is refused: the API ranks images, not PDFs). Text and image documents can be mixed in one call. An
-    image that cannot be used raises `JinaInputError` naming the document and path, before any request.
+    image that cannot be used raises `JinaInputError` naming the document and path: a missing meta field,
+    file or page number, or a path outside `root_path`, before any request; an unreadable file before the
+    request that would carry it.
     Images are prepared just before their request (at most `MAX_IMAGES_PER_REQUEST`, 16, per request)
     and dropped after it, so memory stays bounded whatever the number of candidates. With a text-only
     model such documents are ranked as empty text, as before.
