@@ -59,6 +59,16 @@ def _needs_spec() -> None:
             b'{"model": "jina-reranker-m0", "query": {"text": "q"}, "documents": ["d"]}',
             "query: {'text': 'q'} is not of type 'string'",
         ),
+        (
+            "/v1/rerank",
+            b'{"model": "jina-reranker-v2-base-multilingual", "query": "q", "documents": [{"image": "QUJD"}]}',
+            "documents/0: {'image': 'QUJD'} is not valid",
+        ),
+        (
+            "/v1/rerank",
+            b'{"model": "jina-reranker-m0", "query": "q", "documents": [{"image": 5}]}',
+            "documents/0: {'image': 5} is not valid",
+        ),
         ("/v1/rerank", b"[1]", "not a JSON object"),
     ],
 )
@@ -79,6 +89,11 @@ def test_non_conforming_bodies_are_caught(path: str, body: bytes, problem: str) 
         (
             "/v1/rerank",
             b'{"model": "jina-reranker-v3", "query": "q", "documents": [{"text": "d"}], "max_doc_length": 8}',
+        ),
+        (
+            "/v1/rerank",
+            b'{"model": "jina-reranker-m0", "query": "q", "documents": ["d", {"image": "QUJD"}, {"text": "e"}, '
+            b'{"image": "https://example.com/a.png"}], "top_n": 2, "return_documents": false}',
         ),
     ],
 )

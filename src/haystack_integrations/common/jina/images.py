@@ -34,6 +34,7 @@ import math
 import mimetypes
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +140,7 @@ def _input_error(document_id: str, path: Any, problem: str) -> JinaInputError:
     shown = str(path).replace("\x00", "\\x00")
     if len(shown) > 200:  # a path over the OS's limit can be megabytes long
         shown = f"{shown[:100]}...{shown[-60:]}"
-    return JinaInputError(f"Cannot embed the image of document {document_id} (path '{shown}'): {problem}")
+    return JinaInputError(f"Cannot use the image of document {document_id} (path '{shown}'): {problem}")
 
 
 def resolve_image_source(
@@ -167,7 +168,7 @@ def resolve_image_source(
     raw_path = meta.get(file_path_meta_field)
     if raw_path is None or raw_path == "":
         msg = (
-            f"Cannot embed the image of document {document_id}: its meta has no '{file_path_meta_field}' "
+            f"Cannot use the image of document {document_id}: its meta has no '{file_path_meta_field}' "
             f"(file_path_meta_field) with the path of an image or PDF file."
         )
         raise JinaInputError(msg)
@@ -237,7 +238,11 @@ def _locate_file(raw_path: str | Path, root_path: str | None) -> tuple[Path | st
 def _read_limited(path: Path, limit: int) -> bytes:
     """The file's bytes, refusing one that grew over `limit` since it was checked."""
     with path.open("rb") as handle:
-        data = handle.read(limit + 1)
+        # asked for the file's size, not the limit: `read(n)` allocates n bytes first (50 MB per image)
+        expected = min(os.fstat(handle.fileno()).st_size, limit)
+        data = handle.read(expected + 1)
+        if len(data) > expected:  # it grew since: read on, up to the limit
+            data += handle.read(limit + 1 - len(data))
     if len(data) > limit:
         msg = f"the file grew over the limit of {limit} bytes while being read"
         raise ValueError(msg)
@@ -308,6 +313,29 @@ def submit_image_base64(
         done.set_result(source.url)
         return done
     return _pool().submit(_prepare, source, image_size, max_chars)
+
+
+def image_input(source: ImageSource | ImageURL, prepared: str | bytes) -> dict[str, str | bytes]:
+    """The request input of a prepared image: `{"image": ...}` (`ImageDoc`), or `{"pdf": url}` for a PDF's URL."""
+    return {source.input_field if isinstance(source, ImageURL) else "image": prepared}
+
+
+def prepare_images(
+    sources: Sequence[ImageSource | ImageURL], image_size: tuple[int, int] | None = None
+) -> list[dict[str, str | bytes]]:
+    """
+    The request inputs of one request's images, prepared in parallel on the decode pool, in order.
+
+    Meant to run just before the request, so the images exist only while it is in flight.
+
+    :raises JinaInputError: The first image that cannot be prepared; the ones not started yet are dropped.
+    """
+    futures = [submit_image_base64(source, image_size) for source in sources]
+    try:
+        return [image_input(source, future.result()) for source, future in zip(sources, futures, strict=True)]
+    finally:
+        for future in futures:  # after a failure: do not prepare the rest (a no-op for finished ones)
+            future.cancel()
 
 
 def _prepare(source: ImageSource, image_size: tuple[int, int] | None, max_chars: int) -> bytes:
@@ -522,6 +550,8 @@ __all__ = [
     "check_image_size",
     "fit_size",
     "image_base64",
+    "image_input",
+    "prepare_images",
     "resolve_image_source",
     "submit_image_base64",
 ]

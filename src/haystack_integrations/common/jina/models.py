@@ -297,11 +297,13 @@ def check_embedding_model(model: str, options: Mapping[str, Any], *, images: boo
         raise refuse(f"cannot give {dimensions!r} dimensions")
 
 
-def check_rerank_model(model: str, options: Mapping[str, Any]) -> None:
+def check_rerank_model(model: str, options: Mapping[str, Any], *, images: Mapping[str, Any] | None = None) -> None:
     """
     Refuse, before any request, a known non-reranker or a parameter a known reranker does not have.
 
     :param options: Optional request fields by their API names; `None` means not sent.
+    :param images: The image options the component was given (only those that differ from their defaults):
+        refused with a known reranker that takes no images (`RerankerM0Request` is the only schema with `ImageDoc`).
     :raises ValueError: Naming the model and what it accepts. Unknown models pass (logged at debug level).
     """
     check_option_types(options)
@@ -312,6 +314,11 @@ def check_rerank_model(model: str, options: Mapping[str, Any]) -> None:
             raise ValueError(msg)
         _unknown(model, "rerank")
         return
+    if images and not known.images:
+        takers = ", ".join(name for name, reranker in RERANK_MODELS.items() if reranker.images)
+        given = ", ".join(f"{name}={value!r}" for name, value in images.items())
+        msg = f"{model} ranks text only, so it takes no image options (got {given}). Rerankers with images: {takers}."
+        raise ValueError(msg)
     for name, value in options.items():
         if value is not None and name not in known.fields:
             accepted = ", ".join(sorted(known.fields))
