@@ -46,6 +46,14 @@ DEFAULT_CODES = {
 ENDPOINTS = (
     ("/v1/embeddings", "POST", "embeddings", "https://api.jina.ai/v1/embeddings"),
     ("/v1/rerank", "POST", "rerank", "https://api.jina.ai/v1/rerank"),
+    ("/v1/classify", "POST", "classify: zero-shot or a trained classifier", "https://api.jina.ai/v1/classify"),
+    ("/v1/train", "POST", "train or update a few-shot classifier", "https://api.jina.ai/v1/train"),
+    (
+        "/v1/classifiers",
+        "GET",
+        "list the key's classifiers (also POST; DELETE <id>)",
+        "https://api.jina.ai/v1/classifiers",
+    ),
     ("/r/<url>", "GET", "reader: read a page", "https://r.jina.ai/<url>"),
     ("/s/<query>", "GET", "reader: search the corpus", "https://s.jina.ai/<query>"),
     ("/s/", "POST", "web search: the query in a JSON body", "https://s.jina.ai/"),
@@ -299,6 +307,14 @@ class JinaEmulator:
     @property
     def rerank_url(self) -> str:
         return f"{self.url}/v1/rerank"
+
+    @property
+    def classify_url(self) -> str:
+        return f"{self.url}/v1/classify"
+
+    @property
+    def train_url(self) -> str:
+        return f"{self.url}/v1/train"
 
     @property
     def reader_url(self) -> str:
@@ -564,6 +580,7 @@ def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:
 
         do_GET = _serve  # noqa: N815 (http.server's naming)
         do_POST = _serve  # noqa: N815
+        do_DELETE = _serve  # noqa: N815
 
     return Handler
 
