@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from haystack import Document
 from haystack.utils import Secret
 from PIL import Image
 
 from haystack_integrations.common.jina.errors import JinaError
-from haystack_integrations.components.classifiers.jina import train_classifier
+from haystack_integrations.components.classifiers.jina import delete_classifier, list_classifiers, train_classifier
 from haystack_integrations.testing.jina import JinaEmulator
 from haystack_integrations.testing.jina.routes_classify import classifiers_of
 
@@ -115,9 +114,16 @@ def test_api_errors_come_back_as_jina_errors_without_the_key(emulator: JinaEmula
     assert emulator.api_key not in str(raised.value)
 
 
-def test_the_classifier_is_listed_for_its_owner(emulator: JinaEmulator, api_key: Secret) -> None:
+def test_list_and_delete(emulator: JinaEmulator, api_key: Secret) -> None:
     classifier_id = train_classifier(PAIRS, api_key=api_key, base_url=emulator.train_url)
-    listed = requests.get(
-        f"{emulator.url}/v1/classifiers", headers={"Authorization": f"Bearer {emulator.api_key}"}, timeout=10
-    ).json()
-    assert classifier_id in [entry["classifier_id"] for entry in listed]
+    classifiers_url = f"{emulator.url}/v1/classifiers"
+    (listed,) = list_classifiers(api_key=api_key, base_url=classifiers_url)
+    assert listed["classifier_id"] == classifier_id
+    assert listed["labels"] == ["cooking", "sports"] and listed["access"] == "private"
+    delete_classifier(classifier_id, api_key=api_key, base_url=classifiers_url)
+    assert emulator.requests[-1].method == "DELETE"
+    assert emulator.requests[-1].path == f"/v1/classifiers/{classifier_id}"
+    assert list_classifiers(api_key=api_key, base_url=classifiers_url) == []
+    with pytest.raises(JinaError, match="not found") as raised:
+        delete_classifier(classifier_id, api_key=api_key, base_url=classifiers_url)
+    assert raised.value.status_code == 404

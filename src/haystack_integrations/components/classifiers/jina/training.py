@@ -1,11 +1,13 @@
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from haystack import Document, logging
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.classification import (
     ACCESS_LEVELS,
+    CLASSIFIERS_URL,
     MAX_TRAINING_EXAMPLES,
     MIN_TRAINING_EXAMPLES,
     TRAIN_URL,
@@ -13,9 +15,9 @@ from haystack_integrations.common.jina.classification import (
     check_classify_model,
     parse_training_response,
 )
-from haystack_integrations.common.jina.client import JinaClient, encode_json
-from haystack_integrations.common.jina.endpoints import check_base_url
-from haystack_integrations.common.jina.errors import JinaError
+from haystack_integrations.common.jina.client import JinaClient, encode_json, parse_json
+from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
+from haystack_integrations.common.jina.errors import JinaError, JinaMalformedResponseError
 from haystack_integrations.common.jina.images import ImageURL, check_image_size, image_base64, resolve_image_source
 
 logger = logging.getLogger(__name__)
@@ -186,3 +188,61 @@ def _prepared(item: dict[str, Any], image_size: tuple[int, int] | None) -> dict[
         return item
     image = source.url if isinstance(source, ImageURL) else image_base64(source, image_size)
     return {"image": image, "label": item["label"]}
+
+
+def list_classifiers(
+    *,
+    api_key: Secret = Secret.from_env_var("JINA_API_KEY"),  # noqa: B008
+    base_url: str = CLASSIFIERS_URL,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+) -> list[dict[str, Any]]:
+    """
+    The few-shot classifiers the key owns (Jina's `GET /v1/classifiers`), as the API describes them.
+
+    :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
+    :param base_url: The URL of the classifiers endpoint; `JINA_API_BASE_URL` moves the hosted default.
+    :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
+    :param max_retries: Retries on transient failures. `None` reads `JINA_MAX_RETRIES`, else 5.
+    :returns: One dict per classifier (`classifier_id`, `model`, `labels`, `access`, ...).
+    :raises JinaError: If the request fails or the answer is not a list of objects.
+    """
+    check_base_url(base_url, like=CLASSIFIERS_URL)
+    client = JinaClient(api_key, timeout=timeout, max_retries=max_retries)
+    try:
+        answer = parse_json(client.request("GET", base_url), base_url)
+    finally:
+        client.close()
+    if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
+        endpoint = called_endpoint(base_url)
+        msg = f"Malformed answer from {endpoint}: not a list of classifiers ({str(answer)[:200]})"
+        raise JinaMalformedResponseError(msg, endpoint=endpoint)
+    return answer
+
+
+def delete_classifier(
+    classifier_id: str,
+    *,
+    api_key: Secret = Secret.from_env_var("JINA_API_KEY"),  # noqa: B008
+    base_url: str = CLASSIFIERS_URL,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+) -> None:
+    """
+    Delete a few-shot classifier the key owns (Jina's `DELETE /v1/classifiers/{classifier_id}`).
+
+    :param classifier_id: The classifier, as `train_classifier` returned it.
+    :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
+    :param base_url: The URL of the classifiers endpoint (the id is appended); `JINA_API_BASE_URL` moves
+        the hosted default.
+    :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
+    :param max_retries: Retries on transient failures. `None` reads `JINA_MAX_RETRIES`, else 5.
+    :raises JinaError: If the request fails (an unknown id, or someone else's classifier: 404).
+    """
+    check_classifier_id(classifier_id)
+    check_base_url(base_url, like=CLASSIFIERS_URL)
+    client = JinaClient(api_key, timeout=timeout, max_retries=max_retries)
+    try:
+        client.request("DELETE", f"{base_url.rstrip('/')}/{quote(classifier_id, safe='')}")
+    finally:
+        client.close()
