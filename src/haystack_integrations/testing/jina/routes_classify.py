@@ -269,7 +269,7 @@ def _find(store: _Store, classifier_id: Any, key: str, *, owned: bool) -> Classi
     return found
 
 
-def _training_items(body: dict[str, Any], model: ClassifyModel, *, creating: bool) -> list[tuple[dict[str, Any], str]]:
+def _training_items(body: dict[str, Any], *, creating: bool) -> list[tuple[dict[str, Any], str]]:
     items = body.get("input")
     if not creating and isinstance(items, dict):
         items = [items]
@@ -313,7 +313,7 @@ def train(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     num_iters = body.get("num_iters", DEFAULT_NUM_ITERS)
     if not isinstance(num_iters, int) or isinstance(num_iters, bool) or num_iters < 1:
         raise ApiError(422, "num_iters must be a positive integer.", field="num_iters")
-    items = _training_items(body, model, creating=creating)
+    items = _training_items(body, creating=creating)
     if creating and len({label for _, label in items}) < 2:
         detail = "Invalid training labels. At least 2 unique labels are required for training."
         raise ApiError(400, detail, code="INPUT_INVALID_LABELS")
