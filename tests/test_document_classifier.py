@@ -189,7 +189,7 @@ def test_documents_that_cannot_be_classified_are_named_or_listed_and_all_come_ba
 def test_a_failed_request_fails_its_batch_only_without_raise_on_failure(
     emulator: JinaEmulator, api_key: Secret
 ) -> None:
-    emulator.inject("status", status=400, detail="bad batch", when=lambda r: "sports" in r.body.decode())
+    emulator.inject("status", status=400, detail="bad batch", when=lambda r: "football" in r.body.decode())
     classifier = JinaDocumentClassifier(
         LABELS,
         api_key=api_key,
