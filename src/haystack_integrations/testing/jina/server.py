@@ -46,18 +46,15 @@ DEFAULT_CODES = {
 ENDPOINTS = (
     ("/v1/embeddings", "POST", "embeddings", "https://api.jina.ai/v1/embeddings"),
     ("/v1/rerank", "POST", "rerank", "https://api.jina.ai/v1/rerank"),
-    ("/v1/classify", "POST", "classify: zero-shot or a trained classifier", "https://api.jina.ai/v1/classify"),
-    ("/v1/train", "POST", "train or update a few-shot classifier", "https://api.jina.ai/v1/train"),
-    (
-        "/v1/classifiers",
-        "GET",
-        "list the key's classifiers (also POST; DELETE <id>)",
-        "https://api.jina.ai/v1/classifiers",
-    ),
     ("/r/<url>", "GET", "reader: read a page", "https://r.jina.ai/<url>"),
     ("/s/<query>", "GET", "reader: search the corpus", "https://s.jina.ai/<query>"),
     ("/s/", "POST", "web search: the query in a JSON body", "https://s.jina.ai/"),
     ("/g/<statement>", "GET", "reader: ground a statement in the corpus", "https://g.jina.ai/<statement>"),
+    ("/v1/classify", "POST", "classify: zero-shot or a trained classifier", "https://api.jina.ai/v1/classify"),
+    ("/v1/train", "POST", "train or update a few-shot classifier", "https://api.jina.ai/v1/train"),
+    ("/v1/classifiers", "GET", "list the key's classifiers", "https://api.jina.ai/v1/classifiers"),
+    ("/v1/classifiers", "POST", "list the key's classifiers", "https://api.jina.ai/v1/classifiers"),
+    ("/v1/classifiers/<id>", "DELETE", "delete a classifier", "https://api.jina.ai/v1/classifiers/<id>"),
 )
 
 
