@@ -70,6 +70,32 @@ def _needs_spec() -> None:
             "documents/0: {'image': 5} is not valid",
         ),
         ("/v1/rerank", b"[1]", "not a JSON object"),
+        (
+            "/v1/classify",
+            b'{"model": "jina-embeddings-v3", "input": [{"image": "QUJD"}], "labels": ["a", "b"]}',
+            "is not valid under any of the given schemas",
+        ),
+        (
+            "/v1/classify",
+            b'{"model": "jina-embeddings-v3", "input": ["x"], "labels": ["a"], "classifier_id": "c"}',
+            "field 'labels' is not in the model's schema",
+        ),
+        ("/v1/classify", b'{"model": "jina-clip-v2", "input": ["x"]}', "'labels' is a required property"),
+        (
+            "/v1/train",
+            b'{"model": "jina-embeddings-v3", "input": [{"text": "x", "label": "a"}], "access": "private"}',
+            "is too short",
+        ),
+        (
+            "/v1/train",
+            b'{"model": "jina-code-embeddings-0.5b", "input": [{"text": "x", "label": "a"}, {"text": "y", "label": "b"}]}',  # noqa: E501
+            "not in the spec's discriminator mapping",
+        ),
+        (
+            "/v1/train",
+            b'{"classifier_id": "c", "input": [{"text": "x"}]}',
+            "is not valid under any of the given schemas",
+        ),
     ],
 )
 def test_non_conforming_bodies_are_caught(path: str, body: bytes, problem: str) -> None:
@@ -95,6 +121,14 @@ def test_non_conforming_bodies_are_caught(path: str, body: bytes, problem: str) 
             b'{"model": "jina-reranker-m0", "query": "q", "documents": ["d", {"image": "QUJD"}, {"text": "e"}, '
             b'{"image": "https://example.com/a.png"}], "top_n": 2, "return_documents": false}',
         ),
+        ("/v1/classify", b'{"model": "jina-clip-v2", "input": ["x", {"image": "QUJD"}], "labels": {"g": ["a", "b"]}}'),
+        ("/v1/classify", b'{"classifier_id": "c", "input": ["x", {"text": "y"}]}'),
+        (
+            "/v1/train",
+            b'{"model": "jina-embeddings-v4", "access": "private", "num_iters": 3, '
+            b'"input": [{"text": "x", "label": "a"}, {"image": "QUJD", "label": "b"}]}',
+        ),
+        ("/v1/train", b'{"classifier_id": "c", "input": [{"text": "x", "label": "a"}]}'),
     ],
 )
 def test_conforming_bodies_pass(path: str, body: bytes) -> None:

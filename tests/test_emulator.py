@@ -110,6 +110,11 @@ def test_command_line_serves_until_terminated_and_prints_ready_to_paste_exports(
             "/s/<query>",
             "/s/",
             "/g/<statement>",
+            "/v1/classify",
+            "/v1/train",
+            "/v1/classifiers",
+            "/v1/classifiers",
+            "/v1/classifiers/<id>",
         ]
         assert DEFAULT_API_KEY not in json.dumps(index)
     finally:

@@ -85,6 +85,7 @@ def test_all_examples_exist() -> None:
         "06_async",
         "07_agent_web_research",
         "10_visual_rerank",
+        "11_route_queries",
     ]
 
 

@@ -50,6 +50,11 @@ ENDPOINTS = (
     ("/s/<query>", "GET", "reader: search the corpus", "https://s.jina.ai/<query>"),
     ("/s/", "POST", "web search: the query in a JSON body", "https://s.jina.ai/"),
     ("/g/<statement>", "GET", "reader: ground a statement in the corpus", "https://g.jina.ai/<statement>"),
+    ("/v1/classify", "POST", "classify: zero-shot or a trained classifier", "https://api.jina.ai/v1/classify"),
+    ("/v1/train", "POST", "train or update a few-shot classifier", "https://api.jina.ai/v1/train"),
+    ("/v1/classifiers", "GET", "list the key's classifiers", "https://api.jina.ai/v1/classifiers"),
+    ("/v1/classifiers", "POST", "list the key's classifiers", "https://api.jina.ai/v1/classifiers"),
+    ("/v1/classifiers/<id>", "DELETE", "delete a classifier", "https://api.jina.ai/v1/classifiers/<id>"),
 )
 
 
@@ -299,6 +304,14 @@ class JinaEmulator:
     @property
     def rerank_url(self) -> str:
         return f"{self.url}/v1/rerank"
+
+    @property
+    def classify_url(self) -> str:
+        return f"{self.url}/v1/classify"
+
+    @property
+    def train_url(self) -> str:
+        return f"{self.url}/v1/train"
 
     @property
     def reader_url(self) -> str:
@@ -564,6 +577,7 @@ def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:
 
         do_GET = _serve  # noqa: N815 (http.server's naming)
         do_POST = _serve  # noqa: N815
+        do_DELETE = _serve  # noqa: N815
 
     return Handler
 
