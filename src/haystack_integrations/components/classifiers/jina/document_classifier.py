@@ -30,6 +30,7 @@ from haystack_integrations.common.jina.images import (
     ImageSource,
     ImageURL,
     check_image_size,
+    image_input,
     resolve_image_source,
     submit_image_base64,
 )
@@ -239,7 +240,9 @@ class JinaDocumentClassifier(JinaComponentBase):
         outcome = _Outcome()
         # the batch's images are prepared in parallel on the decode pool, just before its request
         images: dict[int, Future[str | bytes]] = {
-            p: submit_image_base64(s, self.image_size) for p in positions if isinstance(s := sources[p], ImageSource)
+            p: submit_image_base64(s, self.image_size)
+            for p in positions
+            if isinstance(s := sources[p], ImageSource | ImageURL)
         }
         inputs: list[Any] = []
         sent: list[int] = []
@@ -247,11 +250,10 @@ class JinaDocumentClassifier(JinaComponentBase):
             for position in positions:
                 try:
                     source = unwrap(sources[position])
-                    if isinstance(source, str):
+                    if isinstance(source, ImageSource | ImageURL):  # `ImageDoc` (a PDF's URL was refused in `_source`)
+                        inputs.append(image_input(source, images[position].result()))
+                    else:
                         inputs.append(source)
-                    else:  # `ImageDoc`: a URL as it is, a file as plain base64
-                        image = source.url if isinstance(source, ImageURL) else images[position].result()
-                        inputs.append({"image": image})
                 except JinaInputError as error:
                     if self.raise_on_failure:
                         raise
