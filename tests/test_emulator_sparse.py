@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import requests
+from jina_spec import MISSING_REASON, load_spec
 
 from haystack_integrations.testing.jina import JinaEmulator
 from haystack_integrations.testing.jina.expansion import RELATED_WORDS
@@ -72,3 +73,14 @@ def test_related_words_are_groups_of_distinct_lowercase_words() -> None:
     words = [word for group in RELATED_WORDS for word in group]
     assert len(words) == len(set(words))
     assert all(word.isalpha() and word == word.lower() for word in words)
+
+
+def test_the_answer_matches_the_spec_response_schema(emulator: JinaEmulator) -> None:
+    spec = load_spec()
+    if spec is None:
+        pytest.skip(MISSING_REASON)
+    from jsonschema import Draft202012Validator
+
+    schema = {"$ref": "#/components/schemas/EmbeddingResponse", "components": spec["components"]}
+    answer = post(emulator, {"model": "elser-v2", "input": ["heart doctor", "fast car"]}).json()
+    assert [error.message for error in Draft202012Validator(schema).iter_errors(answer)] == []
