@@ -37,6 +37,8 @@ def test_readme_has_examples_for_every_component() -> None:
     text = "".join(python_blocks())
     for name in ("JinaTextEmbedder", "JinaDocumentEmbedder", "JinaDocumentImageEmbedder", "JinaRanker"):
         assert name in text
+    for name in ("JinaSparseTextEmbedder", "JinaSparseDocumentEmbedder"):
+        assert name in text
     assert "JinaReaderConnector" in text
     assert "JinaWebSearch" in text and "JinaReaderFetcher" in text
     assert "JinaDocumentClassifier" in text and "JinaTextRouter" in text and "train_classifier" in text

@@ -7,14 +7,15 @@ import copy
 import math
 import sys
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from haystack import Document, logging
 
 from haystack_integrations.common.jina.batching import map_ordered, progress
 from haystack_integrations.common.jina.client import JinaClient, encode_json
+from haystack_integrations.common.jina.component_utils import text_with_meta
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError, JinaMalformedResponseError
 
@@ -26,6 +27,7 @@ EMBEDDING_TYPES = ("float", "binary", "ubinary")
 
 Embedding = list[float] | list[int]
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 def check_embedding_type(embedding_type: str) -> None:
@@ -107,17 +109,17 @@ def embeddings_payload(model: str, inputs: Sequence[Any], options: dict[str, Any
 
 
 @dataclass
-class EmbeddingsResult:
-    """The validated answer to one embeddings request."""
+class EmbeddingsResult(Generic[V]):
+    """The validated answer to one embeddings request: dense vectors, or `SparseEmbedding`s (see `sparse.py`)."""
 
-    vectors: list[Embedding]
+    vectors: list[V]
     model: str | None
     usage: dict[str, int]
 
 
 def parse_embeddings_response(
     body: Any, expected: int, endpoint: str, *, dimensions: int | None = None, embedding_type: str | None = None
-) -> EmbeddingsResult:
+) -> EmbeddingsResult[Embedding]:
     """
     Validate an embeddings answer and return its vectors in input order.
 
@@ -149,6 +151,30 @@ def parse_embeddings_response(
     _check_lengths(cast(list[Embedding], vectors), expected_length(dimensions, embedding_type), malformed)
     model = body.get("model") if isinstance(body.get("model"), str) else None
     return EmbeddingsResult(vectors=vectors, model=model, usage=clean_usage(body.get("usage")))  # type: ignore[arg-type]
+
+
+def _parse_dense(body: Any, expected: int, endpoint: str, options: Mapping[str, Any]) -> EmbeddingsResult[Any]:
+    return parse_embeddings_response(
+        body, expected, endpoint, dimensions=options.get("dimensions"), embedding_type=options.get("embedding_type")
+    )
+
+
+@dataclass(frozen=True)
+class EmbeddingFormat:
+    """
+    One kind of embedding, for `embed_documents`: the body it sends, how it reads the answer, the field it fills.
+
+    `payload(model, inputs, options)` builds the request body; `parse(body, expected, endpoint, options)`
+    validates the answer into an `EmbeddingsResult`; `document_field` names the Document field the results go to.
+    """
+
+    payload: Callable[[str, Sequence[Any], dict[str, Any]], dict[str, Any]]
+    parse: Callable[[Any, int, str, Mapping[str, Any]], EmbeddingsResult[Any]]
+    document_field: str = "embedding"
+
+
+#: Dense vectors into `Document.embedding` (floats travel as base64).
+DENSE = EmbeddingFormat(payload=embeddings_payload, parse=_parse_dense)
 
 
 def _check_lengths(
@@ -228,7 +254,7 @@ def unwrap(checked: T | JinaInputError) -> T:
 
 @dataclass
 class _RequestOutcome:
-    vectors: list[Embedding] = field(default_factory=list)
+    vectors: list[Any] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)
     input_errors: dict[int, str] = field(default_factory=dict)
     model: str | None = None
@@ -248,6 +274,7 @@ def embed_documents(
     raise_on_failure: bool,
     progress_bar: bool,
     embedded_meta: dict[str, Any] | None = None,
+    embedding_format: EmbeddingFormat = DENSE,
 ) -> dict[str, Any]:
     """
     Embed documents in concurrent requests and return `{"documents": [...], "meta": {...}}`.
@@ -258,6 +285,8 @@ def embed_documents(
         It runs in the worker just before the request, so heavy inputs exist only while in flight.
         It raises `JinaInputError` for an input that cannot be prepared.
     :param embedded_meta: Meta added to every embedded document (a fresh copy each, never shared).
+    :param embedding_format: The request body, answer parser and Document field: `DENSE` (the default) or
+        `sparse.SPARSE`. A failed document has that field cleared and keeps the others.
     :returns: Copies of all input documents, in order, with `embedding` set where it succeeded. `meta`
         has the `model`, the summed `usage` and `failed_documents`: `{"id", "error"}` for each document
         that came back without an embedding (only possible with `raise_on_failure=False`).
@@ -283,17 +312,11 @@ def embed_documents(
         if inputs:
             # Serialized once, then the inputs are dropped: while the request waits for its answer only
             # the body's bytes are held (images are large: this halves the memory of a batch in flight).
-            body = encode_json(embeddings_payload(model, inputs, options))
+            body = encode_json(embedding_format.payload(model, inputs, options))
             inputs.clear()
             answer = client.post_json(url, body)
             del body
-            result = parse_embeddings_response(
-                answer,
-                len(outcome.sent),
-                url,
-                dimensions=options.get("dimensions"),
-                embedding_type=options.get("embedding_type"),
-            )
+            result = embedding_format.parse(answer, len(outcome.sent), url, options)
             outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
         return outcome
 
@@ -306,7 +329,7 @@ def embed_documents(
             fail_fast=raise_on_failure,
         )
 
-    embeddings: dict[int, Embedding] = {}
+    embeddings: dict[int, Any] = {}
     errors: dict[int, str] = {}
     meta: dict[str, Any] = {"model": model, "usage": {}}
     for positions, outcome in zip(groups, outcomes, strict=True):
@@ -328,10 +351,10 @@ def embed_documents(
         if position in embeddings:
             new_meta = {**document.meta, **copy.deepcopy(embedded_meta or {})}
             # binary types give ints; Document.embedding is typed list[float] but stores them as they are
-            embedding = cast(list[float], embeddings[position])
-            output.append(replace(document, embedding=embedding, meta=new_meta))
+            output.append(replace(document, **{embedding_format.document_field: embeddings[position]}, meta=new_meta))
         else:  # failed: an embedding it came with is not this model's answer, and must not be stored as one
-            output.append(replace(document, embedding=None, meta=document.meta.copy()))
+            cleared: dict[str, Any] = {embedding_format.document_field: None}
+            output.append(replace(document, **cleared, meta=document.meta.copy()))
     meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
     return {"documents": output, "meta": meta}
 
@@ -347,3 +370,19 @@ def batch_positions(count: int, batch_size: int) -> list[list[int]]:
     check_batch_size(batch_size)
     size = min(batch_size, MAX_INPUTS_PER_REQUEST)
     return [list(range(start, min(start + size, count))) for start in range(0, count, size)]
+
+
+def text_to_embed(document: Document, meta_fields: list[str], separator: str, prefix: str, suffix: str) -> str:
+    """
+    The text a document embedder sends for `document`: its `meta_fields` values and content, with prefix and suffix.
+
+    :raises JinaInputError: If there is nothing to embed (no content and no values for `meta_fields`).
+    """
+    body = text_with_meta(document, meta_fields, separator)
+    if not body.strip():
+        msg = (
+            f"Document {document.id} has no text to embed: its content is empty or None and it has no "
+            f"values for meta_fields_to_embed={meta_fields}."
+        )
+        raise JinaInputError(msg)
+    return prefix + body + suffix

@@ -215,7 +215,7 @@ def describe_dimensions(allowed: range | tuple[int, ...]) -> str:
     return ", ".join(str(value) for value in allowed)
 
 
-def _describe(model: EmbeddingModel) -> str:
+def describe_model(model: EmbeddingModel) -> str:
     """What the model accepts, for error messages."""
     parts = [f"fields: {', '.join(sorted(model.fields))}"]
     parts.append(f"tasks: {', '.join(model.tasks)}" if model.tasks else "no task")
@@ -275,11 +275,13 @@ def check_embedding_model(model: str, options: Mapping[str, Any], *, images: boo
         return
 
     def refuse(problem: str) -> ValueError:
-        return ValueError(f"{model} {problem}. It accepts {_describe(known)}.")
+        return ValueError(f"{model} {problem}. It accepts {describe_model(known)}.")
 
     if known.output != "dense":
         kind = "one vector per token (multi-vector)" if known.output == "multivector" else "sparse vectors"
         hint = " Rank with it through JinaRanker instead." if model in RERANK_MODELS else ""
+        if known.output == "sparse":
+            hint = " Use JinaSparseTextEmbedder / JinaSparseDocumentEmbedder for its sparse embeddings."
         msg = f"{model} answers {kind}, and a Haystack Document holds one dense vector.{hint}"
         raise ValueError(msg)
     if images and not known.images:

@@ -153,9 +153,10 @@ class Fault:
     optional `Retry-After`), `balance` (403 `AUTHZ_INSUFFICIENT_BALANCE`), `malformed` (200 with
     a body that is not JSON), `wrong_count` (a well-formed answer missing its last item), `drop`
     (close the connection without answering), `latency` (wait `delay` seconds, then answer normally),
-    `nan` (the first vector of an embeddings answer is all NaN), `reset` (abort the connection with a
-    TCP reset), `truncated` (send the headers and half the body, then close), `trickle` (send the answer
-    one byte every `delay` seconds), `stall` (send the headers, wait `delay` seconds, then the body).
+    `nan` (the first vector, or sparse token weights, of an embeddings answer is all NaN), `reset`
+    (abort the connection with a TCP reset), `truncated` (send the headers and half the body, then
+    close), `trickle` (send the answer one byte every `delay` seconds), `stall` (send the headers,
+    wait `delay` seconds, then the body).
     """
 
     kind: str
@@ -601,6 +602,8 @@ def _nan_like(embedding: Any) -> Any:
         return base64.b64encode(struct.pack(f"<{count}f", *([float("nan")] * count))).decode("ascii")
     if isinstance(embedding, list):
         return [float("nan")] * len(embedding)
+    if isinstance(embedding, dict):  # sparse (elser-v2): token -> weight
+        return dict.fromkeys(embedding, float("nan"))
     return embedding
 
 
