@@ -39,6 +39,7 @@ def test_readme_has_examples_for_every_component() -> None:
         assert name in text
     assert "JinaReaderConnector" in text
     assert "JinaWebSearch" in text and "JinaReaderFetcher" in text
+    assert "JinaReaderConverter" in text
 
 
 def test_readme_python_blocks_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
