@@ -78,6 +78,7 @@ def main() -> None:
         (best,) = query.run({"embed": {"text": QUESTION}})["retrieve"]["documents"]
         print(f"QUERY {QUESTION!r}\n  best: {best.meta['file_path']} -> {shorten(best.content, 80)}")
         assert best.meta["file_path"] == "green-tea.html", "the tea page answers the question"
+        print("\nOK")
 
 
 if __name__ == "__main__":
