@@ -51,8 +51,14 @@ def write_folder(folder: Path, files: int, size: int) -> list[Path]:
     for number in range(files):
         text = [f"File {number}\nA quarterly report.", "Outlook\nMore growth."]
         head = len(text_pdf(text, title=f"Report {number}"))
+        padding = max(0, size - head - 64)
+        pdf = text_pdf(text, title=f"Report {number}", padding=padding)
+        start = pdf.index(b"stream\n" + b"\0" * min(padding, 64)) + len(b"stream\n")
         path = folder / f"report-{number:04d}.pdf"
-        path.write_bytes(text_pdf(text, title=f"Report {number}", padding=max(0, size - head - 64)))
+        with path.open("wb") as file:  # the padding's zeros as a hole: a sparse file, no 4 GB of writes
+            file.write(pdf[:start])
+            file.seek(start + padding)
+            file.write(pdf[start + padding :])
         paths.append(path)
     return paths
 
@@ -78,10 +84,10 @@ def main() -> None:
         return
 
     size = int(args.size_mb * MIB)
-    process, reader_url = start_emulator()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            paths = write_folder(Path(tmp), args.files, size)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_folder(Path(tmp), args.files, size)
+        process, reader_url = start_emulator()
+        try:
             environment = {
                 **os.environ,
                 "JINA_API_KEY": "jina_emulator_key",
@@ -94,9 +100,9 @@ def main() -> None:
             if completed.returncode:
                 raise SystemExit(f"the measuring process failed:\n{completed.stderr}")
             output = completed.stdout
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
     growth_mib, seconds, converted = (float(value) for value in output.split())
     in_flight = args.concurrency * size / MIB
     total = sum(1 for _ in paths) * size / MIB
