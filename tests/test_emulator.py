@@ -107,6 +107,7 @@ def test_command_line_serves_until_terminated_and_prints_ready_to_paste_exports(
             "/v1/embeddings",
             "/v1/rerank",
             "/r/<url>",
+            "/r/",
             "/s/<query>",
             "/s/",
             "/g/<statement>",
@@ -127,6 +128,7 @@ def test_command_line_help_lists_the_endpoints() -> None:
     for path in ("/v1/embeddings", "/v1/rerank", "/r/<url>", "/s/<query>", "/g/<statement>"):
         assert path in completed.stdout
     assert "POST /s/ " in completed.stdout
+    assert "POST /r/ " in completed.stdout
     assert "JINA_API_BASE_URL" in completed.stdout
 
 

@@ -87,6 +87,7 @@ def test_all_examples_exist() -> None:
         "05_yaml",
         "06_async",
         "07_agent_web_research",
+        "08_index_files",
         "09_hybrid_qdrant",
         "10_visual_rerank",
         "11_route_queries",

@@ -42,6 +42,7 @@ def test_readme_has_examples_for_every_component() -> None:
     assert "JinaReaderConnector" in text
     assert "JinaWebSearch" in text and "JinaReaderFetcher" in text
     assert "JinaDocumentClassifier" in text and "JinaTextRouter" in text and "train_classifier" in text
+    assert "JinaReaderConverter" in text
 
 
 def test_readme_python_blocks_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ ENDPOINTS = (
     ("/v1/embeddings", "POST", "embeddings", "https://api.jina.ai/v1/embeddings"),
     ("/v1/rerank", "POST", "rerank", "https://api.jina.ai/v1/rerank"),
     ("/r/<url>", "GET", "reader: read a page", "https://r.jina.ai/<url>"),
+    ("/r/", "POST", "reader: convert the file (html, pdf, file) in the body", "https://r.jina.ai/"),
     ("/s/<query>", "GET", "reader: search the corpus", "https://s.jina.ai/<query>"),
     ("/s/", "POST", "web search: the query in a JSON body", "https://s.jina.ai/"),
     ("/g/<statement>", "GET", "reader: ground a statement in the corpus", "https://g.jina.ai/<statement>"),
