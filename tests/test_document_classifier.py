@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from haystack import Document, Pipeline
 from haystack.utils import Secret
+from page_server import PageServer
 from PIL import Image
 
 from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaInputError, JinaMalformedResponseError
@@ -150,6 +151,32 @@ def test_clip_classifies_image_documents_and_text_documents_in_one_call(
     assert set(body["input"][0]) == {"image"} and not body["input"][0]["image"].startswith("data:")
     with Image.open(io.BytesIO(base64.b64decode(body["input"][2]["image"]))) as sent_image:
         assert max(sent_image.size) <= 16  # shrunk to fit image_size
+
+
+def test_an_image_url_is_sent_as_the_url_and_a_pdf_url_is_refused(
+    emulator: JinaEmulator, api_key: Secret, pictures: Path, pages: PageServer
+) -> None:
+    # the image conventions are common/jina/images.py's, shared with JinaRanker: an image URL goes as
+    # `ImageDoc` for Jina to fetch, a PDF URL is refused (classify takes images, not PDFs) before any request
+    url = pages.add("/red.png", (pictures / "red.png").read_bytes(), content_type="image/png")
+    classifier = JinaDocumentClassifier(
+        ["a red picture", "a blue picture"],
+        model="jina-clip-v2",
+        api_key=api_key,
+        base_url=emulator.classify_url,
+        progress_bar=False,
+    )
+    result = classifier.run([Document(meta={"file_path": url}), Document(content="something blue")])
+    (body,) = sent(emulator)
+    assert body["input"] == [{"image": url}, "something blue"]
+    assert [path for path, _ in pages.requests] == ["/red.png"]  # fetched by the emulator, not by the classifier
+    assert result["documents"][0].meta["classification"]["label"] == "a red picture"
+
+    emulator.reset()
+    pdf = Document(id="remote-pdf", meta={"file_path": pages.url + "/report.pdf"})
+    with pytest.raises(JinaInputError, match=r"classify the image of document remote-pdf .*report\.pdf.*a PDF"):
+        classifier.run([Document(content="something blue"), pdf])
+    assert sent(emulator) == []
 
 
 def test_a_text_model_refuses_image_options_at_construction() -> None:

@@ -107,6 +107,16 @@ def test_images_need_a_model_that_trains_on_them(emulator: JinaEmulator, api_key
         train_classifier(examples, model="jina-embeddings-v3", api_key=api_key, base_url=emulator.train_url)
 
 
+def test_a_pdf_url_is_refused_as_a_training_image(emulator: JinaEmulator, api_key: Secret) -> None:
+    examples = [
+        Document(id="remote-pdf", meta={"label": "report", "file_path": "https://example.org/report.pdf"}),
+        Document(content="x", meta={"label": "b"}),
+    ]
+    with pytest.raises(ValueError, match=r"document remote-pdf .*report\.pdf.*a PDF"):
+        train_classifier(examples, model="jina-clip-v2", api_key=api_key, base_url=emulator.train_url)
+    assert bodies(emulator) == []
+
+
 def test_api_errors_come_back_as_jina_errors_without_the_key(emulator: JinaEmulator, api_key: Secret) -> None:
     with pytest.raises(JinaError, match="not found") as raised:
         train_classifier(PAIRS[:1], classifier_id="no-such-id", api_key=api_key, base_url=emulator.train_url)

@@ -1,4 +1,3 @@
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,9 +29,8 @@ from haystack_integrations.common.jina.images import (
     ImageSource,
     ImageURL,
     check_image_size,
-    image_input,
-    resolve_image_source,
-    submit_image_base64,
+    images_in_flight,
+    resolve_image_doc,
 )
 
 logger = logging.getLogger(__name__)
@@ -226,43 +224,31 @@ class JinaDocumentClassifier(JinaComponentBase):
             check_classify_model(self.model, images=True)
         except ValueError as error:
             raise JinaInputError(f"Cannot classify the image of document {document.id}: {error}") from None
-        source = resolve_image_source(
-            document.id, document.meta, file_path_meta_field=self.file_path_meta_field, root_path=self.root_path
+        return resolve_image_doc(
+            document.id,
+            document.meta,
+            file_path_meta_field=self.file_path_meta_field,
+            root_path=self.root_path,
+            use="classify",
         )
-        if isinstance(source, ImageURL) and source.is_pdf:
-            msg = (
-                f"Cannot classify document {document.id}: a PDF given by URL cannot be classified (give a local path)."
-            )
-            raise JinaInputError(msg)
-        return source
 
     def _classify_batch(self, positions: list[int], sources: list[Source | JinaInputError]) -> _Outcome:
         outcome = _Outcome()
-        # the batch's images are prepared in parallel on the decode pool, just before its request
-        images: dict[int, Future[str | bytes]] = {
-            p: submit_image_base64(s, self.image_size)
-            for p in positions
-            if isinstance(s := sources[p], ImageSource | ImageURL)
-        }
         inputs: list[Any] = []
         sent: list[int] = []
-        try:
+        # the batch's images are prepared in parallel on the decode pool, just before its request
+        images = {p: s for p in positions if isinstance(s := sources[p], ImageSource | ImageURL)}
+        with images_in_flight(images, self.image_size) as image_of:
             for position in positions:
                 try:
-                    source = unwrap(sources[position])
-                    if isinstance(source, ImageSource | ImageURL):  # `ImageDoc` (a PDF's URL was refused in `_source`)
-                        inputs.append(image_input(source, images[position].result()))
-                    else:
-                        inputs.append(source)
+                    checked = unwrap(sources[position])  # raises the document's own input error
+                    inputs.append(image_of(position) if position in images else checked)
                 except JinaInputError as error:
                     if self.raise_on_failure:
                         raise
                     outcome.errors[position] = str(error)
                     continue
                 sent.append(position)
-        finally:
-            for future in images.values():
-                future.cancel()
         if inputs:
             payload = classify_payload(inputs, model=self.model, labels=self.labels, classifier_id=self.classifier_id)
             body = encode_json(payload)

@@ -18,7 +18,7 @@ from haystack_integrations.common.jina.classification import (
 from haystack_integrations.common.jina.client import JinaClient, encode_json, parse_json
 from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
 from haystack_integrations.common.jina.errors import JinaError, JinaMalformedResponseError
-from haystack_integrations.common.jina.images import ImageURL, check_image_size, image_base64, resolve_image_source
+from haystack_integrations.common.jina.images import check_image_size, image_base64, image_input, resolve_image_doc
 
 logger = logging.getLogger(__name__)
 
@@ -143,13 +143,15 @@ def _item(
         if example.content and example.content.strip():
             item: dict[str, Any] = {"text": example.content}
         elif example.meta.get(file_path_meta_field) not in (None, ""):
-            source = resolve_image_source(
-                example.id, example.meta, file_path_meta_field=file_path_meta_field, root_path=root_path
-            )
-            if isinstance(source, ImageURL) and source.is_pdf:
-                msg = f"{what}: a PDF given by URL cannot be a training image (give a local path and page_number)"
-                raise ValueError(msg)
-            item = {"image": source}
+            item = {
+                "image": resolve_image_doc(
+                    example.id,
+                    example.meta,
+                    file_path_meta_field=file_path_meta_field,
+                    root_path=root_path,
+                    use="train a classifier on",
+                )
+            }
         else:
             msg = f"{what} has no content and no image (meta['{file_path_meta_field}'])"
             raise ValueError(msg)
@@ -186,8 +188,7 @@ def _prepared(item: dict[str, Any], image_size: tuple[int, int] | None) -> dict[
     source = item.get("image")
     if source is None:
         return item
-    image = source.url if isinstance(source, ImageURL) else image_base64(source, image_size)
-    return {"image": image, "label": item["label"]}
+    return {**image_input(source, image_base64(source, image_size)), "label": item["label"]}
 
 
 def list_classifiers(

@@ -11,8 +11,7 @@ from typing import Any
 
 from haystack import Document
 
-from haystack_integrations.common.jina.errors import JinaInputError
-from haystack_integrations.common.jina.images import ImageSource, ImageURL, check_image_size, resolve_image_source
+from haystack_integrations.common.jina.images import ImageSource, ImageURL, check_image_size, resolve_image_doc
 from haystack_integrations.common.jina.models import RERANK_MODELS
 
 DEFAULT_FILE_PATH_META_FIELD = "file_path"
@@ -66,17 +65,13 @@ class ImageOptions:
         :raises JinaInputError: As `resolve_image_source` does, and for a PDF given by URL: `RerankerM0Request`
             takes `ImageDoc` only (no `PDFDoc`), so a PDF must be a local file, ranked page by page.
         """
-        source = resolve_image_source(
-            document.id, document.meta, file_path_meta_field=self.file_path_meta_field, root_path=self.root_path
+        return resolve_image_doc(
+            document.id,
+            document.meta,
+            file_path_meta_field=self.file_path_meta_field,
+            root_path=self.root_path,
+            use="rank",
         )
-        if isinstance(source, ImageURL) and source.is_pdf:
-            msg = (
-                f"Cannot rank the image of document {document.id} (URL '{source.url}'): it is a PDF, and the rerank "
-                "API takes images only. Download the file and give its path with meta['page_number']: local PDF "
-                "pages are rendered as images"
-            )
-            raise JinaInputError(msg)
-        return source
 
 
 def takes_images(model: str, options: ImageOptions) -> bool:
