@@ -19,9 +19,14 @@ from typing import Any, TypeGuard
 
 from haystack import logging
 
-from haystack_integrations.common.jina.embeddings import clean_usage, no_data_problem
+from haystack_integrations.common.jina.embeddings import (
+    answer_data,
+    clean_usage,
+    data_index,
+    malformed_answer,
+    no_data_problem,
+)
 from haystack_integrations.common.jina.endpoints import called_endpoint
-from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 from haystack_integrations.common.jina.models import EMBEDDING_MODELS, RERANK_MODELS
 
 logger = logging.getLogger(__name__)
@@ -186,23 +191,11 @@ def parse_classify_response(body: Any, expected: int, labels: Labels | None, end
     :raises JinaMalformedResponseError: Unless there is one prediction per input (indices 0..n-1 once
         each), with a label, a finite score and the candidates' scores, grouped as the request was.
     """
-    endpoint = called_endpoint(endpoint)
-
-    def malformed(problem: str) -> JinaMalformedResponseError:
-        return JinaMalformedResponseError(f"Malformed classify response from {endpoint}: {problem}", endpoint=endpoint)
-
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        raise malformed(no_data_problem(body, "data"))
-    if len(data) != expected:
-        raise malformed(f"{len(data)} predictions for {expected} inputs")
+    malformed = malformed_answer("classify", called_endpoint(endpoint), body)
+    data = answer_data(body, expected, "predictions", malformed)
     found: list[dict[str, Any] | None] = [None] * expected
     for item in data:
-        index = item.get("index") if isinstance(item, dict) else None
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < expected:
-            raise malformed(f"index {index!r} is not in 0..{expected - 1}")
-        if found[index] is not None:
-            raise malformed(f"index {index} appears twice")
+        index = data_index(item.get("index") if isinstance(item, dict) else None, found, malformed)
         try:
             if isinstance(labels, dict):
                 found[index] = _grouped(item, labels)
@@ -252,8 +245,7 @@ def parse_training_response(body: Any, endpoint: str) -> tuple[str, int, dict[st
     classifier_id = body.get("classifier_id") if isinstance(body, dict) else None
     samples = body.get("num_samples") if isinstance(body, dict) else None
     if not isinstance(classifier_id, str) or not classifier_id or not _is_number(samples):
-        endpoint = called_endpoint(endpoint)
         problem = no_data_problem(body, "classifier_id") if classifier_id is None else f"{str(body)[:200]}"
-        msg = f"Malformed training response from {endpoint}: no classifier_id and num_samples ({problem})"
-        raise JinaMalformedResponseError(msg, endpoint=endpoint)
+        malformed = malformed_answer("training", called_endpoint(endpoint), body)
+        raise malformed(f"no classifier_id and num_samples ({problem})")
     return classifier_id, int(samples), clean_usage(body.get("usage"))

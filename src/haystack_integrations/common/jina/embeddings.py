@@ -77,6 +77,40 @@ def no_data_problem(body: Any, field_name: str) -> str:
     return f"no '{field_name}' list"
 
 
+def malformed_answer(what: str, endpoint: str, body: Any) -> Callable[[str], JinaMalformedResponseError]:
+    """The errors of one malformed answer: `Malformed {what} response from {endpoint}: ...`, with its `detail`."""
+    detail = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else None
+
+    def malformed(problem: str) -> JinaMalformedResponseError:
+        message = f"Malformed {what} response from {endpoint}: {problem}"
+        return JinaMalformedResponseError(message, endpoint=endpoint, detail=detail)
+
+    return malformed
+
+
+def answer_data(
+    body: Any, expected: int, noun: str, malformed: Callable[[str], JinaMalformedResponseError]
+) -> list[Any]:
+    """The answer's `data` list, checked to hold one item per input (`noun` names the items in the error)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise malformed(no_data_problem(body, "data"))
+    if len(data) != expected:
+        raise malformed(f"{len(data)} {noun} for {expected} inputs")
+    return data
+
+
+def data_index(
+    index: Any, found: Sequence[object | None], malformed: Callable[[str], JinaMalformedResponseError]
+) -> int:
+    """An item's `index`, checked to be a position of `found` (0..n-1) that no earlier item took."""
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(found):
+        raise malformed(f"index {index!r} is not in 0..{len(found) - 1}")
+    if found[index] is not None:
+        raise malformed(f"index {index} appears twice")
+    return index
+
+
 REQUEST_OPTIONS = ("task", "dimensions", "late_chunking", "embedding_type", "normalized", "truncate")
 
 
@@ -128,25 +162,11 @@ def parse_embeddings_response(
     `JinaMalformedResponseError` rather than returning misaligned or corrupt vectors.
     """
 
-    endpoint = called_endpoint(endpoint)
-
-    def malformed(problem: str) -> JinaMalformedResponseError:
-        message = f"Malformed embeddings response from {endpoint}: {problem}"
-        detail = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else None
-        return JinaMalformedResponseError(message, endpoint=endpoint, detail=detail)
-
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        raise malformed(no_data_problem(body, "data"))
-    if len(data) != expected:
-        raise malformed(f"{len(data)} vectors for {expected} inputs")
+    malformed = malformed_answer("embeddings", called_endpoint(endpoint), body)
+    data = answer_data(body, expected, "vectors", malformed)
     vectors: list[Embedding | None] = [None] * expected
     for item in data:
-        index = item.get("index") if isinstance(item, dict) else None
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < expected:
-            raise malformed(f"index {index!r} is not in 0..{expected - 1}")
-        if vectors[index] is not None:
-            raise malformed(f"index {index} appears twice")
+        index = data_index(item.get("index") if isinstance(item, dict) else None, vectors, malformed)
         vectors[index] = _decode_vector(item.get("embedding"), malformed)
     _check_lengths(cast(list[Embedding], vectors), expected_length(dimensions, embedding_type), malformed)
     model = body.get("model") if isinstance(body.get("model"), str) else None

@@ -27,8 +27,10 @@ from haystack.dataclasses import SparseEmbedding
 from haystack_integrations.common.jina.embeddings import (
     EmbeddingFormat,
     EmbeddingsResult,
+    answer_data,
     clean_usage,
-    no_data_problem,
+    data_index,
+    malformed_answer,
 )
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
@@ -105,31 +107,16 @@ def parse_sparse_response(
     count, a repeated or missing index, a non-string token, a weight that is not a finite number) raises
     `JinaMalformedResponseError`.
     """
-    endpoint = called_endpoint(endpoint)
-
-    def malformed(problem: str) -> JinaMalformedResponseError:
-        message = f"Malformed sparse embeddings response from {endpoint}: {problem}"
-        detail = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else None
-        return JinaMalformedResponseError(message, endpoint=endpoint, detail=detail)
-
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        raise malformed(no_data_problem(body, "data"))
-    if len(data) != expected:
-        raise malformed(f"{len(data)} embeddings for {expected} inputs")
+    malformed = malformed_answer("sparse embeddings", called_endpoint(endpoint), body)
+    data = answer_data(body, expected, "embeddings", malformed)
     weights: list[dict[str, float] | None] = [None] * expected
     for position, item in enumerate(data):
         if not isinstance(item, dict):
             raise malformed(f"data[{position}] is not an object")
         if isinstance(item.get("embedding"), dict):  # SingleEmbeddingData: the token map sits under "embedding"
-            index = item.get("index")
-            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < expected:
-                raise malformed(f"index {index!r} is not in 0..{expected - 1}")
-            raw = item["embedding"]
+            index, raw = data_index(item.get("index"), weights, malformed), item["embedding"]
         else:  # a bare token -> weight map, in input order
-            index, raw = position, item
-        if weights[index] is not None:
-            raise malformed(f"index {index} appears twice")
+            index, raw = data_index(position, weights, malformed), item
         weights[index] = _token_weights(raw, malformed)
     # as many items as inputs, none twice: every position is filled (the filter is for the type checker)
     vectors = [to_sparse_embedding(w) for w in weights if w is not None]

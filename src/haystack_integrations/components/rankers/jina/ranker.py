@@ -15,9 +15,8 @@ from haystack_integrations.common.jina.component_utils import (
     text_with_meta,
     to_dict,
 )
-from haystack_integrations.common.jina.embeddings import add_usage, clean_usage, no_data_problem
+from haystack_integrations.common.jina.embeddings import add_usage, clean_usage, malformed_answer, no_data_problem
 from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
-from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 from haystack_integrations.common.jina.images import ImageSource, ImageURL, prepare_images
 from haystack_integrations.common.jina.models import RERANK_MODELS, check_rerank_model
 from haystack_integrations.components.rankers.jina.image_documents import (
@@ -83,10 +82,7 @@ def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: st
         `0..documents-1` that appears once and a finite numeric `relevance_score`.
     """
 
-    endpoint = called_endpoint(endpoint)
-
-    def malformed(problem: str) -> JinaMalformedResponseError:
-        return JinaMalformedResponseError(f"Malformed rerank response from {endpoint}: {problem}", endpoint=endpoint)
+    malformed = malformed_answer("rerank", called_endpoint(endpoint), body)
 
     results = body.get("results") if isinstance(body, dict) else None
     if not isinstance(results, list):
