@@ -1,5 +1,7 @@
-"""Spec conformance: every body the suite sends to `/v1/embeddings` and `/v1/rerank` is checked against
-the request schema Jina's OpenAPI description gives its model (`discriminator.mapping` on `model`).
+"""Spec conformance: every body the suite sends to `/v1/embeddings`, `/v1/rerank`, `/v1/classify` and
+`/v1/train` is checked against the request schema Jina's OpenAPI description gives its model
+(`discriminator.mapping` on `model`), or, for a body with a `classifier_id` (few-shot classification, a
+training update), against the endpoint's schema for a trained classifier.
 
 `JinaEmulator.handle` is wrapped for the whole session, so every in-process emulator (the shared one and
 those tests start themselves) reports what it receives. After each test its bodies are validated with
@@ -19,11 +21,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from jina_spec import load_spec, request_mapping
+from jina_spec import classifier_schema, load_spec, request_mapping
 
 from haystack_integrations.testing.jina import JinaEmulator, RecordedRequest
 
-CHECKED_PATHS = ("/v1/embeddings", "/v1/rerank")
+CHECKED_PATHS = ("/v1/embeddings", "/v1/rerank", "/v1/classify", "/v1/train")
+#: the key under which a path's schema for a trained classifier is kept (bodies with a `classifier_id`)
+BY_CLASSIFIER = "<classifier_id>"
 
 
 @functools.cache
@@ -33,13 +37,17 @@ def _validators() -> dict[str, dict[str, Any]]:
 
     spec = load_spec()
     assert spec is not None
+
+    def validator(name: str) -> tuple[Any, set[str], str]:
+        root = {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
+        return Draft202012Validator(root), set(spec["components"]["schemas"][name]["properties"]), name
+
     result: dict[str, dict[str, Any]] = {}
     for path in CHECKED_PATHS:
-        result[path] = {}
-        for model, name in request_mapping(spec, path).items():
-            root = {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
-            properties = set(spec["components"]["schemas"][name]["properties"])
-            result[path][model] = (Draft202012Validator(root), properties, name)
+        result[path] = {model: validator(name) for model, name in request_mapping(spec, path).items()}
+        by_classifier = classifier_schema(spec, path)
+        if by_classifier is not None:
+            result[path][BY_CLASSIFIER] = validator(by_classifier)
     return result
 
 
@@ -52,7 +60,7 @@ def problems_of(path: str, body: bytes) -> list[str]:
     if not isinstance(payload, dict):
         return [f"{path}: the body is not a JSON object"]
     models = _validators()[path]
-    model = payload.get("model")
+    model = BY_CLASSIFIER if BY_CLASSIFIER in models and "classifier_id" in payload else payload.get("model")
     if model not in models:
         return [f"{path}: model {model!r} is not in the spec's discriminator mapping"]
     validator, properties, schema = models[model]

@@ -14,6 +14,7 @@ from page_server import pages  # noqa: F401 (the `pages` fixture: a local web se
 from haystack_integrations.common.jina import ratelimit
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.testing.jina import JinaEmulator
+from haystack_integrations.testing.jina.routes_classify import classifiers_of
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +29,7 @@ def emulator(session_emulator: JinaEmulator) -> Iterator[JinaEmulator]:
     session_emulator.reset()
     session_emulator.latency = 0.0
     session_emulator.corpus = []
+    classifiers_of(session_emulator).clear()  # trained classifiers count against a per-key limit
     yield session_emulator
     session_emulator.reset()
     session_emulator.latency = 0.0
@@ -74,7 +76,7 @@ def _emulators_report_requests() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def spec_conformance(request: pytest.FixtureRequest) -> Iterator[Recorder]:
-    """After each test, every body it sent to /v1/embeddings or /v1/rerank must conform to Jina's spec."""
+    """After each test, every body it sent to a checked path (conformance.CHECKED_PATHS) must conform to Jina's spec."""
     with recorder() as sent:
         yield sent
         if load_spec() is not None and request.node.get_closest_marker("nonconforming") is None:

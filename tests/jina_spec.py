@@ -25,5 +25,19 @@ def load_spec() -> dict[str, Any] | None:
 
 def request_mapping(spec: dict[str, Any], path: str) -> dict[str, str]:
     """Model name -> request schema name, from the endpoint's `discriminator.mapping`."""
-    schema = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    schema = _request_schema(spec, path)
+    if "anyOf" in schema:  # /v1/classify, /v1/train: the model-discriminated requests, or one by classifier_id
+        schema = next(option for option in schema["anyOf"] if "discriminator" in option)
     return {model: ref.rsplit("/", 1)[-1] for model, ref in schema["discriminator"]["mapping"].items()}
+
+
+def classifier_schema(spec: dict[str, Any], path: str) -> str | None:
+    """The request schema for a trained classifier (`classifier_id` instead of `model`), if the endpoint has one."""
+    options = _request_schema(spec, path).get("anyOf", [])
+    refs = [option["$ref"].rsplit("/", 1)[-1] for option in options if "$ref" in option]
+    return refs[0] if refs else None
+
+
+def _request_schema(spec: dict[str, Any], path: str) -> dict[str, Any]:
+    schema: dict[str, Any] = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return schema

@@ -26,13 +26,15 @@ SERVICE_FIELDS = {
 class PageServer:
     """A second local server the emulator reads pages from; it can also stand in for a broken Reader."""
 
-    pages: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # path -> (status, content type, body)
+    pages: dict[str, tuple[int, str, str | bytes]] = field(default_factory=dict)  # path -> (status, type, body)
     redirects: dict[str, str] = field(default_factory=dict)  # path -> Location of a 302
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     url: str = ""
     post_body: str = "{}"  # what any POST gets back, as JSON (a stand-in for a search service)
 
-    def add(self, path: str, body: str, *, status: int = 200, content_type: str = "text/html; charset=utf-8") -> str:
+    def add(
+        self, path: str, body: str | bytes, *, status: int = 200, content_type: str = "text/html; charset=utf-8"
+    ) -> str:
         self.pages[path] = (status, content_type, body)
         return self.url + path
 
@@ -55,7 +57,7 @@ def pages() -> Iterator[PageServer]:
                 self.end_headers()
                 return
             status, content_type, body = server_state.pages.get(self.path, (404, "text/html", "<h1>Not found</h1>"))
-            payload = body.encode()
+            payload = body if isinstance(body, bytes) else body.encode()
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))

@@ -8,9 +8,14 @@ import jina_spec
 import pytest
 import requests
 from conformance import Recorder, problems_of
+from haystack import Document
 from haystack.utils import Secret
 
-from haystack_integrations.components.embedders.jina import JinaTextEmbedder
+from haystack_integrations.components.embedders.jina import (
+    JinaSparseDocumentEmbedder,
+    JinaSparseTextEmbedder,
+    JinaTextEmbedder,
+)
 from haystack_integrations.testing.jina import JinaEmulator
 
 
@@ -59,7 +64,49 @@ def _needs_spec() -> None:
             b'{"model": "jina-reranker-m0", "query": {"text": "q"}, "documents": ["d"]}',
             "query: {'text': 'q'} is not of type 'string'",
         ),
+        (
+            "/v1/rerank",
+            b'{"model": "jina-reranker-v2-base-multilingual", "query": "q", "documents": [{"image": "QUJD"}]}',
+            "documents/0: {'image': 'QUJD'} is not valid",
+        ),
+        (
+            "/v1/rerank",
+            b'{"model": "jina-reranker-m0", "query": "q", "documents": [{"image": 5}]}',
+            "documents/0: {'image': 5} is not valid",
+        ),
         ("/v1/rerank", b"[1]", "not a JSON object"),
+        (
+            "/v1/classify",
+            b'{"model": "jina-embeddings-v3", "input": [{"image": "QUJD"}], "labels": ["a", "b"]}',
+            "is not valid under any of the given schemas",
+        ),
+        (
+            "/v1/classify",
+            b'{"model": "jina-embeddings-v3", "input": ["x"], "labels": ["a"], "classifier_id": "c"}',
+            "field 'labels' is not in the model's schema",
+        ),
+        ("/v1/classify", b'{"model": "jina-clip-v2", "input": ["x"]}', "'labels' is a required property"),
+        (
+            "/v1/train",
+            b'{"model": "jina-embeddings-v3", "input": [{"text": "x", "label": "a"}], "access": "private"}',
+            "is too short",
+        ),
+        (
+            "/v1/train",
+            b'{"model": "jina-code-embeddings-0.5b", "input": [{"text": "x", "label": "a"}, {"text": "y", "label": "b"}]}',  # noqa: E501
+            "not in the spec's discriminator mapping",
+        ),
+        (
+            "/v1/train",
+            b'{"classifier_id": "c", "input": [{"text": "x"}]}',
+            "is not valid under any of the given schemas",
+        ),
+        (
+            "/v1/embeddings",
+            b'{"model": "elser-v2", "input": ["x"], "truncate": true}',
+            "field 'truncate' is not in the model's schema",
+        ),
+        ("/v1/embeddings", b'{"model": "elser-v2", "input": ["x"], "task": "text-matching"}', "task: 'text-matching'"),
     ],
 )
 def test_non_conforming_bodies_are_caught(path: str, body: bytes, problem: str) -> None:
@@ -76,10 +123,24 @@ def test_non_conforming_bodies_are_caught(path: str, body: bytes, problem: str) 
         ),
         ("/v1/embeddings", b'{"model": "jina-clip-v2", "input": [{"image": "QUJD"}, {"text": "a"}], "dimensions": 64}'),
         ("/v1/embeddings", b'{"model": "jina-colbert-v2", "input": "x", "input_type": "query", "dimensions": 96}'),
+        ("/v1/embeddings", b'{"model": "elser-v2", "input": ["x", {"text": "y"}], "task": "retrieval.passage"}'),
         (
             "/v1/rerank",
             b'{"model": "jina-reranker-v3", "query": "q", "documents": [{"text": "d"}], "max_doc_length": 8}',
         ),
+        (
+            "/v1/rerank",
+            b'{"model": "jina-reranker-m0", "query": "q", "documents": ["d", {"image": "QUJD"}, {"text": "e"}, '
+            b'{"image": "https://example.com/a.png"}], "top_n": 2, "return_documents": false}',
+        ),
+        ("/v1/classify", b'{"model": "jina-clip-v2", "input": ["x", {"image": "QUJD"}], "labels": {"g": ["a", "b"]}}'),
+        ("/v1/classify", b'{"classifier_id": "c", "input": ["x", {"text": "y"}]}'),
+        (
+            "/v1/train",
+            b'{"model": "jina-embeddings-v4", "access": "private", "num_iters": 3, '
+            b'"input": [{"text": "x", "label": "a"}, {"image": "QUJD", "label": "b"}]}',
+        ),
+        ("/v1/train", b'{"classifier_id": "c", "input": [{"text": "x", "label": "a"}]}'),
     ],
 )
 def test_conforming_bodies_pass(path: str, body: bytes) -> None:
@@ -96,6 +157,23 @@ def test_a_test_that_sends_a_non_conforming_body_fails(
     body = {"model": "jina-embeddings-v2-base-en", "input": ["x"], "late_chunking": False}
     requests.post(emulator.embeddings_url, json=body, headers=headers, timeout=10)
     with pytest.raises(pytest.fail.Exception, match=r"(?s)1 request.*late_chunking"):
+        spec_conformance.assert_conforming()
+    spec_conformance.clear()
+
+
+def test_sparse_embedder_requests_are_checked_against_the_elser_schema(
+    emulator: JinaEmulator, api_key: Secret, spec_conformance: Recorder
+) -> None:
+    JinaSparseTextEmbedder(api_key=api_key, base_url=emulator.embeddings_url).run("heart")
+    JinaSparseDocumentEmbedder(api_key=api_key, base_url=emulator.embeddings_url, progress_bar=False).run(
+        [Document(content="doctor")]
+    )
+    assert [r.json["model"] for r in spec_conformance.requests] == ["elser-v2", "elser-v2"]
+    spec_conformance.assert_conforming()
+    headers = {"Authorization": f"Bearer {emulator.api_key}"}
+    body = {"model": "elser-v2", "input": ["x"], "dimensions": 8}  # ELSERV2Request has no dimensions
+    requests.post(emulator.embeddings_url, json=body, headers=headers, timeout=10)
+    with pytest.raises(pytest.fail.Exception, match=r"(?s)1 request.*ELSERV2Request.*dimensions"):
         spec_conformance.assert_conforming()
     spec_conformance.clear()
 

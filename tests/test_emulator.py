@@ -107,9 +107,15 @@ def test_command_line_serves_until_terminated_and_prints_ready_to_paste_exports(
             "/v1/embeddings",
             "/v1/rerank",
             "/r/<url>",
+            "/r/",
             "/s/<query>",
             "/s/",
             "/g/<statement>",
+            "/v1/classify",
+            "/v1/train",
+            "/v1/classifiers",
+            "/v1/classifiers",
+            "/v1/classifiers/<id>",
         ]
         assert DEFAULT_API_KEY not in json.dumps(index)
     finally:
@@ -122,6 +128,7 @@ def test_command_line_help_lists_the_endpoints() -> None:
     for path in ("/v1/embeddings", "/v1/rerank", "/r/<url>", "/s/<query>", "/g/<statement>"):
         assert path in completed.stdout
     assert "POST /s/ " in completed.stdout
+    assert "POST /r/ " in completed.stdout
     assert "JINA_API_BASE_URL" in completed.stdout
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
 
 import pytest
 import requests
+from page_server import PageServer
+from PIL import Image, ImageDraw
 
 from haystack_integrations.testing.jina import JinaEmulator
 from haystack_integrations.testing.jina.routes_rerank import MAX_DOCUMENTS
@@ -108,7 +112,12 @@ def test_empty_documents_score_zero(emulator: JinaEmulator) -> None:
         ({"documents": ["ok", 5]}, "documents[1] must be a string"),
         ({"documents": ["x"] * (MAX_DOCUMENTS + 1)}, f"at most {MAX_DOCUMENTS} are allowed"),
         ({"documents": [{"image": "https://x/y.png"}]}, "is a text reranker"),
-        ({"model": "jina-reranker-m0", "documents": [{"image": "https://x/y.png"}]}, "not supported by this emulator"),
+        ({"model": "jina-reranker-m0", "documents": [{"image": "data:image/png;base64,QUJD"}]}, "a data: URI"),
+        ({"model": "jina-reranker-m0", "documents": ["ok", {"image": "not base64!"}]}, "documents[1]: the image is"),
+        ({"model": "jina-reranker-m0", "documents": [{"image": "QUJD"}]}, "documents[0]: could not decode"),
+        ({"model": "jina-reranker-m0", "documents": [{"image": 5}]}, "documents[0].image must be a URL or a base64"),
+        ({"model": "jina-reranker-m0", "documents": [{"image": "QUJD", "text": "x"}]}, "{'image': ...} alone"),
+        ({"model": "jina-reranker-m0", "documents": [{"pdf": "QUJD"}]}, "documents[0] must be a string"),
         ({"top_n": 0}, "top_n must be a positive integer"),
         ({"top_n": True}, "top_n must be a positive integer"),
         ({"top_n": "3"}, "top_n must be a positive integer"),
@@ -165,3 +174,56 @@ def test_fault_injection_applies_to_rerank(emulator: JinaEmulator) -> None:
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "2"
     assert len(emulator.requests_to("/v1/rerank")) == 2
+
+
+# ---------------------------------------------------------------- images (jina-reranker-m0)
+
+
+def square(colour: str, size: int = 96) -> str:
+    """Plain base64 of a PNG: a `colour` square on white."""
+    image = Image.new("RGB", (size, size), "white")
+    ImageDraw.Draw(image).rectangle((size // 6, size // 6, size * 5 // 6, size * 5 // 6), fill=colour)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def m0(emulator: JinaEmulator, query: str, documents: list[Any], **body: Any) -> dict[str, Any]:
+    response = post(emulator, {"model": "jina-reranker-m0", "query": query, "documents": documents, **body})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_m0_ranks_images_by_what_the_query_names_deterministically(emulator: JinaEmulator) -> None:
+    images = [{"image": square(colour)} for colour in ("green", "red", "blue")]
+    body = m0(emulator, "a red square", images)
+    results = body["results"]
+    assert results[0]["index"] == 1
+    assert all(0.0 <= r["relevance_score"] < 1.0 for r in results)
+    assert results[0]["relevance_score"] > 2 * results[1]["relevance_score"]
+    assert results[0]["document"] == images[1]  # return_documents gives the ImageDoc back
+    assert m0(emulator, "a red square", images) == body  # the same bytes give the same scores
+    assert m0(emulator, "something blue", images)["results"][0]["index"] == 2
+
+
+def test_m0_image_scores_are_pointwise_and_mix_with_text(emulator: JinaEmulator) -> None:
+    red = {"image": square("red")}
+    alone = m0(emulator, "red transformer", [red])["results"][0]["relevance_score"]
+    mixed = m0(emulator, "red transformer", [DOCS[1], red, {"text": DOCS[0]}], return_documents=False)["results"]
+    scores = {r["index"]: r["relevance_score"] for r in mixed}
+    assert scores[1] == alone
+    text_alone = m0(emulator, "red transformer", [DOCS[1]])["results"][0]["relevance_score"]
+    assert scores[0] == text_alone > scores[2]
+
+
+def test_m0_image_usage_counts_tiles(emulator: JinaEmulator) -> None:
+    # the query: 2 tokens; a 96x96 image: one 512x512 tile, 1000 tokens (the emulator's convention)
+    assert m0(emulator, "red square", [{"image": square("red")}])["usage"] == {"total_tokens": 1002}
+
+
+def test_m0_fetches_an_image_url(emulator: JinaEmulator, pages: PageServer) -> None:
+    url = pages.add("/red.png", base64.b64decode(square("red")), content_type="image/png")
+    by_url = m0(emulator, "red", [{"image": url}, {"image": square("blue")}])["results"]
+    inline = m0(emulator, "red", [{"image": square("red")}])["results"][0]["relevance_score"]
+    assert by_url[0] == {"index": 0, "relevance_score": inline, "document": {"image": url}}
+    assert [path for path, _ in pages.requests] == ["/red.png"]

@@ -19,14 +19,19 @@ from haystack_integrations.common.jina.errors import (
     JinaRateLimitError,
     JinaServerError,
 )
+from haystack_integrations.components.classifiers.jina import JinaDocumentClassifier
 from haystack_integrations.components.connectors.jina import JinaReaderConnector
+from haystack_integrations.components.converters.jina import JinaReaderConverter
 from haystack_integrations.components.embedders.jina import (
     JinaDocumentEmbedder,
     JinaDocumentImageEmbedder,
+    JinaSparseDocumentEmbedder,
+    JinaSparseTextEmbedder,
     JinaTextEmbedder,
 )
 from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
 from haystack_integrations.components.rankers.jina import JinaRanker
+from haystack_integrations.components.routers.jina import JinaTextRouter
 from haystack_integrations.components.websearch.jina import JinaWebSearch
 from haystack_integrations.testing.jina import JinaEmulator
 
@@ -206,6 +211,11 @@ COMPONENTS = [
     JinaReaderConnector,
     JinaReaderFetcher,
     JinaWebSearch,
+    JinaSparseTextEmbedder,
+    JinaSparseDocumentEmbedder,
+    JinaReaderConverter,
+    JinaDocumentClassifier,
+    JinaTextRouter,
 ]
 
 

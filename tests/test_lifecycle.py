@@ -16,14 +16,19 @@ from PIL import Image
 
 from haystack_integrations.common.jina import engine
 from haystack_integrations.common.jina.errors import JinaMissingKeyError
+from haystack_integrations.components.classifiers.jina import JinaDocumentClassifier
 from haystack_integrations.components.connectors.jina import JinaReaderConnector
+from haystack_integrations.components.converters.jina import JinaReaderConverter
 from haystack_integrations.components.embedders.jina import (
     JinaDocumentEmbedder,
     JinaDocumentImageEmbedder,
+    JinaSparseDocumentEmbedder,
+    JinaSparseTextEmbedder,
     JinaTextEmbedder,
 )
 from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
 from haystack_integrations.components.rankers.jina import JinaRanker
+from haystack_integrations.components.routers.jina import JinaTextRouter
 from haystack_integrations.components.websearch.jina import JinaWebSearch
 from haystack_integrations.testing.jina import JinaEmulator
 
@@ -219,6 +224,11 @@ async def test_pipeline_run_async_warm_up_async_and_close_async(world: JinaEmula
         JinaReaderConnector,
         JinaWebSearch,
         JinaReaderFetcher,
+        JinaDocumentClassifier,
+        JinaTextRouter,
+        JinaSparseTextEmbedder,
+        JinaSparseDocumentEmbedder,
+        JinaReaderConverter,
     ],
 )
 def test_socket_types_are_types_not_strings(cls: type) -> None:

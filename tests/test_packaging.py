@@ -14,11 +14,15 @@ ROOT = Path(__file__).resolve().parents[1]
 IMPORTS = """
 import pathlib, sys
 from haystack_integrations.components.embedders.jina import (
-    JinaDocumentEmbedder, JinaDocumentImageEmbedder, JinaTextEmbedder)
+    JinaDocumentEmbedder, JinaDocumentImageEmbedder, JinaSparseDocumentEmbedder, JinaSparseTextEmbedder,
+    JinaTextEmbedder)
 from haystack_integrations.components.rankers.jina import JinaRanker
 from haystack_integrations.components.connectors.jina import JinaReaderConnector, JinaReaderMode
 from haystack_integrations.components.websearch.jina import JinaWebSearch
 from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
+from haystack_integrations.components.converters.jina import JinaReaderConverter
+from haystack_integrations.components.classifiers.jina import JinaDocumentClassifier, train_classifier
+from haystack_integrations.components.routers.jina import JinaTextRouter
 from haystack_integrations.common.jina import JinaClient, JinaError
 from haystack_integrations.testing.jina import JinaEmulator
 import haystack_integrations.components.embedders.jina as embedders
@@ -35,7 +39,7 @@ def test_wheel_installs_and_imports(tmp_path: Path) -> None:
     )
     (wheel,) = (tmp_path / "dist").glob("jina_haystack-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    packages = ("embedders", "rankers", "connectors", "websearch", "fetchers")
+    packages = ("embedders", "rankers", "connectors", "websearch", "fetchers", "converters", "classifiers", "routers")
     for package in ("common", "testing", *(f"components/{name}" for name in packages)):
         assert f"haystack_integrations/{package}/jina/py.typed" in names
     assert not any(name in names for name in ("haystack_integrations/__init__.py",)), "namespace package"

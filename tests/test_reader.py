@@ -17,6 +17,7 @@ from haystack_integrations.common.jina.errors import (
     JinaBadRequestError,
     JinaError,
     JinaMalformedResponseError,
+    JinaTargetError,
 )
 from haystack_integrations.components.connectors.jina import JinaReaderConnector, JinaReaderMode
 from haystack_integrations.components.connectors.jina.reader import READER_ENDPOINT_URL_BY_MODE
@@ -42,6 +43,9 @@ ARTICLE = """<!doctype html>
 <footer class="ad">Buy our pizza stones</footer>
 </body></html>"""
 
+#: A page URL the tests serve from stand-in servers (read mode takes absolute http(s) URLs only), and its path segment.
+PAGE = "https://x.example/"
+X = quote(PAGE, safe="")
 CORPUS = [
     {"url": "https://example.org/pizza", "title": "Pizza", "content": "Pizza comes from Naples. It is baked hot."},
     {"url": "https://example.org/pasta", "title": "Pasta", "content": "Pasta is boiled in salted water."},
@@ -283,11 +287,12 @@ def test_read_targets_are_encoded_whole(
     emulator: JinaEmulator, api_key: Secret, pages: PageServer, suffix: str
 ) -> None:
     target = pages.url + suffix
-    document = only(reader(emulator, api_key).run(target))
+    with pytest.raises(JinaTargetError, match="answered HTTP 404") as failure:  # no such page on the site
+        reader(emulator, api_key).run(target)
+    assert failure.value.target_status == 404 and failure.value.status_code is None
     sent = emulator.requests[-1]
     assert sent.path == "/r/" + quote(target, safe="")
     assert "/" not in sent.path[3:] and "?" not in sent.path and "#" not in sent.path
-    assert document.meta["url"] == target  # the emulator decoded exactly what was sent
     assert pages.requests, "the emulator fetched the page"
 
 
@@ -402,10 +407,25 @@ def test_no_cache_reaches_the_target(emulator: JinaEmulator, api_key: Secret, pa
     assert pages.requests[-1][1].get("Cache-Control") == "no-cache"
 
 
-def test_error_pages_are_read_with_a_warning(emulator: JinaEmulator, api_key: Secret, pages: PageServer) -> None:
-    document = only(reader(emulator, api_key).run(pages.url + "/missing"))
-    assert document.content == "# Not found"
-    assert "404" in document.meta["warning"]
+@pytest.mark.parametrize("json_response", [True, False])
+def test_error_pages_are_failures_not_content(
+    emulator: JinaEmulator, api_key: Secret, pages: PageServer, json_response: bool
+) -> None:
+    # The Reader answers 200 with the target's error page and a warning; the connector raises instead.
+    pages.add("/gone", "<h1>Gone</h1>", status=410)
+    for path, status in (("/missing", 404), ("/gone", 410)):
+        with pytest.raises(JinaTargetError, match=f"answered HTTP {status}") as failure:
+            reader(emulator, api_key, json_response=json_response).run(pages.url + path)
+        assert failure.value.target_status == status
+    assert len(emulator.requests) == 2  # one request each: nothing retried
+
+
+def test_warnings_that_are_not_target_errors_keep_the_page(
+    emulator: JinaEmulator, api_key: Secret, article: str
+) -> None:
+    document = only(reader(emulator, api_key, wait_for_selector="#never").run(article))
+    assert "X-Wait-For-Selector" in document.meta["warning"]
+    assert document.content
 
 
 def test_plain_text_pages(emulator: JinaEmulator, api_key: Secret, pages: PageServer) -> None:
@@ -554,7 +574,7 @@ def test_body_that_is_not_json(emulator: JinaEmulator, api_key: Secret, article:
     ],
 )
 def test_unexpected_json_bodies(api_key: Secret, pages: PageServer, mode: str, body: Any, message: str) -> None:
-    query = "what?"
+    query = "https://x.example/what?"
     pages.add(f"/{mode}/{quote(query, safe='')}", json.dumps(body), content_type="application/json")
     component = JinaReaderConnector(mode, api_key=api_key, base_url=f"{pages.url}/{mode}/")
     with pytest.raises(JinaMalformedResponseError, match=message) as info:
@@ -563,17 +583,17 @@ def test_unexpected_json_bodies(api_key: Secret, pages: PageServer, mode: str, b
 
 
 def test_body_without_code_is_accepted(api_key: Secret, pages: PageServer) -> None:
-    pages.add("/read/x", json.dumps({"data": {"content": "hello", "title": "T"}}), content_type="application/json")
+    pages.add(f"/read/{X}", json.dumps({"data": {"content": "hello", "title": "T"}}), content_type="application/json")
     component = JinaReaderConnector("read", api_key=api_key, base_url=f"{pages.url}/read/")
-    document = only(component.run("x"))
+    document = only(component.run(PAGE))
     assert document.content == "hello"
     assert document.meta == {"title": "T"}
 
 
 def test_text_without_charset_is_utf8(api_key: Secret, pages: PageServer) -> None:
-    pages.add("/raw/x", "caffè 日本", content_type="text/plain")
+    pages.add(f"/raw/{X}", "caffè 日本", content_type="text/plain")
     component = JinaReaderConnector("read", api_key=api_key, base_url=f"{pages.url}/raw/", json_response=False)
-    assert only(component.run("x")).content == "caffè 日本"
+    assert only(component.run(PAGE)).content == "caffè 日本"
 
 
 # ---------------------------------------------------------------------------------------------- async, pipeline
@@ -624,15 +644,15 @@ def test_emulator_reader_auth_is_optional_and_envelope_is_json(emulator: JinaEmu
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"return_format": "pdf"}, "X-Return-Format must be one of"),
-        ({"target_selector": "li:first-child"}, "cannot parse"),
+        ({"X-Return-Format": "pdf"}, "X-Return-Format must be one of"),
+        ({"X-Target-Selector": "li:first-child"}, "cannot parse"),
     ],
 )
 def test_emulator_rejects_what_it_cannot_do(
-    emulator: JinaEmulator, api_key: Secret, article: str, options: dict[str, Any], message: str
+    emulator: JinaEmulator, api_key: Secret, article: str, options: dict[str, str], message: str
 ) -> None:
-    with pytest.raises(JinaBadRequestError, match=message):
-        reader(emulator, api_key, **options).run(article)
+    with pytest.raises(JinaBadRequestError, match=message):  # per-run headers are not checked locally
+        reader(emulator, api_key).run(article, headers=options)
 
 
 # ---------------------------------------------------------------------------------------------- the service's formats
@@ -662,22 +682,22 @@ def test_screenshots_as_text_give_the_redirect_target_not_the_bytes(
 
 
 def test_a_redirect_without_location_is_an_error(api_key: Secret, pages: PageServer) -> None:
-    pages.add("/raw/x", "", status=302, content_type="text/plain")
+    pages.add(f"/raw/{X}", "", status=302, content_type="text/plain")
     component = JinaReaderConnector(
         "read", api_key=api_key, base_url=f"{pages.url}/raw/", json_response=False, return_format="screenshot"
     )
     with pytest.raises(JinaMalformedResponseError, match="redirect without a Location"):
-        component.run("x")
+        component.run(PAGE)
 
 
 def test_other_redirects_are_followed_as_text(api_key: Secret, pages: PageServer) -> None:
     """Only a screenshot or pageshot redirect is the answer; a proxy's redirect leads to the page."""
-    pages.add("/moved/x", "the page text", content_type="text/plain; charset=utf-8")
-    pages.redirect("/raw/x", "/moved/x")
+    pages.add(f"/moved/{X}", "the page text", content_type="text/plain; charset=utf-8")
+    pages.redirect(f"/raw/{X}", f"/moved/{X}")
     component = JinaReaderConnector("read", api_key=api_key, base_url=f"{pages.url}/raw/", json_response=False)
-    document = only(component.run("x"))
+    document = only(component.run(PAGE))
     assert document.content == "the page text"
-    assert [path for path, _ in pages.requests] == ["/raw/x", "/moved/x"]
+    assert [path for path, _ in pages.requests] == [f"/raw/{X}", f"/moved/{X}"]
 
 
 def test_links_summary_last_link_wins_for_a_text(emulator: JinaEmulator, api_key: Secret, pages: PageServer) -> None:

@@ -13,6 +13,7 @@ from haystack_integrations.common.jina.errors import (
     JinaQuotaError,
     JinaRateLimitError,
     JinaServerError,
+    JinaTargetError,
     JinaTimeoutError,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "JinaQuotaError",
     "JinaRateLimitError",
     "JinaServerError",
+    "JinaTargetError",
     "JinaTimeoutError",
 ]

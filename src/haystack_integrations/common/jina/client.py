@@ -1,9 +1,9 @@
 """The one HTTP client every Jina component uses.
 
-`JinaClient` owns a keep-alive `requests.Session` (opened by `open`, or by the first request; shared by
-all threads of the component), the Bearer auth header, timeouts, retries with backoff, the mapping from
-HTTP errors to `JinaError` subclasses, and a bound on requests in flight. Pacing to the API's rate limits
-is shared by all clients of a key and host (`ratelimit.py`).
+`JinaClient` owns a keep-alive `aiohttp` session on the process's request loop (`engine.py` states the
+concurrency model), the Bearer auth header, timeouts, retries with backoff, redirects, the mapping from
+HTTP errors to `JinaError` subclasses, and the component's bound on requests in flight. Pacing to the
+API's rate limits is shared by all clients of a key and host (`ratelimit.py`).
 
 Its state is its settings (the key as a `Secret`, timeouts, limits). The key is resolved and the session
 opened only by `open`; copies, pickles and forked children start with no session, lock or counter of
@@ -63,8 +63,6 @@ from haystack_integrations.common.jina.ratelimit import (
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
-#: Kept for imports of earlier releases: components now default to `None` (not stated; see `ratelimit.py`).
-DEFAULT_MAX_CONCURRENCY = None
 #: Embeddings and rerank are idempotent, so a failure on Jina's side (500 INTERNAL_ERROR, 503
 #: SERVICE_UNAVAILABLE, 504 SERVICE_TIMEOUT, a gateway's 502) is worth another try, like a 429.
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})

@@ -8,14 +8,15 @@ import copy
 import math
 import sys
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from haystack import Document, logging
 
 from haystack_integrations.common.jina.batching import gather_ordered, progress
 from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
+from haystack_integrations.common.jina.component_utils import text_with_meta
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError, JinaMalformedResponseError
 
@@ -27,6 +28,7 @@ EMBEDDING_TYPES = ("float", "binary", "ubinary")
 
 Embedding = list[float] | list[int]
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 def check_embedding_type(embedding_type: str) -> None:
@@ -76,6 +78,40 @@ def no_data_problem(body: Any, field_name: str) -> str:
     return f"no '{field_name}' list"
 
 
+def malformed_answer(what: str, endpoint: str, body: Any) -> Callable[[str], JinaMalformedResponseError]:
+    """The errors of one malformed answer: `Malformed {what} response from {endpoint}: ...`, with its `detail`."""
+    detail = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else None
+
+    def malformed(problem: str) -> JinaMalformedResponseError:
+        message = f"Malformed {what} response from {endpoint}: {problem}"
+        return JinaMalformedResponseError(message, endpoint=endpoint, detail=detail)
+
+    return malformed
+
+
+def answer_data(
+    body: Any, expected: int, noun: str, malformed: Callable[[str], JinaMalformedResponseError]
+) -> list[Any]:
+    """The answer's `data` list, checked to hold one item per input (`noun` names the items in the error)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise malformed(no_data_problem(body, "data"))
+    if len(data) != expected:
+        raise malformed(f"{len(data)} {noun} for {expected} inputs")
+    return data
+
+
+def data_index(
+    index: Any, found: Sequence[object | None], malformed: Callable[[str], JinaMalformedResponseError]
+) -> int:
+    """An item's `index`, checked to be a position of `found` (0..n-1) that no earlier item took."""
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(found):
+        raise malformed(f"index {index!r} is not in 0..{len(found) - 1}")
+    if found[index] is not None:
+        raise malformed(f"index {index} appears twice")
+    return index
+
+
 REQUEST_OPTIONS = ("task", "dimensions", "late_chunking", "embedding_type", "normalized", "truncate")
 
 
@@ -108,17 +144,17 @@ def embeddings_payload(model: str, inputs: Sequence[Any], options: dict[str, Any
 
 
 @dataclass
-class EmbeddingsResult:
-    """The validated answer to one embeddings request."""
+class EmbeddingsResult(Generic[V]):
+    """The validated answer to one embeddings request: dense vectors, or `SparseEmbedding`s (see `sparse.py`)."""
 
-    vectors: list[Embedding]
+    vectors: list[V]
     model: str | None
     usage: dict[str, int]
 
 
 def parse_embeddings_response(
     body: Any, expected: int, endpoint: str, *, dimensions: int | None = None, embedding_type: str | None = None
-) -> EmbeddingsResult:
+) -> EmbeddingsResult[Embedding]:
     """
     Validate an embeddings answer and return its vectors in input order.
 
@@ -127,29 +163,39 @@ def parse_embeddings_response(
     `JinaMalformedResponseError` rather than returning misaligned or corrupt vectors.
     """
 
-    endpoint = called_endpoint(endpoint)
-
-    def malformed(problem: str) -> JinaMalformedResponseError:
-        message = f"Malformed embeddings response from {endpoint}: {problem}"
-        detail = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else None
-        return JinaMalformedResponseError(message, endpoint=endpoint, detail=detail)
-
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        raise malformed(no_data_problem(body, "data"))
-    if len(data) != expected:
-        raise malformed(f"{len(data)} vectors for {expected} inputs")
+    malformed = malformed_answer("embeddings", called_endpoint(endpoint), body)
+    data = answer_data(body, expected, "vectors", malformed)
     vectors: list[Embedding | None] = [None] * expected
     for item in data:
-        index = item.get("index") if isinstance(item, dict) else None
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < expected:
-            raise malformed(f"index {index!r} is not in 0..{expected - 1}")
-        if vectors[index] is not None:
-            raise malformed(f"index {index} appears twice")
+        index = data_index(item.get("index") if isinstance(item, dict) else None, vectors, malformed)
         vectors[index] = _decode_vector(item.get("embedding"), malformed)
     _check_lengths(cast(list[Embedding], vectors), expected_length(dimensions, embedding_type), malformed)
     model = body.get("model") if isinstance(body.get("model"), str) else None
     return EmbeddingsResult(vectors=vectors, model=model, usage=clean_usage(body.get("usage")))  # type: ignore[arg-type]
+
+
+def _parse_dense(body: Any, expected: int, endpoint: str, options: Mapping[str, Any]) -> EmbeddingsResult[Any]:
+    return parse_embeddings_response(
+        body, expected, endpoint, dimensions=options.get("dimensions"), embedding_type=options.get("embedding_type")
+    )
+
+
+@dataclass(frozen=True)
+class EmbeddingFormat:
+    """
+    One kind of embedding, for `embed_documents`: the body it sends, how it reads the answer, the field it fills.
+
+    `payload(model, inputs, options)` builds the request body; `parse(body, expected, endpoint, options)`
+    validates the answer into an `EmbeddingsResult`; `document_field` names the Document field the results go to.
+    """
+
+    payload: Callable[[str, Sequence[Any], dict[str, Any]], dict[str, Any]]
+    parse: Callable[[Any, int, str, Mapping[str, Any]], EmbeddingsResult[Any]]
+    document_field: str = "embedding"
+
+
+#: Dense vectors into `Document.embedding` (floats travel as base64).
+DENSE = EmbeddingFormat(payload=embeddings_payload, parse=_parse_dense)
 
 
 def _check_lengths(
@@ -229,7 +275,7 @@ def unwrap(checked: T | JinaInputError) -> T:
 
 @dataclass
 class _RequestOutcome:
-    vectors: list[Embedding] = field(default_factory=list)
+    vectors: list[Any] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)
     input_errors: dict[int, str] = field(default_factory=dict)
     model: str | None = None
@@ -250,6 +296,7 @@ async def embed_documents(
     size_of: Callable[[list[int]], tuple[int, int]],
     prepare_in_thread: bool = False,
     embedded_meta: dict[str, Any] | None = None,
+    embedding_format: EmbeddingFormat = DENSE,
 ) -> dict[str, Any]:
     """
     Embed documents in concurrent requests and return `{"documents": [...], "meta": {...}}`.
@@ -262,6 +309,8 @@ async def embed_documents(
     :param size_of: Characters and images of a group's inputs, for the pacer's estimate before they exist.
     :param prepare_in_thread: Run `make_input` in a worker thread (it blocks: images are decoded).
     :param embedded_meta: Meta added to every embedded document (a fresh copy each, never shared).
+    :param embedding_format: The request body, answer parser and Document field: `DENSE` (the default) or
+        `sparse.SPARSE`. A failed document has that field cleared and keeps the others.
     :returns: Copies of all input documents, in order, with `embedding` set where it succeeded. `meta`
         has the `model`, the summed `usage` and `failed_documents`: `{"id", "error"}` for each document
         that came back without an embedding (only possible with `raise_on_failure=False`).
@@ -288,18 +337,12 @@ async def embed_documents(
                     outcome.input_errors[position] = input_errors[position] = str(error)
             # Serialized once, then the inputs are dropped: while the request waits for its answer only
             # the body's bytes are held (images are large: this halves the memory of a batch in flight).
-            return encode_json(embeddings_payload(model, inputs, options)) if inputs else None
+            return encode_json(embedding_format.payload(model, inputs, options)) if inputs else None
 
         body = (lambda: asyncio.to_thread(make_body)) if prepare_in_thread else make_body
         answer = await client.post_json_async(url, body, size=size_of(positions))
         if answer is not None:
-            result = parse_embeddings_response(
-                answer,
-                len(outcome.sent),
-                url,
-                dimensions=options.get("dimensions"),
-                embedding_type=options.get("embedding_type"),
-            )
+            result = embedding_format.parse(answer, len(outcome.sent), url, options)
             outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
         return outcome
 
@@ -308,7 +351,7 @@ async def embed_documents(
             run_group, groups, on_done=lambda positions: advance(len(positions)), fail_fast=raise_on_failure
         )
 
-    embeddings: dict[int, Embedding] = {}
+    embeddings: dict[int, Any] = {}
     errors: dict[int, str] = {}
     meta: dict[str, Any] = {"model": model, "usage": {}}
     for positions, outcome in zip(groups, outcomes, strict=True):
@@ -330,10 +373,10 @@ async def embed_documents(
         if position in embeddings:
             new_meta = {**document.meta, **copy.deepcopy(embedded_meta or {})}
             # binary types give ints; Document.embedding is typed list[float] but stores them as they are
-            embedding = cast(list[float], embeddings[position])
-            output.append(replace(document, embedding=embedding, meta=new_meta))
+            output.append(replace(document, **{embedding_format.document_field: embeddings[position]}, meta=new_meta))
         else:  # failed: an embedding it came with is not this model's answer, and must not be stored as one
-            output.append(replace(document, embedding=None, meta=document.meta.copy()))
+            cleared: dict[str, Any] = {embedding_format.document_field: None}
+            output.append(replace(document, **cleared, meta=document.meta.copy()))
     meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
     return {"documents": output, "meta": meta}
 
@@ -359,3 +402,19 @@ def batch_positions(count: int, batch_size: int) -> list[list[int]]:
     check_batch_size(batch_size)
     size = min(batch_size, MAX_INPUTS_PER_REQUEST)
     return [list(range(start, min(start + size, count))) for start in range(0, count, size)]
+
+
+def text_to_embed(document: Document, meta_fields: list[str], separator: str, prefix: str, suffix: str) -> str:
+    """
+    The text a document embedder sends for `document`: its `meta_fields` values and content, with prefix and suffix.
+
+    :raises JinaInputError: If there is nothing to embed (no content and no values for `meta_fields`).
+    """
+    body = text_with_meta(document, meta_fields, separator)
+    if not body.strip():
+        msg = (
+            f"Document {document.id} has no text to embed: its content is empty or None and it has no "
+            f"values for meta_fields_to_embed={meta_fields}."
+        )
+        raise JinaInputError(msg)
+    return prefix + body + suffix

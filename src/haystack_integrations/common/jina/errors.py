@@ -84,6 +84,20 @@ class JinaInputError(JinaError, ValueError):
     """One input (a document, a file) could not be turned into a request. Raised before any HTTP call."""
 
 
+class JinaTargetError(JinaError):
+    """
+    The Reader answered, but the page it read (the target) answered an HTTP error, e.g. 404.
+
+    The Reader passes such pages through with a warning; their content is the target's error page, so
+    the components report them as failures instead. `target_status` is the target's status;
+    `status_code` stays `None` (the Reader itself answered 200).
+    """
+
+    def __init__(self, message: str, *, endpoint: str | None = None, target_status: int | None = None) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.target_status = target_status
+
+
 #: 403 codes that mean "pay or upgrade", not "wrong key" (Jina's OpenAPI `Forbidden` response)
 QUOTA_CODES = frozenset({"AUTHZ_INSUFFICIENT_BALANCE", "AUTHZ_RESOURCE_LIMIT_EXCEEDED"})
 

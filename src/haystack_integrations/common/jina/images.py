@@ -34,10 +34,12 @@ import math
 import mimetypes
 import os
 import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -139,7 +141,7 @@ def _input_error(document_id: str, path: Any, problem: str) -> JinaInputError:
     shown = str(path).replace("\x00", "\\x00")
     if len(shown) > 200:  # a path over the OS's limit can be megabytes long
         shown = f"{shown[:100]}...{shown[-60:]}"
-    return JinaInputError(f"Cannot embed the image of document {document_id} (path '{shown}'): {problem}")
+    return JinaInputError(f"Cannot use the image of document {document_id} (path '{shown}'): {problem}")
 
 
 def resolve_image_source(
@@ -167,7 +169,7 @@ def resolve_image_source(
     raw_path = meta.get(file_path_meta_field)
     if raw_path is None or raw_path == "":
         msg = (
-            f"Cannot embed the image of document {document_id}: its meta has no '{file_path_meta_field}' "
+            f"Cannot use the image of document {document_id}: its meta has no '{file_path_meta_field}' "
             f"(file_path_meta_field) with the path of an image or PDF file."
         )
         raise JinaInputError(msg)
@@ -206,6 +208,29 @@ def resolve_image_source(
     return ImageSource(document_id, path, mime_type, page)
 
 
+def resolve_image_doc(
+    document_id: str, meta: dict[str, Any], *, file_path_meta_field: str, root_path: str | None, use: str
+) -> ImageSource | ImageURL:
+    """
+    `resolve_image_source` for the endpoints whose schemas take images only (`ImageDoc`, no `PDFDoc`).
+
+    Those are rerank (`RerankerM0Request`), classify and train: a PDF given by URL is refused, since only
+    a local PDF can be rendered page by page into images.
+
+    :param use: What the image is for, in the error ("rank", "classify", ...).
+    :raises JinaInputError: As `resolve_image_source` does, and for a PDF given by URL.
+    """
+    source = resolve_image_source(document_id, meta, file_path_meta_field=file_path_meta_field, root_path=root_path)
+    if isinstance(source, ImageURL) and source.is_pdf:
+        msg = (
+            f"Cannot {use} the image of document {document_id} (URL '{source.url}'): it is a PDF, and this API "
+            "takes images only. Download the file and give its path with meta['page_number']: local PDF pages "
+            "are rendered as images"
+        )
+        raise JinaInputError(msg)
+    return source
+
+
 def _url_source(document_id: str, url: str, meta: dict[str, Any]) -> ImageURL:
     """A URL to send; a PDF's whole (`PDFDoc`), since the API has no way to select one of its pages."""
     mime_type = meta.get("mime_type") or mimetypes.guess_type(urlsplit(url).path)[0]
@@ -237,7 +262,11 @@ def _locate_file(raw_path: str | Path, root_path: str | None) -> tuple[Path | st
 def _read_limited(path: Path, limit: int) -> bytes:
     """The file's bytes, refusing one that grew over `limit` since it was checked."""
     with path.open("rb") as handle:
-        data = handle.read(limit + 1)
+        # asked for the file's size, not the limit: `read(n)` allocates n bytes first (50 MB per image)
+        expected = min(os.fstat(handle.fileno()).st_size, limit)
+        data = handle.read(expected + 1)
+        if len(data) > expected:  # it grew since: read on, up to the limit
+            data += handle.read(limit + 1 - len(data))
     if len(data) > limit:
         msg = f"the file grew over the limit of {limit} bytes while being read"
         raise ValueError(msg)
@@ -308,6 +337,45 @@ def submit_image_base64(
         done.set_result(source.url)
         return done
     return _pool().submit(_prepare, source, image_size, max_chars)
+
+
+def image_input(source: ImageSource | ImageURL, prepared: str | bytes) -> dict[str, str | bytes]:
+    """The request input of a prepared image: `{"image": ...}` (`ImageDoc`), or `{"pdf": url}` for a PDF's URL."""
+    return {source.input_field if isinstance(source, ImageURL) else "image": prepared}
+
+
+K = TypeVar("K")  # how a caller keys its images (a position, a document index)
+
+
+@contextmanager
+def images_in_flight(
+    sources: Mapping[K, ImageSource | ImageURL], image_size: tuple[int, int] | None = None
+) -> Iterator[Callable[[K], dict[str, str | bytes]]]:
+    """
+    Start preparing one request's images in parallel on the decode pool; yield `input_of(key)`.
+
+    `input_of(key)` waits for that image and returns its request input (`image_input`), or raises its
+    `JinaInputError`. Meant to run just before the request, so the images exist only while it is in flight.
+    On leaving, the images not started yet are dropped (after a failure, or when some were not asked for).
+    """
+    futures = {key: submit_image_base64(source, image_size) for key, source in sources.items()}
+    try:
+        yield lambda key: image_input(sources[key], futures[key].result())
+    finally:
+        for future in futures.values():  # a no-op for finished ones
+            future.cancel()
+
+
+def prepare_images(
+    sources: Sequence[ImageSource | ImageURL], image_size: tuple[int, int] | None = None
+) -> list[dict[str, str | bytes]]:
+    """
+    The request inputs of one request's images, prepared in parallel on the decode pool, in order.
+
+    :raises JinaInputError: The first image that cannot be prepared; the ones not started yet are dropped.
+    """
+    with images_in_flight(dict(enumerate(sources)), image_size) as input_of:
+        return [input_of(position) for position in range(len(sources))]
 
 
 def _prepare(source: ImageSource, image_size: tuple[int, int] | None, max_chars: int) -> bytes:
@@ -522,6 +590,10 @@ __all__ = [
     "check_image_size",
     "fit_size",
     "image_base64",
+    "image_input",
+    "images_in_flight",
+    "prepare_images",
+    "resolve_image_doc",
     "resolve_image_source",
     "submit_image_base64",
 ]

@@ -215,7 +215,7 @@ def describe_dimensions(allowed: range | tuple[int, ...]) -> str:
     return ", ".join(str(value) for value in allowed)
 
 
-def _describe(model: EmbeddingModel) -> str:
+def describe_model(model: EmbeddingModel) -> str:
     """What the model accepts, for error messages."""
     parts = [f"fields: {', '.join(sorted(model.fields))}"]
     parts.append(f"tasks: {', '.join(model.tasks)}" if model.tasks else "no task")
@@ -275,11 +275,13 @@ def check_embedding_model(model: str, options: Mapping[str, Any], *, images: boo
         return
 
     def refuse(problem: str) -> ValueError:
-        return ValueError(f"{model} {problem}. It accepts {_describe(known)}.")
+        return ValueError(f"{model} {problem}. It accepts {describe_model(known)}.")
 
     if known.output != "dense":
         kind = "one vector per token (multi-vector)" if known.output == "multivector" else "sparse vectors"
         hint = " Rank with it through JinaRanker instead." if model in RERANK_MODELS else ""
+        if known.output == "sparse":
+            hint = " Use JinaSparseTextEmbedder / JinaSparseDocumentEmbedder for its sparse embeddings."
         msg = f"{model} answers {kind}, and a Haystack Document holds one dense vector.{hint}"
         raise ValueError(msg)
     if images and not known.images:
@@ -297,11 +299,13 @@ def check_embedding_model(model: str, options: Mapping[str, Any], *, images: boo
         raise refuse(f"cannot give {dimensions!r} dimensions")
 
 
-def check_rerank_model(model: str, options: Mapping[str, Any]) -> None:
+def check_rerank_model(model: str, options: Mapping[str, Any], *, images: Mapping[str, Any] | None = None) -> None:
     """
     Refuse, before any request, a known non-reranker or a parameter a known reranker does not have.
 
     :param options: Optional request fields by their API names; `None` means not sent.
+    :param images: The image options the component was given (only those that differ from their defaults):
+        refused with a known reranker that takes no images (`RerankerM0Request` is the only schema with `ImageDoc`).
     :raises ValueError: Naming the model and what it accepts. Unknown models pass (logged at debug level).
     """
     check_option_types(options)
@@ -312,6 +316,11 @@ def check_rerank_model(model: str, options: Mapping[str, Any]) -> None:
             raise ValueError(msg)
         _unknown(model, "rerank")
         return
+    if images and not known.images:
+        takers = ", ".join(name for name, reranker in RERANK_MODELS.items() if reranker.images)
+        given = ", ".join(f"{name}={value!r}" for name, value in images.items())
+        msg = f"{model} ranks text only, so it takes no image options (got {given}). Rerankers with images: {takers}."
+        raise ValueError(msg)
     for name, value in options.items():
         if value is not None and name not in known.fields:
             accepted = ", ".join(sorted(known.fields))

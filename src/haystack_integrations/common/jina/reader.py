@@ -11,16 +11,17 @@ reference (the service's own source).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from haystack import Document
 from multidict import CIMultiDict as CaseInsensitiveDict
 
 from haystack_integrations.common.jina.client import Answer, parse_json
 from haystack_integrations.common.jina.endpoints import called_endpoint
-from haystack_integrations.common.jina.errors import JinaMalformedResponseError
+from haystack_integrations.common.jina.errors import JinaInputError, JinaMalformedResponseError, JinaTargetError
 
 ACCEPT_JSON = "application/json"
 ACCEPT_TEXT = "text/plain"
@@ -69,6 +70,15 @@ FLAG_HEADERS = {
     "with_iframe": "X-With-Iframe",
     "with_shadow_dom": "X-With-Shadow-Dom",
 }
+#: Options whose values the service enumerates (lower case; the service lower-cases them too).
+#: `return_format`: the reference's table of formats. `engine`: the engines the reference lists.
+#: `retain_images`: the service's image retention modes (its `IMAGE_RETENTION_MODES`; the reference
+#: itself says only "e.g. none"). `respond_with` is open-ended ("no-content", "readerlm-v2", ...): not checked.
+ENUMERATED_OPTIONS = {
+    "return_format": ("content", "markdown", "html", "text", "screenshot", "pageshot"),
+    "engine": ("browser", "direct", "cf-browser-rendering"),
+    "retain_images": ("none", "all", "alt", "all_p", "alt_p"),
+}
 #: Whole numbers, with their smallest and largest values.
 NUMBER_HEADERS = {
     "reader_timeout": ("X-Timeout", 1, MAX_READER_TIMEOUT),
@@ -89,7 +99,7 @@ DEFAULT_RETURN_FORMAT = "content"
 #: Formats whose result is an image: its URL is the Document's content and stays in meta as well.
 IMAGE_FIELDS = frozenset({"screenshotUrl", "pageshotUrl"})
 #: Headers a caller may not set per run: the key is the component's, and the connection's own
-#: headers are `requests`' business. Everything else (reader options, `Accept`, a proxy's own
+#: headers are the HTTP client's business. Everything else (reader options, `Accept`, a proxy's own
 #: headers) may be added or overridden.
 PROTECTED_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "host", "content-length", "transfer-encoding", "connection"}
@@ -102,22 +112,85 @@ def as_prefix(base_url: str) -> str:
 
 
 def reader_url(base_url: str, target: str) -> str:
-    """The URL that reads (or searches for) `target`: the prefix, then `target` percent-encoded as one segment."""
-    return as_prefix(base_url) + quote(target, safe="")
+    """
+    The URL that reads (or searches for) `target`: the prefix, then `target` percent-encoded as one segment.
+
+    :raises JinaInputError: If `target` is `.` or `..`: `quote` leaves dots alone, clients and proxies may un-escape
+        `%2E` and remove dot segments, so the request would go to the prefix's parent (with the key).
+    """
+    segment = quote(target, safe="")
+    if segment.strip(".") == "":
+        msg = f"{target!r} cannot be read or searched: a path segment of only dots would leave the reader prefix"
+        raise JinaInputError(msg)
+    return as_prefix(base_url) + segment
+
+
+def check_target_url(url: str, what: str = "URL") -> str:
+    """
+    `url` stripped, if it is an absolute http(s) URL with a host; else a `JinaInputError` naming it.
+
+    Checked before sending: the service answers anything else with a 500, which the client would retry.
+    """
+    stripped = url.strip()
+    try:
+        parts = urlsplit(stripped)
+        has_host = bool(parts.hostname)
+    except ValueError:  # e.g. an invalid port or IPv6 literal
+        has_host = False
+    if parts.scheme.lower() not in ("http", "https") or not has_host:
+        hint = f" (did you mean 'https://{stripped}'?)" if "://" not in stripped and "." in stripped else ""
+        msg = f"{what} {url!r} is not an absolute http(s) URL{hint}; the Reader reads only those"
+        raise JinaInputError(msg)
+    return stripped
 
 
 def check_header_value(name: str, value: str) -> str:
-    """`value` if it is safe to send as a header value; a `ValueError` for CR, LF or other control characters."""
+    """
+    `value` if it is safe to send as a header value.
+
+    :raises ValueError: For CR, LF or other control characters (they would inject headers), and for
+        characters outside Latin-1 (HTTP header values cannot carry them).
+    """
     if any((ord(char) < 32 and char != "\t") or ord(char) == 127 for char in value):
         msg = f"{name} must be one line of text without control characters (CR, LF, ...), got {value!r}"
         raise ValueError(msg)
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        msg = (
+            f"{name} has characters an HTTP header cannot carry (only Latin-1 can be sent), got {value!r}. "
+            "In a CSS selector write them as CSS escapes, e.g. '\\4f8b ' for '例'."
+        )
+        raise ValueError(msg) from None
     return value
 
 
+def header_host(name: str, value: str) -> str:
+    """
+    A host name (with an optional path after it) for a header: non-ASCII labels IDNA-encoded (`例え.jp` ->
+    `xn--r8jz45g.jp`), the standard encoding of host names.
+
+    :raises ValueError: If the host cannot be IDNA-encoded, or the rest is not a valid header value.
+    """
+    host, slash, rest = value.strip().partition("/")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            msg = f"{name}: {value!r} is not a host name that can be IDNA-encoded"
+            raise ValueError(msg) from None
+    return check_header_value(name, host + slash + rest)
+
+
 def _check_header_name(name: Any) -> str:
-    # RFC 9110 token characters: no spaces, colons, CR or LF
-    if not isinstance(name, str) or not name or any(c in ' \t\r\n:()<>@,;"/[]?={}\\' or ord(c) < 33 for c in name):
-        msg = f"{name!r} is not a valid HTTP header name"
+    # RFC 9110 token characters: ASCII only, no spaces, colons, CR or LF
+    if (
+        not isinstance(name, str)
+        or not name
+        or not name.isascii()
+        or any(c in ' \t\r\n:()<>@,;"/[]?={}\\' or ord(c) < 33 or ord(c) == 127 for c in name)
+    ):
+        msg = f"{name!r} is not a valid HTTP header name (ASCII letters, digits and -_.!#$%&'*+^`|~ only)"
         raise ValueError(msg)
     return name
 
@@ -135,13 +208,17 @@ def option_headers(options: Mapping[str, Any]) -> dict[str, str]:
         text = options.get(option)
         if text is not None:
             if not isinstance(text, str) or not text.strip():
-                msg = f"{name} must be a non-empty string, got {text!r}"
+                msg = f"{option} ({name}) must be a non-empty string, got {text!r}"
                 raise ValueError(msg)
-            headers[name] = check_header_value(name, text).strip()
+            headers[name] = check_header_value(f"{option} ({name})", text).strip()
+            allowed = ENUMERATED_OPTIONS.get(option)
+            if allowed is not None and headers[name].lower() not in allowed:
+                msg = f"{option} must be one of {', '.join(map(repr, allowed))}, got {text!r}"
+                raise ValueError(msg)
     for option, name in SELECTOR_HEADERS.items():
         selector = options.get(option)
         if selector:
-            headers[name] = _selector_header(name, selector)
+            headers[name] = _selector_header(f"{option} ({name})", selector)
     links = options.get("with_links_summary", False)
     if links not in (False, True, "all"):
         msg = f"with_links_summary must be True, False or 'all', got {links!r}"
@@ -197,7 +274,7 @@ def request_headers(base: Mapping[str, str], extra: Mapping[str, str] | None) ->
         if not isinstance(value, str):
             msg = f"The value of header {name!r} must be a string, got {type(value).__name__}"
             raise ValueError(msg)
-        headers[name] = check_header_value(name, value)
+        headers[name] = check_header_value(f"The header {name!r}", value)
     return headers
 
 
@@ -277,3 +354,37 @@ def usage_tokens(body: Mapping[str, Any], results: list[Any]) -> int:
         if isinstance(tokens, int) and not isinstance(tokens, bool):
             total += tokens
     return total
+
+
+#: How the service says that the target answered an error (it still answers 200, with the error page as
+#: content): "Target URL returned error 404: Not Found" in `data.warning` (JSON) or a "Warning:" line (text).
+TARGET_ERROR = re.compile(r"Target URL returned error (\d{3})")
+
+
+def target_status(warning: Any) -> int | None:
+    """The target's HTTP error status named in a Reader `warning`, else `None`."""
+    match = TARGET_ERROR.search(warning) if isinstance(warning, str) else None
+    return int(match.group(1)) if match else None
+
+
+def check_target_answer(warning: Any, target: str, endpoint: str) -> None:
+    """
+    Raise `JinaTargetError` if the Reader's `warning` says the target answered an HTTP error.
+
+    :raises JinaTargetError: With `target_status` set; the page read was the target's error page.
+    """
+    status = target_status(warning)
+    if status is not None:
+        said = warning.strip()[:300]
+        msg = f"The page {target} could not be read: it answered HTTP {status} (the Reader said: {said!r})"
+        raise JinaTargetError(msg, endpoint=called_endpoint(endpoint), target_status=status)
+
+
+def failure_report(error: Exception) -> dict[str, Any]:
+    """
+    What a component lists for an input that failed: `error` (type and message) and `status`, the HTTP
+    status that made it fail (the target's for a `JinaTargetError`, the API's otherwise; `None` when
+    nothing answered or the input never left).
+    """
+    status = getattr(error, "target_status", None) or getattr(error, "status_code", None)
+    return {"error": f"{type(error).__name__}: {error}", "status": status}

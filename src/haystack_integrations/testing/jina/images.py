@@ -50,16 +50,17 @@ _NAMED_PALETTE.putpalette(
 )
 
 
-def image_vector(source: Any, index: int, dimensions: int) -> tuple[list[float], int]:
-    """The vector of one image input and the tokens it costs."""
-    data = _image_bytes(source, index)
+def image_vector(source: Any, index: int, dimensions: int, *, array: str = "input") -> tuple[list[float], int]:
+    """The vector of one image input and the tokens it costs; `array` names the request's list in errors."""
+    data = _image_bytes(source, index, array)
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise ApiError(
                     422,
-                    f"input[{index}]: the image is {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS} allowed.",
+                    f"{array}[{index}]: the image is {width}x{height} pixels, "
+                    f"more than the {MAX_IMAGE_PIXELS} allowed.",
                 )
             image.draft("RGB", (_THUMB * 4, _THUMB * 4))  # JPEG: decode at reduced scale, others: no-op
             image.load()
@@ -70,9 +71,9 @@ def image_vector(source: Any, index: int, dimensions: int) -> tuple[list[float],
     except ApiError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ApiError(422, f"input[{index}]: the image is too large to decode.") from None
+        raise ApiError(422, f"{array}[{index}]: the image is too large to decode.") from None
     except Exception as error:  # Pillow raises UnidentifiedImageError, OSError, SyntaxError, ...
-        raise ApiError(422, f"input[{index}]: could not decode the image ({type(error).__name__}).") from None
+        raise ApiError(422, f"{array}[{index}]: could not decode the image ({type(error).__name__}).") from None
     tiles = math.ceil(width / 512) * math.ceil(height / 512)
     looks = vectors.normalize(vectors.hashed_vector(pixel_features(thumbnail), dimensions))
     colours = vectors.normalize(
@@ -81,7 +82,7 @@ def image_vector(source: Any, index: int, dimensions: int) -> tuple[list[float],
     return vectors.mix(looks, colours, concepts.IMAGE_SHARE), TOKENS_PER_TILE * min(tiles, MAX_TILES)
 
 
-def pdf_vector(source: Any, index: int, dimensions: int) -> tuple[list[float], int]:
+def pdf_vector(source: Any, index: int, dimensions: int, *, array: str = "input") -> tuple[list[float], int]:
     """
     The vector of one PDF input (`PDFDoc`: a URL or base64): that of its first page, rendered.
 
@@ -90,9 +91,9 @@ def pdf_vector(source: Any, index: int, dimensions: int) -> tuple[list[float], i
     """
     import pypdfium2
 
-    data = _image_bytes(source, index)
+    data = _image_bytes(source, index, array)
     if not data.startswith(b"%PDF-"):
-        raise ApiError(422, f"input[{index}].pdf is not a PDF.", field=f"input.{index}.pdf")
+        raise ApiError(422, f"{array}[{index}].pdf is not a PDF.", field=f"{array}.{index}.pdf")
     try:
         document = pypdfium2.PdfDocument(data)
         try:
@@ -100,48 +101,48 @@ def pdf_vector(source: Any, index: int, dimensions: int) -> tuple[list[float], i
         finally:
             document.close()
     except (pypdfium2.PdfiumError, IndexError):
-        raise ApiError(422, f"input[{index}]: could not read the PDF.", field=f"input.{index}.pdf") from None
+        raise ApiError(422, f"{array}[{index}]: could not read the PDF.", field=f"{array}.{index}.pdf") from None
     page = io.BytesIO()
     rendered.convert("RGB").save(page, "PNG")
-    return image_vector(base64.b64encode(page.getvalue()).decode("ascii"), index, dimensions)
+    return image_vector(base64.b64encode(page.getvalue()).decode("ascii"), index, dimensions, array=array)
 
 
-def _image_bytes(source: Any, index: int) -> bytes:
+def _image_bytes(source: Any, index: int, array: str) -> bytes:
     if not isinstance(source, str) or not source.strip():
-        raise ApiError(422, f"input[{index}].image must be a URL or a base64 string.", field=f"input.{index}.image")
+        raise ApiError(422, f"{array}[{index}].image must be a URL or a base64 string.", field=f"{array}.{index}.image")
     source = source.strip()
     if source.startswith("data:"):
-        detail = f"input[{index}]: a data: URI is neither a URL nor base64; send the image as plain base64."
-        raise ApiError(422, detail, field=f"input.{index}.image")
+        detail = f"{array}[{index}]: a data: URI is neither a URL nor base64; send the image as plain base64."
+        raise ApiError(422, detail, field=f"{array}.{index}.image")
     if source.startswith(("http://", "https://")):
-        data = _fetch(source, index)
+        data = _fetch(source, index, array)
         if len(data) > MAX_IMAGE_BYTES:
-            detail = f"input[{index}]: the image has more than {MAX_IMAGE_BYTES} bytes (8 MB), the limit."
-            raise ApiError(422, detail, field=f"input.{index}.image")
+            detail = f"{array}[{index}]: the image has more than {MAX_IMAGE_BYTES} bytes (8 MB), the limit."
+            raise ApiError(422, detail, field=f"{array}.{index}.image")
         return data
     if len(source) > MAX_IMAGE_BYTES:
         detail = (
-            f"input[{index}]: the image has {len(source)} base64 characters, "
+            f"{array}[{index}]: the image has {len(source)} base64 characters, "
             f"more than the {MAX_IMAGE_BYTES} (8 MB) allowed."
         )
-        raise ApiError(422, detail, field=f"input.{index}.image")
-    return _b64(source, index)
+        raise ApiError(422, detail, field=f"{array}.{index}.image")
+    return _b64(source, index, array)
 
 
-def _b64(payload: str, index: int) -> bytes:
+def _b64(payload: str, index: int, array: str) -> bytes:
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError(422, f"input[{index}]: the image is neither a URL nor valid base64.") from None
+        raise ApiError(422, f"{array}[{index}]: the image is neither a URL nor valid base64.") from None
 
 
-def _fetch(url: str, index: int) -> bytes:
+def _fetch(url: str, index: int, array: str) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=URL_TIMEOUT) as response:
             data: bytes = response.read(MAX_IMAGE_BYTES + 1)
             return data
     except (urllib.error.URLError, OSError, ValueError) as error:
-        raise ApiError(422, f"input[{index}]: could not fetch the image URL ({type(error).__name__}).") from None
+        raise ApiError(422, f"{array}[{index}]: could not fetch the image URL ({type(error).__name__}).") from None
 
 
 def _flatten(image: Image.Image) -> Image.Image:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from haystack_integrations.common.jina.models import EMBEDDING_MODELS, EmbeddingModel, describe_dimensions
-from haystack_integrations.testing.jina import vectors
+from haystack_integrations.testing.jina import expansion, vectors
 from haystack_integrations.testing.jina.server import ApiError, JinaEmulator, RecordedRequest, Reply, json_body, route
 
 #: The spec names no maximum of inputs per request; 2048 is what other clients use.
@@ -176,14 +176,19 @@ def _multivector(body: dict[str, Any], name: str, model: EmbeddingModel, inputs:
 
 
 def _sparse(body: dict[str, Any], name: str, model: EmbeddingModel, inputs: list[Any]) -> Reply:
-    """ELSER: a weight per (lower-cased) word."""
-    data, counts = [], []
+    """ELSER: a weight per token with expansion terms (`expansion.py`), and the usage shape the spec gives it."""
+    if body.get("embedding_type") not in (None, "float"):
+        # the spec does not say what a base64 or binary sparse answer looks like: stricter than the API
+        raise ApiError(422, f"The emulator answers {name} only as token weights (embedding_type float).")
+    data, counts, outputs = [], [], 0
     for index, text in enumerate(_texts(inputs, name)):
-        words = [word.lower() for word in vectors.tokens(text)[: model.context_length] if word.isalnum()]
-        weights = {word: round(1.0 + words.count(word) / len(words), 4) for word in set(words)}
+        weights, count = expansion.sparse_weights(text, body.get("task"), model.context_length)
         data.append({"object": "embedding", "index": index, "embedding": weights})
-        counts.append(len(words))
-    return _answer(name, data, counts)
+        counts.append(count)
+        outputs += len(weights)
+    # ELSERV2EmbeddingUsage; the spec does not define total_tokens for it: assumed to be the tokens read
+    usage = {"total_tokens": sum(counts), "input_tokens": sum(counts), "output_tokens": outputs}
+    return Reply(body={"model": name, "object": "list", "usage": usage, "data": data})
 
 
 def _answer(name: str, data: list[dict[str, Any]], counts: list[int]) -> Reply:

@@ -70,13 +70,13 @@ SHOTS_PATH = "/shots/"
 
 # ---------------------------------------------------------------------------------------------- read
 @dataclass
-class _Page:
+class Page:
     status: int
     content_type: str
     text: str
 
 
-def _fetch(url: str, request: RecordedRequest) -> _Page:
+def _fetch(url: str, request: RecordedRequest) -> Page:
     timeout = DEFAULT_FETCH_TIMEOUT
     if request.header("X-Timeout"):
         try:
@@ -112,10 +112,10 @@ def _fetch(url: str, request: RecordedRequest) -> _Page:
         text = body.decode(charset, errors="replace")
     except LookupError:
         text = body.decode("utf-8", errors="replace")
-    return _Page(status, content_type, text)
+    return Page(status, content_type, text)
 
 
-def _corpus_page(emulator: JinaEmulator, url: str) -> _Page | None:
+def _corpus_page(emulator: JinaEmulator, url: str) -> Page | None:
     """A corpus entry as a web page: the corpus is the emulator's own small web, so search results can be read."""
     for doc in corpus(emulator):
         if doc["url"] == url:
@@ -123,14 +123,27 @@ def _corpus_page(emulator: JinaEmulator, url: str) -> _Page | None:
             paragraphs = "".join(f"<p>{html.escape(p.strip())}</p>" for p in doc["content"].split("\n\n"))
             summary = html.escape(description(doc["content"]), quote=True)
             head = f'<title>{title}</title><meta name="description" content="{summary}">'
-            return _Page(200, "text/html", f"<html><head>{head}</head><body><h1>{title}</h1>{paragraphs}</body></html>")
+            return Page(200, "text/html", f"<html><head>{head}</head><body><h1>{title}</h1>{paragraphs}</body></html>")
     return None
 
 
 def _read(url: str, request: RecordedRequest, emulator: JinaEmulator) -> dict[str, Any]:
     """The read result for `url`: title, description, url, the field of the asked format, usage, extras."""
+    return render(_corpus_page(emulator, url) or _fetch(url, request), url, request, emulator)
+
+
+def read_url(url: str, request: RecordedRequest, emulator: JinaEmulator) -> dict[str, Any]:
+    """Read `url` (`https://` is assumed without a scheme, as the service does); 422 for other schemes."""
+    if "://" not in url:
+        url = "https://" + url
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ApiError(422, f"Invalid URL {url!r}: only http and https URLs can be read.")
+    return _read(url, request, emulator)
+
+
+def render(page: Page, url: str, request: RecordedRequest, emulator: JinaEmulator) -> dict[str, Any]:
+    """A page (fetched, or posted as a file) as a read result, in the format and with the extras asked for."""
     fmt = return_format(request)
-    page = _corpus_page(emulator, url) or _fetch(url, request)
     data: dict[str, Any] = {"title": "", "description": "", "url": url}
     warnings = []
     if page.status >= 400:
@@ -204,7 +217,7 @@ def _summaries(request: RecordedRequest, summary: Renderer) -> dict[str, Any]:
     return extras
 
 
-def _page_as_text(data: dict[str, Any]) -> str:
+def page_as_text(data: dict[str, Any]) -> str:
     """The text answer of a read: the bare HTML or text, or markdown under a small header with the summaries."""
     if "content" not in data:
         return str(data.get("html", data.get("text", "")))
@@ -224,17 +237,13 @@ def read(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     url = target(request, "/r/", plus_is_space=False)
     if not url:
         raise ApiError(422, "No URL to read: append the URL to /r/.")
-    if "://" not in url:
-        url = "https://" + url
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise ApiError(422, f"Invalid URL {url!r}: only http and https URLs can be read.")
-    data = _read(url, request, emulator)
+    data = read_url(url, request, emulator)
     if wants_json(request):
         return Reply(body=envelope(data))
     for fmt in IMAGE_FORMATS:
         if FIELD_BY_FORMAT[fmt] in data:  # as text, the service redirects to the image
             return Reply(302, b"", TEXT_CONTENT_TYPE, headers={"Location": data[FIELD_BY_FORMAT[fmt]]})
-    return Reply(body=_page_as_text(data), content_type=TEXT_CONTENT_TYPE)
+    return Reply(body=page_as_text(data), content_type=TEXT_CONTENT_TYPE)
 
 
 # ---------------------------------------------------------------------------------------------- screenshots

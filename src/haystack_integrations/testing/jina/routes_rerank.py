@@ -7,12 +7,23 @@ as with the real cross-encoders. `jina-reranker-v3` is listwise: the real model 
 all documents of a request together, and the emulator mirrors that by weighting query terms with
 an idf computed over the request's documents, so its scores depend on the rest of the request.
 
+Images (`jina-reranker-m0` only, the one schema with `ImageDoc`): a document `{"image": <URL or plain
+base64>}` is scored by the cosine of the query's and the image's vectors in the emulator's shared text and
+image space (`images.py`, `concepts.py`: the colours a query names match images showing them), clipped to
+[0, 1): deterministic, from the image's bytes, and independent of the other documents, like the text scores
+of this pointwise model. Image documents are validated as for embeddings (plain base64 or a reachable
+URL, no `data:` URI, at most 8 MB, decodable); each costs tokens by its 512x512 tiles (an emulator
+convention: the spec gives no image pricing for rerank).
+
 Models and fields come from the catalogue (Jina's OpenAPI request schemas). As for embeddings, a field
 the model does not have is answered with 422: stricter than the API, which ignores it.
 """
 
 from __future__ import annotations
 
+import math
+import operator
+from dataclasses import dataclass
 from typing import Any
 
 from haystack_integrations.common.jina.models import MAX_DOC_LENGTH_RANGE, RERANK_MODELS, RerankModel
@@ -24,6 +35,17 @@ from haystack_integrations.testing.jina.server import ApiError, JinaEmulator, Re
 MAX_DOCUMENTS = 2048
 #: jina-reranker-v3's `max_doc_length` default (RerankerV3Request).
 DEFAULT_MAX_DOC_LENGTH = 2048
+#: The size of the vectors an image document and the query are compared with (those of jina-clip-v2).
+IMAGE_SCORE_DIMENSIONS = 1024
+
+
+@dataclass(frozen=True)
+class ImageDocument:
+    """An `ImageDoc` of the request: what was sent, and its relevance and tokens once scored."""
+
+    image: str
+    relevance: float
+    tokens: int
 
 
 def _model(body: dict[str, Any]) -> tuple[str, RerankModel]:
@@ -49,20 +71,35 @@ def _text(item: Any, what: str) -> str:
     return item
 
 
-def _documents(body: dict[str, Any], name: str, model: RerankModel) -> list[str]:
+def _documents(body: dict[str, Any], name: str, model: RerankModel, query: str) -> list[str | ImageDocument]:
     documents = body.get("documents")
     if not isinstance(documents, list) or not documents:
         raise ApiError(422, "documents must be a non-empty list.", field="documents")
     if len(documents) > MAX_DOCUMENTS:
         raise ApiError(422, f"documents has {len(documents)} items; at most {MAX_DOCUMENTS} are allowed per request.")
-    texts = []
+    parsed: list[str | ImageDocument] = []
+    query_vector: list[float] = []
     for index, item in enumerate(documents):
         if isinstance(item, dict) and "image" in item:
             if not model.images:
                 raise ApiError(422, f"{name} is a text reranker; documents[{index}] is an image.")
-            raise ApiError(422, f"documents[{index}]: image documents are not supported by this emulator version.")
-        texts.append(_text(item, f"documents[{index}]"))
-    return texts
+            if set(item) != {"image"}:  # ImageDoc has one property (stricter than the schema, which allows more)
+                raise ApiError(422, f"documents[{index}] must be {{'image': ...}} alone.", field=f"documents.{index}")
+            query_vector = query_vector or vectors.normalize(
+                vectors.text_vector(query, IMAGE_SCORE_DIMENSIONS, multimodal=True)
+            )
+            parsed.append(_image_document(item["image"], index, query_vector))
+        else:
+            parsed.append(_text(item, f"documents[{index}]"))
+    return parsed
+
+
+def _image_document(image: Any, index: int, query_vector: list[float]) -> ImageDocument:
+    from haystack_integrations.testing.jina import images  # Pillow only when images are ranked
+
+    vector, tokens = images.image_vector(image, index, IMAGE_SCORE_DIMENSIONS, array="documents")
+    cosine = math.fsum(map(operator.mul, query_vector, vectors.normalize(vector)))
+    return ImageDocument(image, min(max(cosine, 0.0), 0.999999), tokens)
 
 
 def _top_n(body: dict[str, Any]) -> int | None:
@@ -99,7 +136,8 @@ def rerank(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
         raise ApiError(422, "query must be a string.", field="query")
     if not query.strip():
         raise ApiError(422, "query must not be empty.", field="query")
-    documents = _documents(body, name, model)
+    documents = _documents(body, name, model, query)
+    texts = {index: text for index, text in enumerate(documents) if isinstance(text, str)}
     top_n = _top_n(body)
     return_documents = _flag(body, "return_documents", True)
     _flag(body, "truncation", False)
@@ -107,20 +145,27 @@ def rerank(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
         raise ApiError(422, "The emulator does not return embeddings from rerank.", field="return_embeddings")
     max_doc_length = _max_doc_length(body)
 
-    scored = documents
+    scored = texts
     if max_doc_length is not None:  # the model reads only the first max_doc_length tokens of each document
-        scored = [" ".join(vectors.tokens(text)[:max_doc_length]) for text in documents]
+        scored = {index: " ".join(vectors.tokens(text)[:max_doc_length]) for index, text in texts.items()}
     query_tokens = len(vectors.tokens(query))
-    tokens = [query_tokens + len(vectors.tokens(text)) for text in scored]
+    tokens = [
+        query_tokens + (len(vectors.tokens(scored[i])) if isinstance(document, str) else document.tokens)
+        for i, document in enumerate(documents)
+    ]
     # the real API truncates what exceeds the model's context and bills what it read
     total_tokens = sum(min(count, model.context_length) for count in tokens)
 
-    relevance = scores(query, scored, listwise=model.listwise)
+    lexical = dict(zip(scored, scores(query, list(scored.values()), listwise=model.listwise), strict=True))
+    relevance = [d.relevance if isinstance(d, ImageDocument) else lexical[i] for i, d in enumerate(documents)]
     order = sorted(range(len(documents)), key=lambda i: (-relevance[i], i))[:top_n]
     results = []
     for index in order:
         result: dict[str, Any] = {"index": index, "relevance_score": relevance[index]}
         if return_documents:
-            result["document"] = {"text": documents[index]}
+            document = documents[index]
+            result["document"] = (
+                {"image": document.image} if isinstance(document, ImageDocument) else {"text": document}
+            )
         results.append(result)
     return Reply(body={"model": name, "usage": {"total_tokens": total_tokens}, "results": results})

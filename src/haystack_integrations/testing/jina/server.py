@@ -47,9 +47,15 @@ ENDPOINTS = (
     ("/v1/embeddings", "POST", "embeddings", "https://api.jina.ai/v1/embeddings"),
     ("/v1/rerank", "POST", "rerank", "https://api.jina.ai/v1/rerank"),
     ("/r/<url>", "GET", "reader: read a page", "https://r.jina.ai/<url>"),
+    ("/r/", "POST", "reader: convert the file (html, pdf, file) in the body", "https://r.jina.ai/"),
     ("/s/<query>", "GET", "reader: search the corpus", "https://s.jina.ai/<query>"),
     ("/s/", "POST", "web search: the query in a JSON body", "https://s.jina.ai/"),
     ("/g/<statement>", "GET", "reader: ground a statement in the corpus", "https://g.jina.ai/<statement>"),
+    ("/v1/classify", "POST", "classify: zero-shot or a trained classifier", "https://api.jina.ai/v1/classify"),
+    ("/v1/train", "POST", "train or update a few-shot classifier", "https://api.jina.ai/v1/train"),
+    ("/v1/classifiers", "GET", "list the key's classifiers", "https://api.jina.ai/v1/classifiers"),
+    ("/v1/classifiers", "POST", "list the key's classifiers", "https://api.jina.ai/v1/classifiers"),
+    ("/v1/classifiers/<id>", "DELETE", "delete a classifier", "https://api.jina.ai/v1/classifiers/<id>"),
 )
 
 
@@ -148,9 +154,10 @@ class Fault:
     optional `Retry-After`), `balance` (403 `AUTHZ_INSUFFICIENT_BALANCE`), `malformed` (200 with
     a body that is not JSON), `wrong_count` (a well-formed answer missing its last item), `drop`
     (close the connection without answering), `latency` (wait `delay` seconds, then answer normally),
-    `nan` (the first vector of an embeddings answer is all NaN), `reset` (abort the connection with a
-    TCP reset), `truncated` (send the headers and half the body, then close), `trickle` (send the answer
-    one byte every `delay` seconds), `stall` (send the headers, wait `delay` seconds, then the body).
+    `nan` (the first vector, or sparse token weights, of an embeddings answer is all NaN), `reset`
+    (abort the connection with a TCP reset), `truncated` (send the headers and half the body, then
+    close), `trickle` (send the answer one byte every `delay` seconds), `stall` (send the headers,
+    wait `delay` seconds, then the body).
     """
 
     kind: str
@@ -300,6 +307,14 @@ class JinaEmulator:
     @property
     def rerank_url(self) -> str:
         return f"{self.url}/v1/rerank"
+
+    @property
+    def classify_url(self) -> str:
+        return f"{self.url}/v1/classify"
+
+    @property
+    def train_url(self) -> str:
+        return f"{self.url}/v1/train"
 
     @property
     def reader_url(self) -> str:
@@ -565,6 +580,7 @@ def _make_handler(emulator: JinaEmulator) -> type[BaseHTTPRequestHandler]:
 
         do_GET = _serve  # noqa: N815 (http.server's naming)
         do_POST = _serve  # noqa: N815
+        do_DELETE = _serve  # noqa: N815
 
     return Handler
 
@@ -588,6 +604,8 @@ def _nan_like(embedding: Any) -> Any:
         return base64.b64encode(struct.pack(f"<{count}f", *([float("nan")] * count))).decode("ascii")
     if isinstance(embedding, list):
         return [float("nan")] * len(embedding)
+    if isinstance(embedding, dict):  # sparse (elser-v2): token -> weight
+        return dict.fromkeys(embedding, float("nan"))
     return embedding
 
 

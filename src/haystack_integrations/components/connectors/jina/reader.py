@@ -17,6 +17,8 @@ from haystack_integrations.common.jina.reader import (
     IMAGE_FIELDS,
     READER_OPTIONS,
     as_prefix,
+    check_target_answer,
+    check_target_url,
     envelope,
     malformed,
     option_headers,
@@ -212,7 +214,12 @@ class JinaReaderConnector(JinaComponentBase):
         :param headers: Extra reader option headers, e.g. `{"X-Locale": "de-DE"}`; they override the
             component's options. `Authorization` and connection headers cannot be set here.
         :returns: `documents`: see the class description.
-        :raises ValueError: If `query` is empty, or a header is protected or has a CR or LF in its value.
+        :raises ValueError: If `query` is empty, or a header is protected, has a CR or LF in its value or
+            characters outside Latin-1.
+        :raises JinaInputError: In `read` mode, if `query` is not an absolute http(s) URL; in any mode, if it
+            is `.` or `..` (it would climb out of the reader prefix). Nothing is sent then.
+        :raises JinaTargetError: In `read` mode, if the page's site answered an HTTP error (say 404): the
+            Reader would return the error page as content. `target_status` holds the status.
         :raises JinaError: If the call fails or the answer is not what the endpoint promises. In `ground`
             mode a 404 or 410 says that the grounding endpoint may be retired.
         """
@@ -236,6 +243,8 @@ class JinaReaderConnector(JinaComponentBase):
         if not query.strip():
             msg = "JinaReaderConnector needs a non-empty query: a URL, a search query or a statement."
             raise ValueError(msg)
+        if self.mode is JinaReaderMode.READ:
+            query = check_target_url(query, "The query")
         url = reader_url(self.endpoint, query)
         sent = request_headers(self._headers, headers)
         return_format = return_format_of(sent)
@@ -251,7 +260,10 @@ class JinaReaderConnector(JinaComponentBase):
             raise
 
         if not json_answer:
-            return {"documents": [_text_document(response, url, query, return_format)]}
+            document = _text_document(response, url, query, return_format)
+            if self.mode is JinaReaderMode.READ:
+                check_target_answer(_text_warnings(document.content), query, url)
+            return {"documents": [document]}
 
         body = envelope(response, url)
         data = body["data"]
@@ -260,6 +272,8 @@ class JinaReaderConnector(JinaComponentBase):
             return {"documents": [page_document(item, return_format, response, url) for item in results]}
         if self.mode is JinaReaderMode.GROUND:
             return {"documents": [_ground_document(data, response, url)]}
+        if isinstance(data, dict):  # the target's error page is a failure, not content
+            check_target_answer(data.get("warning"), query, url)
         return {"documents": [page_document(data, return_format, response, url)]}
 
 
@@ -276,6 +290,12 @@ def _text_document(response: Answer, url: str, query: str, return_format: str) -
     if "charset" not in content_type.lower():
         response.encoding = "utf-8"  # requests would assume Latin-1 for text/* without a charset
     return Document(content=response.text, meta=meta)
+
+
+def _text_warnings(text: str | None) -> str:
+    """The `Warning:` lines of a text answer's header (before the content, which may quote anything)."""
+    head = (text or "").split("\nMarkdown Content:", 1)[0] if "\nMarkdown Content:" in (text or "") else ""
+    return "\n".join(line for line in head.splitlines() if line.startswith("Warning:"))
 
 
 def _retired(error: JinaError) -> JinaError:

@@ -1,5 +1,13 @@
 from haystack_integrations.components.embedders.jina.document_embedder import JinaDocumentEmbedder
 from haystack_integrations.components.embedders.jina.document_image_embedder import JinaDocumentImageEmbedder
+from haystack_integrations.components.embedders.jina.sparse_document_embedder import JinaSparseDocumentEmbedder
+from haystack_integrations.components.embedders.jina.sparse_text_embedder import JinaSparseTextEmbedder
 from haystack_integrations.components.embedders.jina.text_embedder import JinaTextEmbedder
 
-__all__ = ["JinaDocumentEmbedder", "JinaDocumentImageEmbedder", "JinaTextEmbedder"]
+__all__ = [
+    "JinaDocumentEmbedder",
+    "JinaDocumentImageEmbedder",
+    "JinaSparseDocumentEmbedder",
+    "JinaSparseTextEmbedder",
+    "JinaTextEmbedder",
+]

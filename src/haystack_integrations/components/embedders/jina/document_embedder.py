@@ -8,7 +8,6 @@ from haystack_integrations.common.jina.component_utils import (
     JinaComponentBase,
     check_documents,
     stated,
-    text_with_meta,
     to_dict,
 )
 from haystack_integrations.common.jina.embeddings import (
@@ -21,10 +20,10 @@ from haystack_integrations.common.jina.embeddings import (
     embed_documents,
     request_options,
     text_size,
+    text_to_embed,
     unwrap,
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
-from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.models import check_embedding_model
 from haystack_integrations.components.embedders.jina.late_chunking import check_source_id, late_chunking_groups
 
@@ -178,16 +177,10 @@ class JinaDocumentEmbedder(JinaComponentBase):
         )
 
     def _text_to_embed(self, document: Document) -> str:
-        body = text_with_meta(document, self.meta_fields_to_embed, self.embedding_separator)
-        if not body.strip():
-            msg = (
-                f"Document {document.id} has no text to embed: its content is empty or None and it has no "
-                f"values for meta_fields_to_embed={self.meta_fields_to_embed}."
-            )
-            raise JinaInputError(msg)
+        text = text_to_embed(document, self.meta_fields_to_embed, self.embedding_separator, self.prefix, self.suffix)
         if self.late_chunking:
             check_source_id(document)
-        return self.prefix + body + self.suffix
+        return text
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, documents: list[Document]) -> dict[str, Any]:

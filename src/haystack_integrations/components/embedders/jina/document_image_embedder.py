@@ -22,6 +22,7 @@ from haystack_integrations.common.jina.images import (
     ImageSource,
     ImageURL,
     check_image_size,
+    image_input,
     resolve_image_source,
     submit_image_base64,
 )
@@ -219,6 +220,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             # whole batch on the decode pool (one thread per core), so a batch is prepared in parallel and
             # its images exist only while it is in flight.
             source = unwrap(sources[position])
+            assert isinstance(source, ImageSource | ImageURL)  # for mypy, which infers `object` from unwrap
             with lock:
                 if position not in started:
                     for other in group_of[position]:
@@ -226,7 +228,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
                         if isinstance(other_source, ImageSource | ImageURL):
                             started[other] = submit_image_base64(other_source, self.image_size)
                 future = started.pop(position)
-            return {source.input_field if isinstance(source, ImageURL) else "image": future.result()}
+            return image_input(source, future.result())
 
         try:
             return await embed_documents(

@@ -7,10 +7,14 @@ from haystack_integrations.common.jina.batching import gather_ordered
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
 from haystack_integrations.common.jina.endpoints import check_base_url
+from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
     READER_OPTIONS,
+    check_target_answer,
+    check_target_url,
     envelope,
+    failure_report,
     option_headers,
     page_document,
     reader_url,
@@ -77,7 +81,10 @@ class JinaReaderFetcher(JinaComponentBase):
             `None` follows the key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server
             accepts more.
         :param raise_on_failure: `True` raises the first failure. `False` returns a Document without content
-            for each URL that failed (meta `url` and `error`) and lists them in `meta["failed_urls"]`.
+            for each URL that failed (meta `url`, `error` and `status`) and lists them in `meta["failed_urls"]`.
+            A page whose site answers an error (say 404) is a failure (`JinaTargetError`, `status` 404), not
+            a Document holding the error page; a URL that is not an absolute http(s) URL is a
+            `JinaInputError`, found before anything is sent.
         :param timeout: Seconds to wait for each answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
@@ -154,10 +161,12 @@ class JinaReaderFetcher(JinaComponentBase):
 
         :param urls: The URLs of the pages to read, e.g. the links of a web search.
         :returns: `documents`: one per URL, in the order of `urls`, with the page's text and meta `title`,
-            `description`, `url`, `usage`; `meta`: `failed_urls` (`{"url", "error"}` for each URL that could
-            not be read, with `raise_on_failure=False`) and the `usage` of all reads.
+            `description`, `url`, `usage`; `meta`: `failed_urls` (`{"url", "error", "status"}` for each URL
+            that could not be read, with `raise_on_failure=False`) and the `usage` of all reads.
         :raises TypeError: If `urls` is not a list of strings.
         :raises ValueError: If a URL is empty.
+        :raises JinaInputError: With `raise_on_failure=True`, if a URL is not an absolute http(s) URL (nothing
+            is sent then).
         :raises JinaError: With `raise_on_failure=True`, the first read that fails.
         """
         return self._call(self._fetch(urls))
@@ -179,24 +188,37 @@ class JinaReaderFetcher(JinaComponentBase):
         if not all(url.strip() for url in urls):
             msg = f"JinaReaderFetcher got an empty URL at position {[url.strip() for url in urls].index('')}"
             raise ValueError(msg)
-        outcomes = await gather_ordered(
-            self._read,
-            [url.strip() for url in urls],
-            fail_fast=self.raise_on_failure,
-        )
+        targets = [_checked_target(position, url) for position, url in enumerate(urls)]
+        if self.raise_on_failure:  # a URL that is no URL fails before anything is sent
+            for target in targets:
+                if isinstance(target, Exception):
+                    raise target
+        outcomes = await gather_ordered(self._read, targets, fail_fast=self.raise_on_failure)
         documents: list[Document] = []
-        failed: list[dict[str, str]] = []
+        failed: list[dict[str, Any]] = []
         for url, outcome in zip(urls, outcomes, strict=True):
             if isinstance(outcome, Exception):
-                error = f"{type(outcome).__name__}: {outcome}"
-                failed.append({"url": url, "error": error})
-                documents.append(Document(content=None, meta={"url": url, "error": error}))
+                report = failure_report(outcome)
+                failed.append({"url": url, **report})
+                documents.append(Document(content=None, meta={"url": url, **report}))
             else:
                 documents.append(outcome)
         usage = usage_tokens({}, [doc.meta for doc in documents])
         return {"documents": documents, "meta": {"failed_urls": failed, "usage": {"tokens": usage}}}
 
-    async def _read(self, url: str) -> Document:
+    async def _read(self, url: str | JinaInputError) -> Document:
+        if isinstance(url, JinaInputError):
+            raise url  # reported in order with the rest, never sent
         endpoint = reader_url(self.base_url, url)
         response = await self._client.send("GET", endpoint, headers=self._headers)
-        return page_document(envelope(response, endpoint)["data"], self._return_format, response, endpoint)
+        data = envelope(response, endpoint)["data"]
+        if isinstance(data, dict):  # the target's error page is a failure, not content
+            check_target_answer(data.get("warning"), url, endpoint)
+        return page_document(data, self._return_format, response, endpoint)
+
+
+def _checked_target(position: int, url: str) -> str | JinaInputError:
+    try:
+        return check_target_url(url, f"URL {position}")
+    except JinaInputError as error:
+        return error

@@ -1,3 +1,4 @@
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -7,7 +8,7 @@ from haystack import Document, component, logging
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.batching import gather_ordered
-from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
 from haystack_integrations.common.jina.component_utils import (
     JinaComponentBase,
     check_documents,
@@ -15,10 +16,17 @@ from haystack_integrations.common.jina.component_utils import (
     text_with_meta,
     to_dict,
 )
-from haystack_integrations.common.jina.embeddings import add_usage, clean_usage, no_data_problem
+from haystack_integrations.common.jina.embeddings import add_usage, clean_usage, malformed_answer, no_data_problem
 from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
-from haystack_integrations.common.jina.errors import JinaMalformedResponseError
+from haystack_integrations.common.jina.images import ImageSource, ImageURL, prepare_images
 from haystack_integrations.common.jina.models import RERANK_MODELS, check_rerank_model
+from haystack_integrations.components.rankers.jina.image_documents import (
+    DEFAULT_FILE_PATH_META_FIELD,
+    MAX_IMAGES_PER_REQUEST,
+    ImageOptions,
+    request_chunks,
+    takes_images,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +54,18 @@ class RerankResult:
 
 
 def rerank_payload(
-    model: str, query: str, texts: Sequence[str], top_n: int | None, max_doc_length: int | None = None
+    model: str,
+    query: str,
+    documents: Sequence[str | dict[str, Any]],
+    top_n: int | None,
+    max_doc_length: int | None = None,
 ) -> dict[str, Any]:
-    """The request body. We hold the documents already, so the API is asked not to send them back."""
-    payload: dict[str, Any] = {"model": model, "query": query, "documents": list(texts), "return_documents": False}
+    """
+    The request body. We hold the documents already, so the API is asked not to send them back.
+
+    :param documents: Texts as strings, images as `{"image": <URL or plain base64>}` (the spec's `ImageDoc`).
+    """
+    payload: dict[str, Any] = {"model": model, "query": query, "documents": list(documents), "return_documents": False}
     if top_n is not None:
         payload["top_n"] = top_n
     if max_doc_length is not None:
@@ -67,10 +83,7 @@ def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: st
         `0..documents-1` that appears once and a finite numeric `relevance_score`.
     """
 
-    endpoint = called_endpoint(endpoint)
-
-    def malformed(problem: str) -> JinaMalformedResponseError:
-        return JinaMalformedResponseError(f"Malformed rerank response from {endpoint}: {problem}", endpoint=endpoint)
+    malformed = malformed_answer("rerank", called_endpoint(endpoint), body)
 
     results = body.get("results") if isinstance(body, dict) else None
     if not isinstance(results, list):
@@ -128,10 +141,23 @@ class JinaRanker(JinaComponentBase):
     Models (see jina.ai/reranker): `jina-reranker-v1-base-en` (the default, kept for compatibility),
     `jina-reranker-v1-turbo-en`, `jina-reranker-v1-tiny-en`, `jina-reranker-v2-base-multilingual`
     (100+ languages, code and function-call search), `jina-reranker-v3` (listwise, multilingual, long
-    context; takes `max_doc_length`), `jina-reranker-m0` (multimodal; this component sends it the
-    documents' text), `jina-colbert-v1-en` and `jina-colbert-v2`. A known embedding model, or
-    `max_doc_length` with a model other than v3, raises `ValueError` at construction; names the
-    package does not know pass through unchecked.
+    context; takes `max_doc_length`), `jina-reranker-m0` (multimodal: text and images, see below),
+    `jina-colbert-v1-en` and `jina-colbert-v2`. A known embedding model, `max_doc_length` with a model
+    other than v3, or an image option with a text-only model raises `ValueError` at construction; names
+    the package does not know pass through unchecked.
+
+    Images (jina-reranker-m0): a Document with no content (or only whitespace) whose
+    `meta[file_path_meta_field]` names an image is ranked as that image, with the conventions of
+    `JinaDocumentImageEmbedder`: a path relative to `root_path` (and kept inside it), JPEG, PNG, WebP, GIF,
+    BMP, TIFF, or a local PDF with `meta["page_number"]` (1-based; the page is rendered), shrunk to fit
+    `image_size`, sent as plain base64; an `http(s)` URL is sent as it is, for Jina to fetch (a PDF's URL
+    is refused: the API ranks images, not PDFs). Text and image documents can be mixed in one call. An
+    image that cannot be used raises `JinaInputError` naming the document and path: a missing meta field,
+    file or page number, or a path outside `root_path`, before any request; an unreadable file before the
+    request that would carry it.
+    Images are prepared just before their request (at most `MAX_IMAGES_PER_REQUEST`, 16, per request)
+    and dropped after it, so memory stays bounded whatever the number of candidates. With a text-only
+    model such documents are ranked as empty text, as before.
 
     The output documents are copies (`dataclasses.replace`) of the inputs with `score` set, best
     first; the inputs are never changed. The text that is ranked is the values of
@@ -148,6 +174,7 @@ class JinaRanker(JinaComponentBase):
     """
 
     max_documents_per_request = MAX_DOCUMENTS_PER_REQUEST
+    max_images_per_request = MAX_IMAGES_PER_REQUEST
 
     def __init__(
         self,
@@ -163,6 +190,9 @@ class JinaRanker(JinaComponentBase):
         max_retries: int | None = None,
         max_concurrency: int | None = None,
         max_doc_length: int | None = None,
+        file_path_meta_field: str = DEFAULT_FILE_PATH_META_FIELD,
+        root_path: str | None = None,
+        image_size: tuple[int, int] | None = None,
     ) -> None:
         """
         Create a JinaRanker.
@@ -183,12 +213,21 @@ class JinaRanker(JinaComponentBase):
             concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server accepts more.
         :param max_doc_length: jina-reranker-v3 only: the tokens of each document the model reads, 1 to
             8192. `None` sends nothing, and the API uses its default (2048).
+        :param file_path_meta_field: Models that take images (jina-reranker-m0): the meta field holding the
+            path or `http(s)` URL of the image of a Document without content.
+        :param root_path: Models that take images: the folder relative paths are resolved against; a path
+            resolving outside it is refused. `None` takes paths as they are.
+        :param image_size: Models that take images: a `(width, height)` box; larger images and PDF pages are
+            shrunk to fit it, keeping their aspect ratio. `None` sends them at their size (PDF pages at 300 dpi),
+            under the API's 8 MB per image.
         :raises ValueError: If `top_k` is not a whole number > 0, `score_threshold` not a finite number,
-            `base_url` is not an absolute http(s) URL, or the model is known and does not take a parameter.
+            `base_url` is not an absolute http(s) URL, an image option is invalid, or the model is known and
+            does not take a parameter (an image option with a text-only model).
         """
         _check_top_k(top_k)
         _check_score_threshold(score_threshold)
-        check_rerank_model(model, {"max_doc_length": max_doc_length})
+        images = ImageOptions.checked(file_path_meta_field, root_path, image_size)
+        check_rerank_model(model, {"max_doc_length": max_doc_length}, images=images.changed())
         self.model = model
         check_base_url(base_url, like=JINA_API_URL)
         self.api_key = api_key
@@ -200,6 +239,10 @@ class JinaRanker(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_doc_length = max_doc_length
+        self.file_path_meta_field = images.file_path_meta_field
+        self.root_path = images.root_path
+        self.image_size = images.image_size
+        self._images = images
         self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
         self.max_concurrency = self._client.max_concurrency
 
@@ -225,6 +268,7 @@ class JinaRanker(JinaComponentBase):
             max_retries=self.max_retries,
             # only when set, so the serialized form of a ranker without them is unchanged
             **stated(max_concurrency=self.max_concurrency, max_doc_length=self.max_doc_length),
+            **self._images.changed(),
         )
 
     def _text_to_rank(self, document: Document) -> str:
@@ -250,6 +294,7 @@ class JinaRanker(JinaComponentBase):
             `model` and `usage` (summed over requests; empty when no request was needed).
         :raises ValueError: If `top_k` is not > 0 or the query is empty.
         :raises TypeError: If `query` is not a string or `documents` not a list of Documents.
+        :raises JinaInputError: If the image of an image document cannot be used (no request is sent).
         :raises JinaError: If the API call fails or answers something malformed; the subclass says how.
         """
         return self._call(self._rank(query, documents, top_k, score_threshold))
@@ -292,23 +337,35 @@ class JinaRanker(JinaComponentBase):
         if not documents:
             return {"documents": [], "meta": meta}
 
-        texts = [self._text_to_rank(document) for document in documents]
-        size = self.max_documents_per_request
-        chunks = [range(start, min(start + size, len(texts))) for start in range(0, len(texts), size)]
+        # Cheap checks first (meta, paths, types: no image is read), so a bad image fails before any request.
+        images: dict[int, ImageSource | ImageURL] = {}
+        if takes_images(self.model, self._images):
+            images = {p: self._images.locate(d) for p, d in enumerate(documents) if self._images.is_image(d)}
+        texts = {p: self._text_to_rank(d) for p, d in enumerate(documents) if p not in images}
+        chunks = request_chunks(len(documents), images, self.max_documents_per_request, self.max_images_per_request)
         if len(chunks) > 1 and is_listwise(self.model):
             logger.warning(
                 "{model} is a listwise reranker: {count} documents are ranked in {requests} requests, and "
                 "scores from different requests are only approximately comparable.",
                 model=self.model,
-                count=len(texts),
+                count=len(documents),
                 requests=len(chunks),
             )
 
         async def rank_chunk(positions: range) -> RerankResult:
             top_n = None if top_k is None else min(top_k, len(positions))
-            payload = rerank_payload(self.model, query, [texts[p] for p in positions], top_n, self.max_doc_length)
-            body = await self._client.post_json_async(self.base_url, payload)
-            return parse_rerank_response(body, top_n or len(positions), len(positions), self.base_url)
+            chunk_images = [images[p] for p in positions if p in images]
+
+            def make_body() -> JsonBody:
+                # the chunk's images are prepared once it has its slots, and exist only while it is in flight
+                prepared = iter(prepare_images(chunk_images, self.image_size))
+                items = [next(prepared) if p in images else texts[p] for p in positions]
+                return encode_json(rerank_payload(self.model, query, items, top_n, self.max_doc_length))
+
+            chars = sum(len(texts[p]) for p in positions if p not in images) + len(query) * len(positions)
+            body = (lambda: asyncio.to_thread(make_body)) if chunk_images else make_body
+            answer = await self._client.post_json_async(self.base_url, body, size=(chars, len(chunk_images)))
+            return parse_rerank_response(answer, top_n or len(positions), len(positions), self.base_url)
 
         outcomes = await gather_ordered(rank_chunk, chunks)
         scored: list[tuple[float, int]] = []

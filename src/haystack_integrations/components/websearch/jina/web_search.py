@@ -9,8 +9,10 @@ from haystack_integrations.common.jina.component_utils import JinaComponentBase,
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
+    ENUMERATED_OPTIONS,
     check_header_value,
     envelope,
+    header_host,
     page_document,
     result_list,
     return_format_of,
@@ -208,10 +210,15 @@ def _checked_params(params: Mapping[str, Any]) -> dict[str, Any]:
                 msg = f"search_params['site'] must be a domain or a non-empty list of domains, got {value!r}"
                 raise ValueError(msg)
             # Several sites go in one X-Site header, comma-separated (what repeated headers amount to in HTTP).
-            checked[name] = [check_header_value("X-Site", s).strip() for s in sites]
+            # Host names outside ASCII travel IDNA-encoded, the standard encoding of host names.
+            checked[name] = [header_host("search_params['site'] (X-Site)", s) for s in sites]
         else:
             if not isinstance(value, str) or not value.strip():
                 msg = f"search_params[{name!r}] must be a non-empty string, got {value!r}"
                 raise ValueError(msg)
-            checked[name] = check_header_value(name, value).strip()
+            checked[name] = check_header_value(f"search_params[{name!r}]", value).strip()
+            allowed = ENUMERATED_OPTIONS.get(name)
+            if allowed is not None and checked[name].lower() not in allowed:
+                msg = f"search_params[{name!r}] must be one of {', '.join(map(repr, allowed))}, got {value!r}"
+                raise ValueError(msg)
     return checked

@@ -1,0 +1,336 @@
+import asyncio
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from haystack import Document, component, logging
+from haystack.utils import Secret
+
+from haystack_integrations.common.jina.batching import gather_ordered, progress
+from haystack_integrations.common.jina.classification import (
+    CLASSIFY_URL,
+    MAX_INPUTS_PER_REQUEST,
+    Labels,
+    check_classify_model,
+    check_labels_or_classifier,
+    classify_payload,
+    parse_classify_response,
+)
+from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
+from haystack_integrations.common.jina.component_utils import (
+    JinaComponentBase,
+    check_documents,
+    stated,
+    text_with_meta,
+    to_dict,
+)
+from haystack_integrations.common.jina.embeddings import add_usage, check_each, unwrap
+from haystack_integrations.common.jina.endpoints import check_base_url
+from haystack_integrations.common.jina.errors import JinaError, JinaInputError
+from haystack_integrations.common.jina.images import (
+    ImageSource,
+    ImageURL,
+    check_image_size,
+    images_in_flight,
+    resolve_image_doc,
+)
+
+logger = logging.getLogger(__name__)
+
+#: One request per this many documents by default: a quarter of the API's 512, so a few requests run at once.
+DEFAULT_BATCH_SIZE = 128
+
+Source = str | ImageSource | ImageURL
+
+
+@dataclass
+class _Outcome:
+    classifications: dict[int, dict[str, Any]] = field(default_factory=dict)
+    errors: dict[int, str] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+@component
+class JinaDocumentClassifier(JinaComponentBase):
+    """
+    Classifies Documents with Jina's `/v1/classify`: zero-shot against labels, or with a trained classifier.
+
+    ```python
+    from haystack import Document
+    from haystack_integrations.components.classifiers.jina import JinaDocumentClassifier
+
+    # JINA_API_KEY must be set
+    classifier = JinaDocumentClassifier(labels=["sports", "cooking"])
+    result = classifier.run([Document(content="Boil the pasta for nine minutes.")])
+    print(result["documents"][0].meta["classification"])
+    # {'label': 'cooking', 'score': 0.9..., 'details': {'cooking': 0.9..., 'sports': 0.0...}}
+    ```
+
+    Each document comes back as a copy with the answer in `meta[output_meta_field]` (`"classification"` by
+    default), shaped as Haystack's zero-shot document classifier writes it: `label` (the winner), `score`
+    and `details` (every label's score). With labels in named groups (`{"topic": [...], "tone": [...]}`,
+    each group classified on its own) it holds one such dict per group name.
+
+    What is classified: the document's content, or `meta[classification_field]` when that is set (as in
+    Haystack's classifier), preceded by the values of `meta_fields_to_embed`. A document without such text
+    but with an image in `meta[file_path_meta_field]` is classified by its image, with the models whose
+    classify schema takes images (jina-clip-v1, jina-clip-v2), using the conventions of
+    `JinaDocumentImageEmbedder`: image files and PDF pages (`meta["page_number"]`, 1-based) relative to
+    `root_path`, shrunk to fit `image_size`, http(s) URLs sent as they are (a PDF by URL cannot be
+    classified). A trained classifier (`classifier_id`) takes text only, per Jina's spec.
+
+    Requests carry up to `batch_size` documents (the API takes at most 512) and run concurrently, at most
+    `max_concurrency` at once, paced within the key's rate limits. Every input document comes back, in
+    order. A document that cannot be classified (no text and no image, an unreadable image, a failed
+    request) raises a `JinaError` naming it, or with `raise_on_failure=False` comes back without the
+    classification and is listed in `meta["failed_documents"]` with the error.
+    """
+
+    def __init__(
+        self,
+        labels: list[str] | dict[str, list[str]] | None = None,
+        *,
+        classifier_id: str | None = None,
+        model: str = "jina-embeddings-v3",
+        api_key: Secret = Secret.from_env_var("JINA_API_KEY"),  # noqa: B008
+        base_url: str = CLASSIFY_URL,
+        classification_field: str | None = None,
+        output_meta_field: str = "classification",
+        meta_fields_to_embed: list[str] | None = None,
+        embedding_separator: str = "\n",
+        file_path_meta_field: str = "file_path",
+        root_path: str | None = None,
+        image_size: tuple[int, int] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_concurrency: int | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        raise_on_failure: bool = True,
+        progress_bar: bool = True,
+    ) -> None:
+        """
+        Create a JinaDocumentClassifier.
+
+        :param labels: The candidate labels (zero-shot): a list of up to 512, or a dict of up to 8 named
+            groups of up to 64 labels each. Give either `labels` or `classifier_id`.
+        :param classifier_id: A few-shot classifier trained with `train_classifier` (or Jina's `/v1/train`).
+            The classifier brings its model and labels; `model` is then not sent.
+        :param model: The model for zero-shot classification: a Jina embedding model (default
+            `jina-embeddings-v3`; `jina-clip-v1` / `jina-clip-v2` also classify images). A known model that
+            cannot classify raises `ValueError`; unknown names pass unchecked.
+        :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
+        :param base_url: The full URL of the classify endpoint. When it is the hosted default,
+            `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
+        :param classification_field: A meta field to classify instead of the content (Haystack's meaning).
+            `None` classifies the content.
+        :param output_meta_field: The meta field the classification is written to.
+        :param meta_fields_to_embed: Meta fields whose values are classified with the text, before it.
+        :param embedding_separator: Joins the meta values and the text.
+        :param file_path_meta_field: The meta field holding the path or URL of a document's image.
+        :param root_path: The folder relative image paths are resolved against; paths outside it are refused.
+            Only with models that take images.
+        :param image_size: A `(width, height)` box images are shrunk to fit. Only with models that take images.
+        :param batch_size: Documents per request, 1 to 512.
+        :param max_concurrency: Requests in flight at once, at most, over all concurrent runs of this instance.
+            `None` follows the key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server
+            accepts more.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
+            `JINA_MAX_RETRIES`, else 5.
+        :param raise_on_failure: If `False`, a failed request or an unusable document leaves its documents
+            unclassified and listed in `meta["failed_documents"]` instead of raising.
+        :param progress_bar: Show a progress bar counting classified documents.
+        :raises ValueError: If both or neither of `labels` and `classifier_id` are given, the labels break
+            the API's limits, `batch_size` is not 1 to 512, `base_url` is not an absolute http(s) URL, or
+            image options are given with a model (or a trained classifier) that takes no images.
+        """
+        self.labels: Labels | None = check_labels_or_classifier(labels, classifier_id)
+        self.classifier_id = classifier_id
+        uses_images = root_path is not None or image_size is not None
+        if uses_images and classifier_id is not None:
+            msg = "root_path and image_size are for images, and a trained classifier classifies text only"
+            raise ValueError(msg)
+        check_classify_model(model, images=uses_images)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 512:
+            msg = f"batch_size must be a whole number from 1 to {MAX_INPUTS_PER_REQUEST}, got {batch_size!r}"
+            raise ValueError(msg)
+        check_base_url(base_url, like=CLASSIFY_URL)
+        self.model = model
+        self.api_key = api_key
+        self.base_url = base_url
+        self.classification_field = classification_field
+        self.output_meta_field = output_meta_field
+        self.meta_fields_to_embed = meta_fields_to_embed or []
+        self.embedding_separator = embedding_separator
+        self.file_path_meta_field = file_path_meta_field
+        self.root_path = root_path
+        self.image_size = check_image_size(image_size)
+        self.batch_size = batch_size
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.raise_on_failure = raise_on_failure
+        self.progress_bar = progress_bar
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+        self.max_concurrency = self._client.max_concurrency
+
+    def _get_telemetry_data(self) -> dict[str, Any]:
+        return {"model": self.model, "few_shot": self.classifier_id is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        Serialize this component to a dictionary.
+
+        :returns: The dictionary; the API key appears only as the name of its environment variable.
+        """
+        return to_dict(
+            self,
+            self.api_key,
+            labels=self.labels,
+            classifier_id=self.classifier_id,
+            model=self.model,
+            base_url=self.base_url,
+            classification_field=self.classification_field,
+            output_meta_field=self.output_meta_field,
+            meta_fields_to_embed=self.meta_fields_to_embed,
+            embedding_separator=self.embedding_separator,
+            file_path_meta_field=self.file_path_meta_field,
+            root_path=self.root_path,
+            image_size=self.image_size,
+            batch_size=self.batch_size,
+            **stated(max_concurrency=self.max_concurrency),
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            raise_on_failure=self.raise_on_failure,
+            progress_bar=self.progress_bar,
+        )
+
+    def _source(self, document: Document) -> Source:
+        """What to classify: the text, else the image; `JinaInputError` naming the document when neither."""
+        if self.classification_field is None:
+            text = document.content
+        elif self.classification_field in document.meta:
+            text = str(document.meta[self.classification_field])
+        else:
+            msg = f"Cannot classify document {document.id}: its meta has no '{self.classification_field}' field."
+            raise JinaInputError(msg)
+        if text is not None and text.strip():
+            return text_with_meta(replace(document, content=text), self.meta_fields_to_embed, self.embedding_separator)
+        if document.meta.get(self.file_path_meta_field) in (None, ""):
+            msg = (
+                f"Cannot classify document {document.id}: it has no text and no image "
+                f"(meta['{self.file_path_meta_field}'])."
+            )
+            raise JinaInputError(msg)
+        if self.classifier_id is not None:
+            msg = f"Cannot classify the image of document {document.id}: a trained classifier classifies text only."
+            raise JinaInputError(msg)
+        try:
+            check_classify_model(self.model, images=True)
+        except ValueError as error:
+            raise JinaInputError(f"Cannot classify the image of document {document.id}: {error}") from None
+        return resolve_image_doc(
+            document.id,
+            document.meta,
+            file_path_meta_field=self.file_path_meta_field,
+            root_path=self.root_path,
+            use="classify",
+        )
+
+    async def _classify_batch(self, positions: list[int], sources: list[Source | JinaInputError]) -> _Outcome:
+        outcome = _Outcome()
+        sent: list[int] = []
+        images = {p: s for p in positions if isinstance(s := sources[p], ImageSource | ImageURL)}
+
+        def make_body() -> JsonBody | None:
+            # once the batch has its slots, its images are prepared in parallel on the decode pool
+            inputs: list[Any] = []
+            with images_in_flight(images, self.image_size) as image_of:
+                for position in positions:
+                    try:
+                        checked = unwrap(sources[position])  # raises the document's own input error
+                        inputs.append(image_of(position) if position in images else checked)
+                    except JinaInputError as error:
+                        if self.raise_on_failure:
+                            raise
+                        outcome.errors[position] = str(error)
+                        continue
+                    sent.append(position)
+            if not inputs:
+                return None
+            payload = classify_payload(inputs, model=self.model, labels=self.labels, classifier_id=self.classifier_id)
+            return encode_json(payload)
+
+        body = (lambda: asyncio.to_thread(make_body)) if images else make_body
+        chars = sum(len(source) for p in positions if isinstance(source := sources[p], str))
+        answer = await self._client.post_json_async(self.base_url, body, size=(chars, len(images)))
+        if answer is not None:
+            result = parse_classify_response(answer, len(sent), self.labels, self.base_url)
+            outcome.classifications = dict(zip(sent, result.classifications, strict=True))
+            outcome.usage = result.usage
+        return outcome
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    def run(self, documents: list[Document]) -> dict[str, Any]:
+        """
+        Classify Documents.
+
+        :param documents: The Documents to classify.
+        :returns: `documents`: copies of all inputs, in order, with `meta[output_meta_field]` set where
+            classification succeeded; `meta`: `model` (or `classifier_id`), summed `usage`, and
+            `failed_documents` (`{"id", "error"}` per document left unclassified).
+        :raises TypeError: If the input is not a list of Documents.
+        :raises JinaError: If a request fails or a document cannot be classified (with `raise_on_failure`).
+        """
+        return self._call(self._work(documents))
+
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
+    async def run_async(self, documents: list[Document]) -> dict[str, Any]:
+        """
+        Classify Documents without blocking the event loop. Same parameters and result as `run`.
+
+        :param documents: The Documents to classify.
+        :returns: `documents` and `meta`, as `run`.
+        """
+        return await self._call_async(self._work(documents))
+
+    async def _work(self, documents: list[Document]) -> dict[str, Any]:
+        check_documents(documents, "JinaDocumentClassifier", "To route a string, use JinaTextRouter.")
+        meta: dict[str, Any] = {"usage": {}, "failed_documents": []}
+        meta.update({"classifier_id": self.classifier_id} if self.classifier_id else {"model": self.model})
+        if not documents:
+            return {"documents": [], "meta": meta}
+
+        sources = check_each(documents, self._source, raise_on_failure=self.raise_on_failure)
+        size = self.batch_size
+        batches = [list(range(start, min(start + size, len(documents)))) for start in range(0, len(documents), size)]
+        with progress(len(documents), enabled=self.progress_bar, desc="Classifying documents") as advance:
+            outcomes = await gather_ordered(
+                lambda positions: self._classify_batch(positions, sources),
+                batches,
+                on_done=lambda positions: advance(len(positions)),
+                fail_fast=self.raise_on_failure,
+            )
+
+        classified: dict[int, dict[str, Any]] = {}
+        errors: dict[int, str] = {}
+        for positions, outcome in zip(batches, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                if not isinstance(outcome, JinaError):
+                    raise outcome  # a bug, not an API failure: never swallow it
+                logger.warning(
+                    "Classification failed for {count} documents: {error}", count=len(positions), error=outcome
+                )
+                own = {p: str(s) for p in positions if isinstance(s := sources[p], JinaInputError)}
+                errors.update({p: own.get(p, str(outcome)) for p in positions})
+                continue
+            classified.update(outcome.classifications)
+            errors.update(outcome.errors)
+            add_usage(meta["usage"], outcome.usage)
+
+        output = []
+        for position, document in enumerate(documents):
+            new_meta = document.meta.copy()
+            if position in classified:
+                new_meta[self.output_meta_field] = classified[position]
+            output.append(replace(document, meta=new_meta))
+        meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
+        return {"documents": output, "meta": meta}

@@ -1,0 +1,3 @@
+from haystack_integrations.components.converters.jina.reader_converter import JinaReaderConverter
+
+__all__ = ["JinaReaderConverter"]

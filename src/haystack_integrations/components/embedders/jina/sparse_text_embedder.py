@@ -1,0 +1,143 @@
+from typing import Any
+
+from haystack import component
+from haystack.dataclasses import SparseEmbedding
+from haystack.utils import Secret
+
+from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
+from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL
+from haystack_integrations.common.jina.endpoints import check_base_url
+from haystack_integrations.common.jina.sparse import (
+    SPARSE,
+    TOKEN_INDEX_MAPPING,
+    TOKEN_INDEX_META_KEY,
+    check_sparse_model,
+)
+
+
+@component
+class JinaSparseTextEmbedder(JinaComponentBase):
+    """
+    Embeds a string into a sparse vector with Jina's `elser-v2`. Use it for the query of a sparse or hybrid
+    retrieval pipeline, with `JinaSparseDocumentEmbedder` on the documents.
+
+    ```python
+    from haystack_integrations.components.embedders.jina import JinaSparseTextEmbedder
+
+    # JINA_API_KEY must be set
+    embedder = JinaSparseTextEmbedder()
+    result = embedder.run("How do bees make honey?")
+    print(result["sparse_embedding"].indices[:3], result["meta"])
+    ```
+
+    ELSER answers a weight per token; each token becomes an integer index by the package's stable,
+    versioned mapping (`TOKEN_INDEX_MAPPING`, described in `common/jina/sparse.py` and the README), so
+    a query embedded by any later release matches documents stored today. `meta` names the mapping.
+    """
+
+    def __init__(
+        self,
+        api_key: Secret = Secret.from_env_var("JINA_API_KEY"),  # noqa: B008
+        model: str = "elser-v2",
+        prefix: str = "",
+        suffix: str = "",
+        task: str | None = "retrieval.query",
+        *,
+        base_url: str = EMBEDDINGS_URL,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        max_concurrency: int | None = None,
+    ) -> None:
+        """
+        Create a JinaSparseTextEmbedder.
+
+        :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
+        :param model: The sparse model: `elser-v2`. A known dense model raises `ValueError`; other names
+            pass through unchecked.
+        :param prefix: Text added before the input text.
+        :param suffix: Text added after the input text.
+        :param task: `retrieval.query` (the default, for queries) or `retrieval.passage`; `None` leaves it
+            out of the request.
+        :param base_url: The full URL of the embeddings endpoint. When it is the hosted default,
+            `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
+            `JINA_MAX_RETRIES`, else 5.
+        :param max_concurrency: Requests in flight at once, at most, over all concurrent runs of this instance.
+            `None` follows the key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server
+            accepts more.
+        """
+        check_base_url(base_url)
+        check_sparse_model(model, task)
+        self.api_key = api_key
+        self.model_name = model
+        self.prefix = prefix
+        self.suffix = suffix
+        self.task = task
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+        self.max_concurrency = self._client.max_concurrency
+
+    def _get_telemetry_data(self) -> dict[str, Any]:
+        return {"model": self.model_name}
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        Serialize this component to a dictionary.
+
+        :returns: The dictionary; the API key appears only as the name of its environment variable.
+        """
+        return to_dict(
+            self,
+            self.api_key,
+            model=self.model_name,
+            prefix=self.prefix,
+            suffix=self.suffix,
+            task=self.task,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            **stated(max_concurrency=self.max_concurrency),
+        )
+
+    @component.output_types(sparse_embedding=SparseEmbedding, meta=dict[str, Any])
+    def run(self, text: str) -> dict[str, Any]:
+        """
+        Embed one string into a sparse vector.
+
+        :param text: The text to embed.
+        :returns: `sparse_embedding` (a `SparseEmbedding`) and `meta` with `model`, `usage` and
+            `sparse_token_index` (the name of the token -> index mapping).
+        :raises TypeError: If `text` is not a string.
+        :raises JinaError: If the API call fails; the subclass says how.
+        """
+        return self._call(self._work(text))
+
+    @component.output_types(sparse_embedding=SparseEmbedding, meta=dict[str, Any])
+    async def run_async(self, text: str) -> dict[str, Any]:
+        """
+        Embed one string without blocking the event loop. Same parameters and result as `run`.
+
+        :param text: The text to embed.
+        :returns: `sparse_embedding` and `meta`, as `run`.
+        """
+        return await self._call_async(self._work(text))
+
+    async def _work(self, text: str) -> dict[str, Any]:
+        if not isinstance(text, str):
+            msg = (
+                f"JinaSparseTextEmbedder expects a string as input, got {type(text).__name__}. "
+                "To embed a list of Documents, use JinaSparseDocumentEmbedder."
+            )
+            raise TypeError(msg)
+        options = {"task": self.task}
+        body = await self._client.post_json_async(
+            self.base_url, SPARSE.payload(self.model_name, [self.prefix + text + self.suffix], options)
+        )
+        result = SPARSE.parse(body, 1, self.base_url, options)
+        meta = {"model": result.model or self.model_name, "usage": result.usage}
+        meta[TOKEN_INDEX_META_KEY] = TOKEN_INDEX_MAPPING
+        return {"sparse_embedding": result.vectors[0], "meta": meta}

@@ -1,0 +1,94 @@
+"""Image Documents for a multimodal reranker (jina-reranker-m0): which documents go as images, and in which requests.
+
+The conventions are those of `JinaDocumentImageEmbedder` and Haystack's image components: the image's path
+(or `http(s)` URL) is in `meta[file_path_meta_field]`, relative to `root_path`, a PDF page is chosen with
+`meta["page_number"]`; the preparation itself (decoding, shrinking to `image_size`, base64) is
+`common/jina/images.py`'s.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from haystack import Document
+
+from haystack_integrations.common.jina.images import ImageSource, ImageURL, check_image_size, resolve_image_doc
+from haystack_integrations.common.jina.models import RERANK_MODELS
+
+DEFAULT_FILE_PATH_META_FIELD = "file_path"
+#: Jina's reference gives no limit of images per rerank request (only 8 MB per image). A request carries at
+#: most this many, so the images prepared for the requests in flight stay bounded (`max_concurrency` x 16)
+#: whatever the number of candidates; for the pointwise m0 the split changes no score (assumed, see README).
+MAX_IMAGES_PER_REQUEST = 16
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """Where a ranker finds the images of Documents, and the box they are shrunk to."""
+
+    file_path_meta_field: str = DEFAULT_FILE_PATH_META_FIELD
+    root_path: str | None = None
+    image_size: tuple[int, int] | None = None
+
+    @classmethod
+    def checked(cls, file_path_meta_field: Any, root_path: Any, image_size: Any) -> "ImageOptions":
+        """The options, validated (a list `image_size`, as YAML gives it back, becomes a tuple)."""
+        if not isinstance(file_path_meta_field, str) or not file_path_meta_field:
+            msg = f"file_path_meta_field must be a non-empty string, got {file_path_meta_field!r}"
+            raise ValueError(msg)
+        if root_path is not None and not isinstance(root_path, str):
+            msg = f"root_path must be None or a string, got {root_path!r}"
+            raise ValueError(msg)
+        return cls(file_path_meta_field, root_path or None, check_image_size(image_size))
+
+    def changed(self) -> dict[str, Any]:
+        """The options that differ from their defaults: the only ones a ranker serializes or a text model refuses."""
+        defaults = ImageOptions()
+        return {
+            name: value
+            for name, value in (
+                ("file_path_meta_field", self.file_path_meta_field),
+                ("root_path", self.root_path),
+                ("image_size", self.image_size),
+            )
+            if value != getattr(defaults, name)
+        }
+
+    def is_image(self, document: Document) -> bool:
+        """A document with an image in its meta and no text (no content, or only whitespace) is ranked as its image."""
+        has_text = bool(document.content and document.content.strip())
+        return not has_text and document.meta.get(self.file_path_meta_field) not in (None, "")
+
+    def locate(self, document: Document) -> ImageSource | ImageURL:
+        """
+        The document's image file or URL, checked without reading the file.
+
+        :raises JinaInputError: As `resolve_image_source` does, and for a PDF given by URL: `RerankerM0Request`
+            takes `ImageDoc` only (no `PDFDoc`), so a PDF must be a local file, ranked page by page.
+        """
+        return resolve_image_doc(
+            document.id,
+            document.meta,
+            file_path_meta_field=self.file_path_meta_field,
+            root_path=self.root_path,
+            use="rank",
+        )
+
+
+def takes_images(model: str, options: ImageOptions) -> bool:
+    """Whether image documents go to `model` as images: a known model says; an unknown one if image options were set."""
+    known = RERANK_MODELS.get(model)
+    return known.images if known is not None else bool(options.changed())
+
+
+def request_chunks(count: int, images: set[int] | dict[int, Any], max_documents: int, max_images: int) -> list[range]:
+    """Consecutive positions `0..count-1`, at most `max_documents` per request of which at most `max_images` images."""
+    chunks: list[range] = []
+    start = in_chunk = 0
+    for position in range(count):
+        if position - start == max_documents or (position in images and in_chunk == max_images):
+            chunks.append(range(start, position))
+            start, in_chunk = position, 0
+        in_chunk += position in images
+    if count > start:
+        chunks.append(range(start, count))
+    return chunks
