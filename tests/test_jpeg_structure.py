@@ -113,3 +113,11 @@ def test_a_damaged_jpeg_is_refused_naming_the_document(tmp_path: Path) -> None:
     data[data.index(b"\xff\xc0") + 12] = 86  # a quantization table that does not exist
     with pytest.raises(JinaInputError, match=r"document doc-9 \(path '.*photo\.jpg'\).*corrupt"):
         prepared(tmp_path, bytes(data))
+
+
+@pytest.mark.parametrize("marker", [0xDD, 0xE1, 0xFE, 0xC0])
+def test_a_damaged_byte_that_forms_a_marker_in_the_image_data_is_not_complete(marker: int) -> None:
+    data = jpeg("progressive", size=(640, 480))
+    stuffed = data.index(b"\xff\x00", len(data) // 2)  # an escaped 0xFF in the entropy-coded data
+    damaged = data[: stuffed + 1] + bytes([marker]) + data[stuffed + 2 :]
+    assert not jpeg_is_complete(damaged)

@@ -23,9 +23,12 @@ _EOI, _SOS, _DHT, _DQT = 0xD9, 0xDA, 0xC4, 0xDB
 #: and progressive Huffman frames (what cameras and encoders write) are checked, the rest left to the decoder.
 _SOF = frozenset(range(0xC0, 0xD0)) - {_DHT, 0xC8, 0xCC}
 _SEQUENTIAL, _PROGRESSIVE = frozenset({0xC0, 0xC1}), 0xC2
-#: Segments that may stand between the frame's segments and scans: DHT, DAC, DQT, DNL, DRI, APPn, COM.
-#: Any other marker (a reserved one, say, made by a damaged byte in the entropy-coded data) means "not sure".
-_TABLES_AND_MISC = frozenset({_DHT, 0xCC, _DQT, 0xDC, 0xDD, 0xFE, *range(0xE0, 0xF0)})
+#: Segments that may stand before the first scan: DHT, DAC, DQT, DNL, DRI, APPn, COM (and the frame).
+_BEFORE_SCANS = frozenset({_DHT, 0xCC, _DQT, 0xDC, 0xDD, 0xFE, *range(0xE0, 0xF0)})
+#: Between scans (progressive files) only tables and DRI/DNL: a marker there is more likely a damaged byte
+#: in the entropy-coded data than an APPn or COM segment, so anything else means "not sure".
+_BETWEEN_SCANS = frozenset({_DHT, _DQT, 0xDC, 0xDD, _SOS})
+_FIXED_LENGTH = {0xDC: 4, 0xDD: 4}  # DNL and DRI: a 2-byte value
 
 
 def jpeg_is_complete(data: bytes) -> bool:
@@ -42,12 +45,13 @@ def jpeg_is_complete(data: bytes) -> bool:
         marker, start = data[match.start() + 1], match.end()
         if marker == _EOI:
             return scanned
-        if marker not in _SOF and marker != _SOS and marker not in _TABLES_AND_MISC:
+        if marker not in (_BETWEEN_SCANS if scanned else _BEFORE_SCANS | _SOF | {_SOS}):
             return False
         if start + 2 > len(data):
             return False
-        end = start + int.from_bytes(data[start : start + 2], "big")
-        if end < start + 2 or end > len(data):
+        length = int.from_bytes(data[start : start + 2], "big")
+        end = start + length
+        if length < 2 or end > len(data) or _FIXED_LENGTH.get(marker, length) != length:
             return False
         body = data[start + 2 : end]
         if marker in _SOF:
