@@ -84,6 +84,7 @@ def test_all_examples_exist() -> None:
         "05_yaml",
         "06_async",
         "07_agent_web_research",
+        "12_index_in_slices",
     ]
 
 
