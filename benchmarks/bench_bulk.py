@@ -18,7 +18,9 @@ runs each job at the concurrency asked for from its first request. Prints, in on
     python benchmarks/bench_bulk.py                  # quick: 20k documents for CPU and the bulk runs
     python benchmarks/bench_bulk.py --docs 100000 --cpu-docs 100000     # the full-size figures
 
-The published package, in a separate venv (it installs its own `haystack_integrations`):
+The published package runs in a separate venv (it installs its own `haystack_integrations`; it is never
+a dependency of ours). `--published-venv DIR` creates DIR with `python -m venv` and `pip install
+jina-haystack` when it has no Python yet (needs PyPI), then uses it; or make one yourself:
 
     python -m venv /tmp/published && /tmp/published/bin/pip install jina-haystack
     python benchmarks/bench_bulk.py --published-python /tmp/published/bin/python
@@ -36,8 +38,10 @@ import json
 import math
 import os
 import subprocess
+import sys
 import time
 from array import array
+from pathlib import Path
 
 from _fast_server import fast_server_process, server_stats
 from haystack import Document
@@ -150,8 +154,7 @@ def plain_aiohttp(url: str, documents: list[Document], in_flight: int) -> float:
                 headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
                 async with session.post(endpoint, data=bytes(encode_json(payload)), headers=headers) as answer:
                     body = json.loads(await answer.read())
-                with gc_paused():
-                    return parse_embeddings_response(body, len(positions), endpoint).vectors
+                return parse_embeddings_response(body, len(positions), endpoint).vectors
 
             batches = await asyncio.gather(*(one(positions) for positions in groups))
         return [vector for batch in batches for vector in batch]
@@ -184,6 +187,19 @@ wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 assert len(out) == count and all(len(d.embedding) == 1024 for d in out)
 print(wall, cpu)
 """
+
+
+def published_venv(folder: Path) -> str | None:
+    """The Python of a venv holding the published package, made (venv + pip install) when missing."""
+    python = folder / "bin" / "python"
+    if not python.exists():
+        print(f"creating {folder} with the published jina-haystack (pip install jina-haystack) ...")
+        made = subprocess.run([sys.executable, "-m", "venv", str(folder)], check=False).returncode == 0
+        pip = [str(python), "-m", "pip", "install", "-q", "jina-haystack"]
+        if not made or subprocess.run(pip, check=False).returncode != 0:
+            print("(the published jina-haystack could not be installed here: its figures are skipped)")
+            return None
+    return str(python)
 
 
 def published(python: str, url: str, count: int) -> tuple[float, float]:
@@ -271,8 +287,11 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1, help="server latency of the bulk runs, seconds")
     parser.add_argument("--in-flight", type=int, nargs="+", default=[50, 500], help="max_concurrency of the bulk runs")
     parser.add_argument("--published-python", help="a Python with the published jina-haystack installed")
+    parser.add_argument("--published-venv", help="a venv for the published package, created if missing")
     parser.add_argument("--published-docs", type=int, default=5_000, help="documents for the published package")
     args = parser.parse_args()
+    if args.published_venv and not args.published_python:
+        args.published_python = published_venv(Path(args.published_venv))
     print(f"JinaDocumentEmbedder: {DIMENSIONS} dims, float (base64 on the wire), batch {BATCH_SIZE}, tier2 stated")
     if not args.published_python:
         print("(published jina-haystack: not run; see --published-python in --help)")

@@ -306,14 +306,13 @@ def embed_documents(
             inputs.clear()
             answer = client.post_json(url, body)
             del body
-            with gc_paused():  # the vectors are kept: a collection while they are made frees nothing
-                result = parse_embeddings_response(
-                    answer,
-                    len(outcome.sent),
-                    url,
-                    dimensions=options.get("dimensions"),
-                    embedding_type=options.get("embedding_type"),
-                )
+            result = parse_embeddings_response(
+                answer,
+                len(outcome.sent),
+                url,
+                dimensions=options.get("dimensions"),
+                embedding_type=options.get("embedding_type"),
+            )
             outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
         return outcome
 
