@@ -243,17 +243,20 @@ def cpu_per_document(url: str, args: argparse.Namespace) -> float:
     return floor
 
 
-def bulk(url: str, args: argparse.Namespace) -> None:
-    """Sections 3 and 4."""
+def bulk(url: str, args: argparse.Namespace, floor: float) -> None:
+    """Sections 3 and 4. `floor`: CPU seconds per document that no Python client can go below."""
     documents = make_documents(max(args.docs, args.default_docs))
     print(f"\n3. {args.docs} documents at {args.latency * 1000:.0f} ms server latency:")
+    print(f"   (no Python client beats the floor's CPU either: {args.docs} x floor = {args.docs * floor:.2f} s)")
     for in_flight in args.in_flight:
         server_stats(url)
         wall, cpu = embed(url, documents[: args.docs], in_flight)
         seen = server_stats(url)["max_in_flight"]
         best = ideal(args.docs, in_flight, args.latency)
+        bound = max(best, args.docs * floor)
         print(
-            f"   max_concurrency {in_flight:4d}: {wall:6.2f} s, ideal {best:5.2f} s = {wall / best:.2f}x; "
+            f"   max_concurrency {in_flight:4d}: {wall:6.2f} s = {args.docs / wall:,.0f} docs/s; ideal {best:5.2f} s "
+            f"= {wall / best:.2f}x, with the floor's CPU {bound:.2f} s = {wall / bound:.2f}x; "
             f"CPU {cpu / args.docs * 1e6:.0f} us/doc; the server saw up to {seen} in flight"
         )
     count = args.default_docs
@@ -303,7 +306,7 @@ def main() -> None:
             published_figures(args.published_python, url, args.published_docs, floor, 0.0)
         gc.collect()
     with fast_server_process(args.latency, DIMENSIONS) as url:
-        bulk(url, args)
+        bulk(url, args, floor)
         if args.published_python:
             count = min(args.published_docs, args.default_docs)
             published_figures(args.published_python, url, count, None, args.latency)
