@@ -360,7 +360,8 @@ def embedded_copy(document: Document, embedding: Embedding, embedded_meta: dict[
 
     The input is never changed, and keys added to, removed from or replaced in the copy's meta never reach
     it. Values nested in the meta (a list, a dict) are shared with the input, as Haystack's own embedders
-    share the whole meta: deep-copying them for every document cost more than decoding its vector.
+    share the whole meta: embedding never changes them, and a deep copy per document (with its memo dict)
+    costs microseconds and objects for the garbage collector to walk, 100k times over.
     """
     meta = {**document.meta, **copy.deepcopy(embedded_meta)} if embedded_meta else document.meta.copy()
     # binary types give ints; Document.embedding is typed list[float] but stores them as they are
