@@ -47,15 +47,7 @@ from _fast_server import fast_server_process, server_stats
 from haystack import Document
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY, encode_json
-from haystack_integrations.common.jina.embeddings import (
-    Embedding,
-    batch_positions,
-    embedded_copy,
-    embeddings_payload,
-    parse_embeddings_response,
-)
-from haystack_integrations.common.jina.gc_pause import gc_paused
+from haystack_integrations.common.jina.client import DEFAULT_MAX_CONCURRENCY
 from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder
 
 os.environ["JINA_RATE_LIMITS"] = "tier2"  # stated: every job starts at its concurrency (read when a pacer is made)
@@ -143,13 +135,22 @@ def plain_aiohttp(url: str, documents: list[Document], in_flight: int) -> float:
 
     import aiohttp
 
+    from haystack_integrations.common.jina.client import encode_json
+    from haystack_integrations.common.jina.embeddings import (
+        batch_positions,
+        embedded_copy,
+        embeddings_payload,
+        parse_embeddings_response,
+    )
+    from haystack_integrations.common.jina.gc_pause import gc_paused
+
     endpoint, groups = f"{url}/v1/embeddings", batch_positions(len(documents), BATCH_SIZE)
 
-    async def run() -> list[Embedding]:
+    async def run() -> list[list[float]]:
         connector = aiohttp.TCPConnector(limit=in_flight)
         async with aiohttp.ClientSession(connector=connector) as session:
 
-            async def one(positions: list[int]) -> list[Embedding]:
+            async def one(positions: list[int]) -> list[list[float]]:
                 payload = embeddings_payload("jina-embeddings-v3", [documents[p].content for p in positions], {})
                 headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
                 async with session.post(endpoint, data=bytes(encode_json(payload)), headers=headers) as answer:
@@ -233,7 +234,7 @@ def cpu_per_document(url: str, args: argparse.Namespace) -> float:
         plain = min(plain_aiohttp(url, documents, 50) for _ in range(args.rounds)) / len(documents)
         print(f"   the same decoding and output code over plain aiohttp: {plain * 1e6:.1f} us = {plain / floor:.2f}x")
     except ImportError:
-        print("   (aiohttp is not installed: the plain-aiohttp reference is skipped)")
+        print("   (the plain-aiohttp reference needs aiohttp and this tree's embedded_copy: skipped)")
 
     rpm_cap, tpm_cap = TIER2_RPM * BATCH_SIZE / 60, TIER2_TPM / TOKENS_PER_DOC / 60
     print("\n2. Documents a second, one process:")
