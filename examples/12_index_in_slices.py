@@ -15,8 +15,7 @@ Prints the peak Python memory while indexing (tracemalloc) against the formula, 
 the whole corpus in one run.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Haystack 2.20 cannot resolve a component's string socket types.
 import argparse
 import itertools
 import struct
