@@ -91,6 +91,7 @@ def test_all_examples_exist() -> None:
         "09_hybrid_qdrant",
         "10_visual_rerank",
         "11_route_queries",
+        "12_index_in_slices",
     ]
 
 

@@ -19,6 +19,7 @@ from haystack_integrations.common.jina.client import JinaClient, JsonBody, encod
 from haystack_integrations.common.jina.component_utils import text_with_meta
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError, JinaMalformedResponseError
+from haystack_integrations.common.jina.gc_pause import gc_paused
 
 logger = logging.getLogger(__name__)
 
@@ -214,21 +215,38 @@ def _decode_vector(raw: Any, malformed: Callable[[str], JinaMalformedResponseErr
             packed = base64.b64decode(raw, validate=True)
         except ValueError:
             raise malformed("an embedding is not valid base64") from None
-        if len(packed) % 4:
-            raise malformed("a base64 embedding is not a whole number of float32 values")
-        floats = array("f")
-        floats.frombytes(packed)
-        if sys.byteorder == "big":
-            floats.byteswap()
-        values: list[float] = floats.tolist()
-        if not values:
-            raise malformed("an embedding is empty")
-        _check_finite(values, malformed)
+        if not packed or len(packed) % 4:
+            problem = "is empty" if not packed else "is not a whole number of float32 values"
+            raise malformed(f"a base64 embedding {problem}")
+        values = float32_list(packed)
+        if _may_be_nonfinite(packed):
+            _check_finite(values, malformed)
         return values
     if isinstance(raw, list) and raw and all(isinstance(x, int | float) and not isinstance(x, bool) for x in raw):
         _check_finite(raw, malformed)
         return raw
     raise malformed("an embedding is missing, empty or not a list of numbers")
+
+
+def float32_list(packed: bytes) -> list[float]:
+    """Little-endian float32 bytes as a `list[float]` (measured: `memoryview.cast` is the cheapest way)."""
+    if sys.byteorder == "little":
+        return cast(list[float], memoryview(packed).cast("f").tolist())
+    floats = array("f", packed)
+    floats.byteswap()
+    return floats.tolist()
+
+
+def _may_be_nonfinite(packed: bytes) -> bool:
+    """
+    Whether little-endian float32 bytes may hold NaN or an infinity: a cheap test before the exact one.
+
+    Those have all 8 exponent bits set, so the high byte of such a value (sign and top 7 exponent bits) is
+    0x7F or 0xFF. No high byte like that (the case of every normalized vector) means every value is finite;
+    one like that (also |x| >= 2**127, finite) sends the vector to the exact check. ~0.3 us instead of ~3.5 us.
+    """
+    high = packed[3::4]
+    return b"\x7f" in high or b"\xff" in high
 
 
 def _check_finite(values: list[Any], malformed: Callable[[str], JinaMalformedResponseError]) -> None:
@@ -311,7 +329,8 @@ async def embed_documents(
     :param embedded_meta: Meta added to every embedded document (a fresh copy each, never shared).
     :param embedding_format: The request body, answer parser and Document field: `DENSE` (the default) or
         `sparse.SPARSE`. A failed document has that field cleared and keeps the others.
-    :returns: Copies of all input documents, in order, with `embedding` set where it succeeded. `meta`
+    :returns: Copies of all input documents, in order, with `embedding` set where it succeeded (each
+        meta a new dict; nested values shared with the input: see `embedded_copy`). `meta`
         has the `model`, the summed `usage` and `failed_documents`: `{"id", "error"}` for each document
         that came back without an embedding (only possible with `raise_on_failure=False`).
     """
@@ -368,15 +387,16 @@ async def embed_documents(
             meta["model"] = outcome.model
         add_usage(meta["usage"], outcome.usage)
 
-    output = []
-    for position, document in enumerate(documents):
-        if position in embeddings:
-            new_meta = {**document.meta, **copy.deepcopy(embedded_meta or {})}
-            # binary types give ints; Document.embedding is typed list[float] but stores them as they are
-            output.append(replace(document, **{embedding_format.document_field: embeddings[position]}, meta=new_meta))
-        else:  # failed: an embedding it came with is not this model's answer, and must not be stored as one
-            cleared: dict[str, Any] = {embedding_format.document_field: None}
-            output.append(replace(document, **cleared, meta=document.meta.copy()))
+    field = embedding_format.document_field
+    cleared: dict[str, Any] = {field: None}
+    with gc_paused():  # a large output: collections here find nothing to free (see gc_pause)
+        output = [
+            embedded_copy(document, embeddings[position], embedded_meta, field=field)
+            if position in embeddings
+            # failed: an embedding it came with is not this model's answer, and must not be stored as one
+            else replace(document, **cleared, meta=document.meta.copy())
+            for position, document in enumerate(documents)
+        ]
     meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
     return {"documents": output, "meta": meta}
 
@@ -389,6 +409,23 @@ def text_size(texts: Sequence[Any]) -> Callable[[list[int]], tuple[int, int]]:
 def image_size_of(positions: list[int]) -> tuple[int, int]:
     """`size_of` for image inputs: one image per position."""
     return 0, len(positions)
+
+
+def embedded_copy(
+    document: Document, embedding: Any, embedded_meta: dict[str, Any] | None = None, *, field: str = "embedding"
+) -> Document:
+    """
+    A copy of `document` with `field` (`embedding` or `sparse_embedding`) set, its meta a new dict plus a deep
+    copy of `embedded_meta`.
+
+    The input is never changed, and keys added to, removed from or replaced in the copy's meta never reach
+    it. Values nested in the meta (a list, a dict) are shared with the input, as Haystack's own embedders
+    share the whole meta: embedding never changes them, and a deep copy per document (with its memo dict)
+    costs microseconds and objects for the garbage collector to walk, 100k times over.
+    """
+    meta = {**document.meta, **copy.deepcopy(embedded_meta)} if embedded_meta else document.meta.copy()
+    # binary types give ints; Document.embedding is typed list[float] but stores them as they are
+    return replace(document, **{field: embedding}, meta=meta)
 
 
 def check_batch_size(batch_size: int) -> None:

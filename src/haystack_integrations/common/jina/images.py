@@ -16,7 +16,8 @@ nothing is downloaded here.
 Speed: a JPEG that only needs a smaller size is decoded at 1/2, 1/4 or 1/8 scale by libjpeg (Pillow's
 `draft`), a PDF page is rendered directly at the scale that fits `image_size`, and an image that needs no
 change at all (a JPEG, PNG or WebP that already fits, upright, in an ordinary mode) is sent as its original
-bytes after it was decoded once to prove it is readable. Every function is thread-safe; PDFium is not, so
+bytes after it was proven readable: a JPEG by walking its markers (`jpeg_structure`, 1/10 to 1/70 of the
+CPU of decoding it), other formats by decoding it once. Every function is thread-safe; PDFium is not, so
 PDF rendering holds a process-wide lock while Pillow's work (which releases the GIL) runs in parallel.
 
 Memory: images are decoded on a process-wide pool with one thread per core, so at most that many decoded
@@ -46,6 +47,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from haystack_integrations.common.jina import fork
 from haystack_integrations.common.jina.errors import JinaInputError
+from haystack_integrations.common.jina.jpeg_structure import jpeg_is_complete
 
 #: MIME types of the image files we read, and the Pillow formats we let decode them.
 IMAGE_MIME_TYPES = frozenset(
@@ -486,7 +488,9 @@ def _load_image(source: ImageSource, box: tuple[int, int] | None) -> tuple[str, 
         fmt = image.format or ""
         animated = getattr(image, "n_frames", 1) > 1 and fmt in ("PNG", "WEBP")
         if target is None and orientation == 1 and image.mode in _PASSTHROUGH.get(fmt, ()) and not animated:
-            if fmt in ("JPEG", "MPO"):  # decoding at 1/8 scale is enough to prove the data is intact
+            if fmt in ("JPEG", "MPO") and jpeg_is_complete(data):
+                return "image/jpeg", data  # its markers prove it whole, at 1/10 to 1/70 of the cost of decoding it
+            if fmt in ("JPEG", "MPO"):  # not sure: decoding at 1/8 scale proves the data intact (or raises)
                 image.draft(None, (max(1, image.width // 8), max(1, image.height // 8)))
             image.load()
             return ("image/jpeg" if fmt == "MPO" else Image.MIME[fmt]), data
