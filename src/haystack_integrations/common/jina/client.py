@@ -24,6 +24,7 @@ import re
 import secrets
 import ssl
 import threading
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeAlias
@@ -248,7 +249,7 @@ class JinaClient:
         fork.track(self)
 
     # Runtime state: never copied, pickled or inherited by a forked child.
-    _RUNTIME = ("_auth", "_session", "_slots", "_lock", "_retired")
+    _RUNTIME = ("_auth", "_session", "_slots", "_lock", "_proxies")
 
     def _start_fresh(self) -> None:
         """No key, session or slots (for a new client, a copy, a forked child)."""
@@ -256,7 +257,7 @@ class JinaClient:
         self._session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None
         self._lock = threading.Lock()
-        self._retired: list[aiohttp.ClientSession] = []
+        self._proxies: dict[str, str | None] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         """The settings only: copy.deepcopy and pickle give a client with its own session and slots."""
@@ -317,11 +318,23 @@ class JinaClient:
         """The keep-alive session, made on the request loop on first use."""
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=0, ssl=_ssl_context(), enable_cleanup_closed=False)
-            # trust_env: HTTP(S)_PROXY and NO_PROXY apply as in requests; no cookies are kept
+            # no trust_env: aiohttp would read the proxy variables and ~/.netrc again on every request (most of
+            # its CPU at hundreds of requests); `_proxy_for` reads them once per host. No cookies are kept.
             self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=True, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True
             )
+            self._proxies = {}
         return self._session
+
+    def _proxy_for(self, url: str) -> str | None:
+        """The proxy `HTTP(S)_PROXY` / `NO_PROXY` give for `url`'s host, as requests reads them; once per host."""
+        scheme, netloc = urlsplit(url)[:2]
+        origin = f"{scheme}://{netloc}"
+        if origin not in self._proxies:
+            proxies = urllib.request.getproxies_environment()
+            bypass = urllib.request.proxy_bypass_environment(netloc, proxies)
+            self._proxies[origin] = None if bypass else proxies.get(scheme)
+        return self._proxies[origin]
 
     def _component_slots(self) -> asyncio.Semaphore | None:
         if self.max_concurrency is not None and self._slots is None:
@@ -487,7 +500,12 @@ class JinaClient:
     ) -> Answer:
         payload = data.stream() if isinstance(data, JsonBody) else data
         async with session.request(
-            method, yarl.URL(url, encoded=True), data=payload, headers=headers, allow_redirects=False
+            method,
+            yarl.URL(url, encoded=True),
+            data=payload,
+            headers=headers,
+            allow_redirects=False,
+            proxy=self._proxy_for(url),
         ) as response:
             content = await _read_body(response, self.max_response_bytes, without_query(url))
             return Answer(
