@@ -1,3 +1,39 @@
+"""JinaRanker: ranks Documents by their relevance to a query with a Jina reranker model.
+
+```python
+from haystack import Document
+from haystack_integrations.components.rankers.jina import JinaRanker
+
+# JINA_API_KEY must be set
+ranker = JinaRanker(model="jina-reranker-v2-base-multilingual", top_k=2)
+docs = [Document(content="Paris"), Document(content="Berlin"), Document(content="Bananas")]
+result = ranker.run(query="City in Germany", documents=docs)
+print(result["documents"][0].content, result["meta"])
+# Berlin {'model': 'jina-reranker-v2-base-multilingual', 'usage': {'total_tokens': ...}}
+```
+
+Models (see jina.ai/reranker): `jina-reranker-v1-base-en` (the default, kept for compatibility),
+`jina-reranker-v1-turbo-en`, `jina-reranker-v1-tiny-en`, `jina-reranker-v2-base-multilingual`
+(100+ languages, code and function-call search), `jina-reranker-v3` (listwise, multilingual, long
+context; takes `max_doc_length`), `jina-reranker-m0` (multimodal; this component sends it the
+documents' text), `jina-colbert-v1-en` and `jina-colbert-v2`. A known embedding model, or
+`max_doc_length` with a model other than v3, raises `ValueError` at construction; names the
+package does not know pass through unchecked.
+
+The output documents are copies (`dataclasses.replace`) of the inputs with `score` set, best
+first; the inputs are never changed. The text that is ranked is the values of
+`meta_fields_to_embed` followed by the content, joined by `embedding_separator`. A document with
+no content (and no such meta values) is ranked as empty text: it stays a candidate and comes
+back with the score the model gives an empty text, usually at the bottom.
+
+The API takes at most `MAX_DOCUMENTS_PER_REQUEST` (2048) documents per request. Longer candidate
+lists are split into requests that are sent concurrently, and the results are merged by score.
+For the pointwise rerankers (v1, v2, m0, colbert) a score depends only on the query and the one
+document, so scores of one query are comparable across requests and the merge is exact.
+`jina-reranker-v3` is listwise: it scores the documents of one request together, so merged scores
+from different requests are only approximately comparable (a warning is logged when that happens).
+"""
+
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -111,43 +147,14 @@ def _check_score_threshold(score_threshold: float | None) -> None:
 @component
 class JinaRanker(JinaComponentBase):
     """
-    Ranks Documents by their relevance to a query with a Jina reranker model.
-
-    ```python
-    from haystack import Document
-    from haystack_integrations.components.rankers.jina import JinaRanker
-
-    # JINA_API_KEY must be set
-    ranker = JinaRanker(model="jina-reranker-v2-base-multilingual", top_k=2)
-    docs = [Document(content="Paris"), Document(content="Berlin"), Document(content="Bananas")]
-    result = ranker.run(query="City in Germany", documents=docs)
-    print(result["documents"][0].content, result["meta"])
-    # Berlin {'model': 'jina-reranker-v2-base-multilingual', 'usage': {'total_tokens': ...}}
-    ```
-
-    Models (see jina.ai/reranker): `jina-reranker-v1-base-en` (the default, kept for compatibility),
-    `jina-reranker-v1-turbo-en`, `jina-reranker-v1-tiny-en`, `jina-reranker-v2-base-multilingual`
-    (100+ languages, code and function-call search), `jina-reranker-v3` (listwise, multilingual, long
-    context; takes `max_doc_length`), `jina-reranker-m0` (multimodal; this component sends it the
-    documents' text), `jina-colbert-v1-en` and `jina-colbert-v2`. A known embedding model, or
-    `max_doc_length` with a model other than v3, raises `ValueError` at construction; names the
-    package does not know pass through unchecked.
-
-    The output documents are copies (`dataclasses.replace`) of the inputs with `score` set, best
-    first; the inputs are never changed. The text that is ranked is the values of
-    `meta_fields_to_embed` followed by the content, joined by `embedding_separator`. A document with
-    no content (and no such meta values) is ranked as empty text: it stays a candidate and comes
-    back with the score the model gives an empty text, usually at the bottom.
-
-    The API takes at most `MAX_DOCUMENTS_PER_REQUEST` (2048) documents per request. Longer candidate
-    lists are split into requests that are sent concurrently, and the results are merged by score.
-    For the pointwise rerankers (v1, v2, m0, colbert) a score depends only on the query and the one
-    document, so scores of one query are comparable across requests and the merge is exact.
-    `jina-reranker-v3` is listwise: it scores the documents of one request together, so merged scores
-    from different requests are only approximately comparable (a warning is logged when that happens).
+    Ranks Documents by their relevance to a query with a Jina reranker model. It returns scored
+    copies, best first (at most `top_k`, each scoring at least `score_threshold` when set), and `meta`
+    with the `model` and the `usage`.
     """
 
     max_documents_per_request = MAX_DOCUMENTS_PER_REQUEST
+    #: what the published package writes
+    always_serialized = frozenset({"api_key", "model", "base_url", "top_k", "score_threshold"})
 
     def __init__(
         self,
@@ -222,8 +229,7 @@ class JinaRanker(JinaComponentBase):
             timeout=self.timeout,
             max_retries=self.max_retries,
             max_concurrency=self.max_concurrency,
-            # only when set, so the serialized form of a ranker without it is unchanged
-            **({} if self.max_doc_length is None else {"max_doc_length": self.max_doc_length}),
+            max_doc_length=self.max_doc_length,
         )
 
     def _text_to_rank(self, document: Document) -> str:
