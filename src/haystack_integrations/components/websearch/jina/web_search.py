@@ -65,8 +65,7 @@ class JinaWebSearch(JinaComponentBase):
 
     Each Document holds the page text (or, with `respond_with="no-content"`, the description) and meta
     `title`, `url`, `description`, `usage`. `search_params` narrows the search: `site`, country `gl`,
-    language `hl`, `location`, `page`. For example:
-    `JinaWebSearch(top_k=5, allowed_domains=["haystack.deepset.ai"]).run("agents")["links"]`.
+    language `hl`, `location`, `page`.
     """
 
     #: the parameters of its first release; later ones are written only when set
