@@ -56,6 +56,17 @@ def test_an_over_long_input_says_truncate_fixes_it(emulator: JinaEmulator, api_k
     assert JinaTextEmbedder(base_url=emulator.embeddings_url, truncate=True).run(LONG_TEXT)["embedding"]
 
 
+def test_the_hint_does_not_depend_on_the_status_or_wording(emulator: JinaEmulator, api_key: Secret) -> None:
+    # Jina's reference only says over-long input "returns an error" without truncate: a 400 in its own words
+    emulator.inject("status", status=400, detail="Input exceeds the model's max token limit")
+    with pytest.raises(JinaBadRequestError, match=r"truncate=True"):
+        JinaTextEmbedder(base_url=emulator.embeddings_url).run("fine")
+    emulator.inject("status", status=400, detail="Input exceeds the model's max token limit")
+    with pytest.raises(JinaBadRequestError) as info:  # set already: the hint would not help
+        JinaTextEmbedder(base_url=emulator.embeddings_url, truncate=True).run("fine")
+    assert "truncate=True" not in str(info.value)
+
+
 def test_other_bad_requests_get_no_truncate_hint(emulator: JinaEmulator, api_key: Secret) -> None:
     emulator.inject("status", status=422, detail="input[0] is an empty string.")
     with pytest.raises(JinaBadRequestError) as info:

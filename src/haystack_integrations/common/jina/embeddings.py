@@ -113,14 +113,16 @@ def embeddings_payload(model: str, inputs: Sequence[Any], options: dict[str, Any
     return payload
 
 
-#: Words of a 422 detail about an input longer than the model's context. Jina's reference does not give the
-#: detail's wording; these cover the emulator's ("... has N tokens, more than the 8192 ... accepts") and
-#: the usual phrasings of "too long" errors.
+#: Words of an error detail about an input longer than the model's context. Jina's reference says only that
+#: without `truncate` such input "returns an error", not its status or wording: any 4xx other than auth and
+#: rate limits (`JinaBadRequestError`, 400 or 422 likely) whose detail has one of these words gets the hint.
+#: They cover the emulator's ("... has N tokens, more than the 8192 ... accepts"), the spec's "max token
+#: limit" and the usual phrasings of "too long" errors.
 OVER_LONG_WORDS = ("token", "too long", "length", "context", "exceed")
 
 
 def post_embeddings(client: JinaClient, url: str, body: Any, model: str, options: dict[str, Any]) -> Any:
-    """POST one embeddings request; a 422 about an over-long input says that `truncate=True` fixes it."""
+    """POST one embeddings request; a rejection of an over-long input says that `truncate=True` fixes it."""
     try:
         return client.post_json(url, body)
     except JinaBadRequestError as error:
@@ -131,8 +133,7 @@ def _truncate_hint(error: JinaBadRequestError, model: str, options: dict[str, An
     known = EMBEDDING_MODELS.get(model)
     detail = (error.detail or "").lower()
     if (
-        error.status_code != 422
-        or "truncate" not in options  # a component without the parameter (images) cannot follow the hint
+        "truncate" not in options  # a component without the parameter (images) cannot follow the hint
         or options["truncate"] is True
         or (known is not None and "truncate" not in known.fields)
         or "late_chunking" in detail  # the inputs of one request count together: truncating one does not help
