@@ -143,3 +143,26 @@ def test_difference_key_resolved_at_warm_up(monkeypatch: pytest.MonkeyPatch) -> 
     embedder = JinaTextEmbedder()  # no key needed to build
     with pytest.raises(ValueError, match="JINA_API_KEY"):
         embedder.warm_up()
+
+
+# ---------------------------------------------------------------------------------------------- set-up
+def test_dev_py_clean_removes_the_environments(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    claim("so `python3 dev.py clean` (or `rm -rf .dev`) removes all of them")
+    shutil.copy(Path(__file__).resolve().parents[1] / "dev.py", tmp_path / "dev.py")
+    (tmp_path / ".dev" / "hatch" / "env").mkdir(parents=True)
+    completed = subprocess.run(
+        [sys.executable, "dev.py", "clean"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert not (tmp_path / ".dev").exists() and "removed .dev/" in completed.stdout
+
+
+def test_environments_install_with_uv_and_keep_pip_for_the_wheel_test() -> None:
+    claim("hatch installs each environment with [uv](https://docs.astral.sh/uv/)")
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'\[tool\.hatch\.envs\.default\]\ninstaller = "uv"', text)
+    test_dependencies = re.search(r"\[tool\.hatch\.envs\.test\]\n(?:#.*\n)*dependencies = \[(.*)\]", text)
+    assert test_dependencies is not None and '"pip"' in test_dependencies.group(1)
