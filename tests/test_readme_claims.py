@@ -166,3 +166,16 @@ def test_environments_install_with_uv_and_keep_pip_for_the_wheel_test() -> None:
     assert re.search(r'\[tool\.hatch\.envs\.default\]\ninstaller = "uv"', text)
     test_dependencies = re.search(r"\[tool\.hatch\.envs\.test\]\n(?:#.*\n)*dependencies = \[(.*)\]", text)
     assert test_dependencies is not None and '"pip"' in test_dependencies.group(1)
+
+
+def test_tool_descriptions_are_short(api_key: Secret) -> None:
+    from haystack.tools import ComponentTool
+
+    from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
+
+    claim("every component's is one short paragraph (under 450 characters, no code)")
+    components = [JinaTextEmbedder(), JinaDocumentEmbedder(), JinaDocumentImageEmbedder(), JinaRanker()]
+    components += [JinaReaderConnector("read"), JinaReaderFetcher(), JinaWebSearch()]
+    for component in components:
+        description = ComponentTool(component, name="tool").description
+        assert len(description) < 450 and "```" not in description, type(component).__name__
