@@ -53,6 +53,7 @@ def test_signature_follows_the_issue_and_haystack_convention() -> None:
         "base_url": "https://s.jina.ai/",
         "timeout": None,
         "max_retries": None,
+        "allowed_domains": None,
     }
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters[3:])
     assert list(inspect.signature(JinaWebSearch.run).parameters) == ["self", "query", "search_params"]

@@ -1,3 +1,18 @@
+"""JinaReaderFetcher: reads web pages with the Jina Reader (r.jina.ai), several at once.
+
+Each Document holds the page in the return format (by default its main content as markdown) and
+meta `title`, `description`, `url`, `usage`. Connect it to `JinaWebSearch.links` to search, then read.
+
+```python
+from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
+
+# JINA_API_KEY must be set
+fetcher = JinaReaderFetcher(max_concurrency=4, raise_on_failure=False)
+result = fetcher.run(urls=["https://example.com", "https://example.org"])
+print([doc.meta.get("title") for doc in result["documents"]], result["meta"]["failed_urls"])
+```
+"""
+
 from typing import Any
 
 from haystack import Document, component
@@ -28,19 +43,9 @@ READER_URL = "https://r.jina.ai/"
 @component
 class JinaReaderFetcher(JinaComponentBase):
     """
-    Reads web pages with the Jina Reader (r.jina.ai), several at once, and returns one Document per URL.
-
-    Each Document holds the page in the return format (by default its main content as markdown) and
-    meta `title`, `description`, `url`, `usage`. Connect it to `JinaWebSearch.links` to search, then read.
-
-    ```python
-    from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
-
-    # JINA_API_KEY must be set
-    fetcher = JinaReaderFetcher(max_concurrency=4, raise_on_failure=False)
-    result = fetcher.run(urls=["https://example.com", "https://example.org"])
-    print([doc.meta.get("title") for doc in result["documents"]], result["meta"]["failed_urls"])
-    ```
+    Reads web pages with Jina's Reader (r.jina.ai), several at once, and returns one Document per URL,
+    in input order: the page's main content as markdown, with meta `title`, `description`, `url`, `usage`.
+    Connect it to `JinaWebSearch.links` to search, then read.
     """
 
     def __init__(
