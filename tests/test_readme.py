@@ -80,24 +80,34 @@ def test_with_a_real_key_only_marked_blocks_need_the_emulator_object() -> None:
 def test_rate_limit_advice_names_only_parameters_each_component_has() -> None:
     import inspect
 
+    from haystack_integrations.components.classifiers.jina import JinaDocumentClassifier
     from haystack_integrations.components.connectors.jina import JinaReaderConnector
+    from haystack_integrations.components.converters.jina import JinaReaderConverter
     from haystack_integrations.components.embedders.jina import (
         JinaDocumentEmbedder,
         JinaDocumentImageEmbedder,
+        JinaSparseDocumentEmbedder,
+        JinaSparseTextEmbedder,
         JinaTextEmbedder,
     )
     from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
     from haystack_integrations.components.rankers.jina import JinaRanker
+    from haystack_integrations.components.routers.jina import JinaTextRouter
     from haystack_integrations.components.websearch.jina import JinaWebSearch
 
     components = [
         JinaTextEmbedder,
         JinaDocumentEmbedder,
         JinaDocumentImageEmbedder,
+        JinaSparseTextEmbedder,
+        JinaSparseDocumentEmbedder,
         JinaRanker,
         JinaReaderConnector,
         JinaReaderFetcher,
+        JinaReaderConverter,
         JinaWebSearch,
+        JinaDocumentClassifier,
+        JinaTextRouter,
     ]
     parameters = {c.__name__: set(inspect.signature(c.__init__).parameters) for c in components}
     every_parameter = set().union(*parameters.values())

@@ -171,11 +171,17 @@ def test_environments_install_with_uv_and_keep_pip_for_the_wheel_test() -> None:
 def test_tool_descriptions_are_short(api_key: Secret) -> None:
     from haystack.tools import ComponentTool
 
+    from haystack_integrations.components.classifiers.jina import JinaDocumentClassifier
+    from haystack_integrations.components.converters.jina import JinaReaderConverter
+    from haystack_integrations.components.embedders.jina import JinaSparseDocumentEmbedder, JinaSparseTextEmbedder
     from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
+    from haystack_integrations.components.routers.jina import JinaTextRouter
 
     claim("every component's is one short paragraph (under 450 characters, no code)")
     components = [JinaTextEmbedder(), JinaDocumentEmbedder(), JinaDocumentImageEmbedder(), JinaRanker()]
     components += [JinaReaderConnector("read"), JinaReaderFetcher(), JinaWebSearch()]
+    components += [JinaSparseTextEmbedder(), JinaSparseDocumentEmbedder(), JinaReaderConverter()]
+    components += [JinaDocumentClassifier(["sports", "cooking"]), JinaTextRouter(["sports", "cooking"])]
     for component in components:
         description = ComponentTool(component, name="tool").description
         assert len(description) < 450 and "```" not in description, type(component).__name__

@@ -15,14 +15,19 @@ from PIL import Image
 
 from haystack_integrations.common.jina import JinaBadRequestError
 from haystack_integrations.common.jina.reader import ENUMERATED_OPTIONS
+from haystack_integrations.components.classifiers.jina import JinaDocumentClassifier
 from haystack_integrations.components.connectors.jina import JinaReaderConnector
+from haystack_integrations.components.converters.jina import JinaReaderConverter
 from haystack_integrations.components.embedders.jina import (
     JinaDocumentEmbedder,
     JinaDocumentImageEmbedder,
+    JinaSparseDocumentEmbedder,
+    JinaSparseTextEmbedder,
     JinaTextEmbedder,
 )
 from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
 from haystack_integrations.components.rankers.jina import JinaRanker
+from haystack_integrations.components.routers.jina import JinaTextRouter
 from haystack_integrations.components.websearch.jina import JinaWebSearch
 from haystack_integrations.components.websearch.jina.web_search import ReturnFormat
 from haystack_integrations.testing.jina import JinaEmulator
@@ -83,6 +88,10 @@ def test_other_bad_requests_get_no_truncate_hint(emulator: JinaEmulator, api_key
         (lambda: JinaDocumentEmbedder(model="Jina-Embeddings-V4"), "jina-embeddings-v4"),
         (lambda: JinaDocumentImageEmbedder(model="jina-clipv2"), "jina-clip-v2"),
         (lambda: JinaRanker("jina-reranker-v2-base-multilingal"), "jina-reranker-v2-base-multilingual"),
+        (lambda: JinaSparseTextEmbedder(model="Elser-V2"), "elser-v2"),
+        (lambda: JinaSparseDocumentEmbedder(model="elsr-v2"), "elser-v2"),
+        (lambda: JinaDocumentClassifier(["a", "b"], model="jina-embedding-v3"), "jina-embeddings-v3"),
+        (lambda: JinaTextRouter(["a", "b"], model="jina-clipv2"), "jina-clip-v2"),
     ],
 )
 def test_a_typo_of_a_known_model_says_did_you_mean(api_key: Secret, build: Any, suggestion: str) -> None:
@@ -110,6 +119,8 @@ def test_model_errors_name_constructor_parameters(api_key: Secret) -> None:
     with pytest.raises(ValueError, match=r"It accepts none of max_doc_length") as ranker_error:
         JinaRanker("jina-reranker-m0", max_doc_length=10)
     assert "top_n" not in str(ranker_error.value)  # an API field, not a parameter of the constructor
+    with pytest.raises(ValueError, match=r"elser-v2 has no task 'code.query'\. It accepts the parameters task \("):
+        JinaSparseTextEmbedder(task="code.query")
 
 
 # ---------------------------------------------------------------------------------------- image embedder dimensions
@@ -175,6 +186,11 @@ def test_the_typed_return_formats_are_the_reader_table() -> None:
         lambda: JinaReaderConnector("read"),
         JinaReaderFetcher,
         JinaWebSearch,
+        JinaSparseTextEmbedder,
+        JinaSparseDocumentEmbedder,
+        JinaReaderConverter,
+        lambda: JinaDocumentClassifier(["sports", "cooking"]),
+        lambda: JinaTextRouter(["sports", "cooking"]),
     ],
 )
 def test_tool_descriptions_are_one_short_paragraph(api_key: Secret, component: Any) -> None:

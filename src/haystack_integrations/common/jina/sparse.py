@@ -74,7 +74,7 @@ def check_sparse_model(model: str, task: str | None) -> None:
     known = EMBEDDING_MODELS.get(model)
     sparse_models = {name: m for name, m in EMBEDDING_MODELS.items() if m.output == "sparse"}
     if known is None:
-        unknown_model(model, "sparse embeddings", sparse_models)
+        unknown_model(model, "sparse embedding", sparse_models)
         return
     if known.output != "sparse":
         msg = (

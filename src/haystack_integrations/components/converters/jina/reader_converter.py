@@ -1,3 +1,21 @@
+"""JinaReaderConverter: converts local files (PDF, HTML, Word, Excel, PowerPoint, text, images) to Documents
+with the Jina Reader.
+
+Each file is sent in the body of `POST https://r.jina.ai/` and comes back as markdown (by default), one
+Document per file with meta `file_path`, `title` and `num_pages` (for paged files), merged with the
+ByteStream's meta and yours. Files are converted several at once, and each is read from disk only
+just before its request, so memory holds the files in flight, not the folder.
+
+```python
+from haystack_integrations.components.converters.jina import JinaReaderConverter
+
+# JINA_API_KEY must be set
+converter = JinaReaderConverter(raise_on_failure=False)
+result = converter.run(sources=["report.pdf", "page.html"], meta={"project": "docs"})
+print([doc.meta["title"] for doc in result["documents"]], result["meta"]["failed_sources"])
+```
+"""
+
 import os
 from pathlib import Path
 from typing import Any
@@ -32,21 +50,9 @@ READER_URL = HOSTED_READER_URL
 @component
 class JinaReaderConverter(JinaComponentBase):
     """
-    Converts local files (PDF, HTML, Word, Excel, PowerPoint, text, images) to Documents with the Jina Reader.
-
-    Each file is sent in the body of `POST https://r.jina.ai/` and comes back as markdown (by default), one
-    Document per file with meta `file_path`, `title` and `num_pages` (for paged files), merged with the
-    ByteStream's meta and yours. Files are converted several at once, and each is read from disk only
-    just before its request, so memory holds the files in flight, not the folder.
-
-    ```python
-    from haystack_integrations.components.converters.jina import JinaReaderConverter
-
-    # JINA_API_KEY must be set
-    converter = JinaReaderConverter(raise_on_failure=False)
-    result = converter.run(sources=["report.pdf", "page.html"], meta={"project": "docs"})
-    print([doc.meta["title"] for doc in result["documents"]], result["meta"]["failed_sources"])
-    ```
+    Converts local files (PDF, HTML, Word, Excel, PowerPoint, text, images) to Documents with the Jina
+    Reader, several at once: one Document per file, in markdown by default, with meta `file_path`, `title`
+    and `num_pages` for paged files. `meta` reports the `usage` and any `failed_sources`.
     """
 
     def __init__(
