@@ -203,7 +203,7 @@ class JinaRanker(JinaComponentBase):
         """
         Create a JinaRanker.
 
-        :param model: The Jina reranker model (see the class docstring).
+        :param model: The Jina reranker model (see the module docstring).
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
         :param top_k: The most documents to return. `None` returns all of them.
         :param score_threshold: Return only documents whose score is at least this. `None` keeps all.
