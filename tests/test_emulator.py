@@ -123,6 +123,26 @@ def test_command_line_serves_until_terminated_and_prints_ready_to_paste_exports(
         assert process.wait(timeout=10) == 0
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+def test_command_line_logs_one_line_per_request_unless_quiet(quiet: bool) -> None:
+    arguments = [*CLI, "--port", "0", *(["--quiet"] if quiet else [])]
+    process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        url = process.stdout.readline().rsplit(" ", 1)[-1].strip()
+        assert requests.post(f"{url}/v1/embeddings", json=BODY, headers=AUTH, timeout=5).status_code == 200
+        assert requests.post(f"{url}/v1/rerank", json={}, headers=AUTH, timeout=5).status_code == 400
+        if not quiet:  # the lines are written before the answers are sent
+            first, second = process.stderr.readline().split(), process.stderr.readline().split()
+            assert first[1:4] == ["POST", "/v1/embeddings", "200"] and first[-1] == "ms"
+            assert second[1:4] == ["POST", "/v1/rerank", "400"]
+            assert float(first[4]) >= 0
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+    assert process.stderr.read() == ""  # nothing more, and nothing at all when quiet
+
+
 def test_command_line_help_lists_the_endpoints() -> None:
     completed = subprocess.run([*CLI, "--help"], capture_output=True, text=True, timeout=60, check=True)
     for path in ("/v1/embeddings", "/v1/rerank", "/r/<url>", "/s/<query>", "/g/<statement>"):

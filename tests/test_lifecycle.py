@@ -1,4 +1,4 @@
-"""Lifecycle (key resolved at warm-up, not construction), copies and pickles, on all five components."""
+"""Lifecycle (key resolved at warm-up, not construction), copies and pickles, on the components."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from haystack import Document, Pipeline
+from haystack.dataclasses import ByteStream
 from haystack.utils import Secret
 from PIL import Image
 
@@ -33,6 +34,8 @@ from haystack_integrations.components.websearch.jina import JinaWebSearch
 from haystack_integrations.testing.jina import JinaEmulator
 
 NAMES = ["text_embedder", "document_embedder", "image_embedder", "ranker", "reader"]
+NAMES += ["sparse_text_embedder", "sparse_document_embedder", "converter", "classifier", "router"]
+LABELS = ["food", "drink"]
 CORPUS = [
     {"url": "https://example.org/pizza", "title": "Pizza", "content": "Pizza comes from Naples."},
     {"url": "https://example.org/tea", "title": "Tea", "content": "Green tea is not fermented."},
@@ -50,6 +53,16 @@ def make(name: str, emulator: JinaEmulator, folder: Path) -> Any:
         return JinaDocumentImageEmbedder(base_url=emulator.embeddings_url, root_path=str(folder), progress_bar=False)
     if name == "ranker":
         return JinaRanker(base_url=emulator.rerank_url, top_k=1)
+    if name == "sparse_text_embedder":
+        return JinaSparseTextEmbedder(base_url=emulator.embeddings_url)
+    if name == "sparse_document_embedder":
+        return JinaSparseDocumentEmbedder(base_url=emulator.embeddings_url, progress_bar=False, batch_size=1)
+    if name == "converter":
+        return JinaReaderConverter(base_url=emulator.reader_url)
+    if name == "classifier":
+        return JinaDocumentClassifier(LABELS, base_url=emulator.classify_url, progress_bar=False, batch_size=1)
+    if name == "router":
+        return JinaTextRouter(LABELS, base_url=emulator.classify_url)
     return JinaReaderConnector("search", base_url=emulator.search_url)
 
 
@@ -64,6 +77,17 @@ def run(name: str, component: Any) -> Any:
         return [d.embedding for d in component.run(images)["documents"]]
     if name == "ranker":
         return [(d.content, d.score) for d in component.run("pizza", DOCS)["documents"]]
+    if name == "sparse_text_embedder":
+        return component.run("Where is pizza from?")["sparse_embedding"]
+    if name == "sparse_document_embedder":
+        return [d.sparse_embedding for d in component.run(DOCS)["documents"]]
+    if name == "converter":
+        page = ByteStream(b"<h1>Pizza</h1><p>Pizza comes from Naples.</p>", mime_type="text/html")
+        return [d.content for d in component.run(sources=[page])["documents"]]
+    if name == "classifier":
+        return [d.meta["classification"] for d in component.run(DOCS)["documents"]]
+    if name == "router":
+        return component.run("Green tea is a drink.")
     return [d.meta["url"] for d in component.run("pizza")["documents"]]
 
 
@@ -241,7 +265,9 @@ def test_socket_types_are_types_not_strings(cls: type) -> None:
             assert not isinstance(parameter.annotation, str), f"{cls.__name__}.{method.__name__}: {parameter}"
 
 
-@pytest.mark.parametrize("name", ["document_embedder", "image_embedder", "fetcher"])
+@pytest.mark.parametrize(
+    "name", ["document_embedder", "image_embedder", "fetcher", "sparse_document_embedder", "classifier", "converter"]
+)
 @pytest.mark.parametrize("how", ["run", "run_async"])
 def test_missing_key_raises_even_when_failures_are_reported_per_item(
     name: str, how: str, world: JinaEmulator, folder: Path, monkeypatch: pytest.MonkeyPatch
@@ -257,6 +283,19 @@ def test_missing_key_raises_even_when_failures_are_reported_per_item(
             base_url=world.embeddings_url, root_path=str(folder), progress_bar=False, raise_on_failure=False
         )
         inputs = [Document(content="red", meta={"file_path": "red.png"})]
+    elif name == "sparse_document_embedder":
+        component = JinaSparseDocumentEmbedder(
+            base_url=world.embeddings_url, progress_bar=False, raise_on_failure=False
+        )
+        inputs = DOCS
+    elif name == "classifier":
+        component = JinaDocumentClassifier(
+            LABELS, base_url=world.classify_url, progress_bar=False, raise_on_failure=False
+        )
+        inputs = DOCS
+    elif name == "converter":
+        component = JinaReaderConverter(base_url=world.reader_url, raise_on_failure=False)
+        inputs = [ByteStream(b"<p>Pizza comes from Naples.</p>", mime_type="text/html")]
     else:
         component = JinaDocumentEmbedder(base_url=world.embeddings_url, progress_bar=False, raise_on_failure=False)
         inputs = DOCS

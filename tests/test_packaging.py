@@ -48,7 +48,7 @@ def test_wheel_installs_and_imports(tmp_path: Path) -> None:
     # A fresh environment that borrows this one's dependencies (haystack, pillow, ...) through a plain path
     # entry, so the editable install's .pth hook of this environment is not processed there.
     env = tmp_path / "venv"
-    venv.create(env, with_pip=True)
+    venv.create(env, with_pip=False)  # this environment's pip installs into it (`--python`): no ensurepip, seconds less
     python = env / ("Scripts" if sys.platform == "win32" else "bin") / "python"
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -57,7 +57,10 @@ def test_wheel_installs_and_imports(tmp_path: Path) -> None:
         text=True,
     ).stdout.strip()
     (Path(site) / "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel)],
+        check=True,
+    )
     out = subprocess.run([str(python), "-c", IMPORTS], check=True, capture_output=True, text=True, cwd=tmp_path)
     imported_from = Path(out.stdout.strip().splitlines()[-1])
     assert env.resolve() in imported_from.parents, f"imported from {imported_from}, not from the wheel"

@@ -48,7 +48,7 @@ def sent(emulator: JinaEmulator) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- construction and serialization
 
 
-def test_to_dict_matches_published_shape_plus_new_defaults(api_key: Secret) -> None:
+def test_to_dict_matches_published_shape(api_key: Secret) -> None:
     assert JinaRanker(api_key=api_key).to_dict() == {
         "type": TYPE,
         "init_parameters": {
@@ -57,10 +57,6 @@ def test_to_dict_matches_published_shape_plus_new_defaults(api_key: Secret) -> N
             "base_url": "https://api.jina.ai/v1/rerank",
             "top_k": None,
             "score_threshold": None,
-            "meta_fields_to_embed": [],
-            "embedding_separator": "\n",
-            "timeout": None,
-            "max_retries": None,
         },
     }
 

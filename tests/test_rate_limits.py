@@ -254,7 +254,7 @@ def test_job_slowed_by_limits_embeds_every_document_in_order(limited: JinaEmulat
     embedder = JinaDocumentEmbedder(base_url=limited.embeddings_url, batch_size=2, progress_bar=False)
     result = embedder.run(documents)
     assert [d.id for d in result["documents"]] == [d.id for d in documents]
-    assert all(d.embedding for d in result["documents"]) and not result["meta"]["failed_documents"]
+    assert all(d.embedding for d in result["documents"]) and "failed_documents" not in result["meta"]  # failures raise
     windows = limited.rate.windows()
     assert len(windows) >= 3  # 120 tokens at 40 a window
     assert all(sum(w.refused.values()) <= 1 for w in windows), [w.refused for w in windows]

@@ -101,32 +101,13 @@ def test_default_endpoints_are_the_hosted_ones(api_key: Secret) -> None:
     assert JinaReaderConnector("read", api_key=api_key, base_url="http://proxy/r/").endpoint == "http://proxy/r/"
 
 
-def test_to_dict_keeps_the_published_shape_and_adds_new_parameters(api_key: Secret) -> None:
+def test_to_dict_keeps_the_published_shape(api_key: Secret) -> None:
     assert JinaReaderConnector("search", api_key=api_key).to_dict() == {
         "type": TYPE,
         "init_parameters": {
             "api_key": {"type": "env_var", "env_vars": ["JINA_API_KEY"], "strict": True},
             "mode": "search",
             "json_response": True,
-            "base_url": None,
-            "return_format": None,
-            "target_selector": None,
-            "remove_selector": None,
-            "wait_for_selector": None,
-            "with_links_summary": False,
-            "with_images_summary": False,
-            "with_generated_alt": False,
-            "no_cache": False,
-            "reader_timeout": None,
-            "engine": None,
-            "timeout": None,
-            "max_retries": None,
-            "token_budget": None,
-            "retain_images": None,
-            "locale": None,
-            "with_iframe": None,
-            "with_shadow_dom": None,
-            "respond_with": None,
         },
     }
 

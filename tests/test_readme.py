@@ -80,30 +80,48 @@ def test_with_a_real_key_only_marked_blocks_need_the_emulator_object() -> None:
 def test_rate_limit_advice_names_only_parameters_each_component_has() -> None:
     import inspect
 
+    from haystack_integrations.components.classifiers.jina import JinaDocumentClassifier
     from haystack_integrations.components.connectors.jina import JinaReaderConnector
+    from haystack_integrations.components.converters.jina import JinaReaderConverter
     from haystack_integrations.components.embedders.jina import (
         JinaDocumentEmbedder,
         JinaDocumentImageEmbedder,
+        JinaSparseDocumentEmbedder,
+        JinaSparseTextEmbedder,
         JinaTextEmbedder,
     )
     from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
     from haystack_integrations.components.rankers.jina import JinaRanker
+    from haystack_integrations.components.routers.jina import JinaTextRouter
     from haystack_integrations.components.websearch.jina import JinaWebSearch
 
     components = [
         JinaTextEmbedder,
         JinaDocumentEmbedder,
         JinaDocumentImageEmbedder,
+        JinaSparseTextEmbedder,
+        JinaSparseDocumentEmbedder,
         JinaRanker,
         JinaReaderConnector,
         JinaReaderFetcher,
+        JinaReaderConverter,
         JinaWebSearch,
+        JinaDocumentClassifier,
+        JinaTextRouter,
     ]
     parameters = {c.__name__: set(inspect.signature(c.__init__).parameters) for c in components}
+    every_parameter = set().union(*parameters.values())
     (row,) = [
         line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith("| `JinaRateLimitError`")
     ]
-    assert "`max_concurrency` on the component (every component has it" in row
-    assert all("max_concurrency" in names for names in parameters.values())
-    assert all("batch_size" in parameters[c] for c in ("JinaDocumentEmbedder", "JinaDocumentImageEmbedder"))
+    advised = set()
+    for clause in row.split(";"):
+        names = re.findall(r"`(\w+)`", clause)
+        named_components = [name for name in names if name in parameters]
+        advised.update(named_components)
+        for name in names:
+            if name in every_parameter and name != "max_retries":  # max_retries: every component has it
+                assert all(name in parameters[c] for c in named_components) and named_components, (name, clause)
+    assert advised == set(parameters)
+    assert "run fewer" not in row  # no component lacks a setting for it
     assert "JINA_RATE_LIMITS" in row

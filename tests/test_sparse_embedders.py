@@ -154,8 +154,11 @@ def test_document_embedder_sets_sparse_embedding_and_keeps_the_dense_one(
     assert sorted(len(b["input"]) for b in bodies) == [1, 3, 3]
     assert all(b["task"] == "retrieval.passage" and set(b) == {"model", "input", "task"} for b in bodies)
     assert any(b["input"][0] == "T0\nDocument 0 about cars" for b in bodies)
-    assert result["meta"]["failed_documents"] == []
+    # failures raise with the default raise_on_failure=True: meta holds no list of them (as the dense embedders)
+    assert set(result["meta"]) == {"model", "usage", "sparse_token_index"}
     assert result["meta"]["usage"]["input_tokens"] == 7 * 5
+    lenient = document_embedder(emulator, api_key, raise_on_failure=False).run(documents)
+    assert lenient["meta"]["failed_documents"] == []
 
 
 def test_a_document_with_nothing_to_embed_is_reported_and_the_rest_embedded(

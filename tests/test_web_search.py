@@ -53,6 +53,7 @@ def test_signature_follows_the_issue_and_haystack_convention() -> None:
         "base_url": "https://s.jina.ai/",
         "timeout": None,
         "max_retries": None,
+        "allowed_domains": None,
         "max_concurrency": None,
     }
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters[3:])

@@ -17,8 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from haystack import logging
-
 from haystack_integrations.common.jina.embeddings import (
     answer_data,
     clean_usage,
@@ -27,9 +25,7 @@ from haystack_integrations.common.jina.embeddings import (
     no_data_problem,
 )
 from haystack_integrations.common.jina.endpoints import called_endpoint
-from haystack_integrations.common.jina.models import EMBEDDING_MODELS, RERANK_MODELS
-
-logger = logging.getLogger(__name__)
+from haystack_integrations.common.jina.models import EMBEDDING_MODELS, RERANK_MODELS, unknown_model
 
 CLASSIFY_URL = "https://api.jina.ai/v1/classify"
 TRAIN_URL = "https://api.jina.ai/v1/train"
@@ -80,7 +76,8 @@ def check_classify_model(model: str, *, images: bool = False, training: bool = F
 
     :param images: Whether images are to be classified (or, with `training`, trained on).
     :param training: Whether the model is to train a few-shot classifier.
-    :raises ValueError: Naming the model and the ones that can. Unknown names pass (logged at debug level).
+    :raises ValueError: Naming the model and the ones that can. Unknown names pass (logged at debug level)
+        unless the name is a typo of a known one ("did you mean ...").
     """
     if not isinstance(model, str) or not model:
         msg = f"model must be a model name such as 'jina-embeddings-v3', got {model!r}"
@@ -90,7 +87,7 @@ def check_classify_model(model: str, *, images: bool = False, training: bool = F
         if model in EMBEDDING_MODELS or model in RERANK_MODELS:
             msg = f"{model} cannot classify. Models of /v1/classify: {', '.join(CLASSIFY_MODELS)}."
             raise ValueError(msg)
-        logger.debug("Model {model} is not in this package's catalogue of classification models.", model=model)
+        unknown_model(model, "classification", CLASSIFY_MODELS)
         return
     if training and not known.trainable:
         able = ", ".join(m.name for m in _CLASSIFY_MODELS if m.trainable)

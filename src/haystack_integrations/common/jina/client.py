@@ -332,7 +332,7 @@ class JinaClient:
         origin = f"{scheme}://{netloc}"
         if origin not in self._proxies:
             proxies = urllib.request.getproxies_environment()
-            bypass = urllib.request.proxy_bypass_environment(netloc, proxies)
+            bypass = urllib.request.proxy_bypass_environment(netloc, proxies)  # type: ignore[attr-defined]
             self._proxies[origin] = None if bypass else proxies.get(scheme)
         return self._proxies[origin]
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
@@ -25,6 +26,11 @@ class JinaComponentBase:
     """
 
     _client: JinaClient
+    #: The parameters `to_dict` writes whatever their value. For a component of the published
+    #: `jina-haystack` package: the ones it writes; for a component new here: those of its first release.
+    #: Every other parameter is written only when it differs from its default (see `to_dict`).
+    #: `None`: all parameters but those in `ADDED_TO_EVERY_COMPONENT`.
+    always_serialized: ClassVar[frozenset[str] | None] = None
 
     def warm_up(self) -> None:
         """
@@ -95,14 +101,42 @@ def text_with_meta(document: Document, meta_fields: list[str], separator: str) -
     return separator.join([*values, document.content or ""])
 
 
-def stated(**parameters: Any) -> dict[str, Any]:
-    """The parameters that are set (not `None`): what this package added is serialized only then (drop-in YAML)."""
-    return {name: value for name, value in parameters.items() if value is not None}
+#: Parameters added to components of every kind after their first release: written only when not the default.
+ADDED_TO_EVERY_COMPONENT = frozenset({"max_concurrency"})
 
 
 def to_dict(component: Any, api_key: Secret, **init_parameters: Any) -> dict[str, Any]:
-    """`default_to_dict` with the key serialized as a Secret (a token Secret refuses, as Haystack wants)."""
-    return default_to_dict(component, api_key=api_key.to_dict(), **init_parameters)
+    """
+    `default_to_dict` with the key serialized as a Secret (a token Secret refuses, as Haystack wants).
+
+    Drop-in both ways: a parameter outside the class's `always_serialized` is written only when it
+    differs from its `__init__` default, so a component that uses only the published package's
+    parameters gives YAML that the published package (and earlier releases of this one) load.
+    """
+    always = getattr(type(component), "always_serialized", None)
+    defaults = init_defaults(type(component))
+    written = {
+        name: value
+        for name, value in init_parameters.items()
+        if (name in always if always is not None else name not in ADDED_TO_EVERY_COMPONENT)
+        or not is_default(value, defaults.get(name, inspect.Parameter.empty))
+    }
+    return default_to_dict(component, api_key=api_key.to_dict(), **written)
+
+
+def init_defaults(cls: type[Any]) -> dict[str, Any]:
+    """The defaults of `cls.__init__`'s parameters (`inspect.Parameter.empty` for required ones)."""
+    # `__init__`, not the class: the signature of a component class is its metaclass' `__call__(*args, **kwargs)`
+    return {name: parameter.default for name, parameter in inspect.signature(cls.__init__).parameters.items()}
+
+
+def is_default(value: Any, default: Any) -> bool:
+    """Whether `value` is what the default means; an empty list, dict or string stands for a `None` default."""
+    if default is inspect.Parameter.empty:
+        return False
+    if default is None and isinstance(value, list | tuple | dict | str) and not value:
+        return True  # e.g. meta_fields_to_embed=None is kept as []
+    return type(value) is type(default) and bool(value == default)
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:

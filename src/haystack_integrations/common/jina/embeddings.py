@@ -18,8 +18,15 @@ from haystack_integrations.common.jina.batching import gather_ordered, progress
 from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
 from haystack_integrations.common.jina.component_utils import text_with_meta
 from haystack_integrations.common.jina.endpoints import called_endpoint
-from haystack_integrations.common.jina.errors import JinaError, JinaInputError, JinaMalformedResponseError
+from haystack_integrations.common.jina.errors import (
+    JinaBadRequestError,
+    JinaError,
+    JinaInputError,
+    JinaMalformedResponseError,
+    with_hint,
+)
 from haystack_integrations.common.jina.gc_pause import gc_paused
+from haystack_integrations.common.jina.models import EMBEDDING_MODELS, context_length
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +149,42 @@ def embeddings_payload(model: str, inputs: Sequence[Any], options: dict[str, Any
     if payload.get("embedding_type", "float") == "float":
         payload["embedding_type"] = "base64"
     return payload
+
+
+#: Words of an error detail about an input longer than the model's context. Jina's reference says only that
+#: without `truncate` such input "returns an error", not its status or wording: any 4xx other than auth and
+#: rate limits (`JinaBadRequestError`, 400 or 422 likely) whose detail has one of these words gets the hint.
+#: They cover the emulator's ("... has N tokens, more than the 8192 ... accepts"), the spec's "max token
+#: limit" and the usual phrasings of "too long" errors.
+OVER_LONG_WORDS = ("token", "too long", "length", "context", "exceed")
+
+
+async def post_embeddings(
+    client: JinaClient, url: str, body: Any, model: str, options: dict[str, Any], *, size: tuple[int, int] | None = None
+) -> Any:
+    """POST one embeddings request; a rejection of an over-long input says that `truncate=True` fixes it."""
+    try:
+        return await client.post_json_async(url, body, size=size)
+    except JinaBadRequestError as error:
+        raise _truncate_hint(error, model, options) from None
+
+
+def _truncate_hint(error: JinaBadRequestError, model: str, options: dict[str, Any]) -> JinaError:
+    known = EMBEDDING_MODELS.get(model)
+    detail = (error.detail or "").lower()
+    if (
+        "truncate" not in options  # a component without the parameter (images) cannot follow the hint
+        or options["truncate"] is True
+        or (known is not None and "truncate" not in known.fields)
+        or "late_chunking" in detail  # the inputs of one request count together: truncating one does not help
+        or not any(word in detail for word in OVER_LONG_WORDS)
+    ):
+        return error
+    return with_hint(
+        error,
+        f"an input is probably longer than {model}'s context ({context_length(model)} tokens): pass "
+        "truncate=True to let the API cut over-long inputs, or split the texts (e.g. with DocumentSplitter).",
+    )
 
 
 @dataclass
@@ -330,13 +373,15 @@ async def embed_documents(
     :param embedding_format: The request body, answer parser and Document field: `DENSE` (the default) or
         `sparse.SPARSE`. A failed document has that field cleared and keeps the others.
     :returns: Copies of all input documents, in order, with `embedding` set where it succeeded (each
-        meta a new dict; nested values shared with the input: see `embedded_copy`). `meta`
-        has the `model`, the summed `usage` and `failed_documents`: `{"id", "error"}` for each document
-        that came back without an embedding (only possible with `raise_on_failure=False`).
+        meta a new dict; nested values shared with the input: see `embedded_copy`). `meta` has the `model`
+        and the summed `usage`, as the published package's; with `raise_on_failure=False` also
+        `failed_documents`: `{"id", "error"}` for each document that came back without an embedding.
     """
 
+    # failures raise with raise_on_failure=True: a list of them would always be empty
+    failures: dict[str, Any] = {} if raise_on_failure else {"failed_documents": []}
     if not documents:
-        return {"documents": [], "meta": {"model": model, "usage": {}, "failed_documents": []}}
+        return {"documents": [], "meta": {"model": model, "usage": {}, **failures}}
 
     # A document's own input error, kept even when its batch's request fails: it is the error to fix.
     input_errors: dict[int, str] = {}
@@ -359,7 +404,7 @@ async def embed_documents(
             return encode_json(embedding_format.payload(model, inputs, options)) if inputs else None
 
         body = (lambda: asyncio.to_thread(make_body)) if prepare_in_thread else make_body
-        answer = await client.post_json_async(url, body, size=size_of(positions))
+        answer = await post_embeddings(client, url, body, model, options, size=size_of(positions))
         if answer is not None:
             result = embedding_format.parse(answer, len(outcome.sent), url, options)
             outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
@@ -397,7 +442,8 @@ async def embed_documents(
             else replace(document, **cleared, meta=document.meta.copy())
             for position, document in enumerate(documents)
         ]
-    meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
+    if not raise_on_failure:
+        meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
     return {"documents": output, "meta": meta}
 
 

@@ -11,6 +11,7 @@ status and code to exception type follows the error table of Jina's OpenAPI desc
 
 from __future__ import annotations
 
+import copy
 import time
 
 
@@ -141,6 +142,13 @@ def error_for_status(
     if hint:
         message += f". {hint}"
     return cls(message, status_code=status_code, endpoint=endpoint, detail=detail, code=code, request_id=request_id)
+
+
+def with_hint(error: JinaError, hint: str) -> JinaError:
+    """The same error (class and attributes kept) with `hint` added to its message: what to do about it."""
+    hinted = copy.copy(error)
+    hinted.args = (f"{error} -- {hint}",)
+    return hinted
 
 
 def retry_clock(wait: float) -> str:

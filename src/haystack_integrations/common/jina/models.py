@@ -18,6 +18,8 @@ from typing import Any
 
 from haystack import logging
 
+from haystack_integrations.common.jina.model_names import closest_known
+
 logger = logging.getLogger(__name__)
 
 #: Context length assumed for a model the catalogue does not know (the smallest published one).
@@ -215,17 +217,42 @@ def describe_dimensions(allowed: range | tuple[int, ...]) -> str:
     return ", ".join(str(value) for value in allowed)
 
 
-def describe_model(model: EmbeddingModel) -> str:
-    """What the model accepts, for error messages."""
-    parts = [f"fields: {', '.join(sorted(model.fields))}"]
-    parts.append(f"tasks: {', '.join(model.tasks)}" if model.tasks else "no task")
-    if model.dimensions is not None:
-        parts.append(f"dimensions: {describe_dimensions(model.dimensions)}")
-    parts.append(f"inputs: {', '.join(sorted(model.modalities))}")
-    return "; ".join(parts)
+def describe_model(model: EmbeddingModel, parameters: Mapping[str, str]) -> str:
+    """
+    What the model accepts, for error messages, as the component's constructor parameters.
+
+    :param parameters: The component's parameter for each request field it can send (API name -> its name);
+        fields the component has no parameter for (v4's `return_multivector`, ...) are not offered.
+    """
+    accepted = []
+    for field in sorted(model.fields & parameters.keys(), key=lambda name: parameters[name]):
+        if field == "task":
+            accepted.append(f"task ({', '.join(model.tasks)})")
+        elif field == "dimensions" and model.dimensions is not None:
+            accepted.append(f"{parameters[field]} ({describe_dimensions(model.dimensions)})")
+        else:
+            accepted.append(parameters[field])
+    inputs = f"inputs: {', '.join(sorted(model.modalities))}"
+    if not accepted:
+        return f"none of the parameters {', '.join(sorted(parameters.values()))}; {inputs}"
+    return f"the parameters {', '.join(accepted)}; {inputs}"
 
 
-def _unknown(model: str, endpoint: str) -> None:
+def unknown_model(model: str, endpoint: str, known: Mapping[str, Any]) -> None:
+    """Let a name the catalogue does not know pass, unless it is a typo of one it knows."""
+    closest, typo = closest_known(model, known)
+    if typo:
+        msg = f"Unknown {endpoint} model {model!r}: did you mean {closest!r}? Known models: {', '.join(known)}."
+        raise ValueError(msg)
+    if closest is not None:
+        logger.warning(
+            "Model {model} is not in this package's catalogue of {endpoint} models (did you mean {closest}?); "
+            "it is sent as given, its parameters unchecked.",
+            model=model,
+            endpoint=endpoint,
+            closest=closest,
+        )
+        return
     logger.debug(
         "Model {model} is not in this package's catalogue of {endpoint} models; its parameters are sent unchecked.",
         model=model,
@@ -254,7 +281,9 @@ def check_option_types(options: Mapping[str, Any]) -> None:
         raise ValueError(msg)
 
 
-def check_embedding_model(model: str, options: Mapping[str, Any], *, images: bool = False) -> None:
+def check_embedding_model(
+    model: str, options: Mapping[str, Any], *, images: bool = False, names: Mapping[str, str] | None = None
+) -> None:
     """
     Refuse, before any request, parameters a known embedding model does not have.
 
@@ -262,8 +291,11 @@ def check_embedding_model(model: str, options: Mapping[str, Any], *, images: boo
         `dimensions`, `late_chunking`, `normalized`, `truncate`, ...); `None` means not sent.
         `late_chunking=False` means the same as not sending it and passes for every model.
     :param images: Whether the component sends images.
-    :raises ValueError: Naming the model and what it accepts. Unknown models pass (logged at debug level);
-        a value of the wrong type (`truncate="yes"`) raises for any model.
+    :param names: The component's parameter name for a field where it differs (`dimensions` ->
+        `embedding_dimension`); messages name parameters as the constructor takes them.
+    :raises ValueError: Naming the model and the parameters it accepts. Unknown models pass (logged at
+        debug level) unless the name is a typo of a known one ("did you mean ..."); a value of the wrong
+        type (`truncate="yes"`) raises for any model.
     """
     check_option_types(options)
     known = EMBEDDING_MODELS.get(model)
@@ -271,11 +303,12 @@ def check_embedding_model(model: str, options: Mapping[str, Any], *, images: boo
         if model in RERANK_MODELS:
             msg = f"{model} is a reranker, not an embedding model: use it with JinaRanker."
             raise ValueError(msg)
-        _unknown(model, "embeddings")
+        unknown_model(model, "embeddings", EMBEDDING_MODELS)
         return
+    parameters = {field: (names or {}).get(field, field) for field in options}
 
     def refuse(problem: str) -> ValueError:
-        return ValueError(f"{model} {problem}. It accepts {describe_model(known)}.")
+        return ValueError(f"{model} {problem}. It accepts {describe_model(known, parameters)}.")
 
     if known.output != "dense":
         kind = "one vector per token (multi-vector)" if known.output == "multivector" else "sparse vectors"
@@ -290,13 +323,13 @@ def check_embedding_model(model: str, options: Mapping[str, Any], *, images: boo
         if value is None or (name == "late_chunking" and value is False):
             continue
         if name not in known.fields:
-            raise refuse(f"has no `{name}` parameter (got {name}={value!r})")
+            raise refuse(f"has no `{parameters[name]}` parameter (got {parameters[name]}={value!r})")
     task = options.get("task")
     if task is not None and task not in known.tasks:
         raise refuse(f"has no task {task!r}")
     dimensions = options.get("dimensions")
     if dimensions is not None and known.dimensions is not None and dimensions not in known.dimensions:
-        raise refuse(f"cannot give {dimensions!r} dimensions")
+        raise refuse(f"cannot give {dimensions!r} dimensions (`{parameters['dimensions']}`)")
 
 
 def check_rerank_model(model: str, options: Mapping[str, Any], *, images: Mapping[str, Any] | None = None) -> None:
@@ -314,7 +347,7 @@ def check_rerank_model(model: str, options: Mapping[str, Any], *, images: Mappin
         if model in EMBEDDING_MODELS:
             msg = f"{model} is an embedding model, not a reranker. Rerankers: {', '.join(RERANK_MODELS)}."
             raise ValueError(msg)
-        _unknown(model, "rerank")
+        unknown_model(model, "rerank", RERANK_MODELS)
         return
     if images and not known.images:
         takers = ", ".join(name for name, reranker in RERANK_MODELS.items() if reranker.images)
@@ -323,8 +356,10 @@ def check_rerank_model(model: str, options: Mapping[str, Any], *, images: Mappin
         raise ValueError(msg)
     for name, value in options.items():
         if value is not None and name not in known.fields:
-            accepted = ", ".join(sorted(known.fields))
-            msg = f"{model} has no `{name}` parameter (got {name}={value!r}). It accepts: {accepted}."
+            # the ranker's own parameters only: `top_n` and the like are the component's business
+            offered = sorted(known.fields & options.keys())
+            accepted = f"the parameters {', '.join(offered)}" if offered else f"none of {', '.join(sorted(options))}"
+            msg = f"{model} has no `{name}` parameter (got {name}={value!r}). It accepts {accepted}."
             raise ValueError(msg)
     max_doc_length = options.get("max_doc_length")
     if max_doc_length is not None and (

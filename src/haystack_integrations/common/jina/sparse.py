@@ -34,7 +34,12 @@ from haystack_integrations.common.jina.embeddings import (
 )
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
-from haystack_integrations.common.jina.models import EMBEDDING_MODELS, check_option_types, describe_model
+from haystack_integrations.common.jina.models import (
+    EMBEDDING_MODELS,
+    check_option_types,
+    describe_model,
+    unknown_model,
+)
 
 #: The name of the token -> index mapping above; recorded in meta under `TOKEN_INDEX_META_KEY`.
 TOKEN_INDEX_MAPPING = "utf8-blake2b32-31bit-v1"
@@ -62,21 +67,23 @@ def check_sparse_model(model: str, task: str | None) -> None:
     """
     Refuse, before any request, a known model that does not answer sparse embeddings, or a task it lacks.
 
-    :raises ValueError: Naming the model and what it accepts. Unknown names pass, as for the dense embedders.
+    :raises ValueError: Naming the model and what it accepts. Unknown names pass, as for the dense embedders,
+        unless the name is a typo of a known sparse model ("did you mean ...").
     """
     check_option_types({"task": task})
     known = EMBEDDING_MODELS.get(model)
+    sparse_models = {name: m for name, m in EMBEDDING_MODELS.items() if m.output == "sparse"}
     if known is None:
+        unknown_model(model, "sparse embedding", sparse_models)
         return
     if known.output != "sparse":
-        sparse = ", ".join(name for name, m in EMBEDDING_MODELS.items() if m.output == "sparse")
         msg = (
-            f"{model} does not answer sparse embeddings (sparse models: {sparse}). "
+            f"{model} does not answer sparse embeddings (sparse models: {', '.join(sparse_models)}). "
             "Use JinaTextEmbedder / JinaDocumentEmbedder for it."
         )
         raise ValueError(msg)
     if task is not None and task not in known.tasks:
-        msg = f"{model} has no task {task!r}. It accepts {describe_model(known)}."
+        msg = f"{model} has no task {task!r}. It accepts {describe_model(known, {'task': 'task'})}."
         raise ValueError(msg)
 
 

@@ -1,7 +1,8 @@
 """Run the JinaEmulator, a local test double of the Jina API, for your own pipelines and integration tests.
 
 It prints the `export` lines that point unmodified components (and YAML pipelines) at it:
-the key, JINA_API_BASE_URL, JINA_READER_BASE_URL and JINA_SEARCH_BASE_URL.
+the key, JINA_API_BASE_URL, JINA_READER_BASE_URL and JINA_SEARCH_BASE_URL. Then it logs one line per
+request on stderr (time, method, path, status, milliseconds to answer) unless --quiet.
 """
 
 from __future__ import annotations
@@ -13,8 +14,19 @@ import shlex
 import signal
 import sys
 import threading
+import time
+from typing import TextIO
 
-from haystack_integrations.testing.jina.server import DEFAULT_API_KEY, ENDPOINTS, JinaEmulator
+from haystack_integrations.testing.jina.server import (
+    DEFAULT_API_KEY,
+    ENDPOINTS,
+    JinaEmulator,
+    RecordedRequest,
+    Reply,
+)
+
+#: Longer paths (a reader target, a search query) are cut in the log line.
+LOGGED_PATH_LENGTH = 100
 
 
 def _epilog() -> str:
@@ -53,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         default=60.0,
         help="seconds per rate-limit window (published: 60; shorter for tests)",
     )
+    parser.add_argument("--quiet", action="store_true", help="do not log each request on stderr")
     args = parser.parse_args(argv)
 
     corpus = None
@@ -75,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         reason = error.strerror or str(error)
         print(f"jina emulator: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 1
+    if not args.quiet:
+        log_requests(emulator, sys.stderr)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with emulator:
@@ -86,6 +101,23 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     return 0
+
+
+def log_requests(emulator: JinaEmulator, stream: TextIO) -> None:
+    """Write one line per answered request to `stream`: time, method, path, status (or "dropped"), milliseconds."""
+    answer = emulator.handle
+
+    def handle(request: RecordedRequest) -> Reply | None:
+        started = time.monotonic()
+        reply = answer(request)
+        elapsed = (time.monotonic() - started) * 1000
+        path = request.path if len(request.path) <= LOGGED_PATH_LENGTH else request.path[:LOGGED_PATH_LENGTH] + "..."
+        status = "dropped" if reply is None else str(reply.status)
+        clock = time.strftime("%H:%M:%S")
+        print(f"{clock} {request.method} {path} {status} {elapsed:.1f} ms", file=stream, flush=True)
+        return reply
+
+    emulator.handle = handle  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -1,3 +1,37 @@
+"""JinaDocumentClassifier: classifies Documents with Jina's `/v1/classify`: zero-shot against labels, or with
+a trained classifier.
+
+```python
+from haystack import Document
+from haystack_integrations.components.classifiers.jina import JinaDocumentClassifier
+
+# JINA_API_KEY must be set
+classifier = JinaDocumentClassifier(labels=["sports", "cooking"])
+result = classifier.run([Document(content="Boil the pasta for nine minutes.")])
+print(result["documents"][0].meta["classification"])
+# {'label': 'cooking', 'score': 0.9..., 'details': {'cooking': 0.9..., 'sports': 0.0...}}
+```
+
+Each document comes back as a copy with the answer in `meta[output_meta_field]` (`"classification"` by
+default), shaped as Haystack's zero-shot document classifier writes it: `label` (the winner), `score`
+and `details` (every label's score). With labels in named groups (`{"topic": [...], "tone": [...]}`,
+each group classified on its own) it holds one such dict per group name.
+
+What is classified: the document's content, or `meta[classification_field]` when that is set (as in
+Haystack's classifier), preceded by the values of `meta_fields_to_embed`. A document without such text
+but with an image in `meta[file_path_meta_field]` is classified by its image, with the models whose
+classify schema takes images (jina-clip-v1, jina-clip-v2), using the conventions of
+`JinaDocumentImageEmbedder`: image files and PDF pages (`meta["page_number"]`, 1-based) relative to
+`root_path`, shrunk to fit `image_size`, http(s) URLs sent as they are (a PDF by URL cannot be
+classified). A trained classifier (`classifier_id`) takes text only, per Jina's spec.
+
+Requests carry up to `batch_size` documents (the API takes at most 512) and run concurrently, at most
+`max_concurrency` at once, paced within the key's rate limits. Every input document comes back, in
+order. A document that cannot be classified (no text and no image, an unreadable image, a failed
+request) raises a `JinaError` naming it, or with `raise_on_failure=False` comes back without the
+classification and is listed in `meta["failed_documents"]` with the error.
+"""
+
 import asyncio
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,7 +53,6 @@ from haystack_integrations.common.jina.client import JinaClient, JsonBody, encod
 from haystack_integrations.common.jina.component_utils import (
     JinaComponentBase,
     check_documents,
-    stated,
     text_with_meta,
     to_dict,
 )
@@ -52,37 +85,9 @@ class _Outcome:
 @component
 class JinaDocumentClassifier(JinaComponentBase):
     """
-    Classifies Documents with Jina's `/v1/classify`: zero-shot against labels, or with a trained classifier.
-
-    ```python
-    from haystack import Document
-    from haystack_integrations.components.classifiers.jina import JinaDocumentClassifier
-
-    # JINA_API_KEY must be set
-    classifier = JinaDocumentClassifier(labels=["sports", "cooking"])
-    result = classifier.run([Document(content="Boil the pasta for nine minutes.")])
-    print(result["documents"][0].meta["classification"])
-    # {'label': 'cooking', 'score': 0.9..., 'details': {'cooking': 0.9..., 'sports': 0.0...}}
-    ```
-
-    Each document comes back as a copy with the answer in `meta[output_meta_field]` (`"classification"` by
-    default), shaped as Haystack's zero-shot document classifier writes it: `label` (the winner), `score`
-    and `details` (every label's score). With labels in named groups (`{"topic": [...], "tone": [...]}`,
-    each group classified on its own) it holds one such dict per group name.
-
-    What is classified: the document's content, or `meta[classification_field]` when that is set (as in
-    Haystack's classifier), preceded by the values of `meta_fields_to_embed`. A document without such text
-    but with an image in `meta[file_path_meta_field]` is classified by its image, with the models whose
-    classify schema takes images (jina-clip-v1, jina-clip-v2), using the conventions of
-    `JinaDocumentImageEmbedder`: image files and PDF pages (`meta["page_number"]`, 1-based) relative to
-    `root_path`, shrunk to fit `image_size`, http(s) URLs sent as they are (a PDF by URL cannot be
-    classified). A trained classifier (`classifier_id`) takes text only, per Jina's spec.
-
-    Requests carry up to `batch_size` documents (the API takes at most 512) and run concurrently, at most
-    `max_concurrency` at once, paced within the key's rate limits. Every input document comes back, in
-    order. A document that cannot be classified (no text and no image, an unreadable image, a failed
-    request) raises a `JinaError` naming it, or with `raise_on_failure=False` comes back without the
-    classification and is listed in `meta["failed_documents"]` with the error.
+    Classifies Documents with Jina's `/v1/classify`, zero-shot against labels or with a classifier trained
+    by `train_classifier`; texts, or images with jina-clip. It returns copies of all of them, in input
+    order, with the label, its score and every label's score in `meta["classification"]`.
     """
 
     def __init__(
@@ -116,7 +121,8 @@ class JinaDocumentClassifier(JinaComponentBase):
             The classifier brings its model and labels; `model` is then not sent.
         :param model: The model for zero-shot classification: a Jina embedding model (default
             `jina-embeddings-v3`; `jina-clip-v1` / `jina-clip-v2` also classify images). A known model that
-            cannot classify raises `ValueError`; unknown names pass unchecked.
+            cannot classify, or a typo of a known name ("did you mean ..."), raises `ValueError`; unknown
+            names pass unchecked.
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
         :param base_url: The full URL of the classify endpoint. When it is the hosted default,
             `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
@@ -196,7 +202,7 @@ class JinaDocumentClassifier(JinaComponentBase):
             root_path=self.root_path,
             image_size=self.image_size,
             batch_size=self.batch_size,
-            **stated(max_concurrency=self.max_concurrency),
+            max_concurrency=self.max_concurrency,
             timeout=self.timeout,
             max_retries=self.max_retries,
             raise_on_failure=self.raise_on_failure,
@@ -275,8 +281,8 @@ class JinaDocumentClassifier(JinaComponentBase):
 
         :param documents: The Documents to classify.
         :returns: `documents`: copies of all inputs, in order, with `meta[output_meta_field]` set where
-            classification succeeded; `meta`: `model` (or `classifier_id`), summed `usage`, and
-            `failed_documents` (`{"id", "error"}` per document left unclassified).
+            classification succeeded; `meta`: `model` (or `classifier_id`), summed `usage`, and with
+            `raise_on_failure=False` `failed_documents` (`{"id", "error"}` per document left unclassified).
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document cannot be classified (with `raise_on_failure`).
         """
@@ -294,8 +300,10 @@ class JinaDocumentClassifier(JinaComponentBase):
 
     async def _work(self, documents: list[Document]) -> dict[str, Any]:
         check_documents(documents, "JinaDocumentClassifier", "To route a string, use JinaTextRouter.")
-        meta: dict[str, Any] = {"usage": {}, "failed_documents": []}
+        meta: dict[str, Any] = {"usage": {}}
         meta.update({"classifier_id": self.classifier_id} if self.classifier_id else {"model": self.model})
+        if not self.raise_on_failure:  # failures raise otherwise: a list of them would always be empty
+            meta["failed_documents"] = []
         if not documents:
             return {"documents": [], "meta": meta}
 
@@ -332,5 +340,6 @@ class JinaDocumentClassifier(JinaComponentBase):
             if position in classified:
                 new_meta[self.output_meta_field] = classified[position]
             output.append(replace(document, meta=new_meta))
-        meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
+        if not self.raise_on_failure:
+            meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
         return {"documents": output, "meta": meta}

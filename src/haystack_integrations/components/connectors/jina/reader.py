@@ -1,4 +1,27 @@
-import copy
+"""JinaReaderConnector: reads a URL, searches the web, or checks a statement with the Jina Reader API.
+
+```python
+from haystack_integrations.components.connectors.jina import JinaReaderConnector
+
+# JINA_API_KEY must be set
+reader = JinaReaderConnector(mode="read", target_selector="article", with_links_summary=True)
+document = reader.run(query="https://example.com")["documents"][0]
+print(document.meta["title"], document.content[:80])
+```
+
+- `read`: one Document with the page in the return format; meta holds `title`, `description`, `url`,
+  `usage`, and `links` / `images` when their summaries are asked for. For `screenshot` and `pageshot`
+  the content is the image's URL (also in meta `screenshotUrl` / `pageshotUrl`).
+- `search`: one Document per result, best first, with the same meta. For web search in agents and
+  pipelines prefer `JinaWebSearch` (Haystack's web-search contract, with result count, site, country
+  and language), and `JinaReaderFetcher` to read many URLs.
+- `ground` (deprecated): one Document whose content is the reason; meta holds `factuality`, `result`,
+  `references` and `usage`.
+- With `json_response=False`: one Document with the raw text answer; meta holds `content_type`
+  and `query`. For `screenshot` and `pageshot` the service answers with a redirect to the image:
+  the content is the image's URL, never its bytes.
+"""
+
 import warnings
 from typing import Any
 from urllib.parse import urljoin
@@ -7,9 +30,9 @@ from haystack import Document, component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import Answer, JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
 from haystack_integrations.common.jina.endpoints import check_base_url
-from haystack_integrations.common.jina.errors import JinaError
+from haystack_integrations.common.jina.errors import JinaError, with_hint
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
     ACCEPT_TEXT,
@@ -46,29 +69,13 @@ RETIRED_STATUS = frozenset({404, 410})
 @component
 class JinaReaderConnector(JinaComponentBase):
     """
-    Reads a URL, searches the web, or checks a statement with the Jina Reader API, and returns Documents.
-
-    ```python
-    from haystack_integrations.components.connectors.jina import JinaReaderConnector
-
-    # JINA_API_KEY must be set
-    reader = JinaReaderConnector(mode="read", target_selector="article", with_links_summary=True)
-    document = reader.run(query="https://example.com")["documents"][0]
-    print(document.meta["title"], document.content[:80])
-    ```
-
-    - `read`: one Document with the page in the return format; meta holds `title`, `description`, `url`,
-      `usage`, and `links` / `images` when their summaries are asked for. For `screenshot` and `pageshot`
-      the content is the image's URL (also in meta `screenshotUrl` / `pageshotUrl`).
-    - `search`: one Document per result, best first, with the same meta. For web search in agents and
-      pipelines prefer `JinaWebSearch` (Haystack's web-search contract, with result count, site, country
-      and language), and `JinaReaderFetcher` to read many URLs.
-    - `ground` (deprecated): one Document whose content is the reason; meta holds `factuality`, `result`,
-      `references` and `usage`.
-    - With `json_response=False`: one Document with the raw text answer; meta holds `content_type`
-      and `query`. For `screenshot` and `pageshot` the service answers with a redirect to the image:
-      the content is the image's URL, never its bytes.
+    Reads a web page (`mode="read"`, the query is its URL), searches the web (`"search"`) or checks a
+    statement (`"ground"`, deprecated) with Jina's Reader API. It returns Documents: the page text as
+    content, and meta `title`, `description`, `url`, `usage`.
     """
+
+    #: what the published package writes
+    always_serialized = frozenset({"api_key", "mode", "json_response"})
 
     def __init__(
         self,
@@ -201,7 +208,7 @@ class JinaReaderConnector(JinaComponentBase):
             timeout=self.timeout,
             max_retries=self.max_retries,
             **{name: getattr(self, name) for name in READER_OPTIONS},
-            **stated(max_concurrency=self.max_concurrency),
+            max_concurrency=self.max_concurrency,
         )
 
     @component.output_types(documents=list[Document])
@@ -300,12 +307,11 @@ def _text_warnings(text: str | None) -> str:
 
 def _retired(error: JinaError) -> JinaError:
     """The same error (class and attributes kept), saying that the grounding endpoint may be retired."""
-    retired = copy.copy(error)
-    retired.args = (
-        f"{error} -- the grounding endpoint (g.jina.ai) may be retired: it has been missing from Jina's "
-        "documentation since April 2025.",
+    return with_hint(
+        error,
+        "the grounding endpoint (g.jina.ai) may be retired: it has been missing from Jina's documentation "
+        "since April 2025.",
     )
-    return retired
 
 
 def _ground_document(item: Any, response: Answer, url: str) -> Document:

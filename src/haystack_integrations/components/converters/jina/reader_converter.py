@@ -1,3 +1,21 @@
+"""JinaReaderConverter: converts local files (PDF, HTML, Word, Excel, PowerPoint, text, images) to Documents
+with the Jina Reader.
+
+Each file is sent in the body of `POST https://r.jina.ai/` and comes back as markdown (by default), one
+Document per file with meta `file_path`, `title` and `num_pages` (for paged files), merged with the
+ByteStream's meta and yours. Files are converted several at once, and each is read from disk only
+just before its request, so memory holds the files in flight, not the folder.
+
+```python
+from haystack_integrations.components.converters.jina import JinaReaderConverter
+
+# JINA_API_KEY must be set
+converter = JinaReaderConverter(raise_on_failure=False)
+result = converter.run(sources=["report.pdf", "page.html"], meta={"project": "docs"})
+print([doc.meta["title"] for doc in result["documents"]], result["meta"]["failed_sources"])
+```
+"""
+
 import asyncio
 import os
 from pathlib import Path
@@ -10,7 +28,7 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.batching import gather_ordered
 from haystack_integrations.common.jina.client import Answer, JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
 from haystack_integrations.common.jina.endpoints import HOSTED_READER_URL, check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.reader import (
@@ -32,21 +50,9 @@ READER_URL = HOSTED_READER_URL
 @component
 class JinaReaderConverter(JinaComponentBase):
     """
-    Converts local files (PDF, HTML, Word, Excel, PowerPoint, text, images) to Documents with the Jina Reader.
-
-    Each file is sent in the body of `POST https://r.jina.ai/` and comes back as markdown (by default), one
-    Document per file with meta `file_path`, `title` and `num_pages` (for paged files), merged with the
-    ByteStream's meta and yours. Files are converted several at once, and each is read from disk only
-    just before its request, so memory holds the files in flight, not the folder.
-
-    ```python
-    from haystack_integrations.components.converters.jina import JinaReaderConverter
-
-    # JINA_API_KEY must be set
-    converter = JinaReaderConverter(raise_on_failure=False)
-    result = converter.run(sources=["report.pdf", "page.html"], meta={"project": "docs"})
-    print([doc.meta["title"] for doc in result["documents"]], result["meta"]["failed_sources"])
-    ```
+    Converts local files (PDF, HTML, Word, Excel, PowerPoint, text, images) to Documents with the Jina
+    Reader, several at once: one Document per file, in markdown by default, with meta `file_path`, `title`
+    and `num_pages` for paged files. `meta` reports the `usage` and any `failed_sources`.
     """
 
     def __init__(
@@ -175,7 +181,7 @@ class JinaReaderConverter(JinaComponentBase):
             self,
             self.api_key,
             base_url=self.base_url,
-            **stated(max_concurrency=self.max_concurrency),
+            max_concurrency=self.max_concurrency,
             raise_on_failure=self.raise_on_failure,
             timeout=self.timeout,
             max_retries=self.max_retries,

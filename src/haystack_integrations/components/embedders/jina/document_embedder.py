@@ -1,3 +1,21 @@
+"""JinaDocumentEmbedder: embeds Documents with a Jina embedding model, several requests at a time.
+
+```python
+from haystack import Document
+from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder
+
+# JINA_API_KEY must be set
+embedder = JinaDocumentEmbedder(task="retrieval.passage")
+result = embedder.run([Document(content="I love pizza!")])
+print(result["documents"][0].embedding[:3], result["meta"]["usage"])
+```
+
+Every input document comes back, in order, as a copy (inputs are never mutated). A document whose
+text to embed is empty (no content, no `meta_fields_to_embed` values) is an input error: it raises
+`JinaInputError` naming the document, or with `raise_on_failure=False` comes back without embedding
+and is listed in `meta["failed_documents"]`.
+"""
+
 from typing import Any
 
 from haystack import Document, component
@@ -7,7 +25,6 @@ from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.component_utils import (
     JinaComponentBase,
     check_documents,
-    stated,
     to_dict,
 )
 from haystack_integrations.common.jina.embeddings import (
@@ -33,23 +50,17 @@ JINA_API_URL = EMBEDDINGS_URL
 @component
 class JinaDocumentEmbedder(JinaComponentBase):
     """
-    Embeds Documents with a Jina embedding model, several requests at a time.
-
-    ```python
-    from haystack import Document
-    from haystack_integrations.components.embedders.jina import JinaDocumentEmbedder
-
-    # JINA_API_KEY must be set
-    embedder = JinaDocumentEmbedder(task="retrieval.passage")
-    result = embedder.run([Document(content="I love pizza!")])
-    print(result["documents"][0].embedding[:3], result["meta"]["usage"])
-    ```
-
-    Every input document comes back, in order, as a copy (inputs are never mutated). A document whose
-    text to embed is empty (no content, no `meta_fields_to_embed` values) is an input error: it raises
-    `JinaInputError` naming the document, or with `raise_on_failure=False` comes back without embedding
-    and is listed in `meta["failed_documents"]`.
+    Embeds a list of Documents with a Jina embedding model, several requests at once. It returns
+    copies of all of them, in input order, with `embedding` set, and `meta` with the `model` and the
+    summed `usage`. Use `task="retrieval.passage"` for documents to retrieve; `late_chunking=True`
+    embeds each chunk in the context of its source document.
     """
+
+    #: what the published package writes (task, dimensions, late_chunking only when set, as it does)
+    always_serialized = frozenset(
+        {"api_key", "model", "base_url", "prefix", "suffix", "batch_size", "progress_bar"}
+        | {"meta_fields_to_embed", "embedding_separator"}
+    )
 
     def __init__(
         self,
@@ -154,7 +165,6 @@ class JinaDocumentEmbedder(JinaComponentBase):
 
         :returns: The dictionary; the API key appears only as the name of its environment variable.
         """
-        optional = {"task": self.task, "dimensions": self.dimensions, "late_chunking": self.late_chunking}
         return to_dict(
             self,
             self.api_key,
@@ -166,13 +176,15 @@ class JinaDocumentEmbedder(JinaComponentBase):
             progress_bar=self.progress_bar,
             meta_fields_to_embed=self.meta_fields_to_embed,
             embedding_separator=self.embedding_separator,
-            **{key: value for key, value in optional.items() if value is not None},
+            task=self.task,
+            dimensions=self.dimensions,
+            late_chunking=self.late_chunking,
             embedding_type=self.embedding_type,
             normalized=self.normalized,
             truncate=self.truncate,
             timeout=self.timeout,
             max_retries=self.max_retries,
-            **stated(max_concurrency=self.max_concurrency),
+            max_concurrency=self.max_concurrency,
             raise_on_failure=self.raise_on_failure,
         )
 

@@ -1,3 +1,42 @@
+"""JinaDocumentImageEmbedder: embeds the images that Documents point to with a Jina multimodal model.
+
+The vectors share one space with the texts the same model embeds (`JinaTextEmbedder` with
+`model="jina-clip-v2"`), so a text query finds images.
+
+```python
+from haystack import Document
+from haystack_integrations.components.embedders.jina import JinaDocumentImageEmbedder
+
+# JINA_API_KEY must be set
+embedder = JinaDocumentImageEmbedder(model="jina-clip-v2", image_size=(512, 512))
+documents = [
+    Document(content="A cat", meta={"file_path": "cat.jpg"}),
+    Document(content="Page 2 of the report", meta={"file_path": "report.pdf", "page_number": 2}),
+]
+result = embedder.run(documents)
+print(result["documents"][0].embedding[:3], result["meta"]["usage"])
+```
+
+Each document names its file in `meta[file_path_meta_field]` (relative to `root_path` when given):
+JPEG, PNG, WebP, GIF (first frame), BMP or TIFF, or a PDF together with `meta["page_number"]`
+(1-based, as Haystack's converters write it), or an `http(s)` URL, which is sent as it is for Jina
+to fetch (nothing is downloaded here); a PDF's URL is sent alone as `{"pdf": url}`, and with
+`page_number` it is an input error (the API cannot select a page: download it). Images are
+EXIF-rotated, converted to RGB (alpha is kept as PNG only where it carries something), shrunk to fit
+`image_size`, and sent as plain base64 (as Jina's `ImageDoc` takes them). No image goes out over the
+API's 8 MB per image: even with `image_size=None`, a larger one is re-encoded and shrunk until it fits.
+They are prepared batch by batch just before their request and dropped after it, so memory stays
+bounded by `batch_size x max_concurrency` images whatever the number of documents.
+
+Every input document comes back, in order, as a copy with `embedding` set and
+`meta["embedding_source"] = {"type": "image", "file_path_meta_field": ...}`. A document whose image
+cannot be used (missing meta field or file, corrupt or unsupported file, PDF page missing or out of
+range, path outside `root_path`, image over Pillow's decompression-bomb limit, image that cannot be
+brought under 8 MB) raises `JinaInputError`
+naming the document and the path, or with `raise_on_failure=False` comes back without embedding and
+is listed in `meta["failed_documents"]`.
+"""
+
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -6,7 +45,7 @@ from haystack import Document, component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents, stated, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents, to_dict
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
@@ -34,44 +73,17 @@ JINA_API_URL = EMBEDDINGS_URL
 @component
 class JinaDocumentImageEmbedder(JinaComponentBase):
     """
-    Embeds the images that Documents point to — image files or PDF pages — with a Jina multimodal model.
-
-    The vectors share one space with the texts the same model embeds (`JinaTextEmbedder` with
-    `model="jina-clip-v2"`), so a text query finds images.
-
-    ```python
-    from haystack import Document
-    from haystack_integrations.components.embedders.jina import JinaDocumentImageEmbedder
-
-    # JINA_API_KEY must be set
-    embedder = JinaDocumentImageEmbedder(model="jina-clip-v2", image_size=(512, 512))
-    documents = [
-        Document(content="A cat", meta={"file_path": "cat.jpg"}),
-        Document(content="Page 2 of the report", meta={"file_path": "report.pdf", "page_number": 2}),
-    ]
-    result = embedder.run(documents)
-    print(result["documents"][0].embedding[:3], result["meta"]["usage"])
-    ```
-
-    Each document names its file in `meta[file_path_meta_field]` (relative to `root_path` when given):
-    JPEG, PNG, WebP, GIF (first frame), BMP or TIFF, or a PDF together with `meta["page_number"]`
-    (1-based, as Haystack's converters write it), or an `http(s)` URL, which is sent as it is for Jina
-    to fetch (nothing is downloaded here); a PDF's URL is sent alone as `{"pdf": url}`, and with
-    `page_number` it is an input error (the API cannot select a page: download it). Images are
-    EXIF-rotated, converted to RGB (alpha is kept as PNG only where it carries something), shrunk to fit
-    `image_size`, and sent as plain base64 (as Jina's `ImageDoc` takes them). No image goes out over the
-    API's 8 MB per image: even with `image_size=None`, a larger one is re-encoded and shrunk until it fits.
-    They are prepared batch by batch just before their request and dropped after it, so memory stays
-    bounded by `batch_size x max_concurrency` images whatever the number of documents.
-
-    Every input document comes back, in order, as a copy with `embedding` set and
-    `meta["embedding_source"] = {"type": "image", "file_path_meta_field": ...}`. A document whose image
-    cannot be used (missing meta field or file, corrupt or unsupported file, PDF page missing or out of
-    range, path outside `root_path`, image over Pillow's decompression-bomb limit, image that cannot be
-    brought under 8 MB) raises `JinaInputError`
-    naming the document and the path, or with `raise_on_failure=False` comes back without embedding and
-    is listed in `meta["failed_documents"]`.
+    Embeds the images that Documents point to (an image file, a PDF page or an image URL in
+    `meta["file_path"]`) with a Jina multimodal model such as jina-clip-v2. It returns copies of the
+    Documents, in input order, with `embedding` set. The vectors share one space with the texts the same
+    model embeds, so a `JinaTextEmbedder` query with that model finds images.
     """
+
+    #: what the published package writes
+    always_serialized = frozenset(
+        {"api_key", "model", "base_url", "file_path_meta_field", "root_path", "embedding_dimension", "image_size"}
+        | {"batch_size"}
+    )
 
     def __init__(
         self,
@@ -90,6 +102,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         timeout: float | None = None,
         max_retries: int | None = None,
         raise_on_failure: bool = True,
+        dimensions: int | None = None,
     ) -> None:
         """
         Create a JinaDocumentImageEmbedder.
@@ -105,7 +118,8 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             resolves outside it (`../`, an absolute path elsewhere, a symlink out) is refused. `None` takes
             paths as they are (relative to the working directory).
         :param embedding_dimension: Truncate vectors to this many dimensions (Matryoshka models:
-            jina-clip-v2, jina-embeddings-v4). `None` keeps the model's size.
+            jina-clip-v2, jina-embeddings-v4). `None` keeps the model's size. Also taken as `dimensions`,
+            the other embedders' name for it; it is serialized as `embedding_dimension`.
         :param image_size: A `(width, height)` box; larger images and PDF pages are shrunk to fit it,
             keeping their aspect ratio. Smaller uploads and much faster preparation (JPEGs are decoded at
             reduced scale, PDF pages rendered at the needed scale). `None` sends images at their size
@@ -124,6 +138,8 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :param raise_on_failure: If `True`, a failed request or an unusable document raises. If `False`,
             the affected documents come back without embedding and `meta["failed_documents"]` lists their
             ids with the error; the rest are embedded.
+        :param dimensions: Another name of `embedding_dimension`, as the other embedders call it. Give one
+            of the two, or both with the same value.
         """
         check_batch_size(batch_size)
         check_base_url(base_url)
@@ -132,7 +148,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         self.base_url = base_url
         self.file_path_meta_field = file_path_meta_field
         self.root_path = root_path or ""
-        self.embedding_dimension = check_dimensions(embedding_dimension, "embedding_dimension")
+        self.embedding_dimension = _one_dimension(embedding_dimension, dimensions)
         self.image_size = check_image_size(image_size)
         self.batch_size = batch_size
         self.task = task
@@ -140,9 +156,19 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
-        check_embedding_model(model, {"task": task, "dimensions": self.embedding_dimension}, images=True)
+        check_embedding_model(
+            model,
+            {"task": task, "dimensions": self.embedding_dimension},
+            images=True,
+            names={"dimensions": "embedding_dimension"},
+        )
         self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
         self.max_concurrency = self._client.max_concurrency
+
+    @property
+    def dimensions(self) -> int | None:
+        """`embedding_dimension` under the name the other embedders use."""
+        return self.embedding_dimension
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
@@ -165,7 +191,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             batch_size=self.batch_size,
             task=self.task,
             progress_bar=self.progress_bar,
-            **stated(max_concurrency=self.max_concurrency),
+            max_concurrency=self.max_concurrency,
             timeout=self.timeout,
             max_retries=self.max_retries,
             raise_on_failure=self.raise_on_failure,
@@ -252,3 +278,16 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
                 leftover = list(started.values())
             for future in leftover:  # left over when a batch failed early: do not prepare them
                 future.cancel()
+
+
+def _one_dimension(embedding_dimension: int | None, dimensions: int | None) -> int | None:
+    """The vector size asked for under either name; both given must agree."""
+    checked = check_dimensions(embedding_dimension, "embedding_dimension")
+    alias = check_dimensions(dimensions, "dimensions")
+    if checked is not None and alias is not None and checked != alias:
+        msg = (
+            f"embedding_dimension={checked} and dimensions={alias} disagree: they are two names of one "
+            "parameter; give one of them."
+        )
+        raise ValueError(msg)
+    return checked if checked is not None else alias

@@ -1,10 +1,32 @@
+"""JinaSparseDocumentEmbedder: sets `sparse_embedding` on Documents with Jina's `elser-v2`, several requests at a time.
+
+```python
+from haystack import Document
+from haystack_integrations.components.embedders.jina import JinaSparseDocumentEmbedder
+
+# JINA_API_KEY must be set
+embedder = JinaSparseDocumentEmbedder()
+result = embedder.run([Document(content="Honey bees make honey from nectar.")])
+print(result["documents"][0].sparse_embedding, result["meta"]["usage"])
+```
+
+Put it beside `JinaDocumentEmbedder` for hybrid retrieval: each fills its own field (`embedding`,
+`sparse_embedding`) and leaves the other alone. Every input document comes back, in order, as a
+copy; an embedded one gets `meta["sparse_token_index"]`, the name of the token -> index mapping
+(`TOKEN_INDEX_MAPPING`, see the README), so a store can tell which mapping its vectors use.
+
+elser-v2 reads 512 tokens per input (the model card; the spec says nothing about longer input). This
+package assumes the API then uses the first 512 tokens, as ELSER does elsewhere, rather than failing:
+split long documents into passages (for example ~300 words with Haystack's `DocumentSplitter`).
+"""
+
 from typing import Any
 
 from haystack import Document, component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents, stated, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents, to_dict
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
@@ -27,26 +49,9 @@ from haystack_integrations.common.jina.sparse import (
 @component
 class JinaSparseDocumentEmbedder(JinaComponentBase):
     """
-    Sets `sparse_embedding` on Documents with Jina's `elser-v2`, several requests at a time.
-
-    ```python
-    from haystack import Document
-    from haystack_integrations.components.embedders.jina import JinaSparseDocumentEmbedder
-
-    # JINA_API_KEY must be set
-    embedder = JinaSparseDocumentEmbedder()
-    result = embedder.run([Document(content="Honey bees make honey from nectar.")])
-    print(result["documents"][0].sparse_embedding, result["meta"]["usage"])
-    ```
-
-    Put it beside `JinaDocumentEmbedder` for hybrid retrieval: each fills its own field (`embedding`,
-    `sparse_embedding`) and leaves the other alone. Every input document comes back, in order, as a
-    copy; an embedded one gets `meta["sparse_token_index"]`, the name of the token -> index mapping
-    (`TOKEN_INDEX_MAPPING`, see the README), so a store can tell which mapping its vectors use.
-
-    elser-v2 reads 512 tokens per input (the model card; the spec says nothing about longer input). This
-    package assumes the API then uses the first 512 tokens, as ELSER does elsewhere, rather than failing:
-    split long documents into passages (for example ~300 words with Haystack's `DocumentSplitter`).
+    Sets `sparse_embedding` on Documents with Jina's `elser-v2`, several requests at once, and keeps any
+    dense `embedding` they have (for hybrid retrieval). It returns copies of all of them, in input order,
+    and `meta` with the `model`, the summed `usage` and the name of the token -> index mapping.
     """
 
     def __init__(
@@ -71,8 +76,8 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
         Create a JinaSparseDocumentEmbedder.
 
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
-        :param model: The sparse model: `elser-v2`. A known dense model raises `ValueError`; other names
-            pass through unchecked.
+        :param model: The sparse model: `elser-v2`. A known dense model, or a typo of `elser-v2`, raises
+            `ValueError`; other names pass through unchecked.
         :param prefix: Text added before each document's text.
         :param suffix: Text added after each document's text.
         :param batch_size: Documents per request (at most 2048).
@@ -135,7 +140,7 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
-            **stated(max_concurrency=self.max_concurrency),
+            max_concurrency=self.max_concurrency,
             raise_on_failure=self.raise_on_failure,
         )
 
@@ -149,8 +154,8 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
 
         :param documents: The Documents to embed.
         :returns: `documents`: copies of all inputs, in order, with `sparse_embedding` set; `meta`: `model`,
-            summed `usage`, `sparse_token_index`, and `failed_documents` (`{"id", "error"}` per document
-            left without a sparse embedding).
+            summed `usage`, `sparse_token_index`, and with `raise_on_failure=False` `failed_documents`
+            (`{"id", "error"}` per document left without a sparse embedding).
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document has nothing to embed (with `raise_on_failure`).
         """

@@ -1,3 +1,20 @@
+"""JinaSparseTextEmbedder: embeds a string into a sparse vector with Jina's `elser-v2`, for the query of a
+sparse or hybrid retrieval pipeline (with `JinaSparseDocumentEmbedder` on the documents).
+
+```python
+from haystack_integrations.components.embedders.jina import JinaSparseTextEmbedder
+
+# JINA_API_KEY must be set
+embedder = JinaSparseTextEmbedder()
+result = embedder.run("How do bees make honey?")
+print(result["sparse_embedding"].indices[:3], result["meta"])
+```
+
+ELSER answers a weight per token; each token becomes an integer index by the package's stable,
+versioned mapping (`TOKEN_INDEX_MAPPING`, described in `common/jina/sparse.py` and the README), so
+a query embedded by any later release matches documents stored today. `meta` names the mapping.
+"""
+
 from typing import Any
 
 from haystack import component
@@ -5,7 +22,7 @@ from haystack.dataclasses import SparseEmbedding
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
 from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.sparse import (
@@ -19,21 +36,9 @@ from haystack_integrations.common.jina.sparse import (
 @component
 class JinaSparseTextEmbedder(JinaComponentBase):
     """
-    Embeds a string into a sparse vector with Jina's `elser-v2`. Use it for the query of a sparse or hybrid
-    retrieval pipeline, with `JinaSparseDocumentEmbedder` on the documents.
-
-    ```python
-    from haystack_integrations.components.embedders.jina import JinaSparseTextEmbedder
-
-    # JINA_API_KEY must be set
-    embedder = JinaSparseTextEmbedder()
-    result = embedder.run("How do bees make honey?")
-    print(result["sparse_embedding"].indices[:3], result["meta"])
-    ```
-
-    ELSER answers a weight per token; each token becomes an integer index by the package's stable,
-    versioned mapping (`TOKEN_INDEX_MAPPING`, described in `common/jina/sparse.py` and the README), so
-    a query embedded by any later release matches documents stored today. `meta` names the mapping.
+    Embeds a string (the query of a sparse or hybrid retrieval pipeline) into a sparse vector with Jina's
+    `elser-v2`, tokens mapped to indices by the package's stable, versioned mapping. It returns the
+    `sparse_embedding` and `meta` with the `model`, the `usage` and the mapping's name.
     """
 
     def __init__(
@@ -53,8 +58,8 @@ class JinaSparseTextEmbedder(JinaComponentBase):
         Create a JinaSparseTextEmbedder.
 
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
-        :param model: The sparse model: `elser-v2`. A known dense model raises `ValueError`; other names
-            pass through unchecked.
+        :param model: The sparse model: `elser-v2`. A known dense model, or a typo of `elser-v2`, raises
+            `ValueError`; other names pass through unchecked.
         :param prefix: Text added before the input text.
         :param suffix: Text added after the input text.
         :param task: `retrieval.query` (the default, for queries) or `retrieval.passage`; `None` leaves it
@@ -100,7 +105,7 @@ class JinaSparseTextEmbedder(JinaComponentBase):
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
-            **stated(max_concurrency=self.max_concurrency),
+            max_concurrency=self.max_concurrency,
         )
 
     @component.output_types(sparse_embedding=SparseEmbedding, meta=dict[str, Any])

@@ -1,16 +1,30 @@
+"""JinaTextEmbedder: embeds a string with a Jina embedding model. Use it to embed the query of a retrieval pipeline.
+
+```python
+from haystack_integrations.components.embedders.jina import JinaTextEmbedder
+
+# JINA_API_KEY must be set
+text_embedder = JinaTextEmbedder(task="retrieval.query")
+result = text_embedder.run("I love pizza!")
+print(result["embedding"][:3], result["meta"])
+# [0.017, -0.023, ...] {'model': 'jina-embeddings-v3', 'usage': {'prompt_tokens': 4, 'total_tokens': 4}}
+```
+"""
+
 from typing import Any
 
 from haystack import component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     check_dimensions,
     check_embedding_type,
     embeddings_payload,
     parse_embeddings_response,
+    post_embeddings,
     request_options,
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
@@ -22,18 +36,13 @@ JINA_API_URL = EMBEDDINGS_URL
 @component
 class JinaTextEmbedder(JinaComponentBase):
     """
-    Embeds a string with a Jina embedding model. Use it to embed the query of a retrieval pipeline.
-
-    ```python
-    from haystack_integrations.components.embedders.jina import JinaTextEmbedder
-
-    # JINA_API_KEY must be set
-    text_embedder = JinaTextEmbedder(task="retrieval.query")
-    result = text_embedder.run("I love pizza!")
-    print(result["embedding"][:3], result["meta"])
-    # [0.017, -0.023, ...] {'model': 'jina-embeddings-v3', 'usage': {'prompt_tokens': 4, 'total_tokens': 4}}
-    ```
+    Embeds one string, typically a search query, with a Jina embedding model. It returns the vector as
+    `embedding` and `meta` with the `model` and the `usage`. Embed queries with `task="retrieval.query"`
+    and the documents they search with `JinaDocumentEmbedder(task="retrieval.passage")`.
     """
+
+    #: what the published package writes (task, dimensions, late_chunking only when set, as it does)
+    always_serialized = frozenset({"api_key", "model", "base_url", "prefix", "suffix"})
 
     def __init__(
         self,
@@ -117,7 +126,6 @@ class JinaTextEmbedder(JinaComponentBase):
 
         :returns: The dictionary; the API key appears only as the name of its environment variable.
         """
-        optional = {"task": self.task, "dimensions": self.dimensions, "late_chunking": self.late_chunking}
         return to_dict(
             self,
             self.api_key,
@@ -125,13 +133,15 @@ class JinaTextEmbedder(JinaComponentBase):
             base_url=self.base_url,
             prefix=self.prefix,
             suffix=self.suffix,
-            **{key: value for key, value in optional.items() if value is not None},
+            task=self.task,
+            dimensions=self.dimensions,
+            late_chunking=self.late_chunking,
             embedding_type=self.embedding_type,
             normalized=self.normalized,
             truncate=self.truncate,
             timeout=self.timeout,
             max_retries=self.max_retries,
-            **stated(max_concurrency=self.max_concurrency),
+            max_concurrency=self.max_concurrency,
         )
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
@@ -160,12 +170,13 @@ class JinaTextEmbedder(JinaComponentBase):
     async def _embed(self, text: str) -> dict[str, Any]:
         if not isinstance(text, str):
             msg = (
-                f"JinaTextEmbedder expects a string as input, got {type(text).__name__}. "
+                # the published wording, which code may match, then what was given
+                f"JinaTextEmbedder expects a string as an input, got {type(text).__name__}. "
                 "To embed a list of Documents, use JinaDocumentEmbedder."
             )
             raise TypeError(msg)
         payload = embeddings_payload(self.model_name, [self.prefix + text + self.suffix], request_options(self))
-        body = await self._client.post_json_async(self.base_url, payload)
+        body = await post_embeddings(self._client, self.base_url, payload, self.model_name, request_options(self))
         result = parse_embeddings_response(
             body, 1, self.base_url, dimensions=self.dimensions, embedding_type=self.embedding_type
         )

@@ -1,3 +1,18 @@
+"""JinaReaderFetcher: reads web pages with the Jina Reader (r.jina.ai), several at once.
+
+Each Document holds the page in the return format (by default its main content as markdown) and
+meta `title`, `description`, `url`, `usage`. Connect it to `JinaWebSearch.links` to search, then read.
+
+```python
+from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
+
+# JINA_API_KEY must be set
+fetcher = JinaReaderFetcher(max_concurrency=4, raise_on_failure=False)
+result = fetcher.run(urls=["https://example.com", "https://example.org"])
+print([doc.meta.get("title") for doc in result["documents"]], result["meta"]["failed_urls"])
+```
+"""
+
 from typing import Any
 
 from haystack import Document, component
@@ -5,7 +20,7 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.batching import gather_ordered
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.reader import (
@@ -28,19 +43,9 @@ READER_URL = "https://r.jina.ai/"
 @component
 class JinaReaderFetcher(JinaComponentBase):
     """
-    Reads web pages with the Jina Reader (r.jina.ai), several at once, and returns one Document per URL.
-
-    Each Document holds the page in the return format (by default its main content as markdown) and
-    meta `title`, `description`, `url`, `usage`. Connect it to `JinaWebSearch.links` to search, then read.
-
-    ```python
-    from haystack_integrations.components.fetchers.jina import JinaReaderFetcher
-
-    # JINA_API_KEY must be set
-    fetcher = JinaReaderFetcher(max_concurrency=4, raise_on_failure=False)
-    result = fetcher.run(urls=["https://example.com", "https://example.org"])
-    print([doc.meta.get("title") for doc in result["documents"]], result["meta"]["failed_urls"])
-    ```
+    Reads web pages with Jina's Reader (r.jina.ai), several at once, and returns one Document per URL,
+    in input order: the page's main content as markdown, with meta `title`, `description`, `url`, `usage`.
+    Connect it to `JinaWebSearch.links` to search, then read.
     """
 
     def __init__(
@@ -147,7 +152,7 @@ class JinaReaderFetcher(JinaComponentBase):
             self,
             self.api_key,
             base_url=self.base_url,
-            **stated(max_concurrency=self.max_concurrency),
+            max_concurrency=self.max_concurrency,
             raise_on_failure=self.raise_on_failure,
             timeout=self.timeout,
             max_retries=self.max_retries,

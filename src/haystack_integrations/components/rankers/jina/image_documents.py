@@ -41,7 +41,7 @@ class ImageOptions:
         return cls(file_path_meta_field, root_path or None, check_image_size(image_size))
 
     def changed(self) -> dict[str, Any]:
-        """The options that differ from their defaults: the only ones a ranker serializes or a text model refuses."""
+        """The options that differ from their defaults: the ones a text-only model refuses."""
         defaults = ImageOptions()
         return {
             name: value

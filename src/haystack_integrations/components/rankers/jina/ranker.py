@@ -1,3 +1,52 @@
+"""JinaRanker: ranks Documents by their relevance to a query with a Jina reranker model.
+
+```python
+from haystack import Document
+from haystack_integrations.components.rankers.jina import JinaRanker
+
+# JINA_API_KEY must be set
+ranker = JinaRanker(model="jina-reranker-v2-base-multilingual", top_k=2)
+docs = [Document(content="Paris"), Document(content="Berlin"), Document(content="Bananas")]
+result = ranker.run(query="City in Germany", documents=docs)
+print(result["documents"][0].content, result["meta"])
+# Berlin {'model': 'jina-reranker-v2-base-multilingual', 'usage': {'total_tokens': ...}}
+```
+
+Models (see jina.ai/reranker): `jina-reranker-v1-base-en` (the default, kept for compatibility),
+`jina-reranker-v1-turbo-en`, `jina-reranker-v1-tiny-en`, `jina-reranker-v2-base-multilingual`
+(100+ languages, code and function-call search), `jina-reranker-v3` (listwise, multilingual, long
+context; takes `max_doc_length`), `jina-reranker-m0` (multimodal: text and images, see below),
+`jina-colbert-v1-en` and `jina-colbert-v2`. A known embedding model, `max_doc_length` with a model
+other than v3, or an image option with a text-only model raises `ValueError` at construction; names
+the package does not know pass through unchecked.
+
+Images (jina-reranker-m0): a Document with no content (or only whitespace) whose
+`meta[file_path_meta_field]` names an image is ranked as that image, with the conventions of
+`JinaDocumentImageEmbedder`: a path relative to `root_path` (and kept inside it), JPEG, PNG, WebP, GIF,
+BMP, TIFF, or a local PDF with `meta["page_number"]` (1-based; the page is rendered), shrunk to fit
+`image_size`, sent as plain base64; an `http(s)` URL is sent as it is, for Jina to fetch (a PDF's URL
+is refused: the API ranks images, not PDFs). Text and image documents can be mixed in one call. An
+image that cannot be used raises `JinaInputError` naming the document and path: a missing meta field,
+file or page number, or a path outside `root_path`, before any request; an unreadable file before the
+request that would carry it.
+Images are prepared just before their request (at most `MAX_IMAGES_PER_REQUEST`, 16, per request)
+and dropped after it, so memory stays bounded whatever the number of candidates. With a text-only
+model such documents are ranked as empty text, as before.
+
+The output documents are copies (`dataclasses.replace`) of the inputs with `score` set, best
+first; the inputs are never changed. The text that is ranked is the values of
+`meta_fields_to_embed` followed by the content, joined by `embedding_separator`. A document with
+no content (and no such meta values) is ranked as empty text: it stays a candidate and comes
+back with the score the model gives an empty text, usually at the bottom.
+
+The API takes at most `MAX_DOCUMENTS_PER_REQUEST` (2048) documents per request. Longer candidate
+lists are split into requests that are sent concurrently, and the results are merged by score.
+For the pointwise rerankers (v1, v2, m0, colbert) a score depends only on the query and the one
+document, so scores of one query are comparable across requests and the merge is exact.
+`jina-reranker-v3` is listwise: it scores the documents of one request together, so merged scores
+from different requests are only approximately comparable (a warning is logged when that happens).
+"""
+
 import asyncio
 import math
 from collections.abc import Sequence
@@ -12,7 +61,6 @@ from haystack_integrations.common.jina.client import JinaClient, JsonBody, encod
 from haystack_integrations.common.jina.component_utils import (
     JinaComponentBase,
     check_documents,
-    stated,
     text_with_meta,
     to_dict,
 )
@@ -124,57 +172,15 @@ def _check_score_threshold(score_threshold: float | None) -> None:
 @component
 class JinaRanker(JinaComponentBase):
     """
-    Ranks Documents by their relevance to a query with a Jina reranker model.
-
-    ```python
-    from haystack import Document
-    from haystack_integrations.components.rankers.jina import JinaRanker
-
-    # JINA_API_KEY must be set
-    ranker = JinaRanker(model="jina-reranker-v2-base-multilingual", top_k=2)
-    docs = [Document(content="Paris"), Document(content="Berlin"), Document(content="Bananas")]
-    result = ranker.run(query="City in Germany", documents=docs)
-    print(result["documents"][0].content, result["meta"])
-    # Berlin {'model': 'jina-reranker-v2-base-multilingual', 'usage': {'total_tokens': ...}}
-    ```
-
-    Models (see jina.ai/reranker): `jina-reranker-v1-base-en` (the default, kept for compatibility),
-    `jina-reranker-v1-turbo-en`, `jina-reranker-v1-tiny-en`, `jina-reranker-v2-base-multilingual`
-    (100+ languages, code and function-call search), `jina-reranker-v3` (listwise, multilingual, long
-    context; takes `max_doc_length`), `jina-reranker-m0` (multimodal: text and images, see below),
-    `jina-colbert-v1-en` and `jina-colbert-v2`. A known embedding model, `max_doc_length` with a model
-    other than v3, or an image option with a text-only model raises `ValueError` at construction; names
-    the package does not know pass through unchecked.
-
-    Images (jina-reranker-m0): a Document with no content (or only whitespace) whose
-    `meta[file_path_meta_field]` names an image is ranked as that image, with the conventions of
-    `JinaDocumentImageEmbedder`: a path relative to `root_path` (and kept inside it), JPEG, PNG, WebP, GIF,
-    BMP, TIFF, or a local PDF with `meta["page_number"]` (1-based; the page is rendered), shrunk to fit
-    `image_size`, sent as plain base64; an `http(s)` URL is sent as it is, for Jina to fetch (a PDF's URL
-    is refused: the API ranks images, not PDFs). Text and image documents can be mixed in one call. An
-    image that cannot be used raises `JinaInputError` naming the document and path: a missing meta field,
-    file or page number, or a path outside `root_path`, before any request; an unreadable file before the
-    request that would carry it.
-    Images are prepared just before their request (at most `MAX_IMAGES_PER_REQUEST`, 16, per request)
-    and dropped after it, so memory stays bounded whatever the number of candidates. With a text-only
-    model such documents are ranked as empty text, as before.
-
-    The output documents are copies (`dataclasses.replace`) of the inputs with `score` set, best
-    first; the inputs are never changed. The text that is ranked is the values of
-    `meta_fields_to_embed` followed by the content, joined by `embedding_separator`. A document with
-    no content (and no such meta values) is ranked as empty text: it stays a candidate and comes
-    back with the score the model gives an empty text, usually at the bottom.
-
-    The API takes at most `MAX_DOCUMENTS_PER_REQUEST` (2048) documents per request. Longer candidate
-    lists are split into requests that are sent concurrently, and the results are merged by score.
-    For the pointwise rerankers (v1, v2, m0, colbert) a score depends only on the query and the one
-    document, so scores of one query are comparable across requests and the merge is exact.
-    `jina-reranker-v3` is listwise: it scores the documents of one request together, so merged scores
-    from different requests are only approximately comparable (a warning is logged when that happens).
+    Ranks Documents (texts, or images with jina-reranker-m0) by their relevance to a query with a Jina
+    reranker model. It returns scored copies, best first (at most `top_k`, each scoring at least
+    `score_threshold` when set), and `meta` with the `model` and the `usage`.
     """
 
     max_documents_per_request = MAX_DOCUMENTS_PER_REQUEST
     max_images_per_request = MAX_IMAGES_PER_REQUEST
+    #: what the published package writes
+    always_serialized = frozenset({"api_key", "model", "base_url", "top_k", "score_threshold"})
 
     def __init__(
         self,
@@ -197,7 +203,7 @@ class JinaRanker(JinaComponentBase):
         """
         Create a JinaRanker.
 
-        :param model: The Jina reranker model (see the class docstring).
+        :param model: The Jina reranker model (see the module docstring).
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
         :param top_k: The most documents to return. `None` returns all of them.
         :param score_threshold: Return only documents whose score is at least this. `None` keeps all.
@@ -266,9 +272,11 @@ class JinaRanker(JinaComponentBase):
             embedding_separator=self.embedding_separator,
             timeout=self.timeout,
             max_retries=self.max_retries,
-            # only when set, so the serialized form of a ranker without them is unchanged
-            **stated(max_concurrency=self.max_concurrency, max_doc_length=self.max_doc_length),
-            **self._images.changed(),
+            max_concurrency=self.max_concurrency,
+            max_doc_length=self.max_doc_length,
+            file_path_meta_field=self.file_path_meta_field,
+            root_path=self.root_path,
+            image_size=self.image_size,
         )
 
     def _text_to_rank(self, document: Document) -> str:

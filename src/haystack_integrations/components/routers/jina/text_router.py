@@ -1,3 +1,25 @@
+"""JinaTextRouter: routes a text to the output named after its label, classified by Jina's `/v1/classify`.
+
+One output socket per label, as Haystack's zero-shot text router has: in a pipeline, connect
+`router.<label>` to the branch for that label; only the winning label's output carries the text, so
+only its branch runs.
+
+```python
+from haystack_integrations.components.routers.jina import JinaTextRouter
+
+# JINA_API_KEY must be set
+router = JinaTextRouter(labels=["weather", "cooking"])
+print(router.run("Will it rain tomorrow? What does the weather forecast say?"))
+# {'weather': 'Will it rain tomorrow? What does the weather forecast say?'}
+```
+
+Zero-shot (the default) sends the labels with each text. With `classifier_id` (a classifier trained
+with `train_classifier`) the labels are still required: a pipeline's sockets must be known when it is
+built, and the classifier's labels are only known to the API. Give the labels it was trained with;
+they are not sent. A text the classifier labels with a label not in `labels` raises `JinaInputError`
+naming it, so a mismatch cannot drop a text silently.
+"""
+
 from typing import Any
 
 from haystack import component
@@ -12,7 +34,7 @@ from haystack_integrations.common.jina.classification import (
     parse_classify_response,
 )
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
 
@@ -20,26 +42,9 @@ from haystack_integrations.common.jina.errors import JinaInputError
 @component
 class JinaTextRouter(JinaComponentBase):
     """
-    Routes a text to the output named after its label, classified by Jina's `/v1/classify`.
-
-    One output socket per label, as Haystack's zero-shot text router has: in a pipeline, connect
-    `router.<label>` to the branch for that label; only the winning label's output carries the text, so
-    only its branch runs.
-
-    ```python
-    from haystack_integrations.components.routers.jina import JinaTextRouter
-
-    # JINA_API_KEY must be set
-    router = JinaTextRouter(labels=["weather", "cooking"])
-    print(router.run("Will it rain tomorrow? What does the weather forecast say?"))
-    # {'weather': 'Will it rain tomorrow? What does the weather forecast say?'}
-    ```
-
-    Zero-shot (the default) sends the labels with each text. With `classifier_id` (a classifier trained
-    with `train_classifier`) the labels are still required: a pipeline's sockets must be known when it is
-    built, and the classifier's labels are only known to the API. Give the labels it was trained with;
-    they are not sent. A text the classifier labels with a label not in `labels` raises `JinaInputError`
-    naming it, so a mismatch cannot drop a text silently.
+    Routes a text to the output named after its label, classified by Jina's `/v1/classify` zero-shot
+    against the labels or with a classifier trained by `train_classifier`: one output per label, so only
+    the winning label's pipeline branch runs.
     """
 
     def __init__(
@@ -61,7 +66,7 @@ class JinaTextRouter(JinaComponentBase):
             the classifier was trained with.
         :param classifier_id: Route with this trained classifier instead of zero-shot.
         :param model: The model for zero-shot classification (default `jina-embeddings-v3`); not sent with
-            `classifier_id`. A known model that cannot classify raises `ValueError`.
+            `classifier_id`. A known model that cannot classify, or a typo of a known name, raises `ValueError`.
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
         :param base_url: The full URL of the classify endpoint. When it is the hosted default,
             `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
@@ -109,7 +114,7 @@ class JinaTextRouter(JinaComponentBase):
             classifier_id=self.classifier_id,
             model=self.model,
             base_url=self.base_url,
-            **stated(max_concurrency=self.max_concurrency),
+            max_concurrency=self.max_concurrency,
             timeout=self.timeout,
             max_retries=self.max_retries,
         )

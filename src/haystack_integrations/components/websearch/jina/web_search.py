@@ -1,11 +1,12 @@
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from haystack import Document, component
 from haystack.utils import Secret
+from typing_extensions import TypedDict  # pydantic (ComponentTool's schema) needs it on Python < 3.12
 
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, stated, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
@@ -32,35 +33,59 @@ HEADER_BY_PARAM = {
     "max_tokens": "X-Max-Tokens",
 }
 SEARCH_PARAMS = (*BODY_PARAMS, *HEADER_BY_PARAM)
+#: The return formats of the Reader's table (reference/README.md); a search fills the same fields.
+ReturnFormat = Literal["content", "markdown", "html", "text", "screenshot", "pageshot"]
+
+
+class SearchParams(TypedDict, total=False):
+    """
+    Options of one web search, all optional: `site` (a domain or a list of domains to search within), `gl`
+    (country code, e.g. `us`), `hl` (language code, e.g. `de`), `location` (where the search is made from,
+    e.g. `Berlin`), `page` (the results page, from 1), `respond_with` (`no-content`: titles, URLs and
+    descriptions only), `return_format` (how pages are returned; `screenshot` and `pageshot` give image
+    URLs), `max_tokens` (the most tokens a page may contribute).
+    """
+
+    site: str | list[str] | None
+    gl: str | None
+    hl: str | None
+    location: str | None
+    page: int | None
+    respond_with: Literal["no-content"] | None
+    return_format: ReturnFormat | None
+    max_tokens: int | None
+
+
+#: The values a Literal-typed search parameter may take, checked at run time as well (lower case: the service
+#: lower-cases them). `return_format`: the Reader's table, as for the other Reader components (`ReturnFormat`
+#: spells the same values for the type checker and the tool schema; a test keeps them equal). `respond_with`:
+#: the reference names only `no-content` for a search (the Reader's other modes, `readerlm-v2`, read a page).
+ALLOWED_VALUES = {"respond_with": ("no-content",), "return_format": ENUMERATED_OPTIONS["return_format"]}
 
 
 @component
 class JinaWebSearch(JinaComponentBase):
     """
-    Searches the web with Jina (s.jina.ai) and returns the results as Documents, best first, and their URLs.
+    Searches the web (Jina's s.jina.ai) for a query and returns the results, best first, as Documents with their URLs.
 
-    Each Document holds the page text (or, with `respond_with="no-content"`, the description) and
-    meta `title`, `url`, `description`, `usage`.
-
-    ```python
-    from haystack_integrations.components.websearch.jina import JinaWebSearch
-
-    # JINA_API_KEY must be set
-    search = JinaWebSearch(top_k=5, search_params={"hl": "en", "respond_with": "no-content"})
-    result = search.run("Haystack agents", search_params={"site": "haystack.deepset.ai"})
-    print(result["links"])
-    ```
+    Each Document holds the page text (or, with `respond_with="no-content"`, the description) and meta
+    `title`, `url`, `description`, `usage`. `search_params` narrows the search: `site`, country `gl`,
+    language `hl`, `location`, `page`.
     """
+
+    #: the parameters of its first release; later ones are written only when set
+    always_serialized = frozenset({"api_key", "top_k", "search_params", "base_url", "timeout", "max_retries"})
 
     def __init__(
         self,
         api_key: Secret = Secret.from_env_var("JINA_API_KEY"),  # noqa: B008
         top_k: int | None = 10,
-        search_params: dict[str, Any] | None = None,
+        search_params: SearchParams | None = None,
         *,
         base_url: str = SEARCH_URL,
         timeout: float | None = None,
         max_retries: int | None = None,
+        allowed_domains: list[str] | None = None,
         max_concurrency: int | None = None,
     ) -> None:
         """
@@ -82,10 +107,13 @@ class JinaWebSearch(JinaComponentBase):
         :param timeout: Seconds to wait for the answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
+        :param allowed_domains: Domains to search within, as Haystack's `SerperDevWebSearch` takes them; sent
+            as the `site` filter (`X-Site`). A `site` in `run`'s `search_params` replaces it for that search.
+        :raises ValueError: If `top_k` is not between 1 and 20, a search parameter is not valid, or both
+            `allowed_domains` and `search_params["site"]` are given.
         :param max_concurrency: Requests in flight at once, at most, over all concurrent runs of this instance.
             `None` follows the key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server
             accepts more.
-        :raises ValueError: If `top_k` is not between 1 and 20 or a search parameter is not valid.
         """
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K):
             msg = f"top_k must be a whole number from 1 to {MAX_TOP_K} (the service's maximum), or None; got {top_k!r}"
@@ -97,7 +125,13 @@ class JinaWebSearch(JinaComponentBase):
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
+        self.allowed_domains = allowed_domains
         self._params = _checked_params(search_params or {})
+        if allowed_domains is not None:
+            if self._params.get("site") is not None:
+                msg = "Give the domains to search within once: allowed_domains or search_params['site'], not both."
+                raise ValueError(msg)
+            self._params.update(_checked_params({"site": allowed_domains}))
         self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
         self.max_concurrency = self._client.max_concurrency
 
@@ -115,11 +149,12 @@ class JinaWebSearch(JinaComponentBase):
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
-            **stated(max_concurrency=self.max_concurrency),
+            allowed_domains=self.allowed_domains,
+            max_concurrency=self.max_concurrency,
         )
 
     @component.output_types(documents=list[Document], links=list[str], meta=dict[str, Any])
-    def run(self, query: str, search_params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def run(self, query: str, search_params: SearchParams | None = None) -> dict[str, Any]:
         """
         Search the web.
 
@@ -137,7 +172,7 @@ class JinaWebSearch(JinaComponentBase):
         return self._call(self._search(query, search_params))
 
     @component.output_types(documents=list[Document], links=list[str], meta=dict[str, Any])
-    async def run_async(self, query: str, search_params: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def run_async(self, query: str, search_params: SearchParams | None = None) -> dict[str, Any]:
         """
         Like `run`, without blocking the event loop.
 
@@ -147,7 +182,7 @@ class JinaWebSearch(JinaComponentBase):
         """
         return await self._call_async(self._search(query, search_params))
 
-    async def _search(self, query: str, search_params: dict[str, Any] | None) -> dict[str, Any]:
+    async def _search(self, query: str, search_params: SearchParams | None) -> dict[str, Any]:
         if not isinstance(query, str) or not query.strip():
             msg = f"JinaWebSearch needs a non-empty query string, got {query!r}"
             raise ValueError(msg)
@@ -217,7 +252,7 @@ def _checked_params(params: Mapping[str, Any]) -> dict[str, Any]:
                 msg = f"search_params[{name!r}] must be a non-empty string, got {value!r}"
                 raise ValueError(msg)
             checked[name] = check_header_value(f"search_params[{name!r}]", value).strip()
-            allowed = ENUMERATED_OPTIONS.get(name)
+            allowed = ALLOWED_VALUES.get(name)
             if allowed is not None and checked[name].lower() not in allowed:
                 msg = f"search_params[{name!r}] must be one of {', '.join(map(repr, allowed))}, got {value!r}"
                 raise ValueError(msg)
