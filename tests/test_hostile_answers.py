@@ -230,3 +230,36 @@ def test_every_document_comes_back_when_answers_are_hostile() -> None:
         assert all((d.embedding is None) == (d.id in failed) for d in result["documents"])
         assert 0 < len(failed) < len(documents)
         assert settled(embedder._client, server)
+
+
+def test_a_huge_usage_count_is_ignored_not_an_overflow() -> None:
+    """`usage.total_tokens` with 401 digits: float() of it raises OverflowError; the count is dropped instead."""
+
+    def behaviour(conn: socket.socket, request: bytes) -> None:
+        payload = vectors_for(request).replace(b'"total_tokens": 2', b'"total_tokens": ' + b"9" * 401)
+        conn.sendall(reply(200, payload))
+
+    with HostileServer(behaviour) as server:
+        embedder = JinaDocumentEmbedder(
+            api_key=Secret.from_token(KEY), base_url=server.url, raise_on_failure=False, progress_bar=False
+        )
+        result = embedder.run([Document(content="one"), Document(content="two")])
+    assert all(d.embedding for d in result["documents"]) and "total_tokens" not in result["meta"]["usage"]
+
+
+def test_a_cut_or_encoded_copy_of_the_key_is_redacted_too() -> None:
+    cut, encoded = KEY[:-4], KEY.replace("_", "%5F")
+
+    def behaviour(conn: socket.socket, _request: bytes) -> None:
+        conn.sendall(reply(400, json.dumps({"detail": f"proxy saw {cut} and {encoded}"}).encode()))
+
+    with HostileServer(behaviour) as server, pytest.raises(JinaBadRequestError) as info:
+        client_for(server).post_json(server.url, BODY)
+    assert KEY[5:20] not in str(info.value) and str(info.value).count("***") == 2
+
+
+def test_a_redirect_without_location_is_an_error_saying_so() -> None:
+    with HostileServer(lambda c, r: c.sendall(reply(307, b""))) as server:
+        with pytest.raises(JinaError, match="redirect without a Location"):
+            client_for(server).post_json(server.url, BODY)
+        assert server.requests == 1  # not retried

@@ -366,3 +366,41 @@ def test_forgetting_the_limits_mid_request_still_answers_it(limited: JinaEmulato
     request.join()
     assert [a.status_code for a in answers] == [200]
     assert post(limited).status_code == 200  # and the next one is admitted as usual
+
+
+@pytest.mark.parametrize(
+    "limited", [{"limits": {"tpm": 48}, "latency": 0.02, "retry_after": False, "rate_clock": "fixed"}], indirect=True
+)
+def test_a_stated_budget_shared_with_another_process_costs_at_most_one_refusal_per_window(
+    limited: JinaEmulator, key: Secret, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stated TPM is the key's, but another process spends part of each window: the pacer must not burst."""
+    monkeypatch.setenv("JINA_RATE_LIMITS", "rpm=100000,tpm=48,concurrency=8")
+    stop = threading.Event()
+
+    theirs: list[float] = []  # when the other process was refused
+
+    def other_process() -> None:  # half the budget (6 x 4 tokens) at the start of every window of the clock
+        while not stop.is_set():
+            epoch = limited.rate._epoch
+            next_start = epoch + (int((time.monotonic() - epoch) / WINDOW) + 1) * WINDOW
+            time.sleep(max(0.0, next_start - time.monotonic()) + 0.005)
+            for _ in range(6):
+                sent_at = time.monotonic()
+                if post(limited).status_code == 429:
+                    theirs.append(sent_at)
+
+    neighbour = threading.Thread(target=other_process, daemon=True)
+    neighbour.start()
+    try:
+        documents = [Document(content=f"document number {i} about pacing") for i in range(24)]  # 5 tokens each
+        embedder = JinaDocumentEmbedder(base_url=limited.embeddings_url, batch_size=2, progress_bar=False)
+        result = embedder.run(documents)
+    finally:
+        stop.set()
+        neighbour.join(5)
+    assert all(d.embedding for d in result["documents"])
+    ours = [
+        sum(w.refused.values()) - sum(w.start <= t < w.start + WINDOW for t in theirs) for w in limited.rate.windows()
+    ]
+    assert all(r <= 1 for r in ours), ours

@@ -12,7 +12,6 @@ Used by `JinaDocumentClassifier`, `JinaTextRouter`, `train_classifier` and the e
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
@@ -21,6 +20,7 @@ from haystack_integrations.common.jina.embeddings import (
     answer_data,
     clean_usage,
     data_index,
+    is_finite_number,
     malformed_answer,
     no_data_problem,
 )
@@ -234,7 +234,7 @@ def _one(prediction: Any, score: Any, predictions: Any, labels: list[str] | None
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return is_finite_number(value)
 
 
 def parse_training_response(body: Any, endpoint: str) -> tuple[str, int, dict[str, int]]:

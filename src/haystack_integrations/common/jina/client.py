@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import functools
 import inspect
 import json
 import math
@@ -28,7 +29,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeAlias
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import aiohttp
 import yarl
@@ -173,7 +174,8 @@ class Answer:
 
     @property
     def ok(self) -> bool:
-        return 200 <= self.status_code < 400
+        """A 2xx (unlike `requests`, a 3xx is not: a redirect that was not followed is no answer)."""
+        return 200 <= self.status_code < 300
 
     @property
     def is_redirect(self) -> bool:
@@ -447,7 +449,7 @@ class JinaClient:
         finally:
             if slots is not None:
                 slots.release()
-        if not answer.ok or (answer.is_redirect and allow_redirects):
+        if not answer.ok and not (300 <= answer.status_code < 400 and not allow_redirects):  # a 3xx asked for
             raise _error_for(answer, endpoint, auth)
         return answer
 
@@ -664,9 +666,24 @@ async def _read_body(response: aiohttp.ClientResponse, limit: int, endpoint: str
 
 
 def _redact(text: str, auth: str | None) -> str:
-    """`text` without the key (a misbehaving proxy may echo the Authorization header)."""
+    """
+    `text` (an error's) without the key, whole or in part (a misbehaving proxy may echo the Authorization header).
+
+    Any run of key characters that holds 12 characters in a row of the key, as it is, percent-encoded or with
+    JSON escapes, becomes `***`: a cut or encoded copy does not slip through.
+    """
     key = (auth or "").removeprefix("Bearer ")
-    return text.replace(key, "***") if key else text
+    if len(key) < 12:
+        return text.replace(key, "***") if key else text
+    return _key_pattern(key).sub("***", text)
+
+
+@functools.lru_cache(maxsize=16)
+def _key_pattern(key: str) -> re.Pattern[str]:
+    forms = {key, quote(key, safe=""), key.replace("_", "%5F"), key.replace("_", "\\u005f")}
+    windows = {form[start : start + 12] for form in forms for start in range(0, len(form) - 11, 4)}
+    around = r"[A-Za-z0-9_%\\\-]*"
+    return re.compile(around + "(?:" + "|".join(map(re.escape, sorted(windows))) + ")" + around)
 
 
 def _redact_bytes(content: bytes, auth: str | None) -> bytes:
@@ -676,11 +693,14 @@ def _redact_bytes(content: bytes, auth: str | None) -> bytes:
 
 def _error_for(answer: Answer, endpoint: str, auth: str) -> JinaError:
     """The `JinaError` for a non-2xx answer (a 3xx only when not followed)."""
+    if 300 <= answer.status_code < 400:
+        location = answer.headers.get("Location")
+        where = f"to {without_query(location)}" if location else "without a Location header"
+        msg = f"Jina API answered HTTP {answer.status_code} from {endpoint}, a redirect {where}, not an answer"
+        return JinaError(msg, status_code=answer.status_code, endpoint=endpoint)
     detail, code, request_id = _error_fields(answer)
     # a 404 is almost always a wrong base_url: say what it should look like
     hint = not_found_hint(endpoint) if answer.status_code == 404 else None
-    if answer.is_redirect:
-        hint = f"It redirects to {without_query(answer.headers.get('Location', ''))}"
     error = error_for_status(
         answer.status_code,
         endpoint,
@@ -698,9 +718,10 @@ def _error_for(answer: Answer, endpoint: str, auth: str) -> JinaError:
 def _give_up_on_long_retry_after(error: JinaError, endpoint: str) -> None:
     """Turn a wait longer than the client sleeps into the error's message: when the caller may retry."""
     given = getattr(error, "retry_after_given", None) or f"{error.retry_after:.0f}"
+    status = f"HTTP {error.status_code}" + (f" {error.code}" if error.code else "")
     message = (
         f"Jina API asks to wait before retrying (Retry-After: {given}), longer than the {MAX_RETRY_AFTER:.0f} s "
-        f"this client waits: HTTP {error.status_code} from {endpoint}."
+        f"this client waits: {status} from {endpoint}."
     )
     clock = retry_clock(error.retry_after or 0.0)
     if clock:

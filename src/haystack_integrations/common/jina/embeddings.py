@@ -10,7 +10,7 @@ import sys
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeGuard, TypeVar, cast
 
 from haystack import Document, logging
 
@@ -66,15 +66,22 @@ def expected_length(dimensions: int | None, embedding_type: str | None) -> int |
     return dimensions
 
 
+#: Larger numbers in an answer are not counts or scores (and `float()` of a 400-digit int raises).
+MAX_NUMBER = 2**63
+
+
+def is_finite_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number usable as a float: not a bool, not NaN or infinite, not a huge integer."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return -MAX_NUMBER < value < MAX_NUMBER if isinstance(value, int) else math.isfinite(value)
+
+
 def clean_usage(usage: Any) -> dict[str, int]:
-    """The finite numeric usage counts as ints; anything else (text, NaN, nested values) is ignored."""
+    """The finite numeric usage counts as ints; anything else (text, NaN, huge or nested values) is ignored."""
     if not isinstance(usage, dict):
         return {}
-    clean: dict[str, int] = {}
-    for key, value in usage.items():
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            clean[str(key)] = int(value)
-    return clean
+    return {str(key): int(value) for key, value in usage.items() if is_finite_number(value)}
 
 
 def no_data_problem(body: Any, field_name: str) -> str:
@@ -156,7 +163,10 @@ def embeddings_payload(model: str, inputs: Sequence[Any], options: dict[str, Any
 #: rate limits (`JinaBadRequestError`, 400 or 422 likely) whose detail has one of these words gets the hint.
 #: They cover the emulator's ("... has N tokens, more than the 8192 ... accepts"), the spec's "max token
 #: limit" and the usual phrasings of "too long" errors.
-OVER_LONG_WORDS = ("token", "too long", "length", "context", "exceed")
+#: An over-long input's rejection names a length and says it is over (the spec gives no wording: e.g. its
+#: 422 "max token limit"); both are needed, so a 400 about a bad token or field is not given the hint.
+OVER_LONG_WORDS = ("token", "length", "context")
+OVER_WORDS = ("too long", "exceed", "max", "limit", "longer", "more than", "over")
 
 
 async def post_embeddings(
@@ -178,6 +188,7 @@ def _truncate_hint(error: JinaBadRequestError, model: str, options: dict[str, An
         or (known is not None and "truncate" not in known.fields)
         or "late_chunking" in detail  # the inputs of one request count together: truncating one does not help
         or not any(word in detail for word in OVER_LONG_WORDS)
+        or not any(word in detail for word in OVER_WORDS)
     ):
         return error
     return with_hint(

@@ -155,4 +155,4 @@ def retry_clock(wait: float) -> str:
     """The UTC time `wait` seconds from now, for messages that say when to retry; "" if no clock can show it."""
     if not 0 <= wait <= 7 * 24 * 3600:  # beyond a week (or NaN) the server's figure is no time to wait for
         return ""
-    return time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(time.time() + wait))

@@ -265,6 +265,10 @@ class RateLimiter:
         self._window_start: float | None = None
         self._window_confirmed = False
         self._window_id = 0
+        # Until an answer of the current window tells what is left, what we think is left is a guess (a stated
+        # limit, or what the last window held) that another process on the key may have spent: if all we may
+        # send at once could overrun it, one request goes first and the rest wait for its answer.
+        self._untold = True
         self._paused_until = 0.0
         self._tokens_per_char: dict[str, float] = {}
         self._stated: Limits | None = None
@@ -318,10 +322,11 @@ class RateLimiter:
         """
         path = urlsplit(url).path
         chars, images = size if size is not None else _size(payload)
-        tokens = round(chars * self._tokens_per_char.get(path, INITIAL_TOKENS_PER_CHAR)) + images * IMAGE_TOKENS
         loop = asyncio.get_running_loop()
         queued = False
         while True:
+            # estimated anew after each wait: answers that came meanwhile calibrate it
+            tokens = round(chars * self._tokens_per_char.get(path, INITIAL_TOKENS_PER_CHAR)) + images * IMAGE_TOKENS
             wait = self._wait_before_sending(loop.time(), tokens, cap)
             if wait == 0:
                 break
@@ -377,7 +382,8 @@ class RateLimiter:
         if self.learned is not None and now - self._learned_at >= self.window:
             # a quiet window: the key's other users may have gone; grow back from the lowered bound
             self.probe, self._ramp_successes, self.learned = self.learned + 1, 0, None
-        if self.in_flight >= self.bound(cap):
+        bound = self.bound(cap)
+        if self.in_flight >= bound or (self._untold and self.in_flight and self._could_overrun(bound, tokens)):
             return None
         settled = not self.in_flight
         if self._requests.blocks(1, settled=settled) or self._tokens.blocks(tokens, settled=settled):
@@ -389,9 +395,17 @@ class RateLimiter:
             return max(self._paused_until - now, self._guard)
         return 0
 
+    def _could_overrun(self, bound: int, tokens: int) -> bool:
+        """Whether `bound` requests like this one could spend more than we think is left of the window."""
+        return any(
+            budget.left is not None and bound * cost > budget.left
+            for budget, cost in ((self._requests, 1), (self._tokens, tokens))
+        )
+
     def _new_window(self) -> None:
         self._window_start = None
         self._window_confirmed = False
+        self._untold = True
         self._window_id += 1
         self._requests.new_window()
         self._tokens.new_window()
@@ -424,6 +438,7 @@ class RateLimiter:
             self._requests.spend(-1)
             self._tokens.spend(-ticket.tokens)
         if answer is not None and current:
+            self._untold = False
             if not self._window_confirmed:
                 self._window_start, self._window_confirmed = asyncio.get_running_loop().time(), True
             self._observe_headers(answer)

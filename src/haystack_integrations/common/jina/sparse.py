@@ -18,7 +18,6 @@ package makes; a future mapping would get a new name, never a changed meaning fo
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +29,7 @@ from haystack_integrations.common.jina.embeddings import (
     answer_data,
     clean_usage,
     data_index,
+    is_finite_number,
     malformed_answer,
 )
 from haystack_integrations.common.jina.endpoints import called_endpoint
@@ -138,11 +138,7 @@ def _token_weights(raw: Any, malformed: Callable[[str], JinaMalformedResponseErr
             raise malformed(f"a token is not a non-empty string: {token!r}")
         if isinstance(weight, bool) or not isinstance(weight, int | float):
             raise malformed(f"the weight of token {token[:50]!r} is not a number: {weight!r}"[:200])
-        try:
-            finite = math.isfinite(weight)
-        except OverflowError:  # an integer too large for a float
-            finite = False
-        if not finite:
+        if not is_finite_number(weight):
             raise malformed(f"the weight of token {token[:50]!r} is NaN, infinite or out of range")
         weights[token] = float(weight)
     return weights
