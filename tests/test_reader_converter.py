@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,26 @@ def test_hosted_url_is_moved_by_the_environment(
     monkeypatch.setenv("JINA_READER_BASE_URL", emulator.reader_url)
     JinaReaderConverter(api_key=api_key).run(sources=[pdf])
     assert emulator.requests[0].path == "/r/"
+
+
+def test_many_pdfs_at_once_with_pdf_images_beside_them(emulator: JinaEmulator, api_key: Secret, tmp_path: Path) -> None:
+    """PDFium is not thread-safe: the emulator's converter threads and the package's PDF-page renderer share one
+    lock (`images.pdfium_lock`). Without it this run crashed the process ("double free or corruption")."""
+    from haystack_integrations.components.embedders.jina import JinaDocumentImageEmbedder
+
+    paths = []
+    for number in range(24):
+        path = tmp_path / f"report-{number}.pdf"
+        path.write_bytes(text_pdf([f"Report {number}\nPage one.", "Page two."], padding=200_000))
+        paths.append(path)
+    pages = [Document(content=None, meta={"file_path": str(path), "page_number": 1}) for path in paths[:8]]
+    images = JinaDocumentImageEmbedder(
+        api_key=api_key, base_url=emulator.embeddings_url, batch_size=1, max_concurrency=8, progress_bar=False
+    )
+    outcome: list[Any] = []
+    renderer = threading.Thread(target=lambda: outcome.append(images.run(pages)))
+    renderer.start()
+    result = converter(emulator, api_key, max_concurrency=8).run(sources=paths)
+    renderer.join(60)
+    assert len(result["documents"]) == 24 and all(d.meta["num_pages"] == 2 for d in result["documents"])
+    assert outcome and all(d.embedding for d in outcome[0]["documents"])

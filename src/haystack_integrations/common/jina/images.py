@@ -70,6 +70,14 @@ MIN_SHRUNK_SIDE = 16
 _PASSTHROUGH = {"JPEG": ("L", "RGB"), "MPO": ("L", "RGB"), "PNG": ("L", "RGB", "RGBA"), "WEBP": ("RGB", "RGBA")}
 _EXIF_ORIENTATION = 0x0112
 _PDFIUM_LOCK = threading.Lock()  # PDFium must not be entered from two threads at once
+
+
+def pdfium_lock() -> threading.Lock:
+    """The one lock around every use of pypdfium2 in the process (PDFium is not thread-safe: two threads in it
+    corrupt its heap). The emulator takes it too: it may run in the same process as the components."""
+    return _PDFIUM_LOCK
+
+
 #: Images are decoded and encoded on a small process-wide pool, one thread per core: the work is CPU bound,
 #: so more threads buy no speed, and few threads keep few decoded images (and few malloc arenas holding
 #: their freed memory) alive, however many requests are in flight.

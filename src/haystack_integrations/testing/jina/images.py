@@ -91,15 +91,18 @@ def pdf_vector(source: Any, index: int, dimensions: int, *, array: str = "input"
     """
     import pypdfium2
 
+    from haystack_integrations.common.jina.images import pdfium_lock
+
     data = _image_bytes(source, index, array)
     if not data.startswith(b"%PDF-"):
         raise ApiError(422, f"{array}[{index}].pdf is not a PDF.", field=f"{array}.{index}.pdf")
     try:
-        document = pypdfium2.PdfDocument(data)
-        try:
-            rendered = document[0].render(scale=1).to_pil()
-        finally:
-            document.close()
+        with pdfium_lock():  # PDFium is not thread-safe, and the emulator answers requests on many threads
+            document = pypdfium2.PdfDocument(data)
+            try:
+                rendered = document[0].render(scale=1).to_pil()
+            finally:
+                document.close()
     except (pypdfium2.PdfiumError, IndexError):
         raise ApiError(422, f"{array}[{index}]: could not read the PDF.", field=f"{array}.{index}.pdf") from None
     page = io.BytesIO()

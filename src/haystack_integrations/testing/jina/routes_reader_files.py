@@ -149,29 +149,32 @@ def _pdf(data: bytes, url: str, request: RecordedRequest, emulator: JinaEmulator
     """Text per page with pypdfium2; `url#N` keeps page N only."""
     import pypdfium2
 
+    from haystack_integrations.common.jina.images import pdfium_lock
+
     fmt = return_format(request, images=False)
-    try:
-        document = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError as error:
-        raise ApiError(422, f"The PDF cannot be opened: {error}", field="pdf") from None
-    try:
-        count = len(document)
-        wanted = range(count)
-        fragment = urlsplit(url).fragment if url else ""
-        if fragment.isdigit():
-            if not 1 <= int(fragment) <= count:
-                raise ApiError(422, f"Page {fragment} asked for, but the PDF has {count} pages.", field="url")
-            wanted = range(int(fragment) - 1, int(fragment))
-        pages = []
-        for index in wanted:
-            page = document[index]
-            textpage = page.get_textpage()
-            pages.append(textpage.get_text_range().replace("\r\n", "\n").strip())
-            textpage.close()
-            page.close()
-        title = str(document.get_metadata_dict().get("Title") or "").strip()
-    finally:
-        document.close()
+    with pdfium_lock():  # PDFium is not thread-safe, and the emulator answers requests on many threads
+        try:
+            document = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as error:
+            raise ApiError(422, f"The PDF cannot be opened: {error}", field="pdf") from None
+        try:
+            count = len(document)
+            wanted = range(count)
+            fragment = urlsplit(url).fragment if url else ""
+            if fragment.isdigit():
+                if not 1 <= int(fragment) <= count:
+                    raise ApiError(422, f"Page {fragment} asked for, but the PDF has {count} pages.", field="url")
+                wanted = range(int(fragment) - 1, int(fragment))
+            pages = []
+            for index in wanted:
+                page = document[index]
+                textpage = page.get_textpage()
+                pages.append(textpage.get_text_range().replace("\r\n", "\n").strip())
+                textpage.close()
+                page.close()
+            title = str(document.get_metadata_dict().get("Title") or "").strip()
+        finally:
+            document.close()
     text = "\n\n".join(page for page in pages if page)
     data_out = render(Page(200, "text/plain", text), url, request, emulator)
     data_out["title"] = title or next((line.strip() for line in text.splitlines() if line.strip()), "")
