@@ -153,6 +153,7 @@ def embedder(url: str, folder: Path, size: tuple[int, int] | None) -> JinaDocume
         root_path=str(folder),
         image_size=size,
         progress_bar=False,
+        max_concurrency=5,  # stated, so the bound of images in flight is fixed (unstated it grows, up to 16)
     )
 
 

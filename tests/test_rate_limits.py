@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -404,3 +405,27 @@ def test_a_stated_budget_shared_with_another_process_costs_at_most_one_refusal_p
         sum(w.refused.values()) - sum(w.start <= t < w.start + WINDOW for t in theirs) for w in limited.rate.windows()
     ]
     assert all(r <= 1 for r in ours), ours
+
+
+@pytest.mark.parametrize("limited", [{"latency": 0.05}], indirect=True)
+@pytest.mark.parametrize("stated", [None, "tier1"])
+def test_heavy_components_cap_what_nobody_stated_but_follow_a_stated_tier(
+    limited: JinaEmulator, key: Secret, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stated: str | None
+) -> None:
+    from PIL import Image
+
+    from haystack_integrations.components.embedders.jina import JinaDocumentImageEmbedder
+
+    if stated:
+        monkeypatch.setenv("JINA_RATE_LIMITS", stated)
+    for number in range(200):
+        Image.new("RGB", (8, 8), (number, 0, 0)).save(tmp_path / f"{number}.png")
+    documents = [Document(content=None, meta={"file_path": f"{number}.png"}) for number in range(200)]
+    embedder = JinaDocumentImageEmbedder(
+        base_url=limited.embeddings_url, root_path=str(tmp_path), batch_size=1, progress_bar=False
+    )
+    assert all(d.embedding for d in embedder.run(documents)["documents"])
+    if stated:
+        assert limited.max_in_flight > 16  # the key's stated 50, not the cap
+    else:
+        assert limited.max_in_flight <= 16  # images in flight stay bounded while the key's bound grows

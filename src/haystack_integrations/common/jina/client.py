@@ -58,6 +58,7 @@ from haystack_integrations.common.jina.ratelimit import (
     MAX_RETRY_AFTER,
     Limits,
     count,
+    env_limits,
     limiter_for,
     parse_limits,
     retry_after_seconds,
@@ -223,7 +224,7 @@ class JinaClient:
     :param max_retries: Retries on 429, 500, 502, 503, 504 and connection errors; `None` reads
         `JINA_MAX_RETRIES`, else 5.
     :param max_concurrency: Requests in flight at once through this client, at most, as the user stated it;
-        `None` (not stated) follows the key's limit (see `ratelimit.py`).
+        `None` (not stated) follows the key's limit (see `ratelimit.py`), up to `unstated_cap` if given.
     :param rate_limits: The key's known rate limits, if any: a tier (`"free"`, `"tier1"`, `"tier2"`) or
         `{"rpm", "tpm", "concurrency"}`. `None` reads `JINA_RATE_LIMITS`, else learns them from answers.
     """
@@ -241,11 +242,15 @@ class JinaClient:
         max_retries: int | None = None,
         max_concurrency: int | None = None,
         rate_limits: str | Mapping[str, int] | Limits | None = None,
+        unstated_cap: int | None = None,
     ) -> None:
         self._api_key = api_key
         self.timeout = resolve_timeout(timeout)
         self.max_retries = resolve_max_retries(max_retries)
         self.max_concurrency = check_max_concurrency(max_concurrency)
+        #: With neither `max_concurrency` nor the key's concurrency stated, the most this client sends at once
+        #: while the key's bound grows: components whose requests carry images or files bound their memory so.
+        self.unstated_cap = check_max_concurrency(unstated_cap)
         self.rate_limits = parse_limits(rate_limits)
         self._start_fresh()
         fork.track(self)
@@ -339,8 +344,12 @@ class JinaClient:
         return self._proxies[origin]
 
     def _component_slots(self) -> asyncio.Semaphore | None:
-        if self.max_concurrency is not None and self._slots is None:
-            self._slots = asyncio.Semaphore(self.max_concurrency)
+        cap = self.max_concurrency
+        if cap is None and self.unstated_cap is not None:
+            stated = self.rate_limits or env_limits()  # a stated key concurrency wins over the cap too
+            cap = self.unstated_cap if stated is None or stated.concurrency is None else None
+        if cap is not None and self._slots is None:
+            self._slots = asyncio.Semaphore(cap)
         return self._slots
 
     # ------------------------------------------------------------------ blocking calls

@@ -138,7 +138,7 @@ class JinaDocumentClassifier(JinaComponentBase):
         :param batch_size: Documents per request, 1 to 512.
         :param max_concurrency: Requests in flight at once, at most, over all concurrent runs of this instance.
             `None` follows the key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server
-            accepts more.
+            accepts more. Unstated, at most 16 at once (each request holds its images in memory).
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
@@ -175,7 +175,10 @@ class JinaDocumentClassifier(JinaComponentBase):
         self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         self.progress_bar = progress_bar
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+        # unstated, the key's growing bound applies up to 16: each request carries images, held while in flight
+        self._client = JinaClient(
+            api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency, unstated_cap=16
+        )
         self.max_concurrency = self._client.max_concurrency
 
     def _get_telemetry_data(self) -> dict[str, Any]:

@@ -95,7 +95,7 @@ class JinaReaderConverter(JinaComponentBase):
             default when set), for a proxy or a test server.
         :param max_concurrency: Requests in flight at once, at most, over all concurrent runs of this instance.
             `None` follows the key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server
-            accepts more.
+            accepts more. Unstated, at most 8 at once (each request holds its files in memory).
         :param raise_on_failure: `True` raises the first failure; a source that is missing, of a type the Reader
             does not take, or over its size limit raises before anything is sent. `False` converts the
             rest and lists each failed source in `meta["failed_sources"]` (it gets no Document, as with
@@ -168,7 +168,10 @@ class JinaReaderConverter(JinaComponentBase):
             **({"X-Markdown-Chunking": "true"} if markdown_chunking else {}),
         }
         self._return_format = return_format_of(self._headers)
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+        # unstated, the key's growing bound applies up to 8: each request carries files, held while in flight
+        self._client = JinaClient(
+            api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency, unstated_cap=8
+        )
         self.max_concurrency = self._client.max_concurrency
 
     def to_dict(self) -> dict[str, Any]:

@@ -131,7 +131,8 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :param progress_bar: Show a progress bar counting embedded documents.
         :param max_concurrency: Requests in flight at once (each with its batch of prepared images), at
             most, from the first request; fewer only while the key's limits require it. `None` follows the
-            key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server accepts more.
+            key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server accepts more, up to 16
+            (each request holds its images in memory: at most `batch_size x 16` images unless you say more).
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
@@ -162,7 +163,10 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             images=True,
             names={"dimensions": "embedding_dimension"},
         )
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
+        # unstated, the key's growing bound applies up to 16: each request carries images, held while in flight
+        self._client = JinaClient(
+            api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency, unstated_cap=16
+        )
         self.max_concurrency = self._client.max_concurrency
 
     @property
