@@ -247,10 +247,10 @@ class JinaClient:
         self._api_key = api_key
         self.timeout = resolve_timeout(timeout)
         self.max_retries = resolve_max_retries(max_retries)
-        self.max_concurrency = check_max_concurrency(max_concurrency)
+        self.max_concurrency = check_count(max_concurrency, "max_concurrency")
         #: With neither `max_concurrency` nor the key's concurrency stated, the most this client sends at once
         #: while the key's bound grows: components whose requests carry images or files bound their memory so.
-        self.unstated_cap = check_max_concurrency(unstated_cap)
+        self.unstated_cap = check_count(unstated_cap, "unstated_cap")
         self.rate_limits = parse_limits(rate_limits)
         self._start_fresh()
         fork.track(self)
@@ -450,7 +450,7 @@ class JinaClient:
             answer: Answer | None = None
             try:
                 data, sent_headers = await body.render(headers)
-                if data is None and body.made_nothing:
+                if body.made_nothing:
                     raise _NothingToSend
                 answer = await self._exchange(method, url, endpoint, data, sent_headers, allow_redirects)
             finally:
@@ -549,6 +549,7 @@ class _Body:
     def __init__(self, given: Body | None, size: tuple[int, int] | None) -> None:
         self._given = given
         self._made: Mapping[str, Any] | JsonBody | None = None if callable(given) else given
+        self._encoded: bytes | JsonBody | None = None  # what goes on the wire, made on the first try
         self.size = size
 
     @property
@@ -572,10 +573,15 @@ class _Body:
         if self._made is None:
             return None, sent
         sent.setdefault("Content-Type", "application/json")
-        if isinstance(self._made, JsonBody):
-            sent["Content-Length"] = str(self._made.length)
-            return self._made, sent
-        return json.dumps(self._made, allow_nan=False).encode(), sent
+        if self._encoded is None:  # serialized once, not again on each retry
+            self._encoded = self._made if isinstance(self._made, JsonBody) else _json_bytes(self._made)
+        if isinstance(self._encoded, JsonBody):
+            sent["Content-Length"] = str(self._encoded.length)
+        return self._encoded, sent
+
+
+def _json_bytes(payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(payload, allow_nan=False).encode()
 
 
 def _latin1(value: str) -> bool:
@@ -586,14 +592,14 @@ def _latin1(value: str) -> bool:
     return True
 
 
-def check_max_concurrency(value: Any) -> int | None:
-    """`None` (not stated) or a whole number >= 1 (an integral float from YAML becomes an int)."""
+def check_count(value: Any, name: str) -> int | None:
+    """`None` or a whole number >= 1 (an integral float from YAML becomes an int); else `ValueError` naming `name`."""
     if value is None:
         return None
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        msg = f"max_concurrency must be None or a whole number >= 1, got {value!r}"
+        msg = f"{name} must be None or a whole number >= 1, got {value!r}"
         raise ValueError(msg)
     return value
 
@@ -718,8 +724,8 @@ def _error_for(answer: Answer, endpoint: str, auth: str) -> JinaError:
         request_id=request_id,
         hint=hint,
     )
-    error.retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
     raw = answer.headers.get("Retry-After")
+    error.retry_after = retry_after_seconds(raw)
     error.retry_after_given = raw.strip()[:40] if raw else None  # type: ignore[attr-defined]
     return error
 
@@ -744,7 +750,7 @@ class JsonBody:
     """
     A JSON request body serialized into pieces, so large base64 values are sent without being copied.
 
-    Send it with `JinaClient.post_json`; each try reads it afresh (see `reader`).
+    Send it with `JinaClient.post_json`; each try streams it afresh (see `stream`).
     """
 
     def __init__(self, pieces: list[bytes]) -> None:

@@ -54,21 +54,20 @@ class JinaComponentBase:
 
     def _call(self, work: Coroutine[Any, Any, T]) -> T:
         """Warm up, then run `work` (the component's requests) on the request loop and wait for it (`run`)."""
-        try:
-            self.warm_up()  # a missing key raises here, before any item can fail on its own
-        except BaseException:
-            work.close()
-            raise
-        return engine.run_sync(work)
+        return engine.run_sync(self._warmed(work))
 
     async def _call_async(self, work: Coroutine[Any, Any, T]) -> T:
         """Warm up, then await `work` on the request loop (`run_async`): the caller's loop stays free."""
+        return await engine.run_async(self._warmed(work))
+
+    def _warmed(self, work: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
+        """`work` once the component is warm; a missing key raises here, before any item can fail on its own."""
         try:
             self.warm_up()
         except BaseException:
-            work.close()
+            work.close()  # never started: close it so it is not reported as never awaited
             raise
-        return await engine.run_async(work)
+        return work
 
     @classmethod
     def from_dict(cls: type[C], data: dict[str, Any]) -> C:

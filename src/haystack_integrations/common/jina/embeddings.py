@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeGuard, TypeVar, cast
 from haystack import Document, logging
 
 from haystack_integrations.common.jina.batching import gather_ordered, progress
-from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
+from haystack_integrations.common.jina.client import JinaClient, JsonBody, check_count, encode_json
 from haystack_integrations.common.jina.component_utils import text_with_meta
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import (
@@ -47,14 +47,7 @@ def check_embedding_type(embedding_type: str) -> None:
 
 def check_dimensions(value: Any, name: str = "dimensions") -> int | None:
     """`None` or a positive whole number (an integral float from YAML becomes an int); else `ValueError`."""
-    if value is None:
-        return None
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        msg = f"{name} must be None or a whole number >= 1, got {value!r}"
-        raise ValueError(msg)
-    return value
+    return check_count(value, name)
 
 
 def expected_length(dimensions: int | None, embedding_type: str | None) -> int | None:

@@ -1,6 +1,6 @@
 """The one event loop on which every request of this process runs.
 
-The concurrency model, in five lines:
+The concurrency model:
 
 1. Every request is an asyncio task on one event loop per process, run by a daemon thread started on first
    use (`loop()`). `run` blocks on its work there (`run_sync`); `run_async` awaits it from the caller's own

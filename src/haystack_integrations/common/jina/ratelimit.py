@@ -139,7 +139,7 @@ def count(raw: str | None) -> int | None:
     return None
 
 
-def retry_after_seconds(raw: str | None, now: float | None = None) -> float | None:
+def retry_after_seconds(raw: str | None) -> float | None:
     """`Retry-After` as seconds from now: a number of seconds or an HTTP date; `None` when absent or unreadable."""
     if not raw:
         return None
@@ -154,7 +154,7 @@ def retry_after_seconds(raw: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError, OverflowError, IndexError):
         logger.debug("Ignored an unreadable Retry-After: {value!r}", value=text[:40])
         return None
-    seconds = when - (time.time() if now is None else now)
+    seconds = when - time.time()
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
@@ -172,7 +172,6 @@ class Answer(Protocol):
 class Ticket:
     """One request's claim on the limiter, from `acquire` to `release`."""
 
-    sent_at: float
     window: int  # which of our windows it was sent in
     others: int  # our requests already in flight when it was sent
     tokens: int  # reserved (estimated) tokens
@@ -349,10 +348,9 @@ class RateLimiter:
                 self._wake()  # pass on a wake-up this waiter may have taken
                 raise
             self._discard(waiter)
-        now = loop.time()
         if self._window_start is None:
-            self._window_start = now
-        ticket = Ticket(now, self._window_id, self.in_flight, tokens, chars, images, path)
+            self._window_start = loop.time()
+        ticket = Ticket(self._window_id, self.in_flight, tokens, chars, images, path)
         self._tickets.add(ticket)
         self.in_flight += 1
         self._requests.spend(1)
