@@ -429,3 +429,16 @@ def test_heavy_components_cap_what_nobody_stated_but_follow_a_stated_tier(
         assert limited.max_in_flight > 16  # the key's stated 50, not the cap
     else:
         assert limited.max_in_flight <= 16  # images in flight stay bounded while the key's bound grows
+
+
+@pytest.mark.parametrize("limited", [{"limits": {"tpm": 40}, "latency": 0.02}], indirect=True)
+def test_a_token_limit_stated_far_too_high_is_corrected_after_the_first_window(
+    limited: JinaEmulator, key: Secret, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stated TPM the server does not give: the first window's burst is refused in part, later ones are not."""
+    monkeypatch.setenv("JINA_RATE_LIMITS", "rpm=100000,tpm=100000,concurrency=8")
+    documents = [Document(content=f"document number {i} about pacing") for i in range(40)]  # 5 tokens each
+    embedder = JinaDocumentEmbedder(base_url=limited.embeddings_url, batch_size=2, progress_bar=False, max_retries=8)
+    assert all(d.embedding for d in embedder.run(documents)["documents"])
+    refusals = [sum(w.refused.values()) for w in limited.rate.windows()]
+    assert all(r <= 1 for r in refusals[1:]), refusals

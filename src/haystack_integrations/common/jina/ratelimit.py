@@ -13,9 +13,10 @@ names the limit (`RATE_REQUEST_LIMIT_EXCEEDED`, `RATE_TOKEN_LIMIT_EXCEEDED`,
   on the wire it lowers nothing (someone else holds the key) and pauses the key briefly. A window
   without such a refusal forgets the lowered bound, which then grows back from it (+1, then doubling).
 - RPM / TPM: each request reserves 1 request and its estimated tokens from what the answers of the
-  current window say is left (lowest figure wins; a new window starts unknown, so a mid-window figure is
-  never taken for the limit). When it is spent, requests wait for the next window instead of being
-  refused. Token estimates come from the characters sent, calibrated by the `usage` of earlier answers.
+  current window say is left (lowest figure wins). A new window starts from the lower of the stated limit
+  and what the last window was seen to hold, and its first answer replaces that guess, up or down: a
+  mid-window figure is never taken for the limit, and a limit stated too high costs one window. When it
+  is spent, requests wait for the next window instead of being refused. Token estimates come from the characters sent, calibrated by the `usage` of earlier answers.
 - Windows: the reference does not say how they are placed. A window of the server's, whether opened by
   our first request or sitting on a fixed clock, closes at most `window` seconds (a minute;
   `JINA_RATE_WINDOW` overrides it) after our first request in it, so that is when we send again; a
@@ -195,7 +196,10 @@ class _Budget:
     def new_window(self) -> None:
         if self.seen is not None:
             self.hint = self.seen
-        self.left = float(self.limit) if self.limit is not None else self.hint
+        # a stated limit the last window was seen not to hold (a key shared, a tier stated too high) is not
+        # trusted over what was seen; the window's first answer corrects the guess either way
+        guesses = [value for value in (self.limit, self.hint) if value is not None]
+        self.left = float(min(guesses)) if guesses else None
         self.unsure, self.told, self.answered, self.seen = 0.0, False, 0.0, None
 
     def spend(self, cost: float) -> None:
