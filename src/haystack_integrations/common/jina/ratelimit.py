@@ -16,7 +16,8 @@ names the limit (`RATE_REQUEST_LIMIT_EXCEEDED`, `RATE_TOKEN_LIMIT_EXCEEDED`,
   current window say is left (lowest figure wins). A new window starts from the lower of the stated limit
   and what the last window was seen to hold, and its first answer replaces that guess, up or down: a
   mid-window figure is never taken for the limit, and a limit stated too high costs one window. When it
-  is spent, requests wait for the next window instead of being refused. Token estimates come from the characters sent, calibrated by the `usage` of earlier answers.
+  is spent, requests wait for the next window instead of being refused. Token estimates come from the
+  characters sent, calibrated by the `usage` of earlier answers.
 - Windows: the reference does not say how they are placed. A window of the server's, whether opened by
   our first request or sitting on a fixed clock, closes at most `window` seconds (a minute;
   `JINA_RATE_WINDOW` overrides it) after our first request in it, so that is when we send again; a
