@@ -174,16 +174,17 @@ def test_a_stated_max_concurrency_is_used_from_the_first_request(limited: JinaEm
     assert 1 <= refused(limited) <= 5 + elapsed_windows(start)
 
 
-@pytest.mark.parametrize("limited", [{"latency": 0.1}], indirect=True)
+# 0.4 s a request: long enough that a round's 50 requests overlap at the emulator on a loaded machine
+@pytest.mark.parametrize("limited", [{"latency": 0.4}], indirect=True)
 def test_a_stated_max_concurrency_needs_no_ramp(limited: JinaEmulator, key: Secret) -> None:
     client = JinaClient(key, max_concurrency=50)
     start = time.monotonic()
     call_many(client, limited.embeddings_url, 100)
     assert limited.max_in_flight == 50
-    assert time.monotonic() - start < 1.5  # two rounds of 0.1 s, not a ramp of 5, 6, 12, 24, 48
+    assert time.monotonic() - start < 1.5  # two rounds of 0.4 s, not a ramp of 5, 6, 12, 24, 48 (2 s and more)
 
 
-@pytest.mark.parametrize("limited", [{"latency": 0.1}], indirect=True)
+@pytest.mark.parametrize("limited", [{"latency": 0.4}], indirect=True)
 def test_a_stated_tier_alone_is_enough(limited: JinaEmulator, key: Secret, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JINA_RATE_LIMITS", "tier1")
     client = JinaClient(key)  # no max_concurrency: the key's tier applies
