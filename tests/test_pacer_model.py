@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict
 
 from haystack_integrations.common.jina import ratelimit
+from haystack_integrations.common.jina.pacing.signals import read_signals
 
 WINDOW = 0.05
 CAP = 20  # the component's stated max_concurrency
@@ -82,7 +83,9 @@ async def one_request(limiter: ratelimit.RateLimiter, answer: FakeAnswer | str |
     try:
         await asyncio.sleep(latency)
     finally:
-        limiter.release(ticket, None if isinstance(answer, str) else answer)
+        given = None if answer is None or isinstance(answer, str) else answer
+        signals = None if given is None else read_signals(given.status_code, given.headers, given.content)
+        limiter.release(ticket, signals)
 
 
 async def scenario(script: list[tuple[FakeAnswer | str | None, float]]) -> None:

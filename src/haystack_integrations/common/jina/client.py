@@ -54,6 +54,7 @@ from haystack_integrations.common.jina.errors import (
     error_for_status,
     retry_clock,
 )
+from haystack_integrations.common.jina.pacing.signals import Signals, read_signals
 from haystack_integrations.common.jina.ratelimit import (
     MAX_RETRY_AFTER,
     Limits,
@@ -61,7 +62,6 @@ from haystack_integrations.common.jina.ratelimit import (
     env_limits,
     limiter_for,
     parse_limits,
-    retry_after_seconds,
 )
 
 DEFAULT_TIMEOUT = 60.0
@@ -205,6 +205,11 @@ class Answer:
 
     def json(self) -> Any:
         return json.loads(self.content)
+
+    @functools.cached_property
+    def signals(self) -> Signals:
+        """What this answer says about the key's rate limits, parsed once (for the pacer and the error mapper)."""
+        return read_signals(self.status_code, self.headers, self.content)
 
 
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
@@ -454,7 +459,7 @@ class JinaClient:
                     raise _NothingToSend
                 answer = await self._exchange(method, url, endpoint, data, sent_headers, allow_redirects)
             finally:
-                pacer.release(ticket, answer)
+                pacer.release(ticket, None if answer is None else answer.signals)
         finally:
             if slots is not None:
                 slots.release()
@@ -725,7 +730,7 @@ def _error_for(answer: Answer, endpoint: str, auth: str) -> JinaError:
         hint=hint,
     )
     raw = answer.headers.get("Retry-After")
-    error.retry_after = retry_after_seconds(raw)
+    error.retry_after = answer.signals.retry_after
     error.retry_after_given = raw.strip()[:40] if raw else None  # type: ignore[attr-defined]
     return error
 

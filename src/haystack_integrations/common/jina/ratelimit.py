@@ -31,26 +31,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import math
 import os
 import random
-import re
-import time
 from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from haystack import logging
 
 from haystack_integrations.common.jina import fork
+from haystack_integrations.common.jina.pacing.signals import (
+    CONCURRENCY_LIMIT,
+    REQUEST_LIMIT,
+    TOKEN_LIMIT,
+    Signals,
+    count,
+    finite,
+    retry_after_seconds,
+)
+
+__all__ = ["CONCURRENCY_LIMIT", "REQUEST_LIMIT", "TOKEN_LIMIT", "count", "retry_after_seconds"]
 
 logger = logging.getLogger(__name__)
 
-REQUEST_LIMIT = "RATE_REQUEST_LIMIT_EXCEEDED"
-TOKEN_LIMIT = "RATE_TOKEN_LIMIT_EXCEEDED"
-CONCURRENCY_LIMIT = "RATE_CONCURRENCY_LIMIT_EXCEEDED"
 WINDOW_SECONDS = 60.0
 #: Tokens per character before any answer has calibrated it: about 4 characters a token, as for English.
 INITIAL_TOKENS_PER_CHAR = 0.25
@@ -64,8 +69,6 @@ MAX_RETRY_AFTER = 60.0
 MAX_CONCURRENCY = 500
 #: Limiters kept for keys with nothing in flight (least recently used ones are dropped beyond this).
 MAX_IDLE_LIMITERS = 64
-_MAX_DIGITS = 15  # larger figures are not rate-limit counts (and int() of 4,300+ digits raises)
-_USAGE = re.compile(rb'"total_tokens"\s*:\s*(\d{1,15})(?!\d)')
 
 
 @dataclass(frozen=True)
@@ -118,56 +121,8 @@ def env_limits() -> Limits | None:
 
 def env_window() -> float:
     raw = os.environ.get("JINA_RATE_WINDOW")
-    value = _finite(raw) if raw else None
+    value = finite(raw) if raw else None
     return value if value is not None and value > 0 else WINDOW_SECONDS
-
-
-def _finite(raw: Any) -> float | None:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def count(raw: str | None) -> int | None:
-    """A header's count: ASCII digits only, at most 15 of them; anything else is `None` (logged at debug)."""
-    if raw is None:
-        return None
-    text = raw.strip()
-    if text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS:
-        return int(text)
-    logger.debug("Ignored a rate-limit figure that is not a count: {value!r}", value=raw[:40])
-    return None
-
-
-def retry_after_seconds(raw: str | None) -> float | None:
-    """`Retry-After` as seconds from now: a number of seconds or an HTTP date; `None` when absent or unreadable."""
-    if not raw:
-        return None
-    text = raw.strip()[:100]
-    seconds = _finite(text) if text.isascii() else None
-    if seconds is not None:
-        return max(0.0, seconds)
-    try:
-        from email.utils import parsedate_to_datetime
-
-        when = parsedate_to_datetime(text).timestamp()
-    except (TypeError, ValueError, OverflowError, IndexError):
-        logger.debug("Ignored an unreadable Retry-After: {value!r}", value=text[:40])
-        return None
-    seconds = when - time.time()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-class Answer(Protocol):
-    """What the limiter reads of an answer (see `client.Answer`)."""
-
-    status_code: int
-    content: bytes
-
-    @property
-    def headers(self) -> Mapping[str, str]: ...
 
 
 @dataclass(eq=False)
@@ -414,8 +369,8 @@ class RateLimiter:
         self._tokens.new_window()
 
     # ------------------------------------------------------------------ after an answer
-    def release(self, ticket: Ticket, answer: Answer | None) -> None:
-        """Learn from the answer (`None`: none came) and free the request's slot. Never raises."""
+    def release(self, ticket: Ticket, answer: Signals | None) -> None:
+        """Learn from what the answer said (`None`: no answer came) and free the request's slot. Never raises."""
         if ticket not in self._tickets:
             return  # released already
         self._tickets.discard(ticket)
@@ -426,12 +381,12 @@ class RateLimiter:
             logger.debug("Rate limiter could not read an answer: {error}", error=repr(error)[:200])
         self._wake()
 
-    def _learn(self, ticket: Ticket, answer: Answer | None) -> None:
+    def _learn(self, ticket: Ticket, answer: Signals | None) -> None:
         current = ticket.window == self._window_id
-        status = answer.status_code if answer is not None else None
+        status = answer.status if answer is not None else None
         if status == 429 and answer is not None:
             self._refused(ticket, answer, current)
-        elif answer is not None and 200 <= answer.status_code < 300:
+        elif answer is not None and answer.served:
             self._ramp_up(ticket)
             if current:
                 actual = self._calibrate(ticket, answer)
@@ -465,32 +420,32 @@ class RateLimiter:
                 self.ramp = grown
             self._ramp_successes = 0
 
-    def _calibrate(self, ticket: Ticket, answer: Answer) -> int | None:
+    def _calibrate(self, ticket: Ticket, answer: Signals) -> int | None:
         """The tokens the answer reports in `usage`; they tune the estimate of later requests."""
-        match = _USAGE.search(answer.content or b"")
-        if match is None:
+        actual = answer.tokens_used
+        if actual is None:
             return None
-        actual = int(match.group(1))
         if ticket.chars and not ticket.images:
             ratio = min(actual / ticket.chars, 10.0)  # an absurd count must not stop the key
             previous = self._tokens_per_char.get(ticket.path)
             self._tokens_per_char[ticket.path] = ratio if previous is None else 0.5 * previous + 0.5 * ratio
         return actual
 
-    def _observe_headers(self, answer: Answer) -> None:
-        served = 200 <= answer.status_code < 300
+    def _observe_headers(self, answer: Signals) -> None:
         mine = [t for t in self._tickets if t.window == self._window_id]
-        in_flight = {"Requests": len(mine), "Tokens": sum(t.tokens for t in mine)}
-        for budget, name in ((self._requests, "Requests"), (self._tokens, "Tokens")):
-            remaining = count(answer.headers.get(f"X-RateLimit-Remaining-{name}"))
+        figures = (
+            (self._requests, answer.remaining_requests, len(mine)),
+            (self._tokens, answer.remaining_tokens, sum(t.tokens for t in mine)),
+        )
+        for budget, remaining, in_flight in figures:
             if remaining is not None:
-                budget.observe(remaining, in_flight[name], served=served)
+                budget.observe(remaining, in_flight, served=answer.served)
 
-    def _refused(self, ticket: Ticket, answer: Answer, current: bool) -> None:
+    def _refused(self, ticket: Ticket, answer: Signals, current: bool) -> None:
         self.refused += 1
         now = asyncio.get_running_loop().time()
-        code = error_code(answer)
-        retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
+        code = answer.code
+        retry_after = answer.retry_after
         if retry_after is not None:
             retry_after = min(retry_after, MAX_RETRY_AFTER)  # a longer wait fails the call (the client), not the key
         if current:
@@ -501,7 +456,7 @@ class RateLimiter:
             # take a while): the bound becomes that. With none of ours in flight, someone else holds the key:
             # that says nothing of its limit, so only pause.
             held = self.in_flight
-            stated = _stated_limit(answer)
+            stated = answer.concurrency_limit
             if stated is not None:  # the message names the key's limit ("{current}/N concurrent requests")
                 self.learned, self._learned_at = stated, now
             elif held:
@@ -567,28 +522,6 @@ def limiter_for(auth: str, url: str, stated: Limits | None = None) -> RateLimite
     if stated is not None:
         limiter.state(stated)
     return limiter
-
-
-_CONCURRENCY_DETAIL = re.compile(rb"(\d{1,6})\s*/\s*(\d{1,6})\s+concurrent")
-
-
-def _stated_limit(answer: Answer) -> int | None:
-    """N of the reference's "Concurrency limit exceeded: {current}/N concurrent requests", if it is sane."""
-    body = answer.content or b""
-    match = _CONCURRENCY_DETAIL.search(body[:65536])
-    if match is None:
-        return None
-    limit = int(match.group(2))
-    return limit if 1 <= limit <= MAX_CONCURRENCY else None
-
-
-def error_code(answer: Answer) -> str | None:
-    """The `code` of an error body (`{"detail", "code", "request_id"}`), if there is one."""
-    body = answer.content or b""
-    if len(body) > 65536:
-        return None
-    match = re.search(rb'"code"\s*:\s*"([A-Z_]{1,64})"', body)  # no JSON parse: a body may be nested 200,000 deep
-    return match.group(1).decode() if match else None
 
 
 def _size(payload: Any) -> tuple[int, int]:
