@@ -402,6 +402,7 @@ class JinaClient:
         headers: Mapping[str, str] | None = None,
         allow_redirects: bool = True,
         size: tuple[int, int] | None = None,
+        credentials: bool = True,
     ) -> Answer:
         """
         Send one request, retrying transient failures, and return the 2xx answer (its body read).
@@ -412,6 +413,8 @@ class JinaClient:
 
         :param url: The URL on the hosted API (or any other); the environment may move it (`endpoints.py`).
         :param allow_redirects: `False` returns a 3xx answer as it is (e.g. to read its `Location`).
+        :param credentials: `False` sends no `Authorization` header: for a signed URL (a Batch API output file),
+            which carries its own credential and may be on another host that must not see the key.
         :raises JinaError: a subclass saying what went wrong.
         :raises ValueError: If the URL cannot be requested at all (a bad `base_url`); not retried.
         """
@@ -422,7 +425,7 @@ class JinaClient:
         attempt = 0
         while True:
             try:
-                return await self._attempt(method, url, endpoint, body, headers, allow_redirects)
+                return await self._attempt(method, url, endpoint, body, headers, allow_redirects, credentials)
             except JinaError as error:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
                 if not retryable or attempt >= self.max_retries:
@@ -443,6 +446,7 @@ class JinaClient:
         body: _Body,
         headers: Mapping[str, str] | None,
         allow_redirects: bool,
+        credentials: bool = True,
     ) -> Answer:
         """One try, holding a slot of this client and one of the key (the pacer): the 2xx answer, else a `JinaError`."""
         slots = self._component_slots()
@@ -457,7 +461,9 @@ class JinaClient:
                 data, sent_headers = await body.render(headers)
                 if body.made_nothing:
                     raise _NothingToSend
-                answer = await self._exchange(method, url, endpoint, data, sent_headers, allow_redirects)
+                answer = await self._exchange(
+                    method, url, endpoint, data, sent_headers, allow_redirects, credentials=credentials
+                )
             finally:
                 pacer.release(ticket, None if answer is None else answer.signals)
         finally:
@@ -475,12 +481,14 @@ class JinaClient:
         data: bytes | JsonBody | None,
         extra_headers: Mapping[str, str],
         allow_redirects: bool,
+        *,
+        credentials: bool = True,
     ) -> Answer:
         """Move the bytes: send, follow redirects, read the whole answer; within `timeout`, else `JinaTimeoutError`."""
         session = self._open_session()
-        headers = CIMultiDict(
-            {"Authorization": self._auth or "", "Accept": "application/json", "User-Agent": USER_AGENT}
-        )
+        headers = CIMultiDict({"Accept": "application/json", "User-Agent": USER_AGENT})
+        if credentials:
+            headers["Authorization"] = self._auth or ""
         headers.update(extra_headers)
         try:
             async with asyncio.timeout(self.timeout) if hasattr(asyncio, "timeout") else _timeout(self.timeout):

@@ -505,3 +505,14 @@ def text_to_embed(document: Document, meta_fields: list[str], separator: str, pr
         )
         raise JinaInputError(msg)
     return prefix + body + suffix
+
+
+def checked_vector(raw: Any, length: int | None, malformed: Callable[[str], JinaMalformedResponseError]) -> Embedding:
+    """
+    One vector decoded and checked as a vector of an embeddings answer is (for answers that carry one at a time).
+
+    A list of numbers or base64 float32, every value finite, `length` values if given; else `malformed(...)`.
+    """
+    vector = _decode_vector(raw, malformed)
+    _check_lengths([vector], length, malformed)
+    return vector

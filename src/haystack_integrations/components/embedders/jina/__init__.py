@@ -1,3 +1,4 @@
+from haystack_integrations.components.embedders.jina.batch_document_embedder import JinaBatchDocumentEmbedder
 from haystack_integrations.components.embedders.jina.document_embedder import JinaDocumentEmbedder
 from haystack_integrations.components.embedders.jina.document_image_embedder import JinaDocumentImageEmbedder
 from haystack_integrations.components.embedders.jina.sparse_document_embedder import JinaSparseDocumentEmbedder
@@ -5,6 +6,7 @@ from haystack_integrations.components.embedders.jina.sparse_text_embedder import
 from haystack_integrations.components.embedders.jina.text_embedder import JinaTextEmbedder
 
 __all__ = [
+    "JinaBatchDocumentEmbedder",
     "JinaDocumentEmbedder",
     "JinaDocumentImageEmbedder",
     "JinaSparseDocumentEmbedder",
