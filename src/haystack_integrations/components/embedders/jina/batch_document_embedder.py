@@ -112,7 +112,8 @@ class JinaBatchDocumentEmbedder(JinaComponentBase):
             Ctrl-C, a cancelled task). By default they keep running, for the next run to collect.
         :param webhook_url: A URL Jina POSTs to when a job completes.
         :param timeout: Seconds to wait for each HTTP answer. `None` reads `JINA_TIMEOUT`, else 60.
-        :param max_retries: Retries of each HTTP request. `None` reads `JINA_MAX_RETRIES`, else 5.
+        :param max_retries: Retries of each HTTP request on rate limits, 500/502/503/504 and connection errors.
+            `None` reads `JINA_MAX_RETRIES`, else 5. Polling goes on after a request gave up (until `max_wait`).
         :param max_concurrency: Requests in flight at once (submitting and polling many jobs), at most.
         :param raise_on_failure: If `True`, a Document left without embedding (a failed line, a failed job, an
             input error) raises. If `False`, it comes back without embedding and `meta["failed_documents"]`
