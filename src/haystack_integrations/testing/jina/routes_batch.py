@@ -20,7 +20,6 @@ Downloading a job that has not completed answers 409 (assumed: the spec says "fo
 from __future__ import annotations
 
 import json
-import math
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -215,8 +214,8 @@ def _make_outputs(job: Job) -> tuple[bytes, bytes]:
 
 
 def _short(value: float) -> float:
-    """A float32's worth of digits: the file is ~2x smaller than with Python's 17 digits."""
-    return float(f"{value:.8g}") if math.isfinite(value) else value
+    """About a float32's worth of digits (8 decimals of values near 1): the file is ~2x smaller than with 17."""
+    return round(value, 8)
 
 
 def _jsonl(lines: list[str]) -> bytes:
