@@ -126,6 +126,7 @@ def main() -> None:
         # the emulator's batch vectors are /v1/embeddings' retrieval.passage vectors; Jina's need not be
         if api.emulator:
             assert worst < 1e-6, worst
+        print("OK: resumed after the kill; 0 Documents submitted twice, 0 lost.")
 
 
 if __name__ == "__main__":
