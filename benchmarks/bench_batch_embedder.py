@@ -91,9 +91,8 @@ def speed_and_memory(count: int) -> None:
         direct, direct_seconds, direct_mb = measured(lambda: direct_embedder(url).run(documents))
     assert all(d.embedding for d in batch["documents"]) and all(d.embedding for d in direct["documents"])
     print(f"1. {count:,} documents, {DIMENSIONS}-d vectors, emulator batch delay 0:")
-    print(
-        f"   JinaBatchDocumentEmbedder  {batch_seconds:6.1f} s   peak {batch_mb:6.1f} MB ({len(batch['meta']['batch_ids'])} jobs)"
-    )
+    jobs = len(batch["meta"]["batch_ids"])
+    print(f"   JinaBatchDocumentEmbedder  {batch_seconds:6.1f} s   peak {batch_mb:6.1f} MB ({jobs} jobs)")
     print(f"   JinaDocumentEmbedder       {direct_seconds:6.1f} s   peak {direct_mb:6.1f} MB (batch_size 256)")
     print(f"   batch / direct: {batch_seconds / direct_seconds:.2f}x the time, {batch_mb / direct_mb:.2f}x the memory")
 
