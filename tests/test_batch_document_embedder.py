@@ -347,3 +347,11 @@ def test_results_are_matched_by_custom_id_never_by_position() -> None:
     assert "too long" in results.errors["h"]
     assert any("stranger" in problem for problem in results.problems)
     assert set(results.errors) | set(results.vectors) == set(wanted)
+
+
+def test_lines_of_an_unknown_shape_are_reported_with_their_keys() -> None:
+    output = json.dumps({"id": "a", "result": [1.0, 0.0]}).encode()
+    results = batch_api.read_results("batch_2", output, b"", ["a"], 2, "http://x/v1/batch/batch_2/output")
+    assert results.vectors == {}
+    assert "[id, result]" in results.problems[0]
+    assert "[id, result]" in results.errors["a"]

@@ -212,7 +212,10 @@ def read_results(
         if not raw.strip():
             continue
         line_id, vector, error, line_model, usage = _read_line(raw, batch_id, number, length, endpoint)
-        if line_id is None or line_id not in wanted:
+        if line_id is None:  # nothing to match it by: reported, with what the line holds instead
+            results.problems.append(f"job {batch_id}: {error or f'line {number} has no custom_id'}")
+            continue
+        if line_id not in wanted:
             results.problems.append(f"job {batch_id}: a line for custom_id {line_id!r}, which the job did not send")
             continue
         if line_id in seen:
@@ -227,8 +230,11 @@ def read_results(
             results.errors[line_id] = f"batch job {batch_id}: {error}"
         results.model = results.model or line_model
         add_usage(results.usage, usage)
+    unread = ""
+    if results.problems:
+        unread = f" ({len(results.problems)} line(s) could not be matched; the first: {results.problems[0]})"
     for line_id in wanted - seen:
-        results.errors[line_id] = f"batch job {batch_id} returned no output or error line for it"
+        results.errors[line_id] = f"batch job {batch_id} returned no output or error line for it{unread}"
     return results
 
 
@@ -243,6 +249,9 @@ def _read_line(
     if not isinstance(line, dict):
         return None, None, f"line {number} is not a JSON object", None, {}
     line_id = line.get("custom_id") if isinstance(line.get("custom_id"), str) else None
+    if line_id is None:
+        keys = ", ".join(sorted(map(str, line)))
+        return None, None, f"line {number} has no custom_id: its keys are [{keys}]", None, {}
     try:
         if "response" in line:
             return (line_id, *_read_response(line, length, batch_id, endpoint))

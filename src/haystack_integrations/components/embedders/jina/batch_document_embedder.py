@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between polls: within Jina's advice of 10 to 30 s (each wait grows to at most 1.8x, with jitter).
 DEFAULT_POLL_INTERVAL = 15.0
+#: Output problems logged one by one; the rest are counted (all of them are in `meta["problems"]`).
+LOGGED_PROBLEMS = 5
 #: A job completes or expires within 24 h of its submission, so waiting longer cannot help.
 DEFAULT_MAX_WAIT = 24 * 3600.0
 
@@ -318,8 +320,11 @@ class JinaBatchDocumentEmbedder(JinaComponentBase):
     def _answer(
         self, documents: list[Document], plan: Plan, results: JobResults, batch_ids: list[str]
     ) -> dict[str, Any]:
-        for problem in results.problems:
+        for problem in results.problems[:LOGGED_PROBLEMS]:
             logger.warning("Batch output: {problem}", problem=problem)
+        if len(results.problems) > LOGGED_PROBLEMS:
+            more = len(results.problems) - LOGGED_PROBLEMS
+            logger.warning("Batch output: {more} more problems, in meta['problems']", more=more)
         output, failures = assemble(documents, plan, results)
         if failures and self.raise_on_failure:
             first = next(iter(failures))
