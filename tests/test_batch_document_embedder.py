@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 import requests
 from haystack import Document
 from haystack.utils import Secret
+from page_server import PageServer
 
 from haystack_integrations.common.jina import batch_api
 from haystack_integrations.common.jina.batch_api import JinaBatchJobError
@@ -235,32 +234,14 @@ def test_run_async(jina: JinaEmulator) -> None:
     assert all(d.embedding for d in result["documents"])
 
 
-def test_input_url_built_by_the_helper(jina: JinaEmulator, tmp_path: Path) -> None:
+def test_input_url_built_by_the_helper(jina: JinaEmulator, tmp_path: Path, pages: PageServer) -> None:
     docs = documents(15)
-    component = embedder()
-    written = component.write_input_file(docs, tmp_path / "in.jsonl")
+    written = embedder().write_input_file(docs, tmp_path / "in.jsonl")
     assert written["lines"] == 15
-    payload = (tmp_path / "in.jsonl").read_bytes()
-
-    class Files(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    files = ThreadingHTTPServer(("127.0.0.1", 0), Files)
-    threading.Thread(target=files.serve_forever, daemon=True).start()
-    try:
-        store = str(tmp_path / "jobs.json")
-        url = f"http://127.0.0.1:{files.server_address[1]}/in.jsonl"
-        embedder(job_store=store).submit(docs, input_url=url)
-        result = embedder(job_store=store).run(docs)
-    finally:
-        files.shutdown()
+    url = pages.add("/in.jsonl", (tmp_path / "in.jsonl").read_bytes(), content_type="application/x-ndjson")
+    store = str(tmp_path / "jobs.json")
+    embedder(job_store=store).submit(docs, input_url=url)
+    result = embedder(job_store=store).run(docs)
     assert posts(jina)[0]["input_url"] == url and "input" not in posts(jina)[0]
     assert all(d.embedding for d in result["documents"])
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from page_server import PageServer
 
 from haystack_integrations.testing.jina import JinaEmulator
 from haystack_integrations.testing.jina.routes_batch import MAX_INLINE_INPUTS
@@ -189,30 +190,9 @@ def test_requests_are_validated_like_the_spec(emulator: JinaEmulator, body: dict
     assert answer.json()["errors"][0]["field"] == field
 
 
-def test_input_url_is_read_over_http(emulator: JinaEmulator) -> None:
-    payload = "".join(json.dumps(line) + "\n" for line in lines(12)).encode()
-
-    class Serve(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    files = ThreadingHTTPServer(("127.0.0.1", 0), Serve)
-    threading.Thread(target=files.serve_forever, daemon=True).start()
-    try:
-        answer = call(
-            emulator,
-            "POST",
-            "/v1/batch/embeddings",
-            {"model": NANO, "input_url": f"http://127.0.0.1:{files.server_address[1]}/in.jsonl"},
-        )
-    finally:
-        files.shutdown()
+def test_input_url_is_read_over_http(emulator: JinaEmulator, pages: PageServer) -> None:
+    url = pages.add("/in.jsonl", "".join(json.dumps(line) + "\n" for line in lines(12)), content_type="text/plain")
+    answer = call(emulator, "POST", "/v1/batch/embeddings", {"model": NANO, "input_url": url})
     assert answer.status_code == 200, answer.text
     assert answer.json()["stats"]["total"] == 12
 
