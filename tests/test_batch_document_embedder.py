@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -336,3 +337,24 @@ def test_lines_of_an_unknown_shape_are_reported_with_their_keys() -> None:
     assert results.vectors == {}
     assert "[id, result]" in results.problems[0]
     assert "[id, result]" in results.errors["a"]
+
+
+def test_a_cancelled_run_async_cancels_its_jobs_with_cancel_on_exit(jina: JinaEmulator, tmp_path: Path) -> None:
+    jina.batches.delay = 30.0
+    store = tmp_path / "jobs.json"
+    component = embedder(job_store=str(store), cancel_on_exit=True)
+
+    async def interrupted() -> None:
+        task = asyncio.ensure_future(component.run_async(documents(4)))
+        while not store.exists():  # submitted and recorded: now polling
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(interrupted())
+    deadline = time.monotonic() + 10
+    while not [r for r in jina.requests if r.method == "DELETE"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len([r for r in jina.requests if r.method == "DELETE"]) == 1
+    assert [job.ended for job in jina.batches.jobs.values()] == ["cancelled"]
