@@ -34,6 +34,13 @@ def submit(emulator: JinaEmulator, **body: Any) -> dict[str, Any]:
     return answer.json()  # type: ignore[no-any-return]
 
 
+def completed(emulator: JinaEmulator, **body: Any) -> dict[str, Any]:
+    """A submitted job once it has completed (its files are made in the background, even with no delay)."""
+    job = submit(emulator, **body)
+    assert wait_for(emulator, job["batch_id"], "completed")["status"] == "completed"
+    return job
+
+
 def wait_for(emulator: JinaEmulator, batch_id: str, status: str, timeout: float = 10.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -66,7 +73,7 @@ def test_a_job_moves_from_pending_through_processing_to_completed(slow: JinaEmul
 
 
 def test_output_is_in_the_openai_shape_shuffled_and_matches_v1_embeddings(emulator: JinaEmulator) -> None:
-    job = submit(emulator, dimensions=32, task="retrieval")
+    job = completed(emulator, dimensions=32, task="retrieval")
     output = call(emulator, "GET", f"/v1/batch/{job['batch_id']}/output").text.splitlines()
     parsed = [json.loads(line) for line in output]
     ids = [line["custom_id"] for line in parsed]
@@ -89,7 +96,7 @@ def test_output_is_in_the_openai_shape_shuffled_and_matches_v1_embeddings(emulat
 def test_lines_fail_on_demand_and_go_to_the_error_file(emulator: JinaEmulator) -> None:
     emulator.batches.fail_lines = 0.25
     try:
-        job = submit(emulator)
+        job = completed(emulator)
     finally:
         emulator.batches.fail_lines = 0.0
     status = call(emulator, "GET", f"/v1/batch/{job['batch_id']}").json()
@@ -128,7 +135,7 @@ def test_cancel_lists_and_not_found(slow: JinaEmulator) -> None:
 
 
 def test_signed_urls_need_no_key_but_their_signature(emulator: JinaEmulator) -> None:
-    job = submit(emulator)
+    job = completed(emulator)
     signed = call(emulator, "GET", f"/v1/batch/{job['batch_id']}").json()["output_url"]
     assert requests.get(signed, timeout=10).status_code == 200
     assert requests.get(signed.replace("signature=", "signature=x"), timeout=10).status_code == 403

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from haystack import Document, logging
 
@@ -29,6 +29,7 @@ from haystack_integrations.common.jina.errors import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The poll interval grows by this factor per poll, up to `POLL_GROWTH_CAP` times the configured one.
 POLL_GROWTH = 1.15
@@ -168,29 +169,59 @@ class BatchRun:
     async def collect(
         self, statuses: Mapping[str, batch_api.BatchStatus]
     ) -> tuple[JobResults, list[JinaBatchJobError]]:
-        """Download and match the results of every completed job, one job at a time (bounded memory)."""
+        """
+        Download and match the results of every completed job.
+
+        One job's files are read (in a worker thread: parsing 10,000 lines takes a second or two, and must not
+        hold up other requests on the loop) while the next job's download runs: at most two jobs' files are
+        in memory at once, whatever the number of jobs.
+        """
         merged = JobResults()
         ended: list[JinaBatchJobError] = []
+        completed: list[StoredJob] = []
         for job in list(self.store.jobs):
             status = statuses[job.batch_id]
-            if status.status != "completed":
+            if status.status == "completed":
+                completed.append(job)
+            else:
                 ended.append(self._ended(job, status, merged))
-                continue
-            output = await batch_api.download(self.client, self.settings.base_url, job.batch_id, "output")
-            errors = b""
-            if status.failed:
-                errors = await batch_api.download(self.client, self.settings.base_url, job.batch_id, "errors")
-            endpoint = batch_api.jobs_url(self.settings.base_url, job.batch_id, "output")
-            results = batch_api.read_results(
-                job.batch_id, output, errors, job.custom_ids, self.settings.vector_length, endpoint
-            )
-            del output, errors
-            merged.vectors.update(results.vectors)
-            merged.errors.update(results.errors)
-            merged.problems += results.problems
-            merged.model = merged.model or results.model
-            add_usage(merged.usage, results.usage)
+        fetches = iter(completed)
+        upcoming = _start(self._files(statuses, next(fetches, None)))
+        try:
+            for job in completed:
+                output, errors = await upcoming
+                upcoming = _start(self._files(statuses, next(fetches, None)))
+                endpoint = batch_api.jobs_url(self.settings.base_url, job.batch_id, "output")
+                results = await asyncio.to_thread(
+                    batch_api.read_results,
+                    job.batch_id,
+                    output,
+                    errors,
+                    job.custom_ids,
+                    self.settings.vector_length,
+                    endpoint,
+                )
+                del output, errors
+                merged.vectors.update(results.vectors)
+                merged.errors.update(results.errors)
+                merged.problems += results.problems
+                merged.model = merged.model or results.model
+                add_usage(merged.usage, results.usage)
+        finally:
+            upcoming.cancel()
+            if upcoming.done() and not upcoming.cancelled():
+                upcoming.exception()  # retrieved: a failed prefetch nobody awaits is no "never retrieved" warning
         return merged, ended
+
+    async def _files(self, statuses: Mapping[str, batch_api.BatchStatus], job: StoredJob | None) -> tuple[bytes, bytes]:
+        """A job's output and error files (the error file only when the job says lines failed)."""
+        if job is None:
+            return b"", b""
+        output = await batch_api.download(self.client, self.settings.base_url, job.batch_id, "output")
+        errors = b""
+        if statuses[job.batch_id].failed:
+            errors = await batch_api.download(self.client, self.settings.base_url, job.batch_id, "errors")
+        return output, errors
 
     def _ended(self, job: StoredJob, status: batch_api.BatchStatus, merged: JobResults) -> JinaBatchJobError:
         """A job that ended without output: its lines fail, and the store forgets it so the next run resubmits."""
@@ -229,3 +260,8 @@ def assemble(documents: Sequence[Document], plan: Plan, results: JobResults) -> 
         )
         output.append(replace(document, embedding=None, meta=document.meta.copy()))
     return output, failures
+
+
+def _start(work: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+    """`work` running now, in the background (awaited later, or cancelled)."""
+    return asyncio.ensure_future(work)

@@ -1,8 +1,10 @@
 """The emulator's Batch API jobs: their state over (simulated) time, and the test controls.
 
 A job is `pending` for the first quarter of the processing delay, `processing` until the delay has
-passed (its `stats.completed` growing with the time), then `completed`. The state is computed from the
-clock when asked, so nothing runs in the background except the webhook's one POST.
+passed (its `stats.completed` growing with the time) and its output files are made, then `completed`.
+The state is computed from the clock when asked; the files are made in a background thread from the
+submission on, as a server works on a job while it is polled (with a delay of 0, a job completes as soon
+as its files are ready). The webhook's one POST is the other background work.
 
 Test controls (on `JinaEmulator.batches`):
 - `delay`: seconds a job takes (the constructor's `batch_delay`, the CLI's `--batch-delay`);
@@ -22,6 +24,7 @@ import secrets
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -84,6 +87,7 @@ class BatchJobs:
         options: dict[str, Any],
         webhook_url: str | None,
         base_url: str,
+        make_outputs: Callable[[Job], tuple[bytes, bytes]],
     ) -> Job:
         now = time.monotonic()
         job = Job(
@@ -100,12 +104,17 @@ class BatchJobs:
         planned, self._next_end = self._next_end, None
         with self._lock:
             self.jobs[job.batch_id] = job
+        threading.Thread(target=self._make, args=(job, make_outputs), daemon=True).start()
         if planned is not None:
             status, error = planned
             threading.Timer(self.delay, self._end, (job, status, error)).start()
         if webhook_url:
             threading.Thread(target=self._notify, args=(job,), daemon=True).start()
         return job
+
+    @staticmethod
+    def _make(job: Job, make_outputs: Callable[[Job], tuple[bytes, bytes]]) -> None:
+        job.outputs = make_outputs(job)
 
     def find(self, batch_id: str) -> Job | None:
         with self._lock:
@@ -132,7 +141,7 @@ class BatchJobs:
             return job.ended
         elapsed = time.monotonic() - job.created
         if elapsed >= self.delay:
-            return "completed"
+            return "completed" if job.outputs is not None else "processing"
         return "pending" if elapsed < self.delay / 4 else "processing"
 
     def describe(self, job: Job, base_url: str) -> dict[str, Any]:
@@ -144,7 +153,7 @@ class BatchJobs:
             done = total
         elif status == "processing":
             share = (time.monotonic() - job.created - self.delay / 4) / max(self.delay * 0.75, 1e-9)
-            done = min(total, int(total * share))
+            done = min(total - 1, int(total * share))  # all lines are done only when the job is
         else:
             done = 0
         failed_so_far = failed * done // total if total else 0

@@ -116,7 +116,7 @@ def create(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     ):
         raise ApiError(422, "webhook_url must be an http(s) URL.", field="webhook_url")
     lines = _lines(body["input"], MAX_INLINE_INPUTS, "input") if given == ["input"] else _fetch_lines(body["input_url"])
-    job = emulator.batches.submit(model, lines, options, webhook, emulator.url)
+    job = emulator.batches.submit(model, lines, options, webhook, emulator.url, _make_outputs)
     return Reply(body=emulator.batches.describe(job, emulator.url))
 
 
@@ -185,8 +185,7 @@ def _check_completed(emulator: JinaEmulator, job: Job) -> None:
 
 
 def _file(job: Job, what: str) -> Reply:
-    if job.outputs is None:
-        job.outputs = _make_outputs(job)
+    assert job.outputs is not None  # a completed job has its files
     return Reply(body=job.outputs[0 if what == "output" else 1], content_type=JSONL)
 
 
