@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from haystack import Document
 from haystack.dataclasses import ByteStream
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaInputError
 from haystack_integrations.components.converters.jina import JinaReaderConverter
+from haystack_integrations.components.embedders.jina import JinaSparseTextEmbedder, JinaTextEmbedder
+from haystack_integrations.components.rankers.jina import JinaRanker
 from haystack_integrations.testing.jina import JinaEmulator
 
 
@@ -61,4 +65,41 @@ def test_a_proc_file_is_named_a_virtual_file(emulator: JinaEmulator, api_key: Se
     with pytest.raises(JinaInputError, match=r"^Source 0 \(/proc/self/status\) is a virtual file") as raised:
         converter(emulator, api_key).run(sources=["/proc/self/status"])
     assert "grew" not in str(raised.value) and "copy it to a regular file" in str(raised.value)
+    assert emulator.requests == []
+
+
+# ---------------------------------------------------------------------------------------------- 10. silent results
+def test_a_text_only_ranker_warns_once_per_run_about_image_only_documents(
+    emulator: JinaEmulator, api_key: Secret, caplog: pytest.LogCaptureFixture
+) -> None:
+    documents = [
+        Document(content="Paris is in France"),
+        Document(meta={"file_path": "cat.png"}),
+        Document(content=" ", blob=ByteStream(b"\x89PNG\r\n\x1a\n", mime_type="image/png")),
+        Document(meta={"file_path": "notes.txt", "title": "Paris"}),  # ranked by its title: no warning for it
+    ]
+    ranker = JinaRanker(
+        api_key=api_key,
+        base_url=emulator.rerank_url,
+        model="jina-reranker-v2-base-multilingual",
+        meta_fields_to_embed=["title"],
+    )
+    with caplog.at_level(logging.WARNING):
+        result = ranker.run(query="Paris", documents=documents)
+    assert len(result["documents"]) == 4  # still ranked, as before
+    (warning,) = [r for r in caplog.records if "ranks text only" in r.getMessage()]
+    message = warning.getMessage()
+    assert "2 of 4 documents" in message and documents[1].id in message and "'jina-reranker-m0'" in message
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        ranker.run(query="Paris", documents=documents[:1])
+    assert "ranks text only" not in caplog.text
+
+
+@pytest.mark.parametrize("embedder", [JinaTextEmbedder, JinaSparseTextEmbedder])
+@pytest.mark.parametrize("text", ["", "  \n"])
+def test_an_empty_text_is_refused_locally(emulator: JinaEmulator, api_key: Secret, embedder: Any, text: str) -> None:
+    component = embedder(api_key=api_key, base_url=emulator.embeddings_url)
+    with pytest.raises(JinaInputError, match=f"{embedder.__name__} got an empty text"):
+        component.run(text)
     assert emulator.requests == []
