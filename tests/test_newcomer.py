@@ -103,3 +103,34 @@ def test_an_empty_text_is_refused_locally(emulator: JinaEmulator, api_key: Secre
     with pytest.raises(JinaInputError, match=f"{embedder.__name__} got an empty text"):
         component.run(text)
     assert emulator.requests == []
+
+
+# ---------------------------------------------------------------------------------------------- 11. model names
+@pytest.mark.parametrize(
+    ("build", "hugging_face_id", "api_name"),
+    [
+        (JinaTextEmbedder, "jinaai/jina-embeddings-v3", "jina-embeddings-v3"),
+        (JinaTextEmbedder, "jinaai/jina-embeddings-v2-base-en", "jina-embeddings-v2-base-en"),
+        (JinaRanker, "jinaai/jina-reranker-m0", "jina-reranker-m0"),
+    ],
+)
+def test_a_hugging_face_id_gets_the_api_name(api_key: Secret, build: Any, hugging_face_id: str, api_name: str) -> None:
+    with pytest.raises(ValueError, match=f"{hugging_face_id}'?: did you mean '{api_name}'"):
+        build(api_key=api_key, model=hugging_face_id)
+
+
+@pytest.mark.parametrize(
+    ("build", "model"),
+    [
+        (JinaTextEmbedder, "jina-embeddings-v2-base-fr"),
+        (JinaTextEmbedder, "jina-embeddings-v2-base-it"),
+        (JinaRanker, "jina-reranker-v1-base-fr"),
+    ],
+)
+def test_another_language_is_never_suggested(
+    api_key: Secret, build: Any, model: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        component = build(api_key=api_key, model=model)  # a language Jina may add: sent as given
+    assert component.to_dict()["init_parameters"]["model"] == model
+    assert "did you mean" not in caplog.text
