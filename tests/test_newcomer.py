@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import logging
 import os
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +138,57 @@ def test_another_language_is_never_suggested(
         component = build(api_key=api_key, model=model)  # a language Jina may add: sent as given
     assert component.to_dict()["init_parameters"]["model"] == model
     assert "did you mean" not in caplog.text
+
+
+# ---------------------------------------------------------------------------------------------- 12. dev.py test
+def load_dev_py() -> Any:
+    spec = importlib.util.spec_from_file_location("dev_py", Path(__file__).resolve().parents[1] / "dev.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: A stand-in for a pytest run: results in pieces (a file's dots, then its percentage), then a summary.
+FAKE_PYTEST = """
+import sys, time
+for step in range(1, 5):
+    sys.stdout.write(f"tests/test_{step}.py ..")
+    sys.stdout.flush()
+    time.sleep(0.15)
+    sys.stdout.write(f".. [{step * 25:3d}%]\\n")
+    sys.stdout.flush()
+    time.sleep(0.15)
+print("=== 16 passed in 1.2s ===")
+sys.exit(int(sys.argv[1]))
+"""
+
+
+def test_dev_py_shows_each_lines_progress_while_they_run(tmp_path: Path) -> None:
+    dev = load_dev_py()
+    out = io.StringIO()
+    commands = {name: [sys.executable, "-c", FAKE_PYTEST, code] for name, code in (("test.a", "0"), ("test.b", "1"))}
+    failed = dev.run_lines(commands, cwd=tmp_path, out=out, interval=0.0)
+    assert failed == ["test.b"]
+    text = out.getvalue()
+    first_block = text.index("=" * 30)
+    progress = [line for line in text[:first_block].splitlines() if line]
+    assert progress, "nothing shown before the first line finished"
+    assert all(re.fullmatch(r"dev\.py: +\d+ s: test\.a (starting|\d+%), test\.b (starting|\d+%)", p) for p in progress)
+    assert any("25%" in line or "50%" in line for line in progress)
+    # each line's output comes whole, once, after its progress lines
+    for name in commands:
+        block = f"{'=' * 30} {name} {'=' * 30}\n" + "".join(
+            f"tests/test_{step}.py .... [{step * 25:3d}%]\n" for step in range(1, 5)
+        )
+        assert text.count(block) == 1
+    assert "dev.py: test.b finished after" in text and "16 passed in 1.2s" in text
+
+
+def test_dev_py_progress_reads_a_percentage_split_across_reads() -> None:
+    progress = load_dev_py().Progress(["test.3"])
+    assert progress.read("test.3", b"tests/test_x.py ..... [ 4") is False
+    assert progress.read("test.3", b"2%]\ntests/test_y.py ...") is False  # half a marker is no progress
+    assert progress.read("test.3", b" [ 57%]\n") is True
+    assert progress.read("test.3", b"...") is False
+    assert progress.line(12.0) == "  12 s: test.3 57%"
