@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -192,3 +193,26 @@ def test_dev_py_progress_reads_a_percentage_split_across_reads() -> None:
     assert progress.read("test.3", b" [ 57%]\n") is True
     assert progress.read("test.3", b"...") is False
     assert progress.line(12.0) == "  12 s: test.3 57%"
+
+
+# ---------------------------------------------------------------------------------------------- 13. no litter
+def test_a_passing_run_leaves_nothing_in_the_system_temp_folder(tmp_path: Path) -> None:
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "TMPDIR": str(system_tmp), "PYTHONPATH": str(root / "src")}
+    # the README's blocks make folders with `tempfile.mkdtemp()`, and the test that runs them uses tmp_path
+    test = "tests/test_readme.py::test_readme_python_blocks_run"
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    left = sorted(str(path.relative_to(system_tmp)) for path in system_tmp.rglob("*") if not path.is_dir())
+    folders = sorted(path.name for path in system_tmp.iterdir() if not path.name.startswith("pytest-of-"))
+    assert (left, folders) == ([], [])
