@@ -7,10 +7,14 @@ import io
 import logging
 import os
 import re
+import socket
+import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from haystack import Document
@@ -216,3 +220,22 @@ def test_a_passing_run_leaves_nothing_in_the_system_temp_folder(tmp_path: Path) 
     left = sorted(str(path.relative_to(system_tmp)) for path in system_tmp.rglob("*") if not path.is_dir())
     folders = sorted(path.name for path in system_tmp.iterdir() if not path.name.startswith("pytest-of-"))
     assert (left, folders) == ([], [])
+
+
+# ---------------------------------------------------------------------------------------------- 14. the emulator
+def test_a_client_that_drops_its_connection_is_logged_at_debug_not_printed(
+    emulator: JinaEmulator, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    address = urlsplit(emulator.embeddings_url)
+    with caplog.at_level(logging.DEBUG, logger="haystack_integrations.testing.jina.server"):
+        client = socket.create_connection((address.hostname, address.port))
+        client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+        time.sleep(0.2)  # the emulator is now reading the body
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # with linger 0: a reset, as a killed client sends
+        deadline = time.monotonic() + 10
+        while "dropped its connection" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+    (record,) = [r for r in caplog.records if "dropped its connection" in r.getMessage()]
+    assert record.levelno == logging.DEBUG and "ConnectionResetError" in record.getMessage()
+    assert "Traceback" not in capfd.readouterr().err
