@@ -23,7 +23,11 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaInputError
 from haystack_integrations.components.converters.jina import JinaReaderConverter
-from haystack_integrations.components.embedders.jina import JinaSparseTextEmbedder, JinaTextEmbedder
+from haystack_integrations.components.embedders.jina import (
+    JinaDocumentEmbedder,
+    JinaSparseTextEmbedder,
+    JinaTextEmbedder,
+)
 from haystack_integrations.components.rankers.jina import JinaRanker
 from haystack_integrations.testing.jina import JinaEmulator
 
@@ -239,3 +243,21 @@ def test_a_client_that_drops_its_connection_is_logged_at_debug_not_printed(
     (record,) = [r for r in caplog.records if "dropped its connection" in r.getMessage()]
     assert record.levelno == logging.DEBUG and "ConnectionResetError" in record.getMessage()
     assert "Traceback" not in capfd.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------- 15. README claims
+def test_the_differences_table_says_how_many_batches_are_in_flight(emulator: JinaEmulator, api_key: Secret) -> None:
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert "up to `max_concurrency` (5) at once" not in readme  # a default run is not held to 5
+    assert "at most `max_concurrency` when you set it; by default (`None`) as many as the key allows" in readme
+    assert "else from 5 growing while the server accepts more" in readme
+    emulator.latency = 0.3  # a round's requests overlap at the emulator, even on a loaded machine
+    documents = [Document(content=f"document {i}") for i in range(60)]
+    embedder = JinaDocumentEmbedder(api_key=api_key, base_url=emulator.embeddings_url, batch_size=1)
+    assert embedder.max_concurrency is None
+    embedder.run(documents)
+    assert emulator.max_in_flight > 5  # the default grew past the Free tier's 5
+    emulator.reset()
+    stated = JinaDocumentEmbedder(api_key=api_key, base_url=emulator.embeddings_url, batch_size=1, max_concurrency=5)
+    stated.run(documents[:30])
+    assert emulator.max_in_flight <= 5
