@@ -23,7 +23,8 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
-from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL, check_text_to_embed
+from haystack_integrations.common.jina.documents import check_text_to_embed
+from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.sparse import (
     SPARSE,

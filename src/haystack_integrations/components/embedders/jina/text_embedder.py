@@ -18,11 +18,11 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.documents import check_text_to_embed
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     check_dimensions,
     check_embedding_type,
-    check_text_to_embed,
     embeddings_payload,
     parse_embeddings_response,
     post_embeddings,
