@@ -23,11 +23,11 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench_document_embedder import emulator_process
 from haystack import Document
 
 from haystack_integrations.components.embedders.jina import JinaBatchDocumentEmbedder, JinaDocumentEmbedder
@@ -35,21 +35,6 @@ from haystack_integrations.testing.jina import DEFAULT_API_KEY, JinaEmulator
 
 MODEL = "jina-embeddings-v5-text-nano"
 DIMENSIONS = 64
-
-
-@contextmanager
-def emulator_process(*flags: str) -> Iterator[str]:
-    command = [sys.executable, "-m", "haystack_integrations.testing.jina", "--quiet", *flags]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline() if process.stdout else ""
-        url = line.rsplit(" ", 1)[-1].strip()
-        if not url.startswith("http"):
-            raise RuntimeError(f"emulator did not start: {line!r}")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def make_documents(count: int) -> list[Document]:
@@ -92,7 +77,7 @@ def peak_mb(work: Callable[[], dict[str, Any]]) -> float:
 
 def speed_and_memory(count: int) -> None:
     documents = make_documents(count)
-    with emulator_process("--batch-delay", "0") as url:
+    with emulator_process(0.0, "--quiet", "--batch-delay", "0") as url:
         runs: dict[str, Callable[[], dict[str, Any]]] = {
             "batch": lambda: batch_embedder(url, task="retrieval").run(documents),
             "direct": lambda: direct_embedder(url).run(documents),
@@ -119,7 +104,6 @@ def speed_and_memory(count: int) -> None:
 
 WORKER = """
 import sys
-from haystack_integrations.components.embedders.jina import JinaBatchDocumentEmbedder
 sys.path.insert(0, {here!r})
 from bench_batch_embedder import batch_embedder, make_documents
 batch_embedder({url!r}, job_store={store!r}).run(make_documents({count}))
@@ -128,7 +112,7 @@ batch_embedder({url!r}, job_store={store!r}).run(make_documents({count}))
 
 def resume_after_kill(count: int) -> None:
     documents = make_documents(count)
-    with emulator_process("--batch-delay", "3") as url, tempfile.TemporaryDirectory() as folder:
+    with emulator_process(0.0, "--quiet", "--batch-delay", "3") as url, tempfile.TemporaryDirectory() as folder:
         store = Path(folder) / "jobs.json"
         jobs = -(-count // 10_000)
         code = WORKER.format(here=str(Path(__file__).parent), url=url, store=str(store), count=count)
