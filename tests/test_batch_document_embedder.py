@@ -353,8 +353,10 @@ def test_a_cancelled_run_async_cancels_its_jobs_with_cancel_on_exit(jina: JinaEm
             await task
 
     asyncio.run(interrupted())
+    # the clean-up runs on after the cancelled call has returned: wait until the store records it
     deadline = time.monotonic() + 10
-    while not [r for r in jina.requests if r.method == "DELETE"] and time.monotonic() < deadline:
+    while '"cancelled"' not in store.read_text() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert len([r for r in jina.requests if r.method == "DELETE"]) == 1
     assert [job.ended for job in jina.batches.jobs.values()] == ["cancelled"]
+    assert json.loads(store.read_text())["jobs"] == []
