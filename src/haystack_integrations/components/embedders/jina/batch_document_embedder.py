@@ -111,7 +111,9 @@ class JinaBatchDocumentEmbedder(JinaComponentBase):
         :param max_wait: Seconds a run waits for its jobs at most (default 24 h, a job's whole window). Then it
             raises; the jobs keep running, and a run with the same `job_store` resumes them.
         :param cancel_on_exit: Cancel the jobs still running when a run ends early (an error, `max_wait`,
-            Ctrl-C, a cancelled task). By default they keep running, for the next run to collect.
+            Ctrl-C, a cancelled task). By default they keep running, for the next run to collect. After
+            Ctrl-C or a cancelled task the cancelling goes on in the background: best effort, if the process
+            lives on for the moment it takes.
         :param webhook_url: A URL Jina POSTs to when a job completes.
         :param timeout: Seconds to wait for each HTTP answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries of each HTTP request on rate limits, 500/502/503/504 and connection errors.
