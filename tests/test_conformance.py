@@ -62,7 +62,7 @@ def _needs_spec() -> None:
         (
             "/v1/rerank",
             b'{"model": "jina-reranker-m0", "query": {"text": "q"}, "documents": ["d"]}',
-            "query: {'text': 'q'} is not of type 'string'",
+            "query: {'text': 'q'} is not valid under any of the given schemas",  # 2026.06.29: a string or an ImageDoc
         ),
         (
             "/v1/rerank",

@@ -22,6 +22,7 @@ from haystack_integrations.common.jina.errors import (
     JinaBadRequestError,
     JinaError,
     JinaInputError,
+    JinaInputTooLongError,
     JinaMalformedResponseError,
     with_hint,
 )
@@ -180,8 +181,10 @@ def _truncate_hint(error: JinaBadRequestError, model: str, options: dict[str, An
         or options["truncate"] is True
         or (known is not None and "truncate" not in known.fields)
         or "late_chunking" in detail  # the inputs of one request count together: truncating one does not help
-        or not any(word in detail for word in OVER_LONG_WORDS)
-        or not any(word in detail for word in OVER_WORDS)
+        or (
+            not isinstance(error, JinaInputTooLongError)  # its code says what the words may not
+            and (not any(word in detail for word in OVER_LONG_WORDS) or not any(word in detail for word in OVER_WORDS))
+        )
     ):
         return error
     return with_hint(
@@ -408,7 +411,10 @@ async def embed_documents(
             return encode_json(embedding_format.payload(model, inputs, options)) if inputs else None
 
         body = (lambda: asyncio.to_thread(make_body)) if prepare_in_thread else make_body
-        answer = await post_embeddings(client, url, body, model, options, size=size_of(positions))
+        try:
+            answer = await post_embeddings(client, url, body, model, options, size=size_of(positions))
+        except JinaInputTooLongError as error:
+            raise with_hint(error, _too_long_culprit(documents, outcome.sent)) from None
         if answer is not None:
             result = embedding_format.parse(answer, len(outcome.sent), url, options)
             outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
@@ -449,6 +455,19 @@ async def embed_documents(
     if not raise_on_failure:
         meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
     return {"documents": output, "meta": meta}
+
+
+def _too_long_culprit(documents: Sequence[Document], sent: list[int]) -> str:
+    """Which document of a request refused as too long is the likely one: the API's detail does not say."""
+    if not sent:
+        return "no document of the request could be named"
+    longest = max(sent, key=lambda p: len(documents[p].content or ""))
+    others = len(sent) - 1
+    return (
+        f"Document {documents[longest].id} is the longest text of the request "
+        f"({len(documents[longest].content or '')} characters"
+        + (f", with {others} other documents)" if others else ")")
+    )
 
 
 def text_size(texts: Sequence[Any]) -> Callable[[list[int]], tuple[int, int]]:
