@@ -27,6 +27,7 @@ from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.images import (
     IMAGE_MIME_TYPES,
     MAX_IMAGE_BASE64_CHARS,
+    MAX_IMAGE_FILE_BYTES,
     ImageSource,
     image_base64,
     locate_file,
@@ -111,7 +112,8 @@ def media_error(document_id: str, path: Any, problem: str) -> JinaInputError:
     shown = str(path).replace("\x00", "\\x00")
     if len(shown) > 200:
         shown = f"{shown[:100]}...{shown[-60:]}"
-    return JinaInputError(f"Cannot embed the media of document {document_id} (path '{shown}'): {problem}")
+    who = f"the media of document {document_id}" if document_id else "the media input"
+    return JinaInputError(f"Cannot embed {who} (path '{shown}'): {problem}")
 
 
 def resolve_media(
@@ -159,14 +161,22 @@ def resolve_media(
     if kind is None:
         shown = f"type {mime_type!r}" if mime_type else "an unknown type"
         raise media_error(document_id, located, f"{shown} is not supported; supported: {supported_types()}")
-    if kind != "image" and size > max_file_bytes:
+    mime_type = mime_type or mimetypes.guess_type(located.name)[0]
+    limit, cap = max_file_bytes, "the cap for audio, video and PDF (MAX_MEDIA_FILE_BYTES)"
+    if kind == "image" and mime_type in IMAGE_MIME_TYPES:  # decoded and shrunk to fit 8 MB, as images.py does
+        limit, cap = MAX_IMAGE_FILE_BYTES, "the limit for image files"
+    elif kind == "image":  # sent as it is: the API's 8 MB of base64 per image
+        limit, cap = MAX_IMAGE_BASE64_CHARS * 3 // 4, "the API's 8 MB of base64 per image (sent unconverted)"
+    if size > limit:
         mb = 1024 * 1024
-        problem = (
-            f"the {kind} file has {size / mb:.1f} MB, over the cap of {max_file_bytes / mb:.0f} MB "
-            "(MAX_MEDIA_FILE_BYTES); refused unread"
-        )
+        problem = f"the {kind} file has {size / mb:.1f} MB, over {cap} of {limit / mb:.0f} MB; refused unread"
         raise media_error(document_id, located, problem)
-    return MediaSource(document_id, kind, path=located, mime_type=mime_type or mimetypes.guess_type(located.name)[0])
+    return MediaSource(document_id, kind, path=located, mime_type=mime_type)
+
+
+def media_input(source: MediaSource, prepared: str | bytes) -> dict[str, str | bytes]:
+    """The request input: `{"image" | "pdf" | "audio" | "video": url-or-base64}`."""
+    return {source.input_field: prepared}
 
 
 def _sniff_file(path: Path) -> str | None:
