@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conformance import Recorder
 from haystack import Document
 from haystack.dataclasses import ByteStream, ImageContent
 from haystack.utils import Secret
@@ -219,3 +220,36 @@ def test_file_kinds_from_their_first_bytes() -> None:
     assert sniff_kind(text_pdf(["x"])[:16]) == "pdf"
     assert sniff_kind(b"\x1a\x45\xdf\xa3" + b"\x00" * 12) == "video"
     assert sniff_kind(b"hello world12345") is None
+
+
+def test_every_request_kind_conforms_to_the_2026_06_29_schemas(
+    folder: Path, emulator: JinaEmulator, api_key: Secret, spec_conformance: Recorder
+) -> None:
+    documents = [
+        Document(content="a photo", meta={"file_path": "red.png"}),
+        Document(meta={"file_path": "report.pdf"}),
+        Document(meta={"file_path": "rain.wav"}),
+        Document(meta={"file_path": "dog.mp4"}),
+        Document(content="text only"),
+    ]
+    make(emulator, api_key, root_path=str(folder)).run(documents)
+    make(emulator, api_key, root_path=str(folder), fuse_content=True, model="jina-embeddings-v5-omni-nano").run(
+        [
+            Document(content=f"about {d.meta['file_path']}", meta=d.meta)
+            for d in (documents[0], documents[2], documents[3])
+        ]
+    )
+    JinaMediaEmbedder(api_key=api_key, base_url=emulator.embeddings_url).run(str(folder / "dog.mp4"))
+    kinds: set[str] = set()
+    for request in spec_conformance.requests:
+        inputs = request.json["input"]
+        for item in inputs if isinstance(inputs, list) else [inputs]:
+            kinds.add("str" if isinstance(item, str) else "+".join(sorted(item)))
+            if isinstance(item, dict) and "content" in item:
+                kinds.update(f"content:{next(iter(chunk))}" for chunk in item["content"])
+    assert kinds == {"str", "image", "pdf", "audio", "video", "content", "content:text"} | {
+        "content:image",
+        "content:audio",
+        "content:video",
+    }
+    assert not spec_conformance.problems()
