@@ -147,11 +147,14 @@ def _is_url(value: Any) -> bool:
     return isinstance(value, str) and value[:8].lower().startswith(("http://", "https://"))
 
 
-def _input_error(document_id: str, path: Any, problem: str) -> JinaInputError:
+def shown_path(path: Any) -> str:
+    """A path for an error message: NUL bytes visible, and shortened (a path over the OS's limit can be megabytes)."""
     shown = str(path).replace("\x00", "\\x00")
-    if len(shown) > 200:  # a path over the OS's limit can be megabytes long
-        shown = f"{shown[:100]}...{shown[-60:]}"
-    return JinaInputError(f"Cannot use the image of document {document_id} (path '{shown}'): {problem}")
+    return f"{shown[:100]}...{shown[-60:]}" if len(shown) > 200 else shown
+
+
+def _input_error(document_id: str, path: Any, problem: str) -> JinaInputError:
+    return JinaInputError(f"Cannot use the image of document {document_id} (path '{shown_path(path)}'): {problem}")
 
 
 def resolve_image_source(

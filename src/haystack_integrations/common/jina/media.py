@@ -32,6 +32,7 @@ from haystack_integrations.common.jina.images import (
     image_base64,
     locate_file,
     read_limited,
+    shown_path,
 )
 
 #: Our cap for one audio, video or PDF file (the spec states none): refused unread when larger.
@@ -67,6 +68,13 @@ def kind_of_mime_type(mime_type: str) -> str | None:
 
 def kind_of_name(name: str) -> str | None:
     return _KIND_OF_EXTENSION.get(Path(name).suffix.lower().lstrip("."))
+
+
+def kind_of_bytes(data: bytes, mime_type: str | None, name: str) -> str | None:
+    """The kind of in-memory media (a `ByteStream`): from its MIME type if given, else its name, else its bytes."""
+    if mime_type:
+        return kind_of_mime_type(mime_type)
+    return kind_of_name(name) or sniff_kind(data[:16])
 
 
 def sniff_kind(head: bytes) -> str | None:
@@ -109,11 +117,8 @@ class MediaSource:
 
 
 def media_error(document_id: str, path: Any, problem: str) -> JinaInputError:
-    shown = str(path).replace("\x00", "\\x00")
-    if len(shown) > 200:
-        shown = f"{shown[:100]}...{shown[-60:]}"
     who = f"the media of document {document_id}" if document_id else "the media input"
-    return JinaInputError(f"Cannot embed {who} (path '{shown}'): {problem}")
+    return JinaInputError(f"Cannot embed {who} (path '{shown_path(path)}'): {problem}")
 
 
 def resolve_media(

@@ -37,13 +37,11 @@ from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.media import (
     MAX_MEDIA_FILE_BYTES,
-    kind_of_mime_type,
-    kind_of_name,
+    kind_of_bytes,
     media_base64,
     media_error,
     media_input,
     resolve_media,
-    sniff_kind,
     supported_types,
 )
 from haystack_integrations.common.jina.models import EMBEDDING_MODELS, check_embedding_model, models_taking
@@ -181,7 +179,7 @@ class JinaMediaEmbedder(JinaComponentBase):
     def _bytes_input(self, stream: ByteStream, mime_type: str | None) -> dict[str, Any]:
         name = str(stream.meta.get("file_path") or stream.meta.get("file_name") or "ByteStream")
         given = mime_type or stream.mime_type
-        kind = kind_of_mime_type(given) if given else kind_of_name(name) or sniff_kind(stream.data[:16])
+        kind = kind_of_bytes(stream.data, given, name)
         if kind is None:
             shown = f"type {given!r}" if given else "an unknown type"
             raise media_error("", name, f"{shown} is not supported; supported: {supported_types()}")

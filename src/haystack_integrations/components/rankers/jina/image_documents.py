@@ -23,7 +23,7 @@ from haystack_integrations.common.jina.images import (
     image_base64,
     resolve_image_doc,
 )
-from haystack_integrations.common.jina.media import kind_of_mime_type, kind_of_name, sniff_kind
+from haystack_integrations.common.jina.media import kind_of_bytes
 from haystack_integrations.common.jina.models import RERANK_MODELS
 
 DEFAULT_FILE_PATH_META_FIELD = "file_path"
@@ -144,7 +144,7 @@ def visual_query_input(image_query: Any, options: ImageOptions) -> str | bytes:
     if isinstance(image_query, ByteStream):
         name = str(image_query.meta.get("file_path") or "ByteStream")
         given = image_query.mime_type
-        kind = kind_of_mime_type(given) if given else kind_of_name(name) or sniff_kind(image_query.data[:16])
+        kind = kind_of_bytes(image_query.data, given, name)
         if kind != "image" or not image_query.data:
             problem = (
                 "the ByteStream is empty" if not image_query.data else f"it is not an image (it looks like {kind})"
