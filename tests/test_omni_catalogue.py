@@ -103,3 +103,11 @@ def test_emulator_refuses_pdfs_in_lists_and_groups_and_media_for_text_models(emu
     assert alone.status_code == 200 and alone.json()["usage"]["image_tokens"] > 0
     text_only = post(emulator, {"model": "jina-embeddings-v5-text-small", "input": [{"audio": b64(wav_clip())}]})
     assert text_only.status_code == 422 and "jina-embeddings-v5-omni-small" in text_only.json()["detail"]
+
+
+def test_a_groups_tokens_count_in_each_chunks_field(emulator: JinaEmulator) -> None:
+    clip = b64(wav_clip("rain"))
+    alone = post(emulator, {"model": "jina-embeddings-v5-omni-nano", "input": ["rain", {"audio": clip}]}).json()
+    group = {"content": [{"text": "rain"}, {"audio": clip}]}
+    fused = post(emulator, {"model": "jina-embeddings-v5-omni-nano", "input": [group]}).json()
+    assert fused["usage"] == alone["usage"]  # the same chunks: prompt and audio tokens as when sent apart

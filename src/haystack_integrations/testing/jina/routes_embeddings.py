@@ -68,15 +68,16 @@ def _shares_text_space(model: EmbeddingModel) -> bool:
 
 def _vector_for(
     item: Any, index: int, name: str, model: EmbeddingModel, task: str | None
-) -> tuple[list[float], int, str]:
-    """The raw vector of one input, its token count, and the usage field that counts it."""
+) -> tuple[list[float], int, dict[str, int]]:
+    """The raw vector of one input, its token count, and that count per usage field (`prompt_tokens`, ...)."""
     if isinstance(item, dict) and set(item) == {"text"}:
         item = item["text"]
     if isinstance(item, str):
         if not item.strip():
             raise ApiError(422, f"input[{index}] is an empty string.", field=f"input.{index}")
         vector = vectors.text_vector(item, model.native_dimensions, task, multimodal=_shares_text_space(model))
-        return vector, len(vectors.tokens(item)), "prompt_tokens"
+        count = len(vectors.tokens(item))
+        return vector, count, {"prompt_tokens": count}
     if isinstance(item, dict) and len(item) == 1 and next(iter(item)) in ("image", "pdf", "audio", "video"):
         kind = next(iter(item))
         if kind not in model.modalities:
@@ -91,7 +92,11 @@ def _vector_for(
             vector, count = images.pdf_vector(item["pdf"], index, model.native_dimensions)
         else:
             vector, count = media.media_vector(item[kind], kind, index, model.native_dimensions)
-        return vector, count, f"{'image' if kind == 'pdf' else kind}_tokens"  # "PDF pages count as image tokens"
+        return (
+            vector,
+            count,
+            {f"{'image' if kind == 'pdf' else kind}_tokens": count},
+        )  # "PDF pages count as image tokens"
     if isinstance(item, dict) and set(item) == {"content"} and model.media:
         return _group_vector(item["content"], index, name, model, task)
     kinds = "a string, {'text': ...} or {'image': ...}" if model.images else "a string or {'text': ...}"
@@ -106,12 +111,12 @@ GROUP_ORDER_DECAY = 0.9
 
 def _group_vector(
     content: Any, index: int, name: str, model: EmbeddingModel, task: str | None
-) -> tuple[list[float], int, str]:
-    """A `MergedContentGroup`: its chunks fused into one vector (counted as prompt tokens: assumed)."""
+) -> tuple[list[float], int, dict[str, int]]:
+    """A `MergedContentGroup`: its chunks fused into one vector; each chunk's tokens count in its own field."""
     if not isinstance(content, list) or not content:
         raise ApiError(422, f"input[{index}].content must be a non-empty list.", field=f"input.{index}.content")
     fused = [0.0] * model.native_dimensions
-    total = 0
+    total, breakdown = 0, dict[str, int]()
     for position, chunk in enumerate(content):
         if isinstance(chunk, dict) and "pdf" in chunk:
             detail = (
@@ -126,10 +131,12 @@ def _group_vector(
         ):
             detail = f"input[{index}].content[{position}] must be a TextDoc, ImageDoc, VideoDoc or AudioDoc."
             raise ApiError(422, detail, field=f"input.{index}.content.{position}")
-        vector, count, _ = _vector_for(chunk, index, name, model, task)
+        vector, count, fields = _vector_for(chunk, index, name, model, task)
         fused = vectors.mix(fused, vectors.normalize(vector), GROUP_ORDER_DECAY**position)
         total += count
-    return fused, total, "prompt_tokens"
+        for field, tokens in fields.items():
+            breakdown[field] = breakdown.get(field, 0) + tokens
+    return fused, total, breakdown
 
 
 def _inputs(body: dict[str, Any]) -> list[Any]:
@@ -161,18 +168,19 @@ def embeddings(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     task = body.get("task")
     truncate = body.get("truncate") or False
 
-    raw, counts, usage_fields = [], [], []
+    raw, counts, breakdowns = [], [], []
     for index, item in enumerate(inputs):
-        vector, count, usage_field = _vector_for(item, index, name, model, task)
-        usage_fields.append(usage_field)
+        vector, count, breakdown = _vector_for(item, index, name, model, task)
         if count > model.context_length:
             if not truncate:
                 # the spec's INPUT_TOKEN_LIMIT_EXCEEDED (2026.06.29); like the API's, the detail names no input
                 detail = f"Input text exceeds the model's maximum of {model.context_length} tokens"
                 raise ApiError(400, detail, code="INPUT_TOKEN_LIMIT_EXCEEDED")
             count = model.context_length  # the real API cuts the text; the emulator only caps the count
+            breakdown = {"prompt_tokens": count}
         raw.append(vector)
         counts.append(count)
+        breakdowns.append(breakdown)
 
     if body.get("late_chunking"):
         if any(isinstance(item, dict) and "text" not in item for item in inputs):
@@ -197,7 +205,7 @@ def embeddings(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
             vector = [x * (1.0 + count / 10) for x in vector]
         data.append({"object": "embedding", "index": index, "embedding": vectors.encode(vector, embedding_type)})
     if model.media:
-        return _answer(name, data, counts, usage_fields)
+        return _answer(name, data, counts, breakdowns)
     return _answer(name, data, counts)
 
 
@@ -244,11 +252,14 @@ def _sparse(body: dict[str, Any], name: str, model: EmbeddingModel, inputs: list
     return Reply(body={"model": name, "object": "list", "usage": usage, "data": data})
 
 
-def _answer(name: str, data: list[dict[str, Any]], counts: list[int], fields: list[str] | None = None) -> Reply:
-    """The answer; with `fields` (v5-omni), usage splits the tokens per modality, `total == prompt + image + ...`."""
+def _answer(
+    name: str, data: list[dict[str, Any]], counts: list[int], breakdowns: list[dict[str, int]] | None = None
+) -> Reply:
+    """The answer; with `breakdowns` (v5-omni) usage splits the tokens per modality: total == prompt + image + ..."""
     usage = {"total_tokens": sum(counts), "prompt_tokens": sum(counts)}
-    if fields is not None:
+    if breakdowns is not None:
         usage["prompt_tokens"] = 0
-        for count, field in zip(counts, fields, strict=True):
-            usage[field] = usage.get(field, 0) + count
+        for breakdown in breakdowns:
+            for field, tokens in breakdown.items():
+                usage[field] = usage.get(field, 0) + tokens
     return Reply(body={"model": name, "object": "list", "usage": usage, "data": data})
