@@ -8,7 +8,7 @@ import copy
 import math
 import sys
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeGuard, TypeVar, cast
 
@@ -26,6 +26,7 @@ from haystack_integrations.common.jina.errors import (
     with_hint,
 )
 from haystack_integrations.common.jina.gc_pause import gc_paused
+from haystack_integrations.common.jina.isolation import Piece, blame, send_isolating
 from haystack_integrations.common.jina.models import EMBEDDING_MODELS, context_length
 
 logger = logging.getLogger(__name__)
@@ -408,33 +409,45 @@ async def embed_documents(
             return encode_json(embedding_format.payload(model, inputs, options)) if inputs else None
 
         body = (lambda: asyncio.to_thread(make_body)) if prepare_in_thread else make_body
-        answer = await post_embeddings(client, url, body, model, options, size=size_of(positions))
+        try:
+            answer = await post_embeddings(client, url, body, model, options, size=size_of(positions))
+        except JinaError as error:
+            raise blame(error, outcome.sent) from None
         if answer is not None:
             result = embedding_format.parse(answer, len(outcome.sent), url, options)
             outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
         return outcome
 
+    # late chunking: a request's inputs are read as one text, so its group is sent (and fails) whole
+    together = bool(options.get("late_chunking"))
+
+    def run_isolating(positions: list[int]) -> Awaitable[list[Piece[_RequestOutcome]]]:
+        units = [positions] if together else [[p] for p in positions]
+        return send_isolating(units, run_group, isolate=not raise_on_failure)
+
     with progress(len(documents), enabled=progress_bar, desc="Calculating embeddings") as advance:
         outcomes = await gather_ordered(
-            run_group, groups, on_done=lambda positions: advance(len(positions)), fail_fast=raise_on_failure
+            run_isolating, groups, on_done=lambda positions: advance(len(positions)), fail_fast=raise_on_failure
         )
 
     embeddings: dict[int, Any] = {}
     errors: dict[int, str] = {}
     meta: dict[str, Any] = {"model": model, "usage": {}}
-    for positions, outcome in zip(groups, outcomes, strict=True):
-        if isinstance(outcome, Exception):
-            if not isinstance(outcome, JinaError):
-                raise outcome  # a bug, not an API failure: never swallow it
-            ids = [documents[p].id for p in positions]
-            logger.warning("Embedding failed for documents {ids}: {error}", ids=ids, error=str(outcome))
-            errors.update({p: input_errors.get(p, str(outcome)) for p in positions})
-            continue
-        embeddings.update(zip(outcome.sent, outcome.vectors, strict=True))
-        errors.update(outcome.input_errors)
-        if outcome.model:
-            meta["model"] = outcome.model
-        add_usage(meta["usage"], outcome.usage)
+    for pieces in outcomes:
+        if isinstance(pieces, Exception):
+            raise pieces  # a bug, not an API failure (those are pieces' outcomes): never swallow it
+        for piece in pieces:
+            outcome = piece.outcome
+            if isinstance(outcome, JinaError):
+                ids = [documents[p].id for p in piece.positions]
+                logger.warning("Embedding failed for documents {ids}: {error}", ids=ids, error=str(outcome))
+                errors.update({p: input_errors.get(p, str(outcome)) for p in piece.positions})
+                continue
+            embeddings.update(zip(outcome.sent, outcome.vectors, strict=True))
+            errors.update(outcome.input_errors)
+            if outcome.model:
+                meta["model"] = outcome.model
+            add_usage(meta["usage"], outcome.usage)
 
     field = embedding_format.document_field
     cleared: dict[str, Any] = {field: None}

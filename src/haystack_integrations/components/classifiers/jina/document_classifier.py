@@ -33,6 +33,7 @@ classification and is listed in `meta["failed_documents"]` with the error.
 """
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,6 +67,7 @@ from haystack_integrations.common.jina.images import (
     images_in_flight,
     resolve_image_doc,
 )
+from haystack_integrations.common.jina.isolation import Piece, blame, send_isolating
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +272,10 @@ class JinaDocumentClassifier(JinaComponentBase):
 
         body = (lambda: asyncio.to_thread(make_body)) if images else make_body
         chars = sum(len(source) for p in positions if isinstance(source := sources[p], str))
-        answer = await self._client.post_json_async(self.base_url, body, size=(chars, len(images)))
+        try:
+            answer = await self._client.post_json_async(self.base_url, body, size=(chars, len(images)))
+        except JinaError as error:
+            raise blame(error, sent) from None
         if answer is not None:
             result = parse_classify_response(answer, len(sent), self.labels, self.base_url)
             outcome.classifications = dict(zip(sent, result.classifications, strict=True))
@@ -313,29 +318,34 @@ class JinaDocumentClassifier(JinaComponentBase):
         sources = check_each(documents, self._source, raise_on_failure=self.raise_on_failure)
         size = self.batch_size
         batches = [list(range(start, min(start + size, len(documents)))) for start in range(0, len(documents), size)]
+
+        def classify(positions: list[int]) -> Awaitable[list[Piece[_Outcome]]]:
+            units = [[p] for p in positions]
+            return send_isolating(
+                units, lambda sent: self._classify_batch(sent, sources), isolate=not self.raise_on_failure
+            )
+
         with progress(len(documents), enabled=self.progress_bar, desc="Classifying documents") as advance:
             outcomes = await gather_ordered(
-                lambda positions: self._classify_batch(positions, sources),
-                batches,
-                on_done=lambda positions: advance(len(positions)),
-                fail_fast=self.raise_on_failure,
+                classify, batches, on_done=lambda positions: advance(len(positions)), fail_fast=self.raise_on_failure
             )
 
         classified: dict[int, dict[str, Any]] = {}
         errors: dict[int, str] = {}
-        for positions, outcome in zip(batches, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                if not isinstance(outcome, JinaError):
-                    raise outcome  # a bug, not an API failure: never swallow it
-                logger.warning(
-                    "Classification failed for {count} documents: {error}", count=len(positions), error=outcome
-                )
-                own = {p: str(s) for p in positions if isinstance(s := sources[p], JinaInputError)}
-                errors.update({p: own.get(p, str(outcome)) for p in positions})
-                continue
-            classified.update(outcome.classifications)
-            errors.update(outcome.errors)
-            add_usage(meta["usage"], outcome.usage)
+        for pieces in outcomes:
+            if isinstance(pieces, Exception):
+                raise pieces  # a bug, not an API failure (those are pieces' outcomes): never swallow it
+            for piece in pieces:
+                outcome = piece.outcome
+                if isinstance(outcome, JinaError):
+                    count = len(piece.positions)
+                    logger.warning("Classification failed for {count} documents: {error}", count=count, error=outcome)
+                    own = {p: str(s) for p in piece.positions if isinstance(s := sources[p], JinaInputError)}
+                    errors.update({p: own.get(p, str(outcome)) for p in piece.positions})
+                    continue
+                classified.update(outcome.classifications)
+                errors.update(outcome.errors)
+                add_usage(meta["usage"], outcome.usage)
 
         output = []
         for position, document in enumerate(documents):
