@@ -358,9 +358,9 @@ class JinaClient:
         return self._slots
 
     # ------------------------------------------------------------------ blocking calls
-    def post_json(self, url: str, payload: Mapping[str, Any] | JsonBody) -> Any:
+    def post_json(self, url: str, payload: Mapping[str, Any] | JsonBody, *, idempotent: bool = True) -> Any:
         """POST a JSON body and return the decoded JSON answer (blocking; see `post_json_async`)."""
-        return engine.run_sync(self.post_json_async(url, payload))
+        return engine.run_sync(self.post_json_async(url, payload, idempotent=idempotent))
 
     def request(
         self,
@@ -377,7 +377,9 @@ class JinaClient:
         )
 
     # ------------------------------------------------------------------ on the request loop
-    async def post_json_async(self, url: str, payload: Body, *, size: tuple[int, int] | None = None) -> Any:
+    async def post_json_async(
+        self, url: str, payload: Body, *, size: tuple[int, int] | None = None, idempotent: bool = True
+    ) -> Any:
         """
         POST a JSON body and return the decoded JSON answer.
 
@@ -386,9 +388,10 @@ class JinaClient:
             called once a slot is free, so bodies waiting for a slot take no memory.
         :param size: Characters and images of the body, for the pacer's token estimate, when `payload` is
             a function.
+        :param idempotent: `False` for a request that changes something on each call (training): see `send`.
         """
         try:
-            answer = await self.send("POST", url, json_body=payload, size=size)
+            answer = await self.send("POST", url, json_body=payload, size=size, idempotent=idempotent)
         except _NothingToSend:
             return None  # a function body made nothing: no request was sent
         return parse_json(answer, url)
@@ -402,6 +405,7 @@ class JinaClient:
         headers: Mapping[str, str] | None = None,
         allow_redirects: bool = True,
         size: tuple[int, int] | None = None,
+        idempotent: bool = True,
     ) -> Answer:
         """
         Send one request, retrying transient failures, and return the 2xx answer (its body read).
@@ -412,6 +416,9 @@ class JinaClient:
 
         :param url: The URL on the hosted API (or any other); the environment may move it (`endpoints.py`).
         :param allow_redirects: `False` returns a 3xx answer as it is (e.g. to read its `Location`).
+        :param idempotent: `False` retries only what the server cannot have acted on: a connection that
+            failed before sending, or a 429 (a refusal, not a failure half-way). A 5xx or a timeout may come
+            after the server did the work, and sending it again would do it twice.
         :raises JinaError: a subclass saying what went wrong.
         :raises ValueError: If the URL cannot be requested at all (a bad `base_url`); not retried.
         """
@@ -425,6 +432,8 @@ class JinaClient:
                 return await self._attempt(method, url, endpoint, body, headers, allow_redirects)
             except JinaError as error:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
+                if not idempotent and not _never_acted_on(error):
+                    retryable = False
                 if not retryable or attempt >= self.max_retries:
                     if retryable and attempt:
                         error.args = (f"{error.args[0]} (gave up after {attempt + 1} attempts)",)
@@ -504,7 +513,9 @@ class JinaClient:
         except (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, OSError) as exc:
             text = _redact(f"{type(exc).__name__}: {exc}", self._auth)[:300]
             msg = f"Could not reach the Jina API at {endpoint}: {text}"
-            raise JinaConnectionError(msg, endpoint=endpoint) from None
+            error = JinaConnectionError(msg, endpoint=endpoint)
+            error.before_sending = isinstance(exc, aiohttp.ClientConnectorError)  # no connection: nothing sent
+            raise error from None
 
     async def _one_exchange(
         self,
@@ -538,6 +549,11 @@ class JinaClient:
             return min(retry_after, MAX_RETRY_AFTER) + random.uniform(0, 0.1 * self.backoff_base)
         # "full jitter": spreads the retries of concurrent batches instead of synchronising them
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+
+def _never_acted_on(error: JinaError) -> bool:
+    """Whether the server cannot have done what the request asked: no connection was made, or it refused (429)."""
+    return (isinstance(error, JinaConnectionError) and error.before_sending) or error.status_code == 429
 
 
 #: A request body: a mapping, a `JsonBody`, or a function making one (maybe awaitable) once a slot is free.
@@ -829,20 +845,34 @@ def _error_fields(response: Answer) -> tuple[str | None, str | None, str | None]
 
 def _json_error_fields(body: Any) -> tuple[str | None, str | None, str | None]:
     if not isinstance(body, dict):
-        return json.dumps(body)[:500], None, None
+        return json.dumps(_without_echo(body))[:500], None, None
     detail = None
     for key in ("detail", "message", "readableMessage", "error"):  # the Reader says `message`
         if body.get(key):
             value = body[key]
-            detail = value if isinstance(value, str) else json.dumps(value)[:500]
+            detail = value if isinstance(value, str) else json.dumps(_without_echo(value))[:500]
             break
     problems = _validation_errors(body.get("errors"), detail or "")
     if problems:
         detail = f"{detail}: {problems}" if detail else problems
     if detail is None:
-        detail = json.dumps(body)[:500]
+        detail = json.dumps(_without_echo(body))[:500]
     code, request_id = body.get("code"), body.get("request_id")
     return detail, code if isinstance(code, str) else None, request_id if isinstance(request_id, str) else None
+
+
+def _without_echo(value: Any, depth: int = 0) -> Any:
+    """
+    An error body without the server's echo of the request's inputs (a validation error's `input`, as in the
+    spec's `HTTPValidationError`): the user's texts, images or training examples do not belong in a message.
+    """
+    if depth > 20:  # deeper than any error body: cut, not recursed into
+        return "..."
+    if isinstance(value, dict):
+        return {key: _without_echo(item, depth + 1) for key, item in value.items() if key != "input"}
+    if isinstance(value, list):
+        return [_without_echo(item, depth + 1) for item in value]
+    return value
 
 
 def _validation_errors(errors: Any, detail: str) -> str | None:

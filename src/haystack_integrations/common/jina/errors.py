@@ -72,6 +72,10 @@ class JinaServerError(JinaError):
 class JinaConnectionError(JinaError):
     """The API could not be reached or the connection broke."""
 
+    #: The connection failed before any byte of the request was sent (refused, no route, DNS, TLS), so the
+    #: server cannot have acted on it: safe to retry even a request that is not idempotent.
+    before_sending: bool = False
+
 
 class JinaTimeoutError(JinaConnectionError):
     """The API did not answer within `timeout` seconds."""
