@@ -29,7 +29,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeAlias
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import yarl
@@ -63,6 +63,7 @@ from haystack_integrations.common.jina.ratelimit import (
     limiter_for,
     parse_limits,
 )
+from haystack_integrations.common.jina.redaction import redact, remember_key
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
@@ -298,7 +299,9 @@ class JinaClient:
         """
         with self._lock:
             if self._auth is None:
-                auth = f"Bearer {resolve_api_key(self._api_key)}"
+                key = resolve_api_key(self._api_key)
+                remember_key(key)
+                auth = f"Bearer {key}"
                 overrides()  # a bad JINA_*_BASE_URL fails here, at warm-up, not in the middle of a run
                 self._auth = auth
         if self._session is None and not engine.in_loop_thread():
@@ -535,9 +538,8 @@ class JinaClient:
             proxy=self._proxy_for(url),
         ) as response:
             content = await _read_body(response, self.max_response_bytes, without_query(url))
-            return Answer(
-                response.status, response.headers, _redact_bytes(content, self._auth), url, response.reason or ""
-            )
+            # the body as sent: a key in it is scanned for only where it is quoted in an error (`redaction.py`)
+            return Answer(response.status, response.headers, content, url, response.reason or "")
 
     def _retry_delay(self, url: str, attempt: int, error: JinaError) -> float:
         """A rate limit the pacer understands is waited for in its `acquire`; anything else backs off."""
@@ -702,29 +704,7 @@ async def _read_body(response: aiohttp.ClientResponse, limit: int, endpoint: str
 
 
 def _redact(text: str, auth: str | None) -> str:
-    """
-    `text` (an error's) without the key, whole or in part (a misbehaving proxy may echo the Authorization header).
-
-    Any run of key characters that holds 12 characters in a row of the key, as it is, percent-encoded or with
-    JSON escapes, becomes `***`: a cut or encoded copy does not slip through.
-    """
-    key = (auth or "").removeprefix("Bearer ")
-    if len(key) < 12:
-        return text.replace(key, "***") if key else text
-    return _key_pattern(key).sub("***", text)
-
-
-@functools.lru_cache(maxsize=16)
-def _key_pattern(key: str) -> re.Pattern[str]:
-    forms = {key, quote(key, safe=""), key.replace("_", "%5F"), key.replace("_", "\\u005f")}
-    windows = {form[start : start + 12] for form in forms for start in range(0, len(form) - 11, 4)}
-    around = r"[A-Za-z0-9_%\\\-]*"
-    return re.compile(around + "(?:" + "|".join(map(re.escape, sorted(windows))) + ")" + around)
-
-
-def _redact_bytes(content: bytes, auth: str | None) -> bytes:
-    key = (auth or "").removeprefix("Bearer ").encode()
-    return content.replace(key, b"***") if key and key in content else content
+    return redact(text, auth)
 
 
 def _error_for(answer: Answer, endpoint: str, auth: str) -> JinaError:
