@@ -307,6 +307,14 @@ class JinaClient:
         if self._session is None and not engine.in_loop_thread():
             engine.run_sync(self._make_session())  # on the request loop, which the session belongs to
 
+    def _auth_for_call(self) -> str:
+        """The Authorization value a call starts with (opening the client if needed, again if closed meanwhile)."""
+        while True:
+            self.open()
+            auth = self._auth
+            if auth is not None:
+                return auth
+
     async def _make_session(self) -> None:
         self._open_session()
 
@@ -425,14 +433,14 @@ class JinaClient:
         :raises JinaError: a subclass saying what went wrong.
         :raises ValueError: If the URL cannot be requested at all (a bad `base_url`); not retried.
         """
-        self.open()
+        auth = self._auth_for_call()  # kept for every try: a `close()` meanwhile does not take the key away
         url = resolve_url(url)
         endpoint = without_query(url)
         body = _Body(json_body, size)
         attempt = 0
         while True:
             try:
-                return await self._attempt(method, url, endpoint, body, headers, allow_redirects)
+                return await self._attempt(method, url, endpoint, body, headers, allow_redirects, auth)
             except JinaError as error:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
                 if not idempotent and not _never_acted_on(error):
@@ -444,7 +452,7 @@ class JinaClient:
                 if error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER:
                     _give_up_on_long_retry_after(error, endpoint)
                     raise
-                await asyncio.sleep(self._retry_delay(url, attempt, error))
+                await asyncio.sleep(self._retry_delay(url, attempt, error, auth))
                 attempt += 1
 
     async def _attempt(
@@ -455,13 +463,13 @@ class JinaClient:
         body: _Body,
         headers: Mapping[str, str] | None,
         allow_redirects: bool,
+        auth: str,
     ) -> Answer:
         """One try, holding a slot of this client and one of the key (the pacer): the 2xx answer, else a `JinaError`."""
         slots = self._component_slots()
         if slots is not None:
             await slots.acquire()
         try:
-            auth = self._auth or ""
             pacer = limiter_for(auth, url, self.rate_limits)
             ticket = await pacer.acquire(url, body.payload, self.max_concurrency, body.size)
             answer: Answer | None = None
@@ -469,7 +477,7 @@ class JinaClient:
                 data, sent_headers = await body.render(headers)
                 if body.made_nothing:
                     raise _NothingToSend
-                answer = await self._exchange(method, url, endpoint, data, sent_headers, allow_redirects)
+                answer = await self._exchange(method, url, endpoint, data, sent_headers, allow_redirects, auth)
             finally:
                 pacer.release(ticket, None if answer is None else answer.signals)
         finally:
@@ -487,12 +495,11 @@ class JinaClient:
         data: bytes | JsonBody | None,
         extra_headers: Mapping[str, str],
         allow_redirects: bool,
+        auth: str,
     ) -> Answer:
         """Move the bytes: send, follow redirects, read the whole answer; within `timeout`, else `JinaTimeoutError`."""
         session = self._open_session()
-        headers = CIMultiDict(
-            {"Authorization": self._auth or "", "Accept": "application/json", "User-Agent": USER_AGENT}
-        )
+        headers = CIMultiDict({"Authorization": auth, "Accept": "application/json", "User-Agent": USER_AGENT})
         headers.update(extra_headers)
         try:
             async with asyncio.timeout(self.timeout) if hasattr(asyncio, "timeout") else _timeout(self.timeout):
@@ -514,7 +521,7 @@ class JinaClient:
             msg = f"Cannot request {endpoint}: not a valid URL ({type(exc).__name__}). {not_found_hint(endpoint)}"
             raise ValueError(msg) from None
         except (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, OSError) as exc:
-            text = _redact(f"{type(exc).__name__}: {exc}", self._auth)[:300]
+            text = _redact(f"{type(exc).__name__}: {exc}", auth)[:300]
             msg = f"Could not reach the Jina API at {endpoint}: {text}"
             error = JinaConnectionError(msg, endpoint=endpoint)
             error.before_sending = isinstance(exc, aiohttp.ClientConnectorError)  # no connection: nothing sent
@@ -541,9 +548,9 @@ class JinaClient:
             # the body as sent: a key in it is scanned for only where it is quoted in an error (`redaction.py`)
             return Answer(response.status, response.headers, content, url, response.reason or "")
 
-    def _retry_delay(self, url: str, attempt: int, error: JinaError) -> float:
+    def _retry_delay(self, url: str, attempt: int, error: JinaError, auth: str) -> float:
         """A rate limit the pacer understands is waited for in its `acquire`; anything else backs off."""
-        paced = limiter_for(self._auth or "", url, self.rate_limits).retry_delay(error.code, error.status_code)
+        paced = limiter_for(auth, url, self.rate_limits).retry_delay(error.code, error.status_code)
         return self._backoff(attempt, error.retry_after) if paced is None else paced
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
