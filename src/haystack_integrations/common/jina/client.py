@@ -37,6 +37,7 @@ from haystack.utils import Secret
 from multidict import CIMultiDict
 
 from haystack_integrations.common.jina import engine, fork
+from haystack_integrations.common.jina.answer_reading import read_body
 from haystack_integrations.common.jina.endpoints import (
     called_endpoint,
     not_found_hint,
@@ -58,7 +59,6 @@ from haystack_integrations.common.jina.pacing.signals import Signals, read_signa
 from haystack_integrations.common.jina.ratelimit import (
     MAX_RETRY_AFTER,
     Limits,
-    count,
     env_limits,
     limiter_for,
     parse_limits,
@@ -72,7 +72,6 @@ DEFAULT_MAX_RETRIES = 5
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 #: The largest answer (after decompression) the client reads; a larger one is refused while streaming.
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
-_READ_CHUNK = 64 * 1024
 
 try:
     _VERSION = version("jina-haystack")
@@ -341,10 +340,11 @@ class JinaClient:
         """The keep-alive session, made on the request loop on first use."""
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=0, ssl=_ssl_context(), enable_cleanup_closed=False)
+            # no auto_decompress: `read_body` decompresses, checking the size as it grows (answer_reading.py).
             # no trust_env: aiohttp would read the proxy variables and ~/.netrc again on every request (most of
             # its CPU at hundreds of requests); `_proxy_for` reads them once per host. No cookies are kept.
             self._session = aiohttp.ClientSession(
-                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
             )
             self._proxies = {}
         return self._session
@@ -544,7 +544,7 @@ class JinaClient:
             allow_redirects=False,
             proxy=self._proxy_for(url),
         ) as response:
-            content = await _read_body(response, self.max_response_bytes, without_query(url))
+            content = await read_body(response, self.max_response_bytes, without_query(url))
             # the body as sent: a key in it is scanned for only where it is quoted in an error (`redaction.py`)
             return Answer(response.status, response.headers, content, url, response.reason or "")
 
@@ -684,30 +684,6 @@ def _redirect_target(answer: Answer, url: str, method: str, endpoint: str) -> st
         )
         raise JinaError(msg, status_code=answer.status_code, endpoint=endpoint)
     return target
-
-
-async def _read_body(response: aiohttp.ClientResponse, limit: int, endpoint: str) -> bytes:
-    """The (decompressed) body, refusing one over `limit` bytes as it streams."""
-    declared = count(response.headers.get("Content-Length"))
-    refused = declared is not None and declared > limit and not response.headers.get("Content-Encoding")
-    chunks: list[bytes] = []
-    size = 0
-    if not refused:
-        async for chunk in response.content.iter_chunked(_READ_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                refused = True
-                break
-            chunks.append(chunk)
-    if refused:
-        chunks.clear()
-        response.close()  # the rest is not read: drop the connection
-        msg = (
-            f"Jina API answered HTTP {response.status} from {endpoint} with a body over "
-            f"{limit // (1024 * 1024)} MB; refused, not read into memory"
-        )
-        raise JinaMalformedResponseError(msg, status_code=response.status, endpoint=endpoint)
-    return b"".join(chunks)
 
 
 def _redact(text: str, auth: str | None) -> str:
