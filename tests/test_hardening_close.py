@@ -63,3 +63,26 @@ def test_calls_in_backoff_keep_their_key_across_close() -> None:
         assert embedder.run("after close")["embedding"] == [0.6, 0.8]  # a call after close() opens again
     assert len(recorder.authorizations) == 2 * CALLS + 1
     assert set(recorder.authorizations) == {f"Bearer {KEY}"}
+
+
+def test_close_while_an_answer_is_being_read_is_retried_not_a_runtime_error() -> None:
+    reading = threading.Event()
+    answers = iter(range(1000))
+
+    def slow_then_fine(conn: socket.socket, request: bytes) -> None:
+        data = [{"object": "embedding", "index": 0, "embedding": [0.6, 0.8]}]
+        payload = json.dumps({"model": "m", "object": "list", "usage": {"total_tokens": 1}, "data": data}).encode()
+        if next(answers) == 0:  # the first answer stops half-way until the client is closed
+            conn.sendall(head(200, len(payload)) + payload[:10])
+            reading.set()
+            time.sleep(1.0)
+            return
+        conn.sendall(head(200, len(payload)) + payload)
+
+    with HostileServer(slow_then_fine) as server:
+        embedder = JinaTextEmbedder(api_key=Secret.from_token(KEY), base_url=server.url, max_retries=2)
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(embedder.run, "text")
+            assert reading.wait(30)
+            embedder.close()  # aiohttp raised RuntimeError("Connection closed.") to the caller
+            assert future.result(timeout=60)["embedding"] == [0.6, 0.8]

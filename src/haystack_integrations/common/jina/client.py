@@ -536,17 +536,23 @@ class JinaClient:
         headers: CIMultiDict[str],
     ) -> Answer:
         payload = data.stream() if isinstance(data, JsonBody) else data
-        async with session.request(
-            method,
-            yarl.URL(url, encoded=True),
-            data=payload,
-            headers=headers,
-            allow_redirects=False,
-            proxy=self._proxy_for(url),
-        ) as response:
-            content = await read_body(response, self.max_response_bytes, without_query(url))
-            # the body as sent: a key in it is scanned for only where it is quoted in an error (`redaction.py`)
-            return Answer(response.status, response.headers, content, url, response.reason or "")
+        try:
+            async with session.request(
+                method,
+                yarl.URL(url, encoded=True),
+                data=payload,
+                headers=headers,
+                allow_redirects=False,
+                proxy=self._proxy_for(url),
+            ) as response:
+                content = await read_body(response, self.max_response_bytes, without_query(url))
+                # the body as sent: a key in it is scanned for only where it is quoted in an error (redaction.py)
+                return Answer(response.status, response.headers, content, url, response.reason or "")
+        except RuntimeError:
+            if not session.closed:
+                raise
+            # aiohttp's "Session is closed" / "Connection closed.": a connection error, retried on a new session
+            raise aiohttp.ClientConnectionError("the client was closed while this request was in flight") from None
 
     def _retry_delay(self, url: str, attempt: int, error: JinaError, auth: str) -> float:
         """A rate limit the pacer understands is waited for in its `acquire`; anything else backs off."""
