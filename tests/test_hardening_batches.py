@@ -129,6 +129,7 @@ def test_a_token_limit_without_an_index_is_found_by_halving(bad: int) -> None:
     assert requests <= 1 + 2 * math.log2(32)
 
 
+@pytest.mark.nonconforming  # an unknown model, on purpose: a rejection that no input is at fault for
 def test_a_rejection_about_the_request_is_not_split(emulator: JinaEmulator, api_key: Secret) -> None:
     documents = [Document(content=f"text {i}") for i in range(8)]
     result = embedder(emulator, api_key, raise_on_failure=False, model="my-own-model").run(documents)

@@ -53,7 +53,7 @@ def test_an_encoding_not_asked_for_is_refused() -> None:
 
 
 def test_answers_read_at_once_stay_within_the_process_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    from haystack_integrations.common.jina import answer_reading  # new in issue 28: the old code fails here
+    from haystack_integrations.common.jina.http import reading as answer_reading  # new in issue 28
 
     budget = answer_reading.AnswerBudget(10 * MB)
     monkeypatch.setattr(answer_reading, "ANSWER_BUDGET", budget)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from haystack_integrations.common.jina.embeddings import (
+from haystack_integrations.common.jina.answer_checks import (
     answer_data,
     clean_usage,
     data_index,

@@ -29,6 +29,8 @@ class JinaError(RuntimeError):
         detail: str | None = None,
         code: str | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
+        retry_after_given: str | None = None,
     ) -> None:
         super().__init__(redact_known(message))  # whatever a message quotes from an answer, never a key
         self.status_code = status_code
@@ -39,7 +41,9 @@ class JinaError(RuntimeError):
         #: Jina's id of the failed request, if the body had one; quote it to Jina's support
         self.request_id = request_id
         #: seconds the server asked us to wait (HTTP `Retry-After`), if it did
-        self.retry_after: float | None = None
+        self.retry_after: float | None = retry_after
+        #: the `Retry-After` header as the server wrote it (cut short), for messages
+        self.retry_after_given = retry_after_given
 
 
 class JinaAuthenticationError(JinaError):
@@ -134,8 +138,14 @@ def error_for_status(
     code: str | None = None,
     request_id: str | None = None,
     hint: str | None = None,
+    retry_after: float | None = None,
+    retry_after_given: str | None = None,
 ) -> JinaError:
-    """Build the exception that matches an HTTP error status and Jina's error `code`; `hint` ends the message."""
+    """
+    Build the exception that matches an HTTP error status and Jina's error `code`; `hint` ends the message.
+
+    `retry_after` is the wait the answer asked for in seconds, `retry_after_given` its header as written.
+    """
     cls, what = _classify(status_code, code)
     message = f"{what}: HTTP {status_code}"
     if code:
@@ -147,7 +157,16 @@ def error_for_status(
         message += f" (request_id: {request_id})"
     if hint:
         message += f". {hint}"
-    return cls(message, status_code=status_code, endpoint=endpoint, detail=detail, code=code, request_id=request_id)
+    return cls(
+        message,
+        status_code=status_code,
+        endpoint=endpoint,
+        detail=detail,
+        code=code,
+        request_id=request_id,
+        retry_after=retry_after,
+        retry_after_given=retry_after_given,
+    )
 
 
 def with_hint(error: JinaError, hint: str) -> JinaError:

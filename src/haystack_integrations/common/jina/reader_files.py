@@ -28,8 +28,8 @@ from typing import Any
 
 from haystack.dataclasses import ByteStream
 
-from haystack_integrations.common.jina.client import JsonBody
 from haystack_integrations.common.jina.errors import JinaInputError
+from haystack_integrations.common.jina.http.body import JsonBody
 
 MB = 1_000_000
 #: HTML, plain text and JSON: "up to 32 MB" (the reference).

@@ -40,6 +40,7 @@ from typing import Any
 from haystack import Document, component, logging
 from haystack.utils import Secret
 
+from haystack_integrations.common.jina.answer_checks import add_usage
 from haystack_integrations.common.jina.batching import gather_ordered, progress
 from haystack_integrations.common.jina.classification import (
     CLASSIFY_URL,
@@ -51,13 +52,8 @@ from haystack_integrations.common.jina.classification import (
     parse_classify_response,
 )
 from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
-from haystack_integrations.common.jina.component_utils import (
-    JinaComponentBase,
-    check_documents,
-    text_with_meta,
-    to_dict,
-)
-from haystack_integrations.common.jina.embeddings import add_usage, check_each, unwrap
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.documents import check_documents, check_each, text_with_meta, unwrap
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError
 from haystack_integrations.common.jina.images import (

@@ -56,21 +56,17 @@ from typing import Any
 from haystack import Document, component, logging
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.batching import gather_ordered
-from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
-from haystack_integrations.common.jina.component_utils import (
-    JinaComponentBase,
-    check_documents,
-    text_with_meta,
-    to_dict,
-)
-from haystack_integrations.common.jina.embeddings import (
+from haystack_integrations.common.jina.answer_checks import (
     add_usage,
     clean_usage,
     is_finite_number,
     malformed_answer,
     no_data_problem,
 )
+from haystack_integrations.common.jina.batching import gather_ordered
+from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.documents import check_documents, text_with_meta
 from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
 from haystack_integrations.common.jina.images import ImageSource, ImageURL, prepare_images
 from haystack_integrations.common.jina.models import RERANK_MODELS, check_rerank_model

@@ -21,7 +21,7 @@ import aiohttp
 
 from haystack_integrations.common.jina import fork
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
-from haystack_integrations.common.jina.ratelimit import count
+from haystack_integrations.common.jina.pacing.signals import count
 
 READ_CHUNK = 64 * 1024
 #: Decompressed bytes made per step (what one compressed chunk may turn into before it is checked).
