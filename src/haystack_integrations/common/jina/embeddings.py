@@ -7,7 +7,7 @@ import base64
 import math
 import sys
 from array import array
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar, cast
 
@@ -23,7 +23,7 @@ from haystack_integrations.common.jina.answer_checks import (
     malformed_answer,
     no_data_problem,
 )
-from haystack_integrations.common.jina.batching import gather_ordered, progress
+from haystack_integrations.common.jina.batching import progress
 from haystack_integrations.common.jina.documents import (
     check_each,
     embedded_copy,
@@ -44,7 +44,7 @@ from haystack_integrations.common.jina.gc_pause import gc_paused
 from haystack_integrations.common.jina.http.body import JsonBody, encode_json
 from haystack_integrations.common.jina.http.client import JinaClient
 from haystack_integrations.common.jina.http.settings import check_count
-from haystack_integrations.common.jina.isolation import Piece, blame, send_isolating
+from haystack_integrations.common.jina.isolation import blame, send_batches
 from haystack_integrations.common.jina.models import EMBEDDING_MODELS, context_length
 
 logger = logging.getLogger(__name__)
@@ -343,36 +343,31 @@ async def embed_documents(
             outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
         return outcome
 
-    # late chunking: a request's inputs are read as one text, so its group is sent (and fails) whole
-    together = bool(options.get("late_chunking"))
-
-    def run_isolating(positions: list[int]) -> Awaitable[list[Piece[_RequestOutcome]]]:
-        units = [positions] if together else [[p] for p in positions]
-        return send_isolating(units, run_group, isolate=not raise_on_failure)
-
     with progress(len(documents), enabled=progress_bar, desc="Calculating embeddings") as advance:
-        outcomes = await gather_ordered(
-            run_isolating, groups, on_done=lambda positions: advance(len(positions)), fail_fast=raise_on_failure
+        pieces = await send_batches(
+            run_group,
+            groups,
+            raise_on_failure=raise_on_failure,
+            # late chunking: a request's inputs are read as one text, so its group is sent (and fails) whole
+            whole=bool(options.get("late_chunking")),
+            on_done=lambda positions: advance(len(positions)),
         )
 
     embeddings: dict[int, Any] = {}
     errors: dict[int, str] = {}
     meta: dict[str, Any] = {"model": model, "usage": {}}
-    for pieces in outcomes:
-        if isinstance(pieces, Exception):
-            raise pieces  # a bug, not an API failure (those are pieces' outcomes): never swallow it
-        for piece in pieces:
-            outcome = piece.outcome
-            if isinstance(outcome, JinaError):
-                ids = [documents[p].id for p in piece.positions]
-                logger.warning("Embedding failed for documents {ids}: {error}", ids=ids, error=str(outcome))
-                errors.update({p: input_errors.get(p, str(outcome)) for p in piece.positions})
-                continue
-            embeddings.update(zip(outcome.sent, outcome.vectors, strict=True))
-            errors.update(outcome.input_errors)
-            if outcome.model:
-                meta["model"] = outcome.model
-            add_usage(meta["usage"], outcome.usage)
+    for piece in pieces:
+        outcome = piece.outcome
+        if isinstance(outcome, JinaError):
+            ids = [documents[p].id for p in piece.positions]
+            logger.warning("Embedding failed for documents {ids}: {error}", ids=ids, error=str(outcome))
+            errors.update({p: input_errors.get(p, str(outcome)) for p in piece.positions})
+            continue
+        embeddings.update(zip(outcome.sent, outcome.vectors, strict=True))
+        errors.update(outcome.input_errors)
+        if outcome.model:
+            meta["model"] = outcome.model
+        add_usage(meta["usage"], outcome.usage)
 
     field = embedding_format.document_field
     cleared: dict[str, Any] = {field: None}

@@ -33,7 +33,6 @@ classification and is listed in `meta["failed_documents"]` with the error.
 """
 
 import asyncio
-from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,7 +40,7 @@ from haystack import Document, component, logging
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.answer_checks import add_usage
-from haystack_integrations.common.jina.batching import gather_ordered, progress
+from haystack_integrations.common.jina.batching import progress
 from haystack_integrations.common.jina.classification import (
     CLASSIFY_URL,
     MAX_INPUTS_PER_REQUEST,
@@ -63,7 +62,7 @@ from haystack_integrations.common.jina.images import (
     images_in_flight,
     resolve_image_doc,
 )
-from haystack_integrations.common.jina.isolation import Piece, blame, send_isolating
+from haystack_integrations.common.jina.isolation import blame, send_batches
 
 logger = logging.getLogger(__name__)
 
@@ -315,33 +314,27 @@ class JinaDocumentClassifier(JinaComponentBase):
         size = self.batch_size
         batches = [list(range(start, min(start + size, len(documents)))) for start in range(0, len(documents), size)]
 
-        def classify(positions: list[int]) -> Awaitable[list[Piece[_Outcome]]]:
-            units = [[p] for p in positions]
-            return send_isolating(
-                units, lambda sent: self._classify_batch(sent, sources), isolate=not self.raise_on_failure
-            )
-
         with progress(len(documents), enabled=self.progress_bar, desc="Classifying documents") as advance:
-            outcomes = await gather_ordered(
-                classify, batches, on_done=lambda positions: advance(len(positions)), fail_fast=self.raise_on_failure
+            pieces = await send_batches(
+                lambda positions: self._classify_batch(positions, sources),
+                batches,
+                raise_on_failure=self.raise_on_failure,
+                on_done=lambda positions: advance(len(positions)),
             )
 
         classified: dict[int, dict[str, Any]] = {}
         errors: dict[int, str] = {}
-        for pieces in outcomes:
-            if isinstance(pieces, Exception):
-                raise pieces  # a bug, not an API failure (those are pieces' outcomes): never swallow it
-            for piece in pieces:
-                outcome = piece.outcome
-                if isinstance(outcome, JinaError):
-                    count = len(piece.positions)
-                    logger.warning("Classification failed for {count} documents: {error}", count=count, error=outcome)
-                    own = {p: str(s) for p in piece.positions if isinstance(s := sources[p], JinaInputError)}
-                    errors.update({p: own.get(p, str(outcome)) for p in piece.positions})
-                    continue
-                classified.update(outcome.classifications)
-                errors.update(outcome.errors)
-                add_usage(meta["usage"], outcome.usage)
+        for piece in pieces:
+            outcome = piece.outcome
+            if isinstance(outcome, JinaError):
+                count = len(piece.positions)
+                logger.warning("Classification failed for {count} documents: {error}", count=count, error=outcome)
+                own = {p: str(s) for p in piece.positions if isinstance(s := sources[p], JinaInputError)}
+                errors.update({p: own.get(p, str(outcome)) for p in piece.positions})
+                continue
+            classified.update(outcome.classifications)
+            errors.update(outcome.errors)
+            add_usage(meta["usage"], outcome.usage)
 
         output = []
         for position, document in enumerate(documents):
