@@ -176,6 +176,13 @@ def with_hint(error: JinaError, hint: str) -> JinaError:
     return hinted
 
 
+def with_prefix(error: JinaError, prefix: str) -> JinaError:
+    """The same error (class and attributes kept) with `prefix` before its message: which input it is about."""
+    named = copy.copy(error)
+    named.args = (f"{prefix}{error}",)
+    return named
+
+
 def retry_clock(wait: float) -> str:
     """The UTC time `wait` seconds from now, for messages that say when to retry; "" if no clock can show it."""
     if not 0 <= wait <= 7 * 24 * 3600:  # beyond a week (or NaN) the server's figure is no time to wait for
