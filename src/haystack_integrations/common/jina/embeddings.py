@@ -23,7 +23,7 @@ from haystack_integrations.common.jina.answer_checks import (
     malformed_answer,
     no_data_problem,
 )
-from haystack_integrations.common.jina.batching import gather_ordered, progress
+from haystack_integrations.common.jina.batching import progress
 from haystack_integrations.common.jina.documents import (
     check_each,
     embedded_copy,
@@ -45,6 +45,7 @@ from haystack_integrations.common.jina.gc_pause import gc_paused
 from haystack_integrations.common.jina.http.body import JsonBody, encode_json
 from haystack_integrations.common.jina.http.client import JinaClient
 from haystack_integrations.common.jina.http.settings import check_count
+from haystack_integrations.common.jina.isolation import blame, send_batches
 from haystack_integrations.common.jina.models import EMBEDDING_MODELS, context_length
 
 logger = logging.getLogger(__name__)
@@ -338,28 +339,34 @@ async def embed_documents(
         body = (lambda: asyncio.to_thread(make_body)) if prepare_in_thread else make_body
         try:
             answer = await post_embeddings(client, url, body, model, options, size=size_of(positions))
-        except JinaInputTooLongError as error:
-            raise with_hint(error, _too_long_culprit(documents, outcome.sent)) from None
+        except JinaError as error:
+            if isinstance(error, JinaInputTooLongError):  # the API does not say which input: name the likely one
+                error = with_hint(error, _too_long_culprit(documents, outcome.sent))
+            raise blame(error, outcome.sent) from None
         if answer is not None:
             result = embedding_format.parse(answer, len(outcome.sent), url, options)
             outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
         return outcome
 
     with progress(len(documents), enabled=progress_bar, desc="Calculating embeddings") as advance:
-        outcomes = await gather_ordered(
-            run_group, groups, on_done=lambda positions: advance(len(positions)), fail_fast=raise_on_failure
+        pieces = await send_batches(
+            run_group,
+            groups,
+            raise_on_failure=raise_on_failure,
+            # late chunking: a request's inputs are read as one text, so its group is sent (and fails) whole
+            whole=bool(options.get("late_chunking")),
+            on_done=lambda positions: advance(len(positions)),
         )
 
     embeddings: dict[int, Any] = {}
     errors: dict[int, str] = {}
     meta: dict[str, Any] = {"model": model, "usage": {}}
-    for positions, outcome in zip(groups, outcomes, strict=True):
-        if isinstance(outcome, Exception):
-            if not isinstance(outcome, JinaError):
-                raise outcome  # a bug, not an API failure: never swallow it
-            ids = [documents[p].id for p in positions]
+    for piece in pieces:
+        outcome = piece.outcome
+        if isinstance(outcome, JinaError):
+            ids = [documents[p].id for p in piece.positions]
             logger.warning("Embedding failed for documents {ids}: {error}", ids=ids, error=str(outcome))
-            errors.update({p: input_errors.get(p, str(outcome)) for p in positions})
+            errors.update({p: input_errors.get(p, str(outcome)) for p in piece.positions})
             continue
         embeddings.update(zip(outcome.sent, outcome.vectors, strict=True))
         errors.update(outcome.input_errors)

@@ -57,7 +57,13 @@ from typing import Any
 from haystack import Document, component, logging
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.answer_checks import add_usage, clean_usage, malformed_answer, no_data_problem
+from haystack_integrations.common.jina.answer_checks import (
+    add_usage,
+    clean_usage,
+    is_finite_number,
+    malformed_answer,
+    no_data_problem,
+)
 from haystack_integrations.common.jina.batching import gather_ordered
 from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
@@ -148,7 +154,7 @@ def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: st
         if index in scores:
             raise malformed(f"index {index} appears twice")
         score = item.get("relevance_score")
-        if not isinstance(score, int | float) or isinstance(score, bool) or not math.isfinite(score):
+        if not is_finite_number(score):  # a huge int would raise OverflowError in float()
             raise malformed(f"result for index {index} has no numeric relevance_score (got {score!r})")
         scores[index] = float(score)
     model = body.get("model") if isinstance(body.get("model"), str) else None
