@@ -360,3 +360,13 @@ def test_a_cancelled_run_async_cancels_its_jobs_with_cancel_on_exit(jina: JinaEm
     assert len([r for r in jina.requests if r.method == "DELETE"]) == 1
     assert [job.ended for job in jina.batches.jobs.values()] == ["cancelled"]
     assert json.loads(store.read_text())["jobs"] == []
+
+
+def test_a_submission_that_may_have_been_accepted_is_not_sent_again(jina: JinaEmulator) -> None:
+    jina.inject("status", status=503, path="/v1/batch/embeddings")  # the server may have made the job
+    with pytest.raises(JinaError, match="503"):
+        embedder(max_retries=3).run(documents(3))
+    assert len(posts(jina)) == 1
+    jina.inject("status", status=429, retry_after=0.01, path="/v1/batch/embeddings")  # a refusal: retried
+    assert embedder(max_retries=3).run(documents(3))["documents"][0].embedding
+    assert len(posts(jina)) == 3

@@ -144,8 +144,9 @@ def parse_status(body: Any, endpoint: str) -> BatchStatus:
 
 # ---------------------------------------------------------------------- calls
 async def submit(client: JinaClient, base_url: str, body: Mapping[str, Any]) -> BatchStatus:
+    """Submit a job. Not idempotent: a retry after a 5xx or a timeout might create (and bill) a second job."""
     url = jobs_url(base_url)
-    return parse_status(await client.post_json_async(url, body), called_endpoint(url))
+    return parse_status(await client.post_json_async(url, body, idempotent=False), called_endpoint(url))
 
 
 async def status(client: JinaClient, base_url: str, batch_id: str) -> BatchStatus:

@@ -23,7 +23,7 @@ from haystack_integrations.common.jina.answer_checks import (
     malformed_answer,
     no_data_problem,
 )
-from haystack_integrations.common.jina.batching import gather_ordered, progress
+from haystack_integrations.common.jina.batching import progress
 from haystack_integrations.common.jina.documents import (
     check_each,
     embedded_copy,
@@ -37,6 +37,7 @@ from haystack_integrations.common.jina.errors import (
     JinaBadRequestError,
     JinaError,
     JinaInputError,
+    JinaInputTooLongError,
     JinaMalformedResponseError,
     with_hint,
 )
@@ -44,6 +45,7 @@ from haystack_integrations.common.jina.gc_pause import gc_paused
 from haystack_integrations.common.jina.http.body import JsonBody, encode_json
 from haystack_integrations.common.jina.http.client import JinaClient
 from haystack_integrations.common.jina.http.settings import check_count
+from haystack_integrations.common.jina.isolation import blame, send_batches
 from haystack_integrations.common.jina.models import EMBEDDING_MODELS, context_length
 
 logger = logging.getLogger(__name__)
@@ -137,8 +139,10 @@ def _truncate_hint(error: JinaBadRequestError, model: str, options: dict[str, An
         or options["truncate"] is True
         or (known is not None and "truncate" not in known.fields)
         or "late_chunking" in detail  # the inputs of one request count together: truncating one does not help
-        or not any(word in detail for word in OVER_LONG_WORDS)
-        or not any(word in detail for word in OVER_WORDS)
+        or (
+            not isinstance(error, JinaInputTooLongError)  # its code says what the words may not
+            and (not any(word in detail for word in OVER_LONG_WORDS) or not any(word in detail for word in OVER_WORDS))
+        )
     ):
         return error
     return with_hint(
@@ -333,27 +337,36 @@ async def embed_documents(
             return encode_json(embedding_format.payload(model, inputs, options)) if inputs else None
 
         body = (lambda: asyncio.to_thread(make_body)) if prepare_in_thread else make_body
-        answer = await post_embeddings(client, url, body, model, options, size=size_of(positions))
+        try:
+            answer = await post_embeddings(client, url, body, model, options, size=size_of(positions))
+        except JinaError as error:
+            if isinstance(error, JinaInputTooLongError):  # the API does not say which input: name the likely one
+                error = with_hint(error, _too_long_culprit(documents, outcome.sent))
+            raise blame(error, outcome.sent) from None
         if answer is not None:
             result = embedding_format.parse(answer, len(outcome.sent), url, options)
             outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
         return outcome
 
     with progress(len(documents), enabled=progress_bar, desc="Calculating embeddings") as advance:
-        outcomes = await gather_ordered(
-            run_group, groups, on_done=lambda positions: advance(len(positions)), fail_fast=raise_on_failure
+        pieces = await send_batches(
+            run_group,
+            groups,
+            raise_on_failure=raise_on_failure,
+            # late chunking: a request's inputs are read as one text, so its group is sent (and fails) whole
+            whole=bool(options.get("late_chunking")),
+            on_done=lambda positions: advance(len(positions)),
         )
 
     embeddings: dict[int, Any] = {}
     errors: dict[int, str] = {}
     meta: dict[str, Any] = {"model": model, "usage": {}}
-    for positions, outcome in zip(groups, outcomes, strict=True):
-        if isinstance(outcome, Exception):
-            if not isinstance(outcome, JinaError):
-                raise outcome  # a bug, not an API failure: never swallow it
-            ids = [documents[p].id for p in positions]
+    for piece in pieces:
+        outcome = piece.outcome
+        if isinstance(outcome, JinaError):
+            ids = [documents[p].id for p in piece.positions]
             logger.warning("Embedding failed for documents {ids}: {error}", ids=ids, error=str(outcome))
-            errors.update({p: input_errors.get(p, str(outcome)) for p in positions})
+            errors.update({p: input_errors.get(p, str(outcome)) for p in piece.positions})
             continue
         embeddings.update(zip(outcome.sent, outcome.vectors, strict=True))
         errors.update(outcome.input_errors)
@@ -374,6 +387,19 @@ async def embed_documents(
     if not raise_on_failure:
         meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
     return {"documents": output, "meta": meta}
+
+
+def _too_long_culprit(documents: Sequence[Document], sent: list[int]) -> str:
+    """Which document of a request refused as too long is the likely one: the API's detail does not say."""
+    if not sent:
+        return "no document of the request could be named"
+    longest = max(sent, key=lambda p: len(documents[p].content or ""))
+    others = len(sent) - 1
+    return (
+        f"Document {documents[longest].id} is the longest text of the request "
+        f"({len(documents[longest].content or '')} characters"
+        + (f", with {others} other documents)" if others else ")")
+    )
 
 
 def check_batch_size(batch_size: int) -> None:
