@@ -44,6 +44,8 @@ def main() -> None:
         one_by_one = time.perf_counter() - start
 
         pipeline = build_query_pipeline(api, store, pipeline_class=AsyncPipeline)
+        if api.emulator is not None:  # count the requests in flight at once from here on
+            api.emulator.max_in_flight = 0
         start = time.perf_counter()
         results = asyncio.run(answer_all(pipeline, questions))
         together = time.perf_counter() - start
@@ -55,8 +57,10 @@ def main() -> None:
             f"\n{len(questions)} questions: {one_by_one:.2f} s one by one with Pipeline.run, "
             f"{together:.2f} s together with asyncio.gather ({one_by_one / together:.1f}x)"
         )
-        if api.emulated:  # with a fixed latency per request, overlapping requests must save time
-            assert together < one_by_one * 0.8, "the questions' requests should overlap"
+        if api.emulator is not None:  # counted, not timed: a busy machine slows both runs unevenly
+            overlapping = api.emulator.max_in_flight
+            print(f"At most {overlapping} requests were in flight at once")
+            assert overlapping > 1, "the questions' requests should overlap"
         print("OK")
 
 

@@ -107,6 +107,9 @@ class AiohttpTransport:
     def __init__(self) -> None:
         self.session: aiohttp.ClientSession | None = None
         self._proxies: dict[str, str | None] = {}
+        #: bodies being read now: closing the session does not wake their readers (aiohttp drops the payload
+        #: before the connection-lost callback), so `aclose` fails them itself and they are retried at once
+        self._reading: set[aiohttp.StreamReader] = set()
 
     @property
     def opened(self) -> bool:
@@ -124,6 +127,8 @@ class AiohttpTransport:
             self._proxies = {}
 
     async def aclose(self) -> None:
+        for content in list(self._reading):
+            content.set_exception(aiohttp.ClientConnectionError("the client was closed while this answer was read"))
         if self.session is not None:
             await self.session.close()
 
@@ -173,7 +178,11 @@ class AiohttpTransport:
                 allow_redirects=False,
                 proxy=self._proxy_for(url),
             ) as response:
-                content = await read_body(response, request.max_response_bytes, without_query(url))
+                self._reading.add(response.content)
+                try:
+                    content = await read_body(response, request.max_response_bytes, without_query(url))
+                finally:
+                    self._reading.discard(response.content)
                 # the body as sent: a key in it is scanned for only where it is quoted in an error (redaction.py)
                 return Answer(response.status, response.headers, content, url, response.reason or "")
         except RuntimeError:
