@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", help="JSON file: a list of {url, title, content} for search and ground")
     parser.add_argument(
         "--limits",
-        help="rate limits to enforce per key: free, tier1, tier2 (Jina's published tiers) or rpm=N,tpm=N,concurrency=N",
+        help="rate limits to enforce per key: free, tier1, tier2 (Jina's published tiers) or rpm=N,tpm=N,concurrency=N;"
+        " a key's limits hold across every process that sends it, as Jina's do",
     )
     parser.add_argument("--no-retry-after", action="store_true", help="send 429s for RPM/TPM without Retry-After")
     parser.add_argument(
@@ -64,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=60.0,
         help="seconds per rate-limit window (published: 60; shorter for tests)",
+    )
+    parser.add_argument(
+        "--rate-clock",
+        choices=["first-request", "fixed"],
+        default="first-request",
+        help="where rate-limit windows sit: opened by the first request after the last closed, or on a fixed clock",
     )
     parser.add_argument("--quiet", action="store_true", help="do not log each request on stderr")
     args = parser.parse_args(argv)
@@ -83,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             limits=args.limits,
             retry_after=not args.no_retry_after,
             rate_window=args.rate_window,
+            rate_clock=args.rate_clock,
         )
     except OSError as error:  # most often: the port is taken
         reason = error.strerror or str(error)
