@@ -335,6 +335,7 @@ class JinaClient:
             self._session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True
             )
+            engine.close_with(self, self._session)  # closed on the loop even if nobody calls close()
             self._proxies = {}
         return self._session
 
