@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from haystack_integrations.testing.jina.__main__ import emulator_process
+
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = ROOT / "benchmarks" / "_shared_key_jobs.py"
-CLI = [sys.executable, "-m", "haystack_integrations.testing.jina", "--port", "0", "--quiet"]
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -32,21 +33,8 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 @pytest.fixture
 def free_tier_cli() -> Iterator[dict[str, str]]:
     """The emulator CLI enforcing concurrency 5 per key; yields the exports it printed."""
-    command = [*CLI, "--limits", "concurrency=5", "--latency", "0.08"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=child_env())
-    try:
-        assert process.stdout is not None
-        exports: dict[str, str] = {}
-        while len(exports) < 4:
-            line = process.stdout.readline()
-            assert line, "the emulator CLI exited before printing its exports"
-            if line.startswith("export "):
-                name, value = line[len("export ") :].strip().split("=", 1)
-                exports[name] = value.strip("'")
+    with emulator_process("--quiet", "--limits", "concurrency=5", "--latency", "0.08", env=child_env()) as exports:
         yield exports
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.mark.xfail(strict=True, reason="passes once issue 24's pacer lands (refusals become flow control)")

@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from haystack_integrations.testing.jina.__main__ import emulator_process
+
 HERE = Path(__file__).resolve().parent
 ROUTE = "/jina_search/run"
 
@@ -33,25 +35,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@contextmanager
-def emulator_cli(limits: str, latency: float) -> Iterator[dict[str, str]]:
-    command = [sys.executable, "-m", "haystack_integrations.testing.jina", "--quiet", "--latency", str(latency)]
-    process = subprocess.Popen([*command, "--limits", limits], stdout=subprocess.PIPE, text=True)
-    try:
-        exports: dict[str, str] = {}
-        while len(exports) < 4 and process.stdout is not None:
-            line = process.stdout.readline()
-            if not line:
-                raise RuntimeError("the emulator CLI exited before printing its exports")
-            if line.startswith("export "):
-                name, value = line[len("export ") :].strip().split("=", 1)
-                exports[name] = value.strip("'")
-        yield exports
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @contextmanager
@@ -137,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-timeout", type=float, default=180.0)
     args = parser.parse_args(argv)
 
-    with emulator_cli(args.limits, args.latency) as exports:
+    with emulator_process("--quiet", "--limits", args.limits, "--latency", str(args.latency)) as exports:
         env = {k: v for k, v in os.environ.items() if not k.startswith("JINA_")}
         env.update(exports)
         env.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
