@@ -1,6 +1,5 @@
 """The HTTP layer shared by all Jina components: client, errors, batching, embeddings wire format."""
 
-from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.errors import (
     JinaAuthenticationError,
     JinaBadRequestError,
@@ -16,6 +15,7 @@ from haystack_integrations.common.jina.errors import (
     JinaTargetError,
     JinaTimeoutError,
 )
+from haystack_integrations.common.jina.http.client import JinaClient
 
 __all__ = [
     "JinaAuthenticationError",

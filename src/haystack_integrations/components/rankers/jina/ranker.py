@@ -31,7 +31,8 @@ file or page number, or a path outside `root_path`, before any request; an unrea
 request that would carry it.
 Images are prepared just before their request (at most `MAX_IMAGES_PER_REQUEST`, 16, per request)
 and dropped after it, so memory stays bounded whatever the number of candidates. With a text-only
-model such documents are ranked as empty text, as before.
+model such documents are ranked as empty text, as before, and each run that has some logs one warning
+naming `jina-reranker-m0` (their scores say nothing about their images).
 
 The output documents are copies (`dataclasses.replace`) of the inputs with `score` set, best
 first; the inputs are never changed. The text that is ranked is the values of
@@ -56,15 +57,17 @@ from typing import Any
 from haystack import Document, component, logging
 from haystack.utils import Secret
 
+from haystack_integrations.common.jina.answer_checks import (
+    add_usage,
+    clean_usage,
+    is_finite_number,
+    malformed_answer,
+    no_data_problem,
+)
 from haystack_integrations.common.jina.batching import gather_ordered
 from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
-from haystack_integrations.common.jina.component_utils import (
-    JinaComponentBase,
-    check_documents,
-    text_with_meta,
-    to_dict,
-)
-from haystack_integrations.common.jina.embeddings import add_usage, clean_usage, malformed_answer, no_data_problem
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.documents import check_documents, text_with_meta
 from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
 from haystack_integrations.common.jina.images import ImageSource, ImageURL, prepare_images
 from haystack_integrations.common.jina.models import RERANK_MODELS, check_rerank_model
@@ -74,6 +77,7 @@ from haystack_integrations.components.rankers.jina.image_documents import (
     ImageOptions,
     request_chunks,
     takes_images,
+    warn_of_images_ranked_as_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -146,7 +150,7 @@ def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: st
         if index in scores:
             raise malformed(f"index {index} appears twice")
         score = item.get("relevance_score")
-        if not isinstance(score, int | float) or isinstance(score, bool) or not math.isfinite(score):
+        if not is_finite_number(score):  # a huge int would raise OverflowError in float()
             raise malformed(f"result for index {index} has no numeric relevance_score (got {score!r})")
         scores[index] = float(score)
     model = body.get("model") if isinstance(body.get("model"), str) else None
@@ -349,6 +353,8 @@ class JinaRanker(JinaComponentBase):
         images: dict[int, ImageSource | ImageURL] = {}
         if takes_images(self.model, self._images):
             images = {p: self._images.locate(d) for p, d in enumerate(documents) if self._images.is_image(d)}
+        else:
+            warn_of_images_ranked_as_text(self.model, documents, self._images, self._text_to_rank)
         texts = {p: self._text_to_rank(d) for p, d in enumerate(documents) if p not in images}
         chunks = request_chunks(len(documents), images, self.max_documents_per_request, self.max_images_per_request)
         if len(chunks) > 1 and is_listwise(self.model):
