@@ -30,7 +30,7 @@ def test_four_workers_on_a_free_tier_key_answer_200_concurrent_queries_without_a
     log = tmp_path / "hayhooks.log"
     command = [sys.executable, str(LOAD), "--workers", "4", "--requests", "200", "--limits", "free"]
     completed = subprocess.run(
-        [*command, "--log", str(log)], env=env, capture_output=True, text=True, timeout=300, check=False
+        [*command, "--log", str(log)], env=env, capture_output=True, text=True, timeout=600, check=False
     )
     report = f"{completed.stdout}\n{completed.stderr[-3000:]}"
     lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per request at the emulator")
     parser.add_argument("--stated", help="JINA_RATE_LIMITS for the workers (default: nothing stated)")
     parser.add_argument("--log", default=os.devnull, help="where hayhooks' output goes")
-    parser.add_argument("--start-timeout", type=float, default=180.0)
+    parser.add_argument("--start-timeout", type=float, default=300.0, help="seconds for every worker's setup()")
     args = parser.parse_args(argv)
 
     with emulator_process("--quiet", "--limits", args.limits, "--latency", str(args.latency)) as exports:
