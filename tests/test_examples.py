@@ -93,6 +93,8 @@ def test_all_examples_exist() -> None:
         "11_route_queries",
         "12_index_in_slices",
         "13_ray_shared_key",
+        "14_omni_media",
+        "15_batch_index",
     ]
 
 

@@ -37,6 +37,7 @@ from haystack_integrations.common.jina.errors import (
     JinaBadRequestError,
     JinaError,
     JinaInputError,
+    JinaInputTooLongError,
     JinaMalformedResponseError,
     with_hint,
 )
@@ -138,8 +139,10 @@ def _truncate_hint(error: JinaBadRequestError, model: str, options: dict[str, An
         or options["truncate"] is True
         or (known is not None and "truncate" not in known.fields)
         or "late_chunking" in detail  # the inputs of one request count together: truncating one does not help
-        or not any(word in detail for word in OVER_LONG_WORDS)
-        or not any(word in detail for word in OVER_WORDS)
+        or (
+            not isinstance(error, JinaInputTooLongError)  # its code says what the words may not
+            and (not any(word in detail for word in OVER_LONG_WORDS) or not any(word in detail for word in OVER_WORDS))
+        )
     ):
         return error
     return with_hint(
@@ -337,6 +340,8 @@ async def embed_documents(
         try:
             answer = await post_embeddings(client, url, body, model, options, size=size_of(positions))
         except JinaError as error:
+            if isinstance(error, JinaInputTooLongError):  # the API does not say which input: name the likely one
+                error = with_hint(error, _too_long_culprit(documents, outcome.sent))
             raise blame(error, outcome.sent) from None
         if answer is not None:
             result = embedding_format.parse(answer, len(outcome.sent), url, options)
@@ -384,6 +389,19 @@ async def embed_documents(
     return {"documents": output, "meta": meta}
 
 
+def _too_long_culprit(documents: Sequence[Document], sent: list[int]) -> str:
+    """Which document of a request refused as too long is the likely one: the API's detail does not say."""
+    if not sent:
+        return "no document of the request could be named"
+    longest = max(sent, key=lambda p: len(documents[p].content or ""))
+    others = len(sent) - 1
+    return (
+        f"Document {documents[longest].id} is the longest text of the request "
+        f"({len(documents[longest].content or '')} characters"
+        + (f", with {others} other documents)" if others else ")")
+    )
+
+
 def check_batch_size(batch_size: int) -> None:
     if batch_size < 1:
         msg = f"batch_size must be at least 1, got {batch_size}"
@@ -395,6 +413,17 @@ def batch_positions(count: int, batch_size: int) -> list[list[int]]:
     check_batch_size(batch_size)
     size = min(batch_size, MAX_INPUTS_PER_REQUEST)
     return [list(range(start, min(start + size, count))) for start in range(0, count, size)]
+
+
+def checked_vector(raw: Any, length: int | None, malformed: Callable[[str], JinaMalformedResponseError]) -> Embedding:
+    """
+    One vector decoded and checked as a vector of an embeddings answer is (for answers that carry one at a time).
+
+    A list of numbers or base64 float32, every value finite, `length` values if given; else `malformed(...)`.
+    """
+    vector = _decode_vector(raw, malformed)
+    _check_lengths([vector], length, malformed)
+    return vector
 
 
 # Also the answer checks and document plumbing that lived here before (they have their own modules now).
@@ -417,6 +446,7 @@ __all__ = [
     "check_dimensions",
     "check_each",
     "check_embedding_type",
+    "checked_vector",
     "clean_usage",
     "data_index",
     "embed_documents",

@@ -74,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         default="first-request",
         help="where rate-limit windows sit: opened by the first request after the last closed, or on a fixed clock",
     )
+    parser.add_argument(
+        "--batch-delay",
+        type=float,
+        default=0.0,
+        help="seconds a Batch API job takes from submission to completed",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request on stderr")
     args = parser.parse_args(argv)
 
@@ -93,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             retry_after=not args.no_retry_after,
             rate_window=args.rate_window,
             rate_clock=args.rate_clock,
+            batch_delay=args.batch_delay,
         )
     except OSError as error:  # most often: the port is taken
         reason = error.strerror or str(error)
