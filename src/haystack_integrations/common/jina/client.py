@@ -407,8 +407,10 @@ class JinaClient:
         Send one request, retrying transient failures, and return the 2xx answer (its body read).
 
         Each attempt, connect to last byte, takes at most `timeout`; backoff sleeps take at most
-        `MAX_RETRY_AFTER` (a longer `Retry-After` raises at once), so one call takes at most
-        `(max_retries + 1) * timeout + max_retries * MAX_RETRY_AFTER` seconds.
+        `MAX_RETRY_AFTER` (a longer `Retry-After` raises at once). A 429 for concurrency, RPM or TPM is flow
+        control: it is retried without spending an attempt while the key makes progress, for at most
+        `MAX_REFUSED_SECONDS` (10 windows, see `pacing/policy.py`). So one call takes at most
+        `MAX_REFUSED_SECONDS + (max_retries + 1) * timeout + max_retries * MAX_RETRY_AFTER` seconds.
 
         :param url: The URL on the hosted API (or any other); the environment may move it (`endpoints.py`).
         :param allow_redirects: `False` returns a 3xx answer as it is (e.g. to read its `Location`).
@@ -420,17 +422,21 @@ class JinaClient:
         endpoint = without_query(url)
         body = _Body(json_body, size)
         attempt = 0
+        refused_since: float | None = None  # a refusal for a rate limit is flow control: it spends no attempt
         while True:
             try:
                 return await self._attempt(method, url, endpoint, body, headers, allow_redirects)
             except JinaError as error:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
+                if retryable and error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER:
+                    _give_up_on_long_retry_after(error, endpoint)
+                    raise
+                refused_since = limiter_for(self._auth or "", url, self.rate_limits).free_retry(error, refused_since)
+                if refused_since is not None:
+                    continue  # the pacer's `acquire` waits as long as needed
                 if not retryable or attempt >= self.max_retries:
                     if retryable and attempt:
                         error.args = (f"{error.args[0]} (gave up after {attempt + 1} attempts)",)
-                    raise
-                if error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER:
-                    _give_up_on_long_retry_after(error, endpoint)
                     raise
                 await asyncio.sleep(self._retry_delay(url, attempt, error))
                 attempt += 1
@@ -534,10 +540,11 @@ class JinaClient:
         return self._backoff(attempt, error.retry_after) if paced is None else paced
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER) + random.uniform(0, 0.1 * self.backoff_base)
         # "full jitter": spreads the retries of concurrent batches instead of synchronising them
-        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+        jittered = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+        if retry_after is not None:  # 0, or a date already past (whole seconds), is no reason to retry at once
+            return max(min(retry_after, MAX_RETRY_AFTER), jittered) + random.uniform(0, 0.1 * self.backoff_base)
+        return jittered
 
 
 #: A request body: a mapping, a `JsonBody`, or a function making one (maybe awaitable) once a slot is free.
