@@ -498,8 +498,8 @@ class Policy:
             # the call fails (the client); every other call that would send meanwhile fails too, at once
             self.closed_until, self.closed_by = max(self.closed_until, now + MAX_RETRY_AFTER), answer
             retry_after = MAX_RETRY_AFTER
-        elif retry_after is not None:
-            retry_after = max(retry_after, self._floor())  # 0 or a past date: not a retry at once
+        elif retry_after is not None and retry_after <= 0:
+            retry_after = self._floor()  # "0", or a date already past (it has whole seconds): not a retry at once
         if current:
             self.requests.spend(-1)
             self.tokens.spend(-ticket.tokens)
@@ -528,8 +528,8 @@ class Policy:
             self.paused_until = max(self.paused_until, now + retry_after)
 
     def _floor(self) -> float:
-        """The least wait after a refusal: growing with refusals in a row, jittered (capped at a window)."""
-        floor = min(RETRY_FLOOR * 2 ** min(self._refusals_in_a_row - 1, 6), self.window, MAX_RETRY_AFTER)
+        """The least wait after a refusal: 0.5 s doubling with refusals in a row up to 8 s (and a window), jittered."""
+        floor = min(RETRY_FLOOR * 2 ** min(self._refusals_in_a_row - 1, 4), self.window, MAX_RETRY_AFTER)
         return float(floor * self.random.uniform(0.5, 1.0))
 
     def _refused_concurrency(self, now: float, ticket: Ticket, answer: Signals, retry_after: float | None) -> None:
