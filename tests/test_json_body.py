@@ -27,9 +27,9 @@ def test_a_text_that_looks_like_a_marker_stays_text() -> None:
 
 
 def test_the_stream_sends_every_byte_in_bounded_slices(monkeypatch: pytest.MonkeyPatch) -> None:
-    from haystack_integrations.common.jina import client
+    from haystack_integrations.common.jina.http import body as body_module
 
-    monkeypatch.setattr(client, "_WRITE_SLICE", 64)
+    monkeypatch.setattr(body_module, "_WRITE_SLICE", 64)
     body = encode_json({"input": [b"A" * 1000, b"B" * 10, "c"]})
 
     async def collect() -> list[bytes]:

@@ -1,12 +1,12 @@
 """The HTTP layer shared by all Jina components: client, errors, batching, embeddings wire format."""
 
-from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.errors import (
     JinaAuthenticationError,
     JinaBadRequestError,
     JinaConnectionError,
     JinaError,
     JinaInputError,
+    JinaInputTooLongError,
     JinaInvalidKeyError,
     JinaMalformedResponseError,
     JinaMissingKeyError,
@@ -16,6 +16,7 @@ from haystack_integrations.common.jina.errors import (
     JinaTargetError,
     JinaTimeoutError,
 )
+from haystack_integrations.common.jina.http.client import JinaClient
 
 __all__ = [
     "JinaAuthenticationError",
@@ -24,6 +25,7 @@ __all__ = [
     "JinaConnectionError",
     "JinaError",
     "JinaInputError",
+    "JinaInputTooLongError",
     "JinaInvalidKeyError",
     "JinaMalformedResponseError",
     "JinaMissingKeyError",

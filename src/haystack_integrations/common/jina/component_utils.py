@@ -6,11 +6,12 @@ import inspect
 from collections.abc import Coroutine
 from typing import Any, ClassVar, TypeVar
 
-from haystack import Document, default_from_dict, default_to_dict
+from haystack import default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
 
 from haystack_integrations.common.jina import engine
-from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.documents import check_documents, text_with_meta
+from haystack_integrations.common.jina.http.client import JinaClient
 
 T = TypeVar("T")
 C = TypeVar("C", bound="JinaComponentBase")
@@ -80,26 +81,6 @@ class JinaComponentBase:
         return from_dict(cls, data)
 
 
-def check_documents(documents: Any, component: str, hint: str = "") -> None:
-    """Raise `TypeError` unless `documents` is a list of Documents; `hint` names the component to use instead."""
-    if not isinstance(documents, list):
-        msg = f"{component} expects a list of Documents as input, got {type(documents).__name__}. {hint}".rstrip()
-        raise TypeError(msg)
-    for position, document in enumerate(documents):
-        if not isinstance(document, Document):
-            msg = (
-                f"{component} expects a list of Documents as input; item {position} is a "
-                f"{type(document).__name__}. {hint}"
-            ).rstrip()
-            raise TypeError(msg)
-
-
-def text_with_meta(document: Document, meta_fields: list[str], separator: str) -> str:
-    """The values of `meta_fields` the document has (not None), then its content, joined by `separator`."""
-    values = [str(document.meta[key]) for key in meta_fields if document.meta.get(key) is not None]
-    return separator.join([*values, document.content or ""])
-
-
 #: Parameters added to components of every kind after their first release: written only when not the default.
 ADDED_TO_EVERY_COMPONENT = frozenset({"max_concurrency"})
 
@@ -144,3 +125,16 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     deserialize_secrets_inplace(data["init_parameters"], keys=["api_key"])
     component: T = default_from_dict(cls, data)
     return component
+
+
+# check_documents and text_with_meta live in `documents.py` now; kept importable from here.
+__all__ = [
+    "ADDED_TO_EVERY_COMPONENT",
+    "JinaComponentBase",
+    "check_documents",
+    "from_dict",
+    "init_defaults",
+    "is_default",
+    "text_with_meta",
+    "to_dict",
+]

@@ -4,28 +4,48 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import math
 import sys
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeGuard, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from haystack import Document, logging
 
-from haystack_integrations.common.jina.batching import gather_ordered, progress
-from haystack_integrations.common.jina.client import JinaClient, JsonBody, check_count, encode_json
-from haystack_integrations.common.jina.component_utils import text_with_meta
+from haystack_integrations.common.jina.answer_checks import (
+    MAX_NUMBER,
+    add_usage,
+    answer_data,
+    clean_usage,
+    data_index,
+    is_finite_number,
+    malformed_answer,
+    no_data_problem,
+)
+from haystack_integrations.common.jina.batching import progress
+from haystack_integrations.common.jina.documents import (
+    check_each,
+    embedded_copy,
+    image_size_of,
+    text_size,
+    text_to_embed,
+    unwrap,
+)
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import (
     JinaBadRequestError,
     JinaError,
     JinaInputError,
+    JinaInputTooLongError,
     JinaMalformedResponseError,
     with_hint,
 )
 from haystack_integrations.common.jina.gc_pause import gc_paused
+from haystack_integrations.common.jina.http.body import JsonBody, encode_json
+from haystack_integrations.common.jina.http.client import JinaClient
+from haystack_integrations.common.jina.http.settings import check_count
+from haystack_integrations.common.jina.isolation import blame, send_batches
 from haystack_integrations.common.jina.models import EMBEDDING_MODELS, context_length
 
 logger = logging.getLogger(__name__)
@@ -57,67 +77,6 @@ def expected_length(dimensions: int | None, embedding_type: str | None) -> int |
     if embedding_type in ("binary", "ubinary"):
         return math.ceil(dimensions / 8)
     return dimensions
-
-
-#: Larger numbers in an answer are not counts or scores (and `float()` of a 400-digit int raises).
-MAX_NUMBER = 2**63
-
-
-def is_finite_number(value: Any) -> TypeGuard[int | float]:
-    """A JSON number usable as a float: not a bool, not NaN or infinite, not a huge integer."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return -MAX_NUMBER < value < MAX_NUMBER if isinstance(value, int) else math.isfinite(value)
-
-
-def clean_usage(usage: Any) -> dict[str, int]:
-    """The finite numeric usage counts as ints; anything else (text, NaN, huge or nested values) is ignored."""
-    if not isinstance(usage, dict):
-        return {}
-    return {str(key): int(value) for key, value in usage.items() if is_finite_number(value)}
-
-
-def no_data_problem(body: Any, field_name: str) -> str:
-    """Why an answer has no usable `field_name` list, quoting the server's `detail` when it sent one."""
-    detail = body.get("detail") if isinstance(body, dict) else None
-    if detail:
-        text = detail if isinstance(detail, str) else repr(detail)
-        return f"no '{field_name}' list; the server says: {text[:500]}"
-    return f"no '{field_name}' list"
-
-
-def malformed_answer(what: str, endpoint: str, body: Any) -> Callable[[str], JinaMalformedResponseError]:
-    """The errors of one malformed answer: `Malformed {what} response from {endpoint}: ...`, with its `detail`."""
-    detail = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else None
-
-    def malformed(problem: str) -> JinaMalformedResponseError:
-        message = f"Malformed {what} response from {endpoint}: {problem}"
-        return JinaMalformedResponseError(message, endpoint=endpoint, detail=detail)
-
-    return malformed
-
-
-def answer_data(
-    body: Any, expected: int, noun: str, malformed: Callable[[str], JinaMalformedResponseError]
-) -> list[Any]:
-    """The answer's `data` list, checked to hold one item per input (`noun` names the items in the error)."""
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        raise malformed(no_data_problem(body, "data"))
-    if len(data) != expected:
-        raise malformed(f"{len(data)} {noun} for {expected} inputs")
-    return data
-
-
-def data_index(
-    index: Any, found: Sequence[object | None], malformed: Callable[[str], JinaMalformedResponseError]
-) -> int:
-    """An item's `index`, checked to be a position of `found` (0..n-1) that no earlier item took."""
-    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(found):
-        raise malformed(f"index {index!r} is not in 0..{len(found) - 1}")
-    if found[index] is not None:
-        raise malformed(f"index {index} appears twice")
-    return index
 
 
 REQUEST_OPTIONS = ("task", "dimensions", "late_chunking", "embedding_type", "normalized", "truncate")
@@ -180,8 +139,10 @@ def _truncate_hint(error: JinaBadRequestError, model: str, options: dict[str, An
         or options["truncate"] is True
         or (known is not None and "truncate" not in known.fields)
         or "late_chunking" in detail  # the inputs of one request count together: truncating one does not help
-        or not any(word in detail for word in OVER_LONG_WORDS)
-        or not any(word in detail for word in OVER_WORDS)
+        or (
+            not isinstance(error, JinaInputTooLongError)  # its code says what the words may not
+            and (not any(word in detail for word in OVER_LONG_WORDS) or not any(word in detail for word in OVER_WORDS))
+        )
     ):
         return error
     return with_hint(
@@ -306,38 +267,6 @@ def _check_finite(values: list[Any], malformed: Callable[[str], JinaMalformedRes
         raise malformed("an embedding has NaN, infinite or out-of-range values")
 
 
-def add_usage(total: dict[str, int], usage: dict[str, int]) -> None:
-    for key, value in usage.items():
-        total[key] = total.get(key, 0) + value
-
-
-def check_each(
-    documents: Sequence[Document], check: Callable[[Document], T], *, raise_on_failure: bool
-) -> list[T | JinaInputError]:
-    """
-    Run a cheap per-document check before any request.
-
-    With `raise_on_failure` the first `JinaInputError` is raised; otherwise it takes the document's place,
-    for `unwrap` to raise in the request worker, where `embed_documents` reports it.
-    """
-    checked: list[T | JinaInputError] = []
-    for document in documents:
-        try:
-            checked.append(check(document))
-        except JinaInputError as error:
-            if raise_on_failure:
-                raise
-            checked.append(error)
-    return checked
-
-
-def unwrap(checked: T | JinaInputError) -> T:
-    """The checked value, or its input error raised."""
-    if isinstance(checked, JinaInputError):
-        raise checked
-    return checked
-
-
 @dataclass
 class _RequestOutcome:
     vectors: list[Any] = field(default_factory=list)
@@ -408,27 +337,36 @@ async def embed_documents(
             return encode_json(embedding_format.payload(model, inputs, options)) if inputs else None
 
         body = (lambda: asyncio.to_thread(make_body)) if prepare_in_thread else make_body
-        answer = await post_embeddings(client, url, body, model, options, size=size_of(positions))
+        try:
+            answer = await post_embeddings(client, url, body, model, options, size=size_of(positions))
+        except JinaError as error:
+            if isinstance(error, JinaInputTooLongError):  # the API does not say which input: name the likely one
+                error = with_hint(error, _too_long_culprit(documents, outcome.sent))
+            raise blame(error, outcome.sent) from None
         if answer is not None:
             result = embedding_format.parse(answer, len(outcome.sent), url, options)
             outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
         return outcome
 
     with progress(len(documents), enabled=progress_bar, desc="Calculating embeddings") as advance:
-        outcomes = await gather_ordered(
-            run_group, groups, on_done=lambda positions: advance(len(positions)), fail_fast=raise_on_failure
+        pieces = await send_batches(
+            run_group,
+            groups,
+            raise_on_failure=raise_on_failure,
+            # late chunking: a request's inputs are read as one text, so its group is sent (and fails) whole
+            whole=bool(options.get("late_chunking")),
+            on_done=lambda positions: advance(len(positions)),
         )
 
     embeddings: dict[int, Any] = {}
     errors: dict[int, str] = {}
     meta: dict[str, Any] = {"model": model, "usage": {}}
-    for positions, outcome in zip(groups, outcomes, strict=True):
-        if isinstance(outcome, Exception):
-            if not isinstance(outcome, JinaError):
-                raise outcome  # a bug, not an API failure: never swallow it
-            ids = [documents[p].id for p in positions]
+    for piece in pieces:
+        outcome = piece.outcome
+        if isinstance(outcome, JinaError):
+            ids = [documents[p].id for p in piece.positions]
             logger.warning("Embedding failed for documents {ids}: {error}", ids=ids, error=str(outcome))
-            errors.update({p: input_errors.get(p, str(outcome)) for p in positions})
+            errors.update({p: input_errors.get(p, str(outcome)) for p in piece.positions})
             continue
         embeddings.update(zip(outcome.sent, outcome.vectors, strict=True))
         errors.update(outcome.input_errors)
@@ -451,31 +389,17 @@ async def embed_documents(
     return {"documents": output, "meta": meta}
 
 
-def text_size(texts: Sequence[Any]) -> Callable[[list[int]], tuple[int, int]]:
-    """`size_of` for text inputs: the characters of the group's texts (input errors count nothing)."""
-    return lambda positions: (sum(len(texts[p]) for p in positions if isinstance(texts[p], str)), 0)
-
-
-def image_size_of(positions: list[int]) -> tuple[int, int]:
-    """`size_of` for image inputs: one image per position."""
-    return 0, len(positions)
-
-
-def embedded_copy(
-    document: Document, embedding: Any, embedded_meta: dict[str, Any] | None = None, *, field: str = "embedding"
-) -> Document:
-    """
-    A copy of `document` with `field` (`embedding` or `sparse_embedding`) set, its meta a new dict plus a deep
-    copy of `embedded_meta`.
-
-    The input is never changed, and keys added to, removed from or replaced in the copy's meta never reach
-    it. Values nested in the meta (a list, a dict) are shared with the input, as Haystack's own embedders
-    share the whole meta: embedding never changes them, and a deep copy per document (with its memo dict)
-    costs microseconds and objects for the garbage collector to walk, 100k times over.
-    """
-    meta = {**document.meta, **copy.deepcopy(embedded_meta)} if embedded_meta else document.meta.copy()
-    # binary types give ints; Document.embedding is typed list[float] but stores them as they are
-    return replace(document, **{field: embedding}, meta=meta)
+def _too_long_culprit(documents: Sequence[Document], sent: list[int]) -> str:
+    """Which document of a request refused as too long is the likely one: the API's detail does not say."""
+    if not sent:
+        return "no document of the request could be named"
+    longest = max(sent, key=lambda p: len(documents[p].content or ""))
+    others = len(sent) - 1
+    return (
+        f"Document {documents[longest].id} is the longest text of the request "
+        f"({len(documents[longest].content or '')} characters"
+        + (f", with {others} other documents)" if others else ")")
+    )
 
 
 def check_batch_size(batch_size: int) -> None:
@@ -491,17 +415,41 @@ def batch_positions(count: int, batch_size: int) -> list[list[int]]:
     return [list(range(start, min(start + size, count))) for start in range(0, count, size)]
 
 
-def text_to_embed(document: Document, meta_fields: list[str], separator: str, prefix: str, suffix: str) -> str:
-    """
-    The text a document embedder sends for `document`: its `meta_fields` values and content, with prefix and suffix.
-
-    :raises JinaInputError: If there is nothing to embed (no content and no values for `meta_fields`).
-    """
-    body = text_with_meta(document, meta_fields, separator)
-    if not body.strip():
-        msg = (
-            f"Document {document.id} has no text to embed: its content is empty or None and it has no "
-            f"values for meta_fields_to_embed={meta_fields}."
-        )
-        raise JinaInputError(msg)
-    return prefix + body + suffix
+# Also the answer checks and document plumbing that lived here before (they have their own modules now).
+__all__ = [
+    "DENSE",
+    "EMBEDDINGS_URL",
+    "EMBEDDING_TYPES",
+    "MAX_INPUTS_PER_REQUEST",
+    "MAX_NUMBER",
+    "OVER_LONG_WORDS",
+    "OVER_WORDS",
+    "REQUEST_OPTIONS",
+    "Embedding",
+    "EmbeddingFormat",
+    "EmbeddingsResult",
+    "add_usage",
+    "answer_data",
+    "batch_positions",
+    "check_batch_size",
+    "check_dimensions",
+    "check_each",
+    "check_embedding_type",
+    "clean_usage",
+    "data_index",
+    "embed_documents",
+    "embedded_copy",
+    "embeddings_payload",
+    "expected_length",
+    "float32_list",
+    "image_size_of",
+    "is_finite_number",
+    "malformed_answer",
+    "no_data_problem",
+    "parse_embeddings_response",
+    "post_embeddings",
+    "request_options",
+    "text_size",
+    "text_to_embed",
+    "unwrap",
+]

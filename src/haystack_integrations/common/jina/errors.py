@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import time
 
+from haystack_integrations.common.jina.redaction import redact_known
+
 
 class JinaError(RuntimeError):
     """Base class of every error raised by the Jina components."""
@@ -27,17 +29,21 @@ class JinaError(RuntimeError):
         detail: str | None = None,
         code: str | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
+        retry_after_given: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(redact_known(message))  # whatever a message quotes from an answer, never a key
         self.status_code = status_code
         self.endpoint = endpoint
-        self.detail = detail
+        self.detail = None if detail is None else redact_known(detail)
         #: Jina's machine-readable error code, e.g. `AUTHZ_INSUFFICIENT_BALANCE`, if the body had one
         self.code = code
         #: Jina's id of the failed request, if the body had one; quote it to Jina's support
         self.request_id = request_id
         #: seconds the server asked us to wait (HTTP `Retry-After`), if it did
-        self.retry_after: float | None = None
+        self.retry_after: float | None = retry_after
+        #: the `Retry-After` header as the server wrote it (cut short), for messages
+        self.retry_after_given = retry_after_given
 
 
 class JinaAuthenticationError(JinaError):
@@ -65,12 +71,28 @@ class JinaBadRequestError(JinaError, ValueError):
     """The API rejected the request (HTTP 400 `INPUT_*`, 422 validation errors, and other 4xx)."""
 
 
+class JinaInputTooLongError(JinaBadRequestError):
+    """
+    An input is longer than the model's context (HTTP 400 `INPUT_TOKEN_LIMIT_EXCEEDED`, spec 2026.06.29).
+
+    The API's detail does not say which input; the embedders name the documents of the request.
+    """
+
+
+#: "Input text exceeds the model's maximum of {max_tokens} tokens" (400)
+TOKEN_LIMIT_CODE = "INPUT_TOKEN_LIMIT_EXCEEDED"
+
+
 class JinaServerError(JinaError):
     """The API failed on its side (HTTP 5xx) and retries did not help."""
 
 
 class JinaConnectionError(JinaError):
     """The API could not be reached or the connection broke."""
+
+    #: The connection failed before any byte of the request was sent (refused, no route, DNS, TLS), so the
+    #: server cannot have acted on it: safe to retry even a request that is not idempotent.
+    before_sending: bool = False
 
 
 class JinaTimeoutError(JinaConnectionError):
@@ -115,6 +137,8 @@ def _classify(status_code: int, code: str | None) -> tuple[type[JinaError], str]
         return JinaAuthenticationError, "Jina API denied access (check the API key and its permissions)"
     if status_code == 429:
         return JinaRateLimitError, "Jina API rate limit exceeded, and retries did not help"
+    if status_code == 400 and code == TOKEN_LIMIT_CODE:
+        return JinaInputTooLongError, "Jina API rejected an input longer than the model's context"
     if 400 <= status_code < 500:
         return JinaBadRequestError, "Jina API rejected the request"
     return JinaServerError, "Jina API failed on its side"
@@ -128,8 +152,14 @@ def error_for_status(
     code: str | None = None,
     request_id: str | None = None,
     hint: str | None = None,
+    retry_after: float | None = None,
+    retry_after_given: str | None = None,
 ) -> JinaError:
-    """Build the exception that matches an HTTP error status and Jina's error `code`; `hint` ends the message."""
+    """
+    Build the exception that matches an HTTP error status and Jina's error `code`; `hint` ends the message.
+
+    `retry_after` is the wait the answer asked for in seconds, `retry_after_given` its header as written.
+    """
     cls, what = _classify(status_code, code)
     message = f"{what}: HTTP {status_code}"
     if code:
@@ -141,7 +171,16 @@ def error_for_status(
         message += f" (request_id: {request_id})"
     if hint:
         message += f". {hint}"
-    return cls(message, status_code=status_code, endpoint=endpoint, detail=detail, code=code, request_id=request_id)
+    return cls(
+        message,
+        status_code=status_code,
+        endpoint=endpoint,
+        detail=detail,
+        code=code,
+        request_id=request_id,
+        retry_after=retry_after,
+        retry_after_given=retry_after_given,
+    )
 
 
 def with_hint(error: JinaError, hint: str) -> JinaError:
@@ -149,6 +188,13 @@ def with_hint(error: JinaError, hint: str) -> JinaError:
     hinted = copy.copy(error)
     hinted.args = (f"{error} -- {hint}",)
     return hinted
+
+
+def with_prefix(error: JinaError, prefix: str) -> JinaError:
+    """The same error (class and attributes kept) with `prefix` before its message: which input it is about."""
+    named = copy.copy(error)
+    named.args = (f"{prefix}{error}",)
+    return named
 
 
 def retry_clock(wait: float) -> str:

@@ -147,11 +147,14 @@ def _is_url(value: Any) -> bool:
     return isinstance(value, str) and value[:8].lower().startswith(("http://", "https://"))
 
 
-def _input_error(document_id: str, path: Any, problem: str) -> JinaInputError:
+def shown_path(path: Any) -> str:
+    """A path for an error message: NUL bytes visible, and shortened (a path over the OS's limit can be megabytes)."""
     shown = str(path).replace("\x00", "\\x00")
-    if len(shown) > 200:  # a path over the OS's limit can be megabytes long
-        shown = f"{shown[:100]}...{shown[-60:]}"
-    return JinaInputError(f"Cannot use the image of document {document_id} (path '{shown}'): {problem}")
+    return f"{shown[:100]}...{shown[-60:]}" if len(shown) > 200 else shown
+
+
+def _input_error(document_id: str, path: Any, problem: str) -> JinaInputError:
+    return JinaInputError(f"Cannot use the image of document {document_id} (path '{shown_path(path)}'): {problem}")
 
 
 def resolve_image_source(
@@ -190,7 +193,7 @@ def resolve_image_source(
     if "\x00" in str(raw_path):
         raise _input_error(document_id, raw_path, "the path contains a NUL byte")
     try:
-        located, size = _locate_file(raw_path, root_path)
+        located, size = locate_file(raw_path, root_path)
     except OSError as error:  # a name over the OS's length limit, a permission problem, ...
         located, size = f"cannot access the file: {error.strerror or type(error).__name__}", 0
     if isinstance(located, str):  # raised outside the `except` block: the error keeps no failed call's frames
@@ -256,7 +259,7 @@ def _url_source(document_id: str, url: str, meta: dict[str, Any]) -> ImageURL:
     return ImageURL(document_id, url, is_pdf=is_pdf)
 
 
-def _locate_file(raw_path: str | Path, root_path: str | None) -> tuple[Path | str, int]:
+def locate_file(raw_path: str | Path, root_path: str | None) -> tuple[Path | str, int]:
     """The file's path and size, or a problem (a string) instead of the path; `OSError` if it cannot be checked."""
     path = Path(root_path, raw_path) if root_path else Path(raw_path)
     if root_path:
@@ -269,7 +272,7 @@ def _locate_file(raw_path: str | Path, root_path: str | None) -> tuple[Path | st
     return path, path.stat().st_size
 
 
-def _read_limited(path: Path, limit: int) -> bytes:
+def read_limited(path: Path, limit: int) -> bytes:
     """The file's bytes, refusing one that grew over `limit` since it was checked."""
     with path.open("rb") as handle:
         # asked for the file's size, not the limit: `read(n)` allocates n bytes first (50 MB per image)
@@ -486,7 +489,7 @@ def _check_pixels(source: ImageSource, width: int, height: int) -> None:
 
 
 def _load_image(source: ImageSource, box: tuple[int, int] | None) -> tuple[str, bytes]:
-    data = _read_limited(source.path, MAX_IMAGE_FILE_BYTES)
+    data = read_limited(source.path, MAX_IMAGE_FILE_BYTES)
     with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as image:
         _check_pixels(source, *image.size)
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)

@@ -19,9 +19,9 @@ from urllib.parse import quote, urlsplit
 from haystack import Document
 from multidict import CIMultiDict as CaseInsensitiveDict
 
-from haystack_integrations.common.jina.client import Answer, parse_json
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaInputError, JinaMalformedResponseError, JinaTargetError
+from haystack_integrations.common.jina.http.answer import Answer, parse_json
 
 ACCEPT_JSON = "application/json"
 ACCEPT_TEXT = "text/plain"

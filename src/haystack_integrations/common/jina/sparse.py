@@ -23,15 +23,14 @@ from typing import Any
 
 from haystack.dataclasses import SparseEmbedding
 
-from haystack_integrations.common.jina.embeddings import (
-    EmbeddingFormat,
-    EmbeddingsResult,
+from haystack_integrations.common.jina.answer_checks import (
     answer_data,
     clean_usage,
     data_index,
     is_finite_number,
     malformed_answer,
 )
+from haystack_integrations.common.jina.embeddings import EmbeddingFormat, EmbeddingsResult
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaMalformedResponseError
 from haystack_integrations.common.jina.models import (

@@ -39,7 +39,8 @@ from typing import Any
 from haystack import Document, component, logging
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.batching import gather_ordered, progress
+from haystack_integrations.common.jina.answer_checks import add_usage
+from haystack_integrations.common.jina.batching import progress
 from haystack_integrations.common.jina.classification import (
     CLASSIFY_URL,
     MAX_INPUTS_PER_REQUEST,
@@ -50,13 +51,8 @@ from haystack_integrations.common.jina.classification import (
     parse_classify_response,
 )
 from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
-from haystack_integrations.common.jina.component_utils import (
-    JinaComponentBase,
-    check_documents,
-    text_with_meta,
-    to_dict,
-)
-from haystack_integrations.common.jina.embeddings import add_usage, check_each, unwrap
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.documents import check_documents, check_each, text_with_meta, unwrap
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError
 from haystack_integrations.common.jina.images import (
@@ -66,6 +62,7 @@ from haystack_integrations.common.jina.images import (
     images_in_flight,
     resolve_image_doc,
 )
+from haystack_integrations.common.jina.isolation import blame, send_batches
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +267,10 @@ class JinaDocumentClassifier(JinaComponentBase):
 
         body = (lambda: asyncio.to_thread(make_body)) if images else make_body
         chars = sum(len(source) for p in positions if isinstance(source := sources[p], str))
-        answer = await self._client.post_json_async(self.base_url, body, size=(chars, len(images)))
+        try:
+            answer = await self._client.post_json_async(self.base_url, body, size=(chars, len(images)))
+        except JinaError as error:
+            raise blame(error, sent) from None
         if answer is not None:
             result = parse_classify_response(answer, len(sent), self.labels, self.base_url)
             outcome.classifications = dict(zip(sent, result.classifications, strict=True))
@@ -313,25 +313,24 @@ class JinaDocumentClassifier(JinaComponentBase):
         sources = check_each(documents, self._source, raise_on_failure=self.raise_on_failure)
         size = self.batch_size
         batches = [list(range(start, min(start + size, len(documents)))) for start in range(0, len(documents), size)]
+
         with progress(len(documents), enabled=self.progress_bar, desc="Classifying documents") as advance:
-            outcomes = await gather_ordered(
+            pieces = await send_batches(
                 lambda positions: self._classify_batch(positions, sources),
                 batches,
+                raise_on_failure=self.raise_on_failure,
                 on_done=lambda positions: advance(len(positions)),
-                fail_fast=self.raise_on_failure,
             )
 
         classified: dict[int, dict[str, Any]] = {}
         errors: dict[int, str] = {}
-        for positions, outcome in zip(batches, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                if not isinstance(outcome, JinaError):
-                    raise outcome  # a bug, not an API failure: never swallow it
-                logger.warning(
-                    "Classification failed for {count} documents: {error}", count=len(positions), error=outcome
-                )
-                own = {p: str(s) for p in positions if isinstance(s := sources[p], JinaInputError)}
-                errors.update({p: own.get(p, str(outcome)) for p in positions})
+        for piece in pieces:
+            outcome = piece.outcome
+            if isinstance(outcome, JinaError):
+                count = len(piece.positions)
+                logger.warning("Classification failed for {count} documents: {error}", count=count, error=outcome)
+                own = {p: str(s) for p in piece.positions if isinstance(s := sources[p], JinaInputError)}
+                errors.update({p: own.get(p, str(outcome)) for p in piece.positions})
                 continue
             classified.update(outcome.classifications)
             errors.update(outcome.errors)

@@ -22,23 +22,16 @@ from haystack import Document, component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import (
-    JinaComponentBase,
-    check_documents,
-    to_dict,
-)
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.documents import check_documents, check_each, text_size, text_to_embed, unwrap
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
     check_batch_size,
     check_dimensions,
-    check_each,
     check_embedding_type,
     embed_documents,
     request_options,
-    text_size,
-    text_to_embed,
-    unwrap,
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.models import check_embedding_model

@@ -45,16 +45,14 @@ from haystack import Document, component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.documents import check_documents, check_each, image_size_of, unwrap
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
     check_batch_size,
     check_dimensions,
-    check_each,
     embed_documents,
-    image_size_of,
-    unwrap,
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.images import (

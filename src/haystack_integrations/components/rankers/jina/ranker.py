@@ -31,7 +31,8 @@ file or page number, or a path outside `root_path`, before any request; an unrea
 request that would carry it.
 Images are prepared just before their request (at most `MAX_IMAGES_PER_REQUEST`, 16, per request)
 and dropped after it, so memory stays bounded whatever the number of candidates. With a text-only
-model such documents are ranked as empty text, as before.
+model such documents are ranked as empty text, as before, and each run that has some logs one warning
+naming `jina-reranker-m0` (their scores say nothing about their images).
 
 The output documents are copies (`dataclasses.replace`) of the inputs with `score` set, best
 first; the inputs are never changed. The text that is ranked is the values of
@@ -56,15 +57,17 @@ from typing import Any
 from haystack import Document, component, logging
 from haystack.utils import Secret
 
+from haystack_integrations.common.jina.answer_checks import (
+    add_usage,
+    clean_usage,
+    is_finite_number,
+    malformed_answer,
+    no_data_problem,
+)
 from haystack_integrations.common.jina.batching import gather_ordered
 from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
-from haystack_integrations.common.jina.component_utils import (
-    JinaComponentBase,
-    check_documents,
-    text_with_meta,
-    to_dict,
-)
-from haystack_integrations.common.jina.embeddings import add_usage, clean_usage, malformed_answer, no_data_problem
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.documents import check_documents, text_with_meta
 from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
 from haystack_integrations.common.jina.images import ImageSource, ImageURL, prepare_images
 from haystack_integrations.common.jina.models import RERANK_MODELS, check_rerank_model
@@ -72,8 +75,12 @@ from haystack_integrations.components.rankers.jina.image_documents import (
     DEFAULT_FILE_PATH_META_FIELD,
     MAX_IMAGES_PER_REQUEST,
     ImageOptions,
+    ImageQuery,
+    check_visual_query,
     request_chunks,
     takes_images,
+    visual_query_input,
+    warn_of_images_ranked_as_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -103,7 +110,7 @@ class RerankResult:
 
 def rerank_payload(
     model: str,
-    query: str,
+    query: str | dict[str, Any],
     documents: Sequence[str | dict[str, Any]],
     top_n: int | None,
     max_doc_length: int | None = None,
@@ -111,6 +118,7 @@ def rerank_payload(
     """
     The request body. We hold the documents already, so the API is asked not to send them back.
 
+    :param query: A text, or a visual query `{"image": <URL or plain base64>}` (jina-reranker-m0).
     :param documents: Texts as strings, images as `{"image": <URL or plain base64>}` (the spec's `ImageDoc`).
     """
     payload: dict[str, Any] = {"model": model, "query": query, "documents": list(documents), "return_documents": False}
@@ -146,11 +154,24 @@ def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: st
         if index in scores:
             raise malformed(f"index {index} appears twice")
         score = item.get("relevance_score")
-        if not isinstance(score, int | float) or isinstance(score, bool) or not math.isfinite(score):
+        if not is_finite_number(score):  # a huge int would raise OverflowError in float()
             raise malformed(f"result for index {index} has no numeric relevance_score (got {score!r})")
         scores[index] = float(score)
     model = body.get("model") if isinstance(body.get("model"), str) else None
     return RerankResult(scores=scores, model=model, usage=clean_usage(body.get("usage")))
+
+
+def _check_query(model: str, query: Any, documents: Any, image_query: Any) -> None:
+    """A text query (non-empty) or an image query the model can take, and a list of Documents."""
+    if not isinstance(query, str):
+        msg = f"JinaRanker expects the query as a string, got {type(query).__name__}."
+        raise TypeError(msg)
+    check_documents(documents, "JinaRanker")
+    if image_query is not None:
+        check_visual_query(model, query)
+    elif not query.strip():
+        msg = "JinaRanker needs a non-empty query to rank documents against."
+        raise ValueError(msg)
 
 
 def _check_top_k(top_k: int | None) -> None:
@@ -289,11 +310,12 @@ class JinaRanker(JinaComponentBase):
         documents: list[Document],
         top_k: int | None = None,
         score_threshold: float | None = None,
+        image_query: ImageQuery | None = None,
     ) -> dict[str, Any]:
         """
         Rank Documents by their relevance to the query.
 
-        :param query: The query.
+        :param query: The query; `""` with `image_query`.
         :param documents: The candidate Documents.
         :param top_k: The most documents to return; overrides the init value. `None` keeps it.
         :param score_threshold: Return only documents scoring at least this; overrides the init
@@ -303,9 +325,11 @@ class JinaRanker(JinaComponentBase):
         :raises ValueError: If `top_k` is not > 0 or the query is empty.
         :raises TypeError: If `query` is not a string or `documents` not a list of Documents.
         :raises JinaInputError: If the image of an image document cannot be used (no request is sent).
+        :param image_query: A visual query instead of `query` (jina-reranker-m0): an image path (relative to
+            `root_path`), an `http(s)` URL, a `ByteStream` or an `ImageContent`. A text-only reranker refuses it.
         :raises JinaError: If the API call fails or answers something malformed; the subclass says how.
         """
-        return self._call(self._rank(query, documents, top_k, score_threshold))
+        return self._call(self._rank(query, documents, top_k, score_threshold, image_query))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(
@@ -314,6 +338,7 @@ class JinaRanker(JinaComponentBase):
         documents: list[Document],
         top_k: int | None = None,
         score_threshold: float | None = None,
+        image_query: ImageQuery | None = None,
     ) -> dict[str, Any]:
         """
         Rank Documents without blocking the event loop. Same parameters and result as `run`.
@@ -322,33 +347,38 @@ class JinaRanker(JinaComponentBase):
         :param documents: The candidate Documents.
         :param top_k: The most documents to return; overrides the init value.
         :param score_threshold: Return only documents scoring at least this; overrides the init value.
+        :param image_query: A visual query instead of `query` (jina-reranker-m0), as in `run`.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._rank(query, documents, top_k, score_threshold))
+        return await self._call_async(self._rank(query, documents, top_k, score_threshold, image_query))
 
     async def _rank(
-        self, query: str, documents: list[Document], top_k: int | None, score_threshold: float | None
+        self,
+        query: str,
+        documents: list[Document],
+        top_k: int | None,
+        score_threshold: float | None,
+        image_query: ImageQuery | None = None,
     ) -> dict[str, Any]:
         top_k = self.top_k if top_k is None else top_k
         score_threshold = self.score_threshold if score_threshold is None else score_threshold
         _check_top_k(top_k)
         _check_score_threshold(score_threshold)
-        if not isinstance(query, str):
-            msg = f"JinaRanker expects the query as a string, got {type(query).__name__}."
-            raise TypeError(msg)
-        check_documents(documents, "JinaRanker")
-        if not query.strip():
-            msg = "JinaRanker needs a non-empty query to rank documents against."
-            raise ValueError(msg)
+        _check_query(self.model, query, documents, image_query)
 
         meta: dict[str, Any] = {"model": self.model, "usage": {}}
         if not documents:
             return {"documents": [], "meta": meta}
+        sent_query: str | dict[str, Any] = query
+        if image_query is not None:  # prepared once (decoded and shrunk like image documents), off the loop
+            sent_query = {"image": await asyncio.to_thread(visual_query_input, image_query, self._images)}
 
         # Cheap checks first (meta, paths, types: no image is read), so a bad image fails before any request.
         images: dict[int, ImageSource | ImageURL] = {}
         if takes_images(self.model, self._images):
             images = {p: self._images.locate(d) for p, d in enumerate(documents) if self._images.is_image(d)}
+        else:
+            warn_of_images_ranked_as_text(self.model, documents, self._images, self._text_to_rank)
         texts = {p: self._text_to_rank(d) for p, d in enumerate(documents) if p not in images}
         chunks = request_chunks(len(documents), images, self.max_documents_per_request, self.max_images_per_request)
         if len(chunks) > 1 and is_listwise(self.model):
@@ -368,11 +398,13 @@ class JinaRanker(JinaComponentBase):
                 # the chunk's images are prepared once it has its slots, and exist only while it is in flight
                 prepared = iter(prepare_images(chunk_images, self.image_size))
                 items = [next(prepared) if p in images else texts[p] for p in positions]
-                return encode_json(rerank_payload(self.model, query, items, top_n, self.max_doc_length))
+                return encode_json(rerank_payload(self.model, sent_query, items, top_n, self.max_doc_length))
 
-            chars = sum(len(texts[p]) for p in positions if p not in images) + len(query) * len(positions)
+            query_chars = len(query) * len(positions)
+            chars = sum(len(texts[p]) for p in positions if p not in images) + query_chars
+            pictures = len(chunk_images) + (image_query is not None)
             body = (lambda: asyncio.to_thread(make_body)) if chunk_images else make_body
-            answer = await self._client.post_json_async(self.base_url, body, size=(chars, len(chunk_images)))
+            answer = await self._client.post_json_async(self.base_url, body, size=(chars, pictures))
             return parse_rerank_response(answer, top_n or len(positions), len(positions), self.base_url)
 
         outcomes = await gather_ordered(rank_chunk, chunks)
