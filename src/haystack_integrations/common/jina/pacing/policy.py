@@ -551,10 +551,16 @@ class Policy:
         # what we held when refused: ours still on the wire and this one (refusals come back at once, so in a
         # burst that is what the burst sent, not what the server admitted)
         level = max(float(self.in_flight + 1), ticket.level) if self.share is None else ticket.level
+        current = answer.concurrency_current
+        if current is not None and 0 < current - 1 <= self.in_flight:
+            # every request the key holds is ours: its limit is what we hold, exactly; no more to learn
+            self.share = self._plateau = float(current - 1)
+            self._round += 1
+            self._probe_at = now + self._probe_interval()
+            return
         # a process that holds a slot keeps one; only refusals with none of ours on the wire go below one
         least = 1.0 if self.in_flight or level > 1 else MIN_SHARE
         self.share = max(least, level * self.random.uniform(*DECREASE))
-        current = answer.concurrency_current
         if current is not None and current - 1 > self.in_flight:
             self._plateau = self.share  # others hold slots too: from here, slowly (one slot per probe interval)
         else:  # the level below the refused one, as far as we know ours alone: grow back to it quickly
