@@ -24,7 +24,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="passes once issue 24's pacer lands (refusals become flow control)")
 def test_four_workers_on_a_free_tier_key_answer_200_concurrent_queries_without_an_error(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "HAYSTACK_TELEMETRY_ENABLED": "False"}
     log = tmp_path / "hayhooks.log"

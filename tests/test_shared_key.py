@@ -37,7 +37,6 @@ def free_tier_cli() -> Iterator[dict[str, str]]:
         yield exports
 
 
-@pytest.mark.xfail(strict=True, reason="passes once issue 24's pacer lands (refusals become flow control)")
 def test_four_processes_on_a_free_tier_key_all_finish(free_tier_cli: dict[str, str]) -> None:
     completed = subprocess.run(
         [sys.executable, str(JOBS), "--processes", "4", "--docs", "400", "--batch-size", "8"],

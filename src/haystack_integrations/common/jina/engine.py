@@ -6,7 +6,7 @@ The concurrency model:
    use (`loop()`). `run` blocks on its work there (`run_sync`); `run_async` awaits it from the caller's own
    loop (`run_async`). A call waiting for a slot holds a task, never a thread.
 2. While on the wire, a request holds one slot of its component's `max_concurrency` and one of its key's
-   bound (the pacer, `ratelimit.py`); both are plain counters on this loop, so no lock is needed.
+   share (the pacer, `pacing/pacer.py`); both are plain counters on this loop, so no lock is needed.
 3. Cancelling `run_async`, or Ctrl-C in `run`, cancels the work's task: no new request starts, and
    requests on the wire are abandoned at once.
 
