@@ -43,7 +43,7 @@ def test_four_processes_on_a_free_tier_key_all_finish(free_tier_cli: dict[str, s
         env=child_env(free_tier_cli),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=240,  # what is tested is that every job ends; a loaded CI machine makes the processes slow
         check=False,
     )
     outcomes = [json.loads(line) for line in completed.stdout.splitlines() if '"process"' in line]
