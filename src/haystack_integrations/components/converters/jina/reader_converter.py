@@ -26,7 +26,7 @@ from haystack.components.converters.utils import normalize_metadata
 from haystack.dataclasses import ByteStream
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.batching import gather_ordered
+from haystack_integrations.common.jina.batches import run_each
 from haystack_integrations.common.jina.client import Answer, JinaClient
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
 from haystack_integrations.common.jina.endpoints import HOSTED_READER_URL, check_base_url
@@ -241,23 +241,25 @@ class JinaReaderConverter(JinaComponentBase):
             for item in checked:
                 if isinstance(item, JinaInputError):
                     raise item
-        outcomes = await gather_ordered(
-            self._convert, list(zip(checked, metas, strict=True)), fail_fast=self.raise_on_failure
+        outcome = await run_each(
+            lambda p: self._convert(checked[p], metas[p]), len(checked), fail_fast=self.raise_on_failure
         )
         documents: list[Document] = []
         failed: list[dict[str, Any]] = []
         usage = 0
-        for position, (source, outcome) in enumerate(zip(sources, outcomes, strict=True)):
-            if isinstance(outcome, Exception):
-                failed.append({"source": _name(position, source), "position": position, **failure_report(outcome)})
+        for position, source in enumerate(sources):
+            if position in outcome.errors:
+                error = outcome.errors[position]
+                failed.append({"source": _name(position, source), "position": position, **failure_report(error)})
             else:
-                converted, tokens = outcome
+                converted, tokens = outcome.values[position]
                 documents.extend(converted)
                 usage += tokens
         return {"documents": documents, "meta": {"failed_sources": failed, "usage": {"tokens": usage}}}
 
-    async def _convert(self, item: tuple[FileSource | JinaInputError, dict[str, Any]]) -> tuple[list[Document], int]:
-        source, user_meta = item
+    async def _convert(
+        self, source: FileSource | JinaInputError, user_meta: dict[str, Any]
+    ) -> tuple[list[Document], int]:
         if isinstance(source, JinaInputError):
             raise source  # reported in order with the rest, never sent
         stream_meta = source.stream.meta if source.stream is not None else {"file_path": str(source.path)}

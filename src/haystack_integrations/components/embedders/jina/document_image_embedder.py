@@ -37,8 +37,6 @@ naming the document and the path, or with `raise_on_failure=False` comes back wi
 is listed in `meta["failed_documents"]`.
 """
 
-import threading
-from concurrent.futures import Future
 from typing import Any
 
 from haystack import Document, component
@@ -59,9 +57,7 @@ from haystack_integrations.common.jina.images import (
     ImageSource,
     ImageURL,
     check_image_size,
-    image_input,
     resolve_image_source,
-    submit_image_base64,
 )
 from haystack_integrations.common.jina.models import check_embedding_model
 
@@ -239,47 +235,22 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         batched = sorted(set(range(len(documents))) - set(alone))
         groups = [[batched[p] for p in group] for group in batch_positions(len(batched), self.batch_size)]
         groups += [[p] for p in alone]
-        group_of = {position: group for group in groups for position in group}
-        started: dict[int, Future[str | bytes]] = {}
-        lock = threading.Lock()
-
-        def make_input(position: int) -> dict[str, str | bytes]:
-            # Runs in the request's worker just before the request: the first image asked for starts its
-            # whole batch on the decode pool (one thread per core), so a batch is prepared in parallel and
-            # its images exist only while it is in flight.
-            source = unwrap(sources[position])
-            assert isinstance(source, ImageSource | ImageURL)  # for mypy, which infers `object` from unwrap
-            with lock:
-                if position not in started:
-                    for other in group_of[position]:
-                        other_source = sources[other]
-                        if isinstance(other_source, ImageSource | ImageURL):
-                            started[other] = submit_image_base64(other_source, self.image_size)
-                future = started.pop(position)
-            return image_input(source, future.result())
-
-        try:
-            return await embed_documents(
-                self._client,
-                self.base_url,
-                documents,
-                groups,
-                make_input,
-                model=self.model_name,
-                options={"task": self.task, "dimensions": self.embedding_dimension},
-                raise_on_failure=self.raise_on_failure,
-                progress_bar=self.progress_bar,
-                size_of=image_size_of,
-                prepare_in_thread=True,
-                embedded_meta={
-                    "embedding_source": {"type": "image", "file_path_meta_field": self.file_path_meta_field}
-                },
-            )
-        finally:
-            with lock:  # workers of a cancelled call may still be running
-                leftover = list(started.values())
-            for future in leftover:  # left over when a batch failed early: do not prepare them
-                future.cancel()
+        return await embed_documents(
+            self._client,
+            self.base_url,
+            documents,
+            groups,
+            lambda position: unwrap(sources[position]),  # raises the document's own input error
+            model=self.model_name,
+            options={"task": self.task, "dimensions": self.embedding_dimension},
+            raise_on_failure=self.raise_on_failure,
+            progress_bar=self.progress_bar,
+            size_of=image_size_of,
+            embedded_meta={"embedding_source": {"type": "image", "file_path_meta_field": self.file_path_meta_field}},
+            # each request's images are prepared in parallel once it has its slots, held only while in flight
+            images={p: s for p, s in enumerate(sources) if isinstance(s, ImageSource | ImageURL)},
+            image_size=self.image_size,
+        )
 
 
 def _one_dimension(embedding_dimension: int | None, dimensions: int | None) -> int | None:

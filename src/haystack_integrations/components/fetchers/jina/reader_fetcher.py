@@ -18,7 +18,7 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.batching import gather_ordered
+from haystack_integrations.common.jina.batches import run_each
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
 from haystack_integrations.common.jina.endpoints import check_base_url
@@ -198,16 +198,16 @@ class JinaReaderFetcher(JinaComponentBase):
             for target in targets:
                 if isinstance(target, Exception):
                     raise target
-        outcomes = await gather_ordered(self._read, targets, fail_fast=self.raise_on_failure)
+        outcome = await run_each(lambda p: self._read(targets[p]), len(targets), fail_fast=self.raise_on_failure)
         documents: list[Document] = []
         failed: list[dict[str, Any]] = []
-        for url, outcome in zip(urls, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                report = failure_report(outcome)
+        for position, url in enumerate(urls):
+            if position in outcome.errors:
+                report = failure_report(outcome.errors[position])
                 failed.append({"url": url, **report})
                 documents.append(Document(content=None, meta={"url": url, **report}))
             else:
-                documents.append(outcome)
+                documents.append(outcome.values[position])
         usage = usage_tokens({}, [doc.meta for doc in documents])
         return {"documents": documents, "meta": {"failed_urls": failed, "usage": {"tokens": usage}}}
 

@@ -47,7 +47,6 @@ document, so scores of one query are comparable across requests and the merge is
 from different requests are only approximately comparable (a warning is logged when that happens).
 """
 
-import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -56,13 +55,13 @@ from typing import Any
 from haystack import Document, component, logging
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.answer_checks import add_usage, clean_usage, malformed_answer, no_data_problem
-from haystack_integrations.common.jina.batching import gather_ordered
-from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
+from haystack_integrations.common.jina.answer_checks import clean_usage, malformed_answer, no_data_problem
+from haystack_integrations.common.jina.batches import Job, run_job
+from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
 from haystack_integrations.common.jina.documents import check_documents, text_with_meta
 from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
-from haystack_integrations.common.jina.images import ImageSource, ImageURL, prepare_images
+from haystack_integrations.common.jina.images import ImageSource, ImageURL
 from haystack_integrations.common.jina.models import RERANK_MODELS, check_rerank_model
 from haystack_integrations.components.rankers.jina.image_documents import (
     DEFAULT_FILE_PATH_META_FIELD,
@@ -356,31 +355,31 @@ class JinaRanker(JinaComponentBase):
                 requests=len(chunks),
             )
 
-        async def rank_chunk(positions: range) -> RerankResult:
-            top_n = None if top_k is None else min(top_k, len(positions))
-            chunk_images = [images[p] for p in positions if p in images]
+        def top_n(count: int) -> int | None:
+            return None if top_k is None else min(top_k, count)
 
-            def make_body() -> JsonBody:
-                # the chunk's images are prepared once it has its slots, and exist only while it is in flight
-                prepared = iter(prepare_images(chunk_images, self.image_size))
-                items = [next(prepared) if p in images else texts[p] for p in positions]
-                return encode_json(rerank_payload(self.model, query, items, top_n, self.max_doc_length))
+        def parse(answer: Any, count: int) -> tuple[list[float | None], str | None, dict[str, int]]:
+            result = parse_rerank_response(answer, top_n(count) or count, count, self.base_url)
+            return [result.scores.get(index) for index in range(count)], result.model, result.usage
 
-            chars = sum(len(texts[p]) for p in positions if p not in images) + len(query) * len(positions)
-            body = (lambda: asyncio.to_thread(make_body)) if chunk_images else make_body
-            answer = await self._client.post_json_async(self.base_url, body, size=(chars, len(chunk_images)))
-            return parse_rerank_response(answer, top_n or len(positions), len(positions), self.base_url)
-
-        outcomes = await gather_ordered(rank_chunk, chunks)
-        scored: list[tuple[float, int]] = []
-        for positions, outcome in zip(chunks, outcomes, strict=True):
-            if isinstance(outcome, Exception):  # not reached: gather_ordered fails fast and raises it
-                raise outcome
-            scored.extend((score, positions[index]) for index, score in outcome.scores.items())
-            if outcome.model:
-                meta["model"] = outcome.model
-            add_usage(meta["usage"], outcome.usage)
-
+        job: Job[float | None] = Job(
+            url=self.base_url,
+            input_of=lambda position: texts[position],
+            body=lambda items: rerank_payload(self.model, query, items, top_n(len(items)), self.max_doc_length),
+            parse=parse,
+            size_of=lambda positions: (
+                sum(len(texts[p]) for p in positions if p not in images) + len(query) * len(positions),
+                sum(p in images for p in positions),
+            ),
+            # each request's images are prepared in parallel once it has its slots, held only while in flight
+            images=images,
+            image_size=self.image_size,
+            what="Ranking documents",
+        )
+        outcome = await run_job(self._client, job, [list(chunk) for chunk in chunks], raise_on_failure=True)
+        meta["model"] = outcome.model or self.model
+        meta["usage"] = outcome.usage
+        scored = [(score, position) for position, score in outcome.values.items() if score is not None]
         scored.sort(key=lambda pair: (-pair[0], pair[1]))
         if top_k is not None:
             scored = scored[:top_k]
