@@ -1,9 +1,15 @@
-"""Small pieces every Jina component needs: lifecycle, serialization and run_async on top of the sync client."""
+"""
+The component shell: what every Jina component shares (client, lifecycle, serialization, `run` on the loop).
+
+Only components import this module; the wire code in `common/` never does.
+"""
 
 from __future__ import annotations
 
+import enum
 import inspect
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 from haystack import default_from_dict, default_to_dict
@@ -32,6 +38,43 @@ class JinaComponentBase:
     #: Every other parameter is written only when it differs from its default (see `to_dict`).
     #: `None`: all parameters but those in `ADDED_TO_EVERY_COMPONENT`.
     always_serialized: ClassVar[frozenset[str] | None] = None
+
+    #: `__init__` parameters kept under another attribute name (`{"model": "model_name"}`); `None`: not kept
+    #: (another parameter holds its value, as `dimensions` is the image embedder's `embedding_dimension`).
+    init_attributes: ClassVar[Mapping[str, str | None]] = {}
+
+    def _connect(
+        self,
+        api_key: Secret,
+        timeout: float | None,
+        max_retries: int | None,
+        max_concurrency: int | None,
+        *,
+        unstated_cap: int | None = None,
+    ) -> None:
+        """Make the component's client (no I/O: `warm_up` opens it); `max_concurrency` is kept as checked."""
+        self._client = JinaClient(
+            api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_concurrency=max_concurrency,
+            unstated_cap=unstated_cap,
+        )
+        self.max_concurrency = self._client.max_concurrency
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        Serialize this component to a dictionary: every `__init__` parameter from the attribute that keeps it.
+
+        :returns: The dictionary; the API key appears only as the name of its environment variable.
+        """
+        parameters: dict[str, Any] = {}
+        for name in init_defaults(type(self)):
+            attribute = self.init_attributes.get(name, name)
+            if name not in ("self", "api_key") and attribute is not None:
+                value = getattr(self, attribute)
+                parameters[name] = str(value) if isinstance(value, enum.Enum) else value
+        return to_dict(self, getattr(self, "api_key"), **parameters)  # noqa: B009 (not every subclass types it)
 
     def warm_up(self) -> None:
         """
@@ -79,6 +122,11 @@ class JinaComponentBase:
         :returns: The component.
         """
         return from_dict(cls, data)
+
+
+def stored_as(**attributes: str | None) -> Mapping[str, str | None]:
+    """`JinaComponentBase.init_attributes`: `stored_as(model="model_name")`."""
+    return MappingProxyType(attributes)
 
 
 #: Parameters added to components of every kind after their first release: written only when not the default.
@@ -135,6 +183,7 @@ __all__ = [
     "from_dict",
     "init_defaults",
     "is_default",
+    "stored_as",
     "text_with_meta",
     "to_dict",
 ]

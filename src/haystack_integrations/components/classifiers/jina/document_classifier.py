@@ -48,8 +48,7 @@ from haystack_integrations.common.jina.classification import (
     classify_payload,
     parse_classify_response,
 )
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase
 from haystack_integrations.common.jina.documents import (
     check_documents,
     check_each,
@@ -166,41 +165,12 @@ class JinaDocumentClassifier(JinaComponentBase):
         self.raise_on_failure = raise_on_failure
         self.progress_bar = progress_bar
         # unstated, the key's growing bound applies up to 16: each request carries images, held while in flight
-        self._client = JinaClient(
+        self._connect(
             api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency, unstated_cap=16
         )
-        self.max_concurrency = self._client.max_concurrency
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model, "few_shot": self.classifier_id is not None}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            labels=self.labels,
-            classifier_id=self.classifier_id,
-            model=self.model,
-            base_url=self.base_url,
-            classification_field=self.classification_field,
-            output_meta_field=self.output_meta_field,
-            meta_fields_to_embed=self.meta_fields_to_embed,
-            embedding_separator=self.embedding_separator,
-            file_path_meta_field=self.file_path_meta_field,
-            root_path=self.root_path,
-            image_size=self.image_size,
-            batch_size=self.batch_size,
-            max_concurrency=self.max_concurrency,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            raise_on_failure=self.raise_on_failure,
-            progress_bar=self.progress_bar,
-        )
 
     def _source(self, document: Document) -> Source:
         """What to classify: the text, else the image; `JinaInputError` naming the document when neither."""

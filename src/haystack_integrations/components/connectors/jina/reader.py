@@ -29,8 +29,8 @@ from urllib.parse import urljoin
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import Answer, JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.client import Answer
+from haystack_integrations.common.jina.component_utils import JinaComponentBase
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaError, with_hint
 from haystack_integrations.common.jina.reader import (
@@ -182,8 +182,7 @@ class JinaReaderConnector(JinaComponentBase):
             "Accept": ACCEPT_JSON if json_response else ACCEPT_TEXT,
             **option_headers({name: getattr(self, name) for name in READER_OPTIONS}),
         }
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     @property
     def endpoint(self) -> str:
@@ -192,24 +191,6 @@ class JinaReaderConnector(JinaComponentBase):
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"mode": str(self.mode)}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            mode=str(self.mode),
-            json_response=self.json_response,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            **{name: getattr(self, name) for name in READER_OPTIONS},
-            max_concurrency=self.max_concurrency,
-        )
 
     @component.output_types(documents=list[Document])
     def run(self, query: str, headers: dict[str, str] | None = None) -> dict[str, list[Document]]:

@@ -27,8 +27,8 @@ from haystack.dataclasses import ByteStream
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.batches import run_each
-from haystack_integrations.common.jina.client import Answer, JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.client import Answer
+from haystack_integrations.common.jina.component_utils import JinaComponentBase
 from haystack_integrations.common.jina.endpoints import HOSTED_READER_URL, check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.reader import (
@@ -169,29 +169,8 @@ class JinaReaderConverter(JinaComponentBase):
         }
         self._return_format = return_format_of(self._headers)
         # unstated, the key's growing bound applies up to 8: each request carries files, held while in flight
-        self._client = JinaClient(
+        self._connect(
             api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency, unstated_cap=8
-        )
-        self.max_concurrency = self._client.max_concurrency
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            base_url=self.base_url,
-            max_concurrency=self.max_concurrency,
-            raise_on_failure=self.raise_on_failure,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            store_full_path=self.store_full_path,
-            do_not_track=self.do_not_track,
-            markdown_chunking=self.markdown_chunking,
-            **{name: getattr(self, name) for name in READER_OPTIONS},
         )
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])

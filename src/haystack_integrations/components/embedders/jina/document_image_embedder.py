@@ -42,8 +42,7 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_documents, check_each, image_size_of, unwrap
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
@@ -72,6 +71,9 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
     Documents, in input order, with `embedding` set. The vectors share one space with the texts the same
     model embeds, so a `JinaTextEmbedder` query with that model finds images.
     """
+
+    #: `dimensions` is another name of `embedding_dimension`: only that one is written
+    init_attributes = stored_as(model="model_name", dimensions=None)
 
     #: what the published package writes
     always_serialized = frozenset(
@@ -158,10 +160,9 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             names={"dimensions": "embedding_dimension"},
         )
         # unstated, the key's growing bound applies up to 16: each request carries images, held while in flight
-        self._client = JinaClient(
+        self._connect(
             api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency, unstated_cap=16
         )
-        self.max_concurrency = self._client.max_concurrency
 
     @property
     def dimensions(self) -> int | None:
@@ -170,30 +171,6 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            model=self.model_name,
-            base_url=self.base_url,
-            file_path_meta_field=self.file_path_meta_field,
-            root_path=self.root_path,
-            embedding_dimension=self.embedding_dimension,
-            image_size=self.image_size,
-            batch_size=self.batch_size,
-            task=self.task,
-            progress_bar=self.progress_bar,
-            max_concurrency=self.max_concurrency,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            raise_on_failure=self.raise_on_failure,
-        )
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, documents: list[Document]) -> dict[str, Any]:

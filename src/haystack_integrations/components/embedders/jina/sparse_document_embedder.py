@@ -25,8 +25,7 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_documents, check_each, text_size, text_to_embed, unwrap
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
@@ -50,6 +49,8 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
     dense `embedding` they have (for hybrid retrieval). It returns copies of all of them, in input order,
     and `meta` with the `model`, the summed `usage` and the name of the token -> index mapping.
     """
+
+    init_attributes = stored_as(model="model_name")
 
     def __init__(
         self,
@@ -111,35 +112,10 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            model=self.model_name,
-            prefix=self.prefix,
-            suffix=self.suffix,
-            batch_size=self.batch_size,
-            progress_bar=self.progress_bar,
-            meta_fields_to_embed=self.meta_fields_to_embed,
-            embedding_separator=self.embedding_separator,
-            task=self.task,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-            raise_on_failure=self.raise_on_failure,
-        )
 
     def _text_to_embed(self, document: Document) -> str:
         return text_to_embed(document, self.meta_fields_to_embed, self.embedding_separator, self.prefix, self.suffix)

@@ -16,8 +16,7 @@ from typing import Any
 from haystack import component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     check_dimensions,
@@ -40,6 +39,8 @@ class JinaTextEmbedder(JinaComponentBase):
     `embedding` and `meta` with the `model` and the `usage`. Embed queries with `task="retrieval.query"`
     and the documents they search with `JinaDocumentEmbedder(task="retrieval.passage")`.
     """
+
+    init_attributes = stored_as(model="model_name")
 
     #: what the published package writes (task, dimensions, late_chunking only when set, as it does)
     always_serialized = frozenset({"api_key", "model", "base_url", "prefix", "suffix"})
@@ -114,35 +115,10 @@ class JinaTextEmbedder(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         check_embedding_model(model, request_options(self))
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            model=self.model_name,
-            base_url=self.base_url,
-            prefix=self.prefix,
-            suffix=self.suffix,
-            task=self.task,
-            dimensions=self.dimensions,
-            late_chunking=self.late_chunking,
-            embedding_type=self.embedding_type,
-            normalized=self.normalized,
-            truncate=self.truncate,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-        )
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     def run(self, text: str) -> dict[str, Any]:

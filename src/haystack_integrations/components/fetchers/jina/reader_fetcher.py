@@ -19,8 +19,7 @@ from haystack import Document, component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.batches import run_each
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.reader import (
@@ -139,25 +138,7 @@ class JinaReaderFetcher(JinaComponentBase):
             **option_headers({name: getattr(self, name) for name in READER_OPTIONS}),
         }
         self._return_format = return_format_of(self._headers)
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            base_url=self.base_url,
-            max_concurrency=self.max_concurrency,
-            raise_on_failure=self.raise_on_failure,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            **{name: getattr(self, name) for name in READER_OPTIONS},
-        )
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, urls: list[str]) -> dict[str, Any]:

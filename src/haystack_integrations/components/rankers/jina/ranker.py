@@ -57,8 +57,7 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.answer_checks import clean_usage, malformed_answer, no_data_problem
 from haystack_integrations.common.jina.batches import Job, run_job
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase
 from haystack_integrations.common.jina.documents import check_documents, text_with_meta
 from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
 from haystack_integrations.common.jina.images import ImageSource, ImageURL
@@ -244,35 +243,10 @@ class JinaRanker(JinaComponentBase):
         self.root_path = images.root_path
         self.image_size = images.image_size
         self._images = images
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            model=self.model,
-            base_url=self.base_url,
-            top_k=self.top_k,
-            score_threshold=self.score_threshold,
-            meta_fields_to_embed=self.meta_fields_to_embed,
-            embedding_separator=self.embedding_separator,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-            max_doc_length=self.max_doc_length,
-            file_path_meta_field=self.file_path_meta_field,
-            root_path=self.root_path,
-            image_size=self.image_size,
-        )
 
     def _text_to_rank(self, document: Document) -> str:
         return text_with_meta(document, self.meta_fields_to_embed, self.embedding_separator)

@@ -33,8 +33,7 @@ from haystack_integrations.common.jina.classification import (
     classify_payload,
     parse_classify_response,
 )
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
 
@@ -94,30 +93,11 @@ class JinaTextRouter(JinaComponentBase):
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
         component.set_output_types(self, **dict.fromkeys(self.labels, str))
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model, "few_shot": self.classifier_id is not None}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            labels=self.labels,
-            classifier_id=self.classifier_id,
-            model=self.model,
-            base_url=self.base_url,
-            max_concurrency=self.max_concurrency,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-        )
 
     def run(self, text: str) -> dict[str, str]:
         """
