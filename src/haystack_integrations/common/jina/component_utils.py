@@ -18,6 +18,7 @@ from haystack.utils import Secret, deserialize_secrets_inplace
 from haystack_integrations.common.jina import engine
 from haystack_integrations.common.jina.documents import check_documents, text_with_meta
 from haystack_integrations.common.jina.http.client import JinaClient
+from haystack_integrations.common.jina.reader_options import READER_OPTIONS, ReaderOptions
 
 T = TypeVar("T")
 C = TypeVar("C", bound="JinaComponentBase")
@@ -124,6 +125,19 @@ class JinaComponentBase:
         return from_dict(cls, data)
 
 
+class ReaderComponentBase(JinaComponentBase):
+    """A Reader component: its reader options are one `ReaderOptions`, each also read back by its name."""
+
+    reader_options: ReaderOptions
+
+    def __getattr__(self, name: str) -> Any:
+        options = self.__dict__.get("reader_options")
+        if options is not None and name in READER_OPTIONS:
+            return getattr(options, name)
+        msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+        raise AttributeError(msg)
+
+
 def stored_as(**attributes: str | None) -> Mapping[str, str | None]:
     """`JinaComponentBase.init_attributes`: `stored_as(model="model_name")`."""
     return MappingProxyType(attributes)
@@ -179,6 +193,7 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 __all__ = [
     "ADDED_TO_EVERY_COMPONENT",
     "JinaComponentBase",
+    "ReaderComponentBase",
     "check_documents",
     "from_dict",
     "init_defaults",
