@@ -31,6 +31,9 @@ class JinaComponentBase:
     The constructor only stores settings. `warm_up` resolves the key and opens the session (`run` calls it
     first); `close` releases them. All four lifecycle methods are idempotent. Copies, pickles and
     forked children get a client of their own (see `JinaClient`), so components need nothing for that.
+
+    Naming: `run` and `run_async` hand the component's job, the coroutine `self._run(...)`, to `_call` /
+    `_call_async`; a worker the batch engine awaits once per input is `_<verb>_one` (`_read_one`).
     """
 
     _client: JinaClient

@@ -216,7 +216,7 @@ class JinaDocumentClassifier(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document cannot be classified (with `raise_on_failure`).
         """
-        return self._call(self._work(documents))
+        return self._call(self._run(documents))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
@@ -226,9 +226,9 @@ class JinaDocumentClassifier(JinaComponentBase):
         :param documents: The Documents to classify.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._work(documents))
+        return await self._call_async(self._run(documents))
 
-    async def _work(self, documents: list[Document]) -> dict[str, Any]:
+    async def _run(self, documents: list[Document]) -> dict[str, Any]:
         check_documents(documents, "JinaDocumentClassifier", "To route a string, use JinaTextRouter.")
         meta: dict[str, Any] = {"usage": {}}
         meta.update({"classifier_id": self.classifier_id} if self.classifier_id else {"model": self.model})

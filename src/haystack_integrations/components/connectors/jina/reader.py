@@ -174,7 +174,7 @@ class JinaReaderConnector(ReaderComponentBase):
         :raises JinaError: If the call fails or the answer is not what the endpoint promises. In `ground`
             mode a 404 or 410 says that the grounding endpoint may be retired.
         """
-        return self._call(self._read(query, headers))
+        return self._call(self._run(query, headers))
 
     @component.output_types(documents=list[Document])
     async def run_async(self, query: str, headers: dict[str, str] | None = None) -> dict[str, list[Document]]:
@@ -185,9 +185,9 @@ class JinaReaderConnector(ReaderComponentBase):
         :param headers: Extra reader option headers; they override the component's options.
         :returns: `documents`, as `run`.
         """
-        return await self._call_async(self._read(query, headers))
+        return await self._call_async(self._run(query, headers))
 
-    async def _read(self, query: str, headers: dict[str, str] | None) -> dict[str, list[Document]]:
+    async def _run(self, query: str, headers: dict[str, str] | None) -> dict[str, list[Document]]:
         if not isinstance(query, str):
             msg = f"JinaReaderConnector expects a string query, got {type(query).__name__}"
             raise TypeError(msg)

@@ -163,7 +163,7 @@ class JinaReaderConverter(ReaderComponentBase):
             take or a size over its limit, before anything is sent.
         :raises JinaError: With `raise_on_failure=True`, the first conversion that fails.
         """
-        return self._call(self._work(sources, meta))
+        return self._call(self._run(sources, meta))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(
@@ -176,9 +176,9 @@ class JinaReaderConverter(ReaderComponentBase):
         :param meta: Meta for every Document, or one dict per source.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._work(sources, meta))
+        return await self._call_async(self._run(sources, meta))
 
-    async def _work(
+    async def _run(
         self, sources: list[str | Path | ByteStream], meta: dict[str, Any] | list[dict[str, Any]] | None
     ) -> dict[str, Any]:
         if not isinstance(sources, list):
@@ -191,7 +191,7 @@ class JinaReaderConverter(ReaderComponentBase):
                 if isinstance(item, JinaInputError):
                     raise item
         outcome = await run_each(
-            lambda p: self._convert(checked[p], metas[p]), len(checked), fail_fast=self.raise_on_failure
+            lambda p: self._convert_one(checked[p], metas[p]), len(checked), fail_fast=self.raise_on_failure
         )
         documents: list[Document] = []
         failed: list[dict[str, Any]] = []
@@ -206,7 +206,7 @@ class JinaReaderConverter(ReaderComponentBase):
                 usage += tokens
         return {"documents": documents, "meta": {"failed_sources": failed, "usage": {"tokens": usage}}}
 
-    async def _convert(
+    async def _convert_one(
         self, source: FileSource | JinaInputError, user_meta: dict[str, Any]
     ) -> tuple[list[Document], int]:
         if isinstance(source, JinaInputError):

@@ -169,7 +169,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document has nothing to embed (with `raise_on_failure`).
         """
-        return self._call(self._embed(documents))
+        return self._call(self._run(documents))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
@@ -179,9 +179,9 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :param documents: The Documents to embed.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._embed(documents))
+        return await self._call_async(self._run(documents))
 
-    async def _embed(self, documents: list[Document]) -> dict[str, Any]:
+    async def _run(self, documents: list[Document]) -> dict[str, Any]:
         check_documents(documents, "JinaDocumentEmbedder", "To embed a single string, use JinaTextEmbedder.")
         texts = check_each(documents, self._text_to_embed, raise_on_failure=self.raise_on_failure)
 

@@ -184,7 +184,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document's image cannot be used (with `raise_on_failure`).
         """
-        return self._call(self._embed(documents))
+        return self._call(self._run(documents))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
@@ -194,9 +194,9 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :param documents: Documents whose meta names an image file or a PDF page.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._embed(documents))
+        return await self._call_async(self._run(documents))
 
-    async def _embed(self, documents: list[Document]) -> dict[str, Any]:
+    async def _run(self, documents: list[Document]) -> dict[str, Any]:
         check_documents(documents, "JinaDocumentImageEmbedder", "To embed a string, use JinaTextEmbedder.")
 
         # Cheap checks first (meta, paths, types: no file is read), so a bad document fails before any request.

@@ -132,7 +132,7 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document has nothing to embed (with `raise_on_failure`).
         """
-        return self._call(self._work(documents))
+        return self._call(self._run(documents))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
@@ -142,9 +142,9 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
         :param documents: The Documents to embed.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._work(documents))
+        return await self._call_async(self._run(documents))
 
-    async def _work(self, documents: list[Document]) -> dict[str, Any]:
+    async def _run(self, documents: list[Document]) -> dict[str, Any]:
         check_documents(
             documents, "JinaSparseDocumentEmbedder", "To embed a single string, use JinaSparseTextEmbedder."
         )

@@ -100,7 +100,7 @@ class JinaSparseTextEmbedder(JinaComponentBase):
         :raises TypeError: If `text` is not a string.
         :raises JinaError: If the API call fails; the subclass says how.
         """
-        return self._call(self._work(text))
+        return self._call(self._run(text))
 
     @component.output_types(sparse_embedding=SparseEmbedding, meta=dict[str, Any])
     async def run_async(self, text: str) -> dict[str, Any]:
@@ -110,9 +110,9 @@ class JinaSparseTextEmbedder(JinaComponentBase):
         :param text: The text to embed.
         :returns: `sparse_embedding` and `meta`, as `run`.
         """
-        return await self._call_async(self._work(text))
+        return await self._call_async(self._run(text))
 
-    async def _work(self, text: str) -> dict[str, Any]:
+    async def _run(self, text: str) -> dict[str, Any]:
         if not isinstance(text, str):
             msg = (
                 f"JinaSparseTextEmbedder expects a string as input, got {type(text).__name__}. "

@@ -131,7 +131,7 @@ class JinaTextEmbedder(JinaComponentBase):
         :raises TypeError: If `text` is not a string.
         :raises JinaError: If the API call fails; the subclass says how.
         """
-        return self._call(self._embed(text))
+        return self._call(self._run(text))
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     async def run_async(self, text: str) -> dict[str, Any]:
@@ -141,9 +141,9 @@ class JinaTextEmbedder(JinaComponentBase):
         :param text: The text to embed.
         :returns: `embedding` and `meta`, as `run`.
         """
-        return await self._call_async(self._embed(text))
+        return await self._call_async(self._run(text))
 
-    async def _embed(self, text: str) -> dict[str, Any]:
+    async def _run(self, text: str) -> dict[str, Any]:
         if not isinstance(text, str):
             msg = (
                 # the published wording, which code may match, then what was given

@@ -124,7 +124,7 @@ class JinaReaderFetcher(ReaderComponentBase):
             is sent then).
         :raises JinaError: With `raise_on_failure=True`, the first read that fails.
         """
-        return self._call(self._fetch(urls))
+        return self._call(self._run(urls))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, urls: list[str]) -> dict[str, Any]:
@@ -134,9 +134,9 @@ class JinaReaderFetcher(ReaderComponentBase):
         :param urls: The URLs of the pages to read.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._fetch(urls))
+        return await self._call_async(self._run(urls))
 
-    async def _fetch(self, urls: list[str]) -> dict[str, Any]:
+    async def _run(self, urls: list[str]) -> dict[str, Any]:
         if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
             msg = f"JinaReaderFetcher expects a list of URL strings, got {urls!r:.200}"
             raise TypeError(msg)
@@ -148,7 +148,7 @@ class JinaReaderFetcher(ReaderComponentBase):
             for target in targets:
                 if isinstance(target, Exception):
                     raise target
-        outcome = await run_each(lambda p: self._read(targets[p]), len(targets), fail_fast=self.raise_on_failure)
+        outcome = await run_each(lambda p: self._read_one(targets[p]), len(targets), fail_fast=self.raise_on_failure)
         documents: list[Document] = []
         failed: list[dict[str, Any]] = []
         for position, url in enumerate(urls):
@@ -161,7 +161,7 @@ class JinaReaderFetcher(ReaderComponentBase):
         usage = usage_tokens({}, [doc.meta for doc in documents])
         return {"documents": documents, "meta": {"failed_urls": failed, "usage": {"tokens": usage}}}
 
-    async def _read(self, url: str | JinaInputError) -> Document:
+    async def _read_one(self, url: str | JinaInputError) -> Document:
         if isinstance(url, JinaInputError):
             raise url  # reported in order with the rest, never sent
         endpoint = reader_url(self.base_url, url)

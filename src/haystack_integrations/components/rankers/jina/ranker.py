@@ -274,7 +274,7 @@ class JinaRanker(JinaComponentBase):
         :raises JinaInputError: If the image of an image document cannot be used (no request is sent).
         :raises JinaError: If the API call fails or answers something malformed; the subclass says how.
         """
-        return self._call(self._rank(query, documents, top_k, score_threshold))
+        return self._call(self._run(query, documents, top_k, score_threshold))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(
@@ -293,9 +293,9 @@ class JinaRanker(JinaComponentBase):
         :param score_threshold: Return only documents scoring at least this; overrides the init value.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._rank(query, documents, top_k, score_threshold))
+        return await self._call_async(self._run(query, documents, top_k, score_threshold))
 
-    async def _rank(
+    async def _run(
         self, query: str, documents: list[Document], top_k: int | None, score_threshold: float | None
     ) -> dict[str, Any]:
         top_k = self.top_k if top_k is None else top_k

@@ -109,7 +109,7 @@ class JinaTextRouter(JinaComponentBase):
         :raises ValueError: If `text` is empty.
         :raises JinaError: If the request fails, or a trained classifier answers a label not in `labels`.
         """
-        return self._call(self._work(text))
+        return self._call(self._run(text))
 
     async def run_async(self, text: str) -> dict[str, str]:
         """
@@ -118,9 +118,9 @@ class JinaTextRouter(JinaComponentBase):
         :param text: The text to classify and route.
         :returns: `{label: text}` for the winning label.
         """
-        return await self._call_async(self._work(text))
+        return await self._call_async(self._run(text))
 
-    async def _work(self, text: str) -> dict[str, str]:
+    async def _run(self, text: str) -> dict[str, str]:
         if not isinstance(text, str):
             msg = f"JinaTextRouter expects a str, got {type(text).__name__} (for Documents: JinaDocumentClassifier)."
             raise TypeError(msg)

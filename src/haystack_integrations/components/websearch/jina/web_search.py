@@ -149,7 +149,7 @@ class JinaWebSearch(JinaComponentBase):
         :raises ValueError: If the query is empty or a search parameter is not valid.
         :raises JinaError: If the search fails.
         """
-        return self._call(self._search(query, search_params))
+        return self._call(self._run(query, search_params))
 
     @component.output_types(documents=list[Document], links=list[str], meta=dict[str, Any])
     async def run_async(self, query: str, search_params: SearchParams | None = None) -> dict[str, Any]:
@@ -160,9 +160,9 @@ class JinaWebSearch(JinaComponentBase):
         :param search_params: Options for this search only; see `run`.
         :returns: `documents`, `links` and `meta`, as `run`.
         """
-        return await self._call_async(self._search(query, search_params))
+        return await self._call_async(self._run(query, search_params))
 
-    async def _search(self, query: str, search_params: SearchParams | None) -> dict[str, Any]:
+    async def _run(self, query: str, search_params: SearchParams | None) -> dict[str, Any]:
         if not isinstance(query, str) or not query.strip():
             msg = f"JinaWebSearch needs a non-empty query string, got {query!r}"
             raise ValueError(msg)
