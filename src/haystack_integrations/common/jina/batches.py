@@ -22,8 +22,8 @@ from typing import Any, Generic, TypeVar
 from haystack import logging
 
 from haystack_integrations.common.jina.answer_checks import add_usage
-from haystack_integrations.common.jina.errors import JinaError, JinaInputError
-from haystack_integrations.common.jina.http.body import Body, JsonBody, encode_json
+from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaError, JinaInputError
+from haystack_integrations.common.jina.http.body import JsonBody, encode_json
 from haystack_integrations.common.jina.http.client import JinaClient
 from haystack_integrations.common.jina.images import ImageSource, ImageURL, images_in_flight
 
@@ -32,9 +32,6 @@ logger = logging.getLogger(__name__)
 V = TypeVar("V")
 T = TypeVar("T")
 R = TypeVar("R")
-
-#: How a body is posted: `client.post_json_async` unless the endpoint adds to its errors (embeddings do).
-Post = Callable[[JinaClient, str, Body, tuple[int, int]], Awaitable[Any]]
 
 
 @dataclass
@@ -68,7 +65,8 @@ class Job(Generic[V]):
         and on the decode pool) and replace `input_of` for those positions.
     :param image_size: The box images are shrunk to fit.
     :param in_thread: Make every body in a worker thread (`input_of` blocks), not only those with images.
-    :param post: How a body is posted (default: `client.post_json_async`).
+    :param on_rejected: What the endpoint adds to a rejection of a request (400, 422): embeddings say
+        that `truncate=True` fixes an over-long input.
     :param ids: Names of the inputs for the log line of a failed request (document ids).
     :param what: What the job does, for that log line and the progress bar ("Calculating embeddings").
     """
@@ -81,7 +79,7 @@ class Job(Generic[V]):
     images: Mapping[int, ImageSource | ImageURL] = field(default_factory=dict)
     image_size: tuple[int, int] | None = None
     in_thread: bool = False
-    post: Post | None = None
+    on_rejected: Callable[[JinaBadRequestError], JinaError] | None = None
     ids: Sequence[str] = ()
     what: str = "Request"
 
@@ -128,7 +126,12 @@ async def run_job(
 
         body = (lambda: asyncio.to_thread(make_body)) if images or job.in_thread else make_body
         size = job.size_of(positions)
-        answer = await (job.post or _post)(client, job.url, body, size)
+        try:
+            answer = await client.post_json_async(job.url, body, size=size)
+        except JinaBadRequestError as error:
+            if job.on_rejected is None:
+                raise
+            raise job.on_rejected(error) from None
         if answer is not None:
             values, outcome.model, outcome.usage = job.parse(answer, len(sent))
             outcome.values = dict(zip(sent, values, strict=True))
@@ -136,7 +139,9 @@ async def run_job(
 
     total = sum(len(group) for group in groups)
     with progress(total, enabled=progress_bar, desc=job.what) as advance:
-        outcome = await gather(one_request, groups, fail_fast=raise_on_failure, on_done=advance)
+        outcome = await gather(
+            one_request, groups, fail_fast=raise_on_failure, on_done=lambda group: advance(len(group))
+        )
     for position, error in outcome.errors.items():
         if not isinstance(error, JinaError):
             raise error  # a bug, not an API failure: never swallow it
@@ -150,23 +155,40 @@ async def gather(
     groups: Sequence[list[int]],
     *,
     fail_fast: bool,
-    on_done: Callable[[int], Any] | None = None,
+    on_done: Callable[[list[int]], Any] | None = None,
 ) -> Outcome[V]:
     """
     Await `send` on every group at once and merge the outcomes; an exception fails every position of its group.
 
-    :param fail_fast: Raise the first exception at once and cancel the other groups.
-    :param on_done: Called with the size of each group as it finishes (for progress bars).
+    How many run at a time is the client's business (each request waits for its slots there, in order of
+    arrival), so this only starts them all and collects.
+
+    :param fail_fast: Raise the first exception at once and cancel the other groups (no new request starts;
+        requests on the wire are abandoned).
+    :param on_done: Called with each group as it finishes (for progress bars).
     """
-    results = await gather_ordered(
-        send, groups, fail_fast=fail_fast, on_done=None if on_done is None else lambda group: on_done(len(group))
-    )
+
+    async def one(group: list[int]) -> Outcome[V]:
+        try:
+            outcome = await send(group)
+        except Exception as error:
+            if fail_fast:
+                raise
+            outcome = Outcome(errors=dict.fromkeys(group, error))
+        if on_done is not None:
+            on_done(group)
+        return outcome
+
+    tasks = [asyncio.ensure_future(one(group)) for group in groups]
+    try:
+        outcomes = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
     merged: Outcome[V] = Outcome()
-    for group, result in zip(groups, results, strict=True):
-        if isinstance(result, Exception):
-            merged.errors.update(dict.fromkeys(group, result))
-        else:
-            merged.merge(result)
+    for outcome in outcomes:
+        merged.merge(outcome)
     return merged
 
 
@@ -187,36 +209,22 @@ async def gather_ordered(
     fail_fast: bool = True,
 ) -> list[R | Exception]:
     """
-    Await `fn` on every item at once and return the results in input order.
-
-    How many run at a time is the client's business (each request waits for its slots there, in order of
-    arrival), so this only starts them all and collects.
+    `gather` for a function of one item: the result of `fn` (or the exception it raised) per item, in order.
 
     :param on_done: Called with each item as soon as its call finishes (for progress bars).
-    :param fail_fast: If `True`, the first exception is raised at once and the other calls are cancelled
-        (no new request starts; requests on the wire are abandoned). If `False`, exceptions take the
-        place of results in the returned list.
-    :returns: One entry per item, in input order: the result of `fn`, or the exception it raised.
+    :param fail_fast: If `True`, the first exception is raised at once and the other calls are cancelled.
     """
 
-    async def one(item: T) -> R | Exception:
-        try:
-            result: R | Exception = await fn(item)
-        except Exception as error:
-            if fail_fast:
-                raise
-            result = error
-        if on_done is not None:
-            on_done(item)
-        return result
+    async def send(group: list[int]) -> Outcome[R]:
+        return Outcome(values={group[0]: await fn(items[group[0]])})
 
-    tasks = [asyncio.ensure_future(one(item)) for item in items]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        raise
+    outcome = await gather(
+        send,
+        [[position] for position in range(len(items))],
+        fail_fast=fail_fast,
+        on_done=None if on_done is None else lambda group: on_done(items[group[0]]),
+    )
+    return [outcome.values[p] if p in outcome.values else outcome.errors[p] for p in range(len(items))]
 
 
 @contextmanager
@@ -226,10 +234,6 @@ def progress(total: int, *, enabled: bool, desc: str) -> Iterator[Callable[[int]
 
     with tqdm(total=total, disable=not enabled, desc=desc, unit="doc") as bar:
         yield bar.update
-
-
-async def _post(client: JinaClient, url: str, body: Body, size: tuple[int, int]) -> Any:
-    return await client.post_json_async(url, body, size=size)
 
 
 def _log_failures(

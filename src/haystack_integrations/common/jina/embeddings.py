@@ -40,7 +40,6 @@ from haystack_integrations.common.jina.errors import (
     with_hint,
 )
 from haystack_integrations.common.jina.gc_pause import gc_paused
-from haystack_integrations.common.jina.http.body import Body
 from haystack_integrations.common.jina.http.client import JinaClient
 from haystack_integrations.common.jina.http.settings import check_count
 from haystack_integrations.common.jina.images import ImageSource, ImageURL
@@ -308,9 +307,6 @@ async def embed_documents(
         result = embedding_format.parse(answer, count, url, options)
         return result.vectors, result.model, result.usage
 
-    async def post(client: JinaClient, url: str, body: Body, size: tuple[int, int]) -> Any:
-        return await post_embeddings(client, url, body, model, options, size=size)
-
     job: Job[Any] = Job(
         url=url,
         input_of=make_input,
@@ -320,7 +316,7 @@ async def embed_documents(
         images=images or {},
         image_size=image_size,
         in_thread=prepare_in_thread,
-        post=post,
+        on_rejected=lambda error: _truncate_hint(error, model, options),
         ids=[document.id for document in documents],
         what="Calculating embeddings",
     )
