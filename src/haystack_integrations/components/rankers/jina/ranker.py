@@ -48,20 +48,25 @@ from different requests are only approximately comparable (a warning is logged w
 """
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from haystack import Document, component, logging
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.answer_checks import clean_usage, malformed_answer, no_data_problem
 from haystack_integrations.common.jina.batches import Job, run_job
 from haystack_integrations.common.jina.component_utils import JinaComponentBase
 from haystack_integrations.common.jina.documents import check_documents, text_with_meta
-from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.images import ImageSource, ImageURL
-from haystack_integrations.common.jina.models import RERANK_MODELS, check_rerank_model
+from haystack_integrations.common.jina.models import check_rerank_model
+from haystack_integrations.common.jina.rerank import (
+    MAX_DOCUMENTS_PER_REQUEST,
+    RERANK_URL,
+    is_listwise,
+    parse_rerank_response,
+    rerank_payload,
+)
 from haystack_integrations.components.rankers.jina.image_documents import (
     DEFAULT_FILE_PATH_META_FIELD,
     MAX_IMAGES_PER_REQUEST,
@@ -72,79 +77,7 @@ from haystack_integrations.components.rankers.jina.image_documents import (
 
 logger = logging.getLogger(__name__)
 
-JINA_API_URL = "https://api.jina.ai/v1/rerank"
-#: Jina's API reference gives no documents-per-request limit for rerank; 2048 is the limit of its
-#: embeddings endpoint, used here as a safe bound. Longer candidate lists are split (see `JinaRanker`).
-MAX_DOCUMENTS_PER_REQUEST = 2048
-#: Names of models that score the documents of one request together (their scores depend on the
-#: request), for models the catalogue does not know yet; known ones say it in the catalogue.
-LISTWISE_MODEL_PREFIXES = ("jina-reranker-v3",)
-
-
-def is_listwise(model: str) -> bool:
-    known = RERANK_MODELS.get(model)
-    return known.listwise if known is not None else model.startswith(LISTWISE_MODEL_PREFIXES)
-
-
-@dataclass
-class RerankResult:
-    """The validated answer to one rerank request."""
-
-    scores: dict[int, float]  # position in the request's documents -> relevance score
-    model: str | None
-    usage: dict[str, int]
-
-
-def rerank_payload(
-    model: str,
-    query: str,
-    documents: Sequence[str | dict[str, Any]],
-    top_n: int | None,
-    max_doc_length: int | None = None,
-) -> dict[str, Any]:
-    """
-    The request body. We hold the documents already, so the API is asked not to send them back.
-
-    :param documents: Texts as strings, images as `{"image": <URL or plain base64>}` (the spec's `ImageDoc`).
-    """
-    payload: dict[str, Any] = {"model": model, "query": query, "documents": list(documents), "return_documents": False}
-    if top_n is not None:
-        payload["top_n"] = top_n
-    if max_doc_length is not None:
-        payload["max_doc_length"] = max_doc_length
-    return payload
-
-
-def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: str) -> RerankResult:
-    """
-    Validate a rerank answer.
-
-    :param expected: How many results were asked for: `min(top_n, documents)`.
-    :param documents: How many documents the request carried (the valid index range).
-    :raises JinaMalformedResponseError: Unless there are `expected` results, each with an index in
-        `0..documents-1` that appears once and a finite numeric `relevance_score`.
-    """
-
-    malformed = malformed_answer("rerank", called_endpoint(endpoint), body)
-
-    results = body.get("results") if isinstance(body, dict) else None
-    if not isinstance(results, list):
-        raise malformed(no_data_problem(body, "results"))
-    if len(results) != expected:
-        raise malformed(f"{len(results)} results where {expected} were asked for")
-    scores: dict[int, float] = {}
-    for item in results:
-        index = item.get("index") if isinstance(item, dict) else None
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < documents:
-            raise malformed(f"index {index!r} is not in 0..{documents - 1}")
-        if index in scores:
-            raise malformed(f"index {index} appears twice")
-        score = item.get("relevance_score")
-        if not isinstance(score, int | float) or isinstance(score, bool) or not math.isfinite(score):
-            raise malformed(f"result for index {index} has no numeric relevance_score (got {score!r})")
-        scores[index] = float(score)
-    model = body.get("model") if isinstance(body.get("model"), str) else None
-    return RerankResult(scores=scores, model=model, usage=clean_usage(body.get("usage")))
+JINA_API_URL = RERANK_URL
 
 
 def _check_top_k(top_k: int | None) -> None:
