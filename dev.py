@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import tempfile
 import time
 import venv
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent
 DEV = ROOT / ".dev"
@@ -76,7 +78,8 @@ def run_tests(hatch_binary: str, args: list[str]) -> int:
     Create the test environments (hatch shows each step), then run pytest in all of them at once.
 
     The suite mostly waits on local servers (latency, retries, timeouts), so the Haystack lines overlap
-    well even on two cores. Each one's output is shown when it finishes.
+    well even on two cores. A line every 10 s shows how far each one is; each one's output is shown when
+    it finishes.
     """
     if "--serial" in args:
         args = [arg for arg in args if arg != "--serial"]
@@ -87,28 +90,85 @@ def run_tests(hatch_binary: str, args: list[str]) -> int:
         return created.returncode
     names = test_environments(hatch_binary)
     say(f"environments ready in {time.monotonic() - started:.0f} s; running the tests in {', '.join(names)} at once")
+    commands = {name: [hatch_binary, "run", f"{name}:run", *args] for name in names}
+    failed = run_lines(commands, cwd=ROOT)
+    say(f"{'failed in ' + ', '.join(failed) if failed else 'all passed'} ({time.monotonic() - started:.0f} s)")
+    return 1 if failed else 0
+
+
+#: pytest's progress at the end of a line of results: `[ 42%]`
+PERCENT = re.compile(rb"\[\s*(\d{1,3})%\]")
+
+
+class Progress:
+    """How far each line is, read from the new bytes of its log; shown as one whole line, never interleaved."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.percent: dict[str, int | None] = dict.fromkeys(names)
+        self.done: dict[str, str] = {}
+
+    def read(self, name: str, new: bytes) -> bool:
+        """Take the bytes the line wrote since the last call; whether its progress changed."""
+        found = PERCENT.findall(new)
+        if not found or int(found[-1]) == self.percent[name]:
+            return False
+        self.percent[name] = int(found[-1])
+        return True
+
+    def line(self, elapsed: float) -> str:
+        parts = []
+        for name, percent in self.percent.items():
+            state = self.done.get(name) or ("starting" if percent is None else f"{percent}%")
+            parts.append(f"{name} {state}")
+        return f"{elapsed:4.0f} s: {', '.join(parts)}"
+
+
+def run_lines(
+    commands: dict[str, list[str]], *, cwd: Path, out: TextIO | None = None, interval: float = 10.0
+) -> list[str]:
+    """
+    Run the commands at once, each writing to its own log; every `interval` seconds in which one of them made
+    progress, print one line with each one's percentage; print each one's output when it finishes.
+
+    :returns: The names of the commands that failed.
+    """
+    out = out or sys.stdout
+    started = last_shown = time.monotonic()
+    progress = Progress(list(commands))
+    unbuffered = {**os.environ, "PYTHONUNBUFFERED": "1"}  # a log file would otherwise fill in 8 KB blocks
     failed = []
     with contextlib.ExitStack() as logs:
         running = {}
-        for name in names:
-            log = logs.enter_context(tempfile.TemporaryFile(mode="w+", encoding="utf-8"))
-            command = [hatch_binary, "run", f"{name}:run", *args]
-            running[name] = (subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), log)
+        for name, command in commands.items():
+            log = logs.enter_context(tempfile.TemporaryFile())
+            process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=unbuffered)
+            running[name] = (process, log, 0)
+        changed = False
         while running:
-            for name, (process, log) in list(running.items()):
-                if process.poll() is None:
+            for name, (process, log, offset) in list(running.items()):
+                finished = process.poll() is not None  # polled before reading: the log is then complete
+                log.seek(offset)
+                new = log.read()
+                running[name] = (process, log, offset + len(new))
+                changed = progress.read(name, new) or changed
+                if not finished:
                     continue
                 del running[name]
                 log.seek(0)
-                output = log.read()
-                print(f"\n{'=' * 30} {name} {'=' * 30}\n{output}", end="", flush=True)
+                output = log.read().decode("utf-8", errors="replace")
+                print(f"\n{'=' * 30} {name} {'=' * 30}\n{output}", end="", file=out, flush=True)
                 summary = output.strip().splitlines()[-1] if output.strip() else "no output"
-                say(f"{name} finished after {time.monotonic() - started:.0f} s: {summary.strip('= ')}")
+                elapsed = time.monotonic() - started
+                print(f"dev.py: {name} finished after {elapsed:.0f} s: {summary.strip('= ')}", file=out, flush=True)
+                progress.done[name] = "failed" if process.returncode else "done"
                 if process.returncode:
                     failed.append(name)
+            now = time.monotonic()
+            if changed and running and now - last_shown >= interval:
+                print(f"dev.py: {progress.line(now - started)}", file=out, flush=True)
+                last_shown, changed = now, False
             time.sleep(0.2)
-    say(f"{'failed in ' + ', '.join(failed) if failed else 'all passed'} ({time.monotonic() - started:.0f} s)")
-    return 1 if failed else 0
+    return failed
 
 
 def main(argv: list[str]) -> int:

@@ -6,6 +6,7 @@ Blocks that start with `# live:` need a real key and the internet: they are comp
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,7 @@ def test_readme_python_blocks_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     for variable in VARIABLES:  # the README sets them; monkeypatch restores them afterwards
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the blocks' `mkdtemp()` folders go with tmp_path
     namespace: dict[str, object] = {"__name__": "readme"}
     blocks = python_blocks()
     try:

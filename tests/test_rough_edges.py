@@ -197,5 +197,6 @@ def test_tool_descriptions_are_one_short_paragraph(api_key: Secret, component: A
     built = component()
     description = ComponentTool(built, name="tool").description
     assert 100 < len(description) < 450, len(description)
+    assert "\n\n" not in description.strip(), "one paragraph, as the README says"
     assert "```" not in description and "JINA_API_KEY" not in description
     assert "Jina" in description

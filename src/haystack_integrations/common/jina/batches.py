@@ -26,6 +26,7 @@ from haystack_integrations.common.jina.errors import JinaBadRequestError, JinaEr
 from haystack_integrations.common.jina.http.body import JsonBody, encode_json
 from haystack_integrations.common.jina.http.client import JinaClient
 from haystack_integrations.common.jina.images import ImageSource, ImageURL, images_in_flight
+from haystack_integrations.common.jina.isolation import blame, send_isolating
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class Job(Generic[V]):
     :param images: Positions whose input is an image: a batch's are prepared in parallel (in a worker thread
         and on the decode pool) and replace `input_of` for those positions.
     :param image_size: The box images are shrunk to fit.
+    :param whole: Send each group whole, never split on an input's rejection (late chunking reads a
+        request's inputs as one text).
     :param in_thread: Make every body in a worker thread (`input_of` blocks), not only those with images.
     :param on_rejected: What the endpoint adds to a rejection of a request (400, 422): embeddings say
         that `truncate=True` fixes an over-long input.
@@ -78,6 +81,7 @@ class Job(Generic[V]):
     size_of: Callable[[list[int]], tuple[int, int]]
     images: Mapping[int, ImageSource | ImageURL] = field(default_factory=dict)
     image_size: tuple[int, int] | None = None
+    whole: bool = False
     in_thread: bool = False
     on_rejected: Callable[[JinaBadRequestError], JinaError] | None = None
     ids: Sequence[str] = ()
@@ -128,20 +132,29 @@ async def run_job(
         size = job.size_of(positions)
         try:
             answer = await client.post_json_async(job.url, body, size=size)
-        except JinaBadRequestError as error:
-            if job.on_rejected is None:
-                raise
-            raise job.on_rejected(error) from None
+        except JinaError as error:
+            if isinstance(error, JinaBadRequestError) and job.on_rejected is not None:
+                error = job.on_rejected(error)
+            raise blame(error, sent) from None  # which input a rejection names, for the split below
         if answer is not None:
             values, outcome.model, outcome.usage = job.parse(answer, len(sent))
             outcome.values = dict(zip(sent, values, strict=True))
         return outcome
 
+    async def one_batch(positions: list[int]) -> Outcome[V]:
+        # a request refused because of one input is split, so only that input fails (see isolation.py)
+        units = [positions] if job.whole else [[p] for p in positions]
+        outcome: Outcome[V] = Outcome()
+        for piece in await send_isolating(units, one_request, isolate=not raise_on_failure):
+            if isinstance(piece.outcome, JinaError):
+                outcome.errors.update(dict.fromkeys(piece.positions, piece.outcome))
+            else:
+                outcome.merge(piece.outcome)
+        return outcome
+
     total = sum(len(group) for group in groups)
     with progress(total, enabled=progress_bar, desc=job.what) as advance:
-        outcome = await gather(
-            one_request, groups, fail_fast=raise_on_failure, on_done=lambda group: advance(len(group))
-        )
+        outcome = await gather(one_batch, groups, fail_fast=raise_on_failure, on_done=lambda group: advance(len(group)))
     for position, error in outcome.errors.items():
         if not isinstance(error, JinaError):
             raise error  # a bug, not an API failure: never swallow it

@@ -216,8 +216,8 @@ def _one(prediction: Any, score: Any, predictions: Any, labels: list[str] | None
     if not isinstance(prediction, str) or (labels is not None and prediction not in labels):
         msg = f"predicted label {prediction!r} is not one of the labels sent"
         raise ValueError(msg)
-    if not _is_number(score):
-        msg = f"score {score!r} is not a finite number"
+    if not _is_score(score):
+        msg = f"score {score!r} is not a number from 0 to 1"
         raise ValueError(msg)
     if not isinstance(predictions, list) or not predictions:
         msg = "no list of candidate labels with scores (predictions)"
@@ -226,11 +226,30 @@ def _one(prediction: Any, score: Any, predictions: Any, labels: list[str] | None
     for candidate in predictions:
         label = candidate.get("label") if isinstance(candidate, dict) else None
         value = candidate.get("score") if isinstance(candidate, dict) else None
-        if not isinstance(label, str) or not _is_number(value):
-            msg = f"a candidate is not a label with a finite score: {str(candidate)[:100]}"
+        if not isinstance(label, str) or not _is_score(value):
+            msg = f"a candidate is not a label with a score from 0 to 1: {str(candidate)[:100]}"
+            raise ValueError(msg)
+        if label in details:
+            msg = f"candidate {label[:100]!r} appears twice"
+            raise ValueError(msg)
+        if labels is not None and label not in labels:
+            msg = f"candidate {label[:100]!r} is not one of the labels sent"
             raise ValueError(msg)
         details[label] = float(value)
+    # `predictions` holds "all candidate labels with scores" (the spec), the predicted one among them
+    missing = [label for label in labels or [prediction] if label not in details]
+    if missing:
+        msg = f"no score for the candidate labels {missing[:5]}"
+        raise ValueError(msg)
     return {"label": prediction, "score": float(score), "details": details}
+
+
+def _is_score(value: Any) -> TypeGuard[int | float]:
+    """
+    A confidence score. The spec types it as a number only ("Confidence score"); assumed here a probability,
+    0 to 1, as a softmax over the candidates gives (the emulator's), and as Haystack's classifiers write it.
+    """
+    return is_finite_number(value) and 0 <= value <= 1
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:

@@ -80,6 +80,17 @@ def embedded_copy(
     return replace(document, **{field: embedding}, meta=meta)
 
 
+def check_text_to_embed(text: str, owner: str) -> None:
+    """
+    Refuse an empty text (or only whitespace) before sending it, as `text_to_embed` refuses such a document.
+
+    :raises JinaInputError: If `text` has nothing to embed (the API would answer 422, naming no input).
+    """
+    if not text.strip():
+        msg = f"{owner} got an empty text (or only whitespace) to embed; nothing was sent."
+        raise JinaInputError(msg)
+
+
 def text_to_embed(document: Document, meta_fields: list[str], separator: str, prefix: str, suffix: str) -> str:
     """
     The text a document embedder sends for `document`: its `meta_fields` values and content, with prefix and suffix.

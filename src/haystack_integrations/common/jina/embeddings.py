@@ -319,6 +319,8 @@ async def embed_documents(
         on_rejected=lambda error: _truncate_hint(error, model, options),
         ids=[document.id for document in documents],
         what="Calculating embeddings",
+        # late chunking: a request's inputs are read as one text, so its group is sent (and fails) whole
+        whole=bool(options.get("late_chunking")),
     )
     outcome = await run_job(client, job, groups, raise_on_failure=raise_on_failure, progress_bar=progress_bar)
     field = embedding_format.document_field

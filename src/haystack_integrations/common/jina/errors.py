@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import time
 
+from haystack_integrations.common.jina.redaction import redact_known
+
 
 class JinaError(RuntimeError):
     """Base class of every error raised by the Jina components."""
@@ -30,10 +32,10 @@ class JinaError(RuntimeError):
         retry_after: float | None = None,
         retry_after_given: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(redact_known(message))  # whatever a message quotes from an answer, never a key
         self.status_code = status_code
         self.endpoint = endpoint
-        self.detail = detail
+        self.detail = None if detail is None else redact_known(detail)
         #: Jina's machine-readable error code, e.g. `AUTHZ_INSUFFICIENT_BALANCE`, if the body had one
         self.code = code
         #: Jina's id of the failed request, if the body had one; quote it to Jina's support
@@ -75,6 +77,10 @@ class JinaServerError(JinaError):
 
 class JinaConnectionError(JinaError):
     """The API could not be reached or the connection broke."""
+
+    #: The connection failed before any byte of the request was sent (refused, no route, DNS, TLS), so the
+    #: server cannot have acted on it: safe to retry even a request that is not idempotent.
+    before_sending: bool = False
 
 
 class JinaTimeoutError(JinaConnectionError):
@@ -168,6 +174,13 @@ def with_hint(error: JinaError, hint: str) -> JinaError:
     hinted = copy.copy(error)
     hinted.args = (f"{error} -- {hint}",)
     return hinted
+
+
+def with_prefix(error: JinaError, prefix: str) -> JinaError:
+    """The same error (class and attributes kept) with `prefix` before its message: which input it is about."""
+    named = copy.copy(error)
+    named.args = (f"{prefix}{error}",)
+    return named
 
 
 def retry_clock(wait: float) -> str:

@@ -21,6 +21,7 @@ import base64
 import json
 import mimetypes
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,8 +95,9 @@ def check_source(position: int, source: Any) -> FileSource:
     `source` (a path or a ByteStream) checked before anything is sent: it exists, the Reader takes its
     type, and it is within the Reader's size limit. Only the first bytes of a file are read (to sniff its type).
 
-    :raises JinaInputError: Naming the source, for a missing file, a type the Reader does not take, or a
-        size over the limit.
+    :raises JinaInputError: Naming the source, for a missing file, a path that is not a regular file (a
+        directory, a FIFO, a device) or a virtual one (`/proc`), an empty file, a type the Reader does not
+        take, or a size over the limit.
     """
     if isinstance(source, ByteStream):
         file_path = source.meta.get("file_path")
@@ -106,13 +108,22 @@ def check_source(position: int, source: Any) -> FileSource:
         path = Path(source)
         name = str(source)
         try:
-            size = path.stat().st_size
-            if not path.is_file():
-                raise IsADirectoryError(name)
+            kind, size = _file_kind(path)
+            if kind:  # checked before opening: opening a FIFO would block until a writer came
+                msg = f"Source {position} ({name}) is {kind}, not a regular file; not sent"
+                raise JinaInputError(msg)
             mime = _by_name(name)
-            if mime is None:
+            if mime is None or size == 0:
                 with path.open("rb") as file:
-                    mime = _sniff(file.read(SNIFF_BYTES))
+                    head = file.read(SNIFF_BYTES)
+                mime = mime or _sniff(head)
+                if size == 0 and head:
+                    msg = (
+                        f"Source {position} ({name}) is a virtual file (its size reads 0 but it has content, as "
+                        "files in /proc or /sys): its size cannot be checked before sending; copy it to a regular "
+                        "file or pass its bytes as a ByteStream"
+                    )
+                    raise JinaInputError(msg)
         except OSError as error:
             reason = "no such file" if isinstance(error, FileNotFoundError) else f"{type(error).__name__}: {error}"
             msg = f"Source {position} ({name}) cannot be read: {reason}"
@@ -120,6 +131,9 @@ def check_source(position: int, source: Any) -> FileSource:
         checked = FileSource(position, name, mime or "", size, path=path)
     else:
         msg = f"Source {position} must be a file path (str or Path) or a ByteStream, got {type(source).__name__}"
+        raise JinaInputError(msg)
+    if checked.size == 0:  # the Reader would answer an error that names no file, or convert nothing
+        msg = f"Source {position} ({checked.name}) is empty (0 bytes); not sent"
         raise JinaInputError(msg)
     if checked.mime_type not in ACCEPTED_TYPES:
         what = f"of type {checked.mime_type}" if checked.mime_type else "of an unknown type"
@@ -137,6 +151,29 @@ def check_source(position: int, source: Any) -> FileSource:
         )
         raise JinaInputError(msg)
     return checked
+
+
+#: What a path that is not a regular file is, in messages (`stat`'s file types).
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _file_kind(path: Path) -> tuple[str, int]:
+    """
+    What `path` is when it is not a regular file ("" when it is), and its size, from `stat` alone.
+
+    :raises OSError: If it cannot be found or stat'ed.
+    """
+    info = path.stat()
+    if stat.S_ISREG(info.st_mode):
+        return "", info.st_size
+    kind = next((kind for test, kind in _FILE_KINDS if test(info.st_mode)), "a special file")
+    return kind, info.st_size
 
 
 def request_body(source: FileSource, url: str | None) -> JsonBody:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from haystack_integrations.common.jina.answer_checks import clean_usage, malformed_answer, no_data_problem
+from haystack_integrations.common.jina.answer_checks import (
+    clean_usage,
+    is_finite_number,
+    malformed_answer,
+    no_data_problem,
+)
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.models import RERANK_MODELS
 
@@ -80,7 +84,7 @@ def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: st
         if index in scores:
             raise malformed(f"index {index} appears twice")
         score = item.get("relevance_score")
-        if not isinstance(score, int | float) or isinstance(score, bool) or not math.isfinite(score):
+        if not is_finite_number(score):  # a huge int would raise OverflowError in float()
             raise malformed(f"result for index {index} has no numeric relevance_score (got {score!r})")
         scores[index] = float(score)
     model = body.get("model") if isinstance(body.get("model"), str) else None

@@ -145,7 +145,9 @@ def _vector(model: str, item: Any, where: str, *, images: bool) -> tuple[list[fl
             raise ApiError(422, f"{where} is an image, and this request takes text only.", field=where)
         from haystack_integrations.testing.jina import images as image_vectors
 
-        vector, tokens = image_vectors.image_vector(item["image"], 0, dimensions)
+        # the image's errors name its input (`input[k]`), as the text's do (`input.k`)
+        array, _, index = where.rpartition(".")
+        vector, tokens = image_vectors.image_vector(item["image"], int(index), dimensions, array=array)
         return vectors.normalize(vector), tokens
     kinds = "a string, {'text': ...} or {'image': ...}" if images else "a string or {'text': ...}"
     raise ApiError(422, f"{where} must be {kinds}.", field=where)

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import secrets
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +27,8 @@ from typing import Any
 
 from haystack_integrations.common.jina.ratelimit import Limits, parse_limits
 from haystack_integrations.testing.jina.limits import RateLimiter, reply_tokens
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_API_KEY = "jina_emulator_key"
 BALANCE_DETAIL = "Insufficient account balance. Top up your account at https://jina.ai/api-dashboard/key-manager."
@@ -208,6 +212,14 @@ class _Server(ThreadingHTTPServer):
     # socketserver's default backlog of 5 drops the SYNs of a burst of concurrent clients while the
     # accept thread waits for the GIL; each dropped SYN costs the client a 1 s retransmit.
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that drops its connection (a timeout, a fail-fast run, a forked child) is normal here."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            logger.debug("Client %s dropped its connection: %r", client_address, error)
+            return
+        super().handle_error(request, client_address)
 
 
 class JinaEmulator:

@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from haystack_integrations.common.jina.endpoints import called_endpoint, not_found_hint, without_query
 from haystack_integrations.common.jina.errors import (
@@ -23,6 +22,7 @@ from haystack_integrations.common.jina.errors import (
     retry_clock,
 )
 from haystack_integrations.common.jina.pacing.signals import Signals, read_signals
+from haystack_integrations.common.jina.redaction import redact
 
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 
@@ -142,32 +142,6 @@ def give_up_on_long_retry_after(error: JinaError, endpoint: str, longest: float)
     error.args = (message,)
 
 
-def redact(text: str, auth: str | None) -> str:
-    """
-    `text` (an error's) without the key, whole or in part (a misbehaving proxy may echo the Authorization header).
-
-    Any run of key characters that holds 12 characters in a row of the key, as it is, percent-encoded or with
-    JSON escapes, becomes `***`: a cut or encoded copy does not slip through.
-    """
-    key = (auth or "").removeprefix("Bearer ")
-    if len(key) < 12:
-        return text.replace(key, "***") if key else text
-    return _key_pattern(key).sub("***", text)
-
-
-@functools.lru_cache(maxsize=16)
-def _key_pattern(key: str) -> re.Pattern[str]:
-    forms = {key, quote(key, safe=""), key.replace("_", "%5F"), key.replace("_", "\\u005f")}
-    windows = {form[start : start + 12] for form in forms for start in range(0, len(form) - 11, 4)}
-    around = r"[A-Za-z0-9_%\\\-]*"
-    return re.compile(around + "(?:" + "|".join(map(re.escape, sorted(windows))) + ")" + around)
-
-
-def redact_bytes(content: bytes, auth: str | None) -> bytes:
-    key = (auth or "").removeprefix("Bearer ").encode()
-    return content.replace(key, b"***") if key and key in content else content
-
-
 def _error_fields(response: Answer) -> tuple[str | None, str | None, str | None]:
     """`detail`, `code` and `request_id` of an error body (Jina's `ErrorResponse` / `HTTPValidationError`)."""
     try:
@@ -179,20 +153,34 @@ def _error_fields(response: Answer) -> tuple[str | None, str | None, str | None]
 
 def _json_error_fields(body: Any) -> tuple[str | None, str | None, str | None]:
     if not isinstance(body, dict):
-        return json.dumps(body)[:500], None, None
+        return json.dumps(_without_echo(body))[:500], None, None
     detail = None
     for key in ("detail", "message", "readableMessage", "error"):  # the Reader says `message`
         if body.get(key):
             value = body[key]
-            detail = value if isinstance(value, str) else json.dumps(value)[:500]
+            detail = value if isinstance(value, str) else json.dumps(_without_echo(value))[:500]
             break
     problems = _validation_errors(body.get("errors"), detail or "")
     if problems:
         detail = f"{detail}: {problems}" if detail else problems
     if detail is None:
-        detail = json.dumps(body)[:500]
+        detail = json.dumps(_without_echo(body))[:500]
     code, request_id = body.get("code"), body.get("request_id")
     return detail, code if isinstance(code, str) else None, request_id if isinstance(request_id, str) else None
+
+
+def _without_echo(value: Any, depth: int = 0) -> Any:
+    """
+    An error body without the server's echo of the request's inputs (a validation error's `input`, as in the
+    spec's `HTTPValidationError`): the user's texts, images or training examples do not belong in a message.
+    """
+    if depth > 20:  # deeper than any error body: cut, not recursed into
+        return "..."
+    if isinstance(value, dict):
+        return {key: _without_echo(item, depth + 1) for key, item in value.items() if key != "input"}
+    if isinstance(value, list):
+        return [_without_echo(item, depth + 1) for item in value]
+    return value
 
 
 def _validation_errors(errors: Any, detail: str) -> str | None:

@@ -39,6 +39,7 @@ from haystack_integrations.common.jina.http.settings import (
 )
 from haystack_integrations.common.jina.http.transport import AiohttpTransport, Request, Transport
 from haystack_integrations.common.jina.ratelimit import MAX_RETRY_AFTER, Limits, env_limits, limiter_for, parse_limits
+from haystack_integrations.common.jina.redaction import remember_key
 
 #: The largest answer (after decompression) the client reads; a larger one is refused while streaming.
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
@@ -119,11 +120,21 @@ class ClientBase:
         """
         with self._lock:
             if self._auth is None:
-                auth = f"Bearer {resolve_api_key(self._api_key)}"
+                key = resolve_api_key(self._api_key)
+                remember_key(key)  # every later error message is scanned for it (redaction.py)
+                auth = f"Bearer {key}"
                 overrides()  # a bad JINA_*_BASE_URL fails here, at warm-up, not in the middle of a run
                 self._auth = auth
         if not self._transport.opened and not engine.in_loop_thread():
             engine.run_sync(self._open_transport())  # on the request loop, which the session belongs to
+
+    def _auth_for_call(self) -> str:
+        """The Authorization value a call starts with (opening the client if needed, again if closed meanwhile)."""
+        while True:
+            self.open()
+            auth = self._auth
+            if auth is not None:
+                return auth
 
     async def _open_transport(self) -> None:
         self._transport.open()
@@ -173,9 +184,9 @@ class JinaClient(ClientBase):
     max_response_bytes = MAX_RESPONSE_BYTES
 
     # ------------------------------------------------------------------ blocking calls
-    def post_json(self, url: str, payload: Mapping[str, Any] | JsonBody) -> Any:
+    def post_json(self, url: str, payload: Mapping[str, Any] | JsonBody, *, idempotent: bool = True) -> Any:
         """POST a JSON body and return the decoded JSON answer (blocking; see `post_json_async`)."""
-        return engine.run_sync(self.post_json_async(url, payload))
+        return engine.run_sync(self.post_json_async(url, payload, idempotent=idempotent))
 
     def request(
         self,
@@ -192,7 +203,9 @@ class JinaClient(ClientBase):
         )
 
     # ------------------------------------------------------------------ on the request loop
-    async def post_json_async(self, url: str, payload: Body, *, size: tuple[int, int] | None = None) -> Any:
+    async def post_json_async(
+        self, url: str, payload: Body, *, size: tuple[int, int] | None = None, idempotent: bool = True
+    ) -> Any:
         """
         POST a JSON body and return the decoded JSON answer.
 
@@ -201,9 +214,10 @@ class JinaClient(ClientBase):
             called once a slot is free, so bodies waiting for a slot take no memory.
         :param size: Characters and images of the body, for the pacer's token estimate, when `payload` is
             a function.
+        :param idempotent: `False` for a request that changes something on each call (training): see `send`.
         """
         try:
-            answer = await self.send("POST", url, json_body=payload, size=size)
+            answer = await self.send("POST", url, json_body=payload, size=size, idempotent=idempotent)
         except NothingToSend:
             return None  # a function body made nothing: no request was sent
         return parse_json(answer, url)
@@ -217,6 +231,7 @@ class JinaClient(ClientBase):
         headers: Mapping[str, str] | None = None,
         allow_redirects: bool = True,
         size: tuple[int, int] | None = None,
+        idempotent: bool = True,
     ) -> Answer:
         """
         Send one request, retrying transient failures, and return the 2xx answer (its body read).
@@ -227,19 +242,24 @@ class JinaClient(ClientBase):
 
         :param url: The URL on the hosted API (or any other); the environment may move it (`endpoints.py`).
         :param allow_redirects: `False` returns a 3xx answer as it is (e.g. to read its `Location`).
+        :param idempotent: `False` retries only what the server cannot have acted on: a connection that
+            failed before sending, or a 429 (a refusal, not a failure half-way). A 5xx or a timeout may come
+            after the server did the work, and sending it again would do it twice.
         :raises JinaError: a subclass saying what went wrong.
         :raises ValueError: If the URL cannot be requested at all (a bad `base_url`); not retried.
         """
-        self.open()
+        auth = self._auth_for_call()  # kept for every try: a `close()` meanwhile does not take the key away
         url = resolve_url(url)
         endpoint = without_query(url)
         body = PendingBody(json_body, size)
         attempt = 0
         while True:
             try:
-                return await self._attempt(method, url, endpoint, body, headers, allow_redirects)
+                return await self._attempt(method, url, endpoint, body, headers, allow_redirects, auth)
             except JinaError as error:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
+                if not idempotent and not _never_acted_on(error):
+                    retryable = False
                 if not retryable or attempt >= self.max_retries:
                     if retryable and attempt:
                         error.args = (f"{error.args[0]} (gave up after {attempt + 1} attempts)",)
@@ -247,7 +267,7 @@ class JinaClient(ClientBase):
                 if error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER:
                     give_up_on_long_retry_after(error, endpoint, MAX_RETRY_AFTER)
                     raise
-                await asyncio.sleep(self._retry_delay(url, attempt, error))
+                await asyncio.sleep(self._retry_delay(url, attempt, error, auth))
                 attempt += 1
 
     async def _attempt(
@@ -258,13 +278,13 @@ class JinaClient(ClientBase):
         body: PendingBody,
         headers: Mapping[str, str] | None,
         allow_redirects: bool,
+        auth: str,
     ) -> Answer:
         """One try, holding a slot of this client and one of the key (the pacer): the 2xx answer, else a `JinaError`."""
         slots = self._component_slots()
         if slots is not None:
             await slots.acquire()
         try:
-            auth = self._auth or ""
             pacer = limiter_for(auth, url, self.rate_limits)
             ticket = await pacer.acquire(url, body.payload, self.max_concurrency, body.size)
             answer: Answer | None = None
@@ -274,7 +294,7 @@ class JinaClient(ClientBase):
                     method=method,
                     url=url,
                     endpoint=endpoint,
-                    headers=self._headers(extra_headers),
+                    headers=self._headers(extra_headers, auth),
                     content=content,
                     follow_redirects=allow_redirects,
                     timeout=self.timeout,
@@ -290,19 +310,22 @@ class JinaClient(ClientBase):
             raise error_for(answer, endpoint, auth)
         return answer
 
-    def _headers(self, extra: Mapping[str, str]) -> CIMultiDict[str]:
-        headers = CIMultiDict(
-            {"Authorization": self._auth or "", "Accept": "application/json", "User-Agent": USER_AGENT}
-        )
+    def _headers(self, extra: Mapping[str, str], auth: str) -> CIMultiDict[str]:
+        headers = CIMultiDict({"Authorization": auth, "Accept": "application/json", "User-Agent": USER_AGENT})
         headers.update(extra)
         return headers
 
-    def _retry_delay(self, url: str, attempt: int, error: JinaError) -> float:
+    def _retry_delay(self, url: str, attempt: int, error: JinaError, auth: str) -> float:
         """A rate limit the pacer understands is waited for in its `acquire`; anything else backs off."""
-        paced = limiter_for(self._auth or "", url, self.rate_limits).retry_delay(error.code, error.status_code)
+        paced = limiter_for(auth, url, self.rate_limits).retry_delay(error.code, error.status_code)
         if paced is not None:
             return paced
         if error.retry_after is not None:
             return min(error.retry_after, MAX_RETRY_AFTER) + random.uniform(0, 0.1 * self.backoff_base)
         # "full jitter": spreads the retries of concurrent batches instead of synchronising them
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+
+def _never_acted_on(error: JinaError) -> bool:
+    """Whether the server cannot have done what the request asked: no connection was made, or it refused (429)."""
+    return (isinstance(error, JinaConnectionError) and error.before_sending) or error.status_code == 429

@@ -25,19 +25,14 @@ import yarl
 from multidict import CIMultiDict
 
 from haystack_integrations.common.jina.endpoints import not_found_hint, without_query
-from haystack_integrations.common.jina.errors import (
-    JinaConnectionError,
-    JinaError,
-    JinaMalformedResponseError,
-    JinaTimeoutError,
-)
-from haystack_integrations.common.jina.http.answer import Answer, redact, redact_bytes
+from haystack_integrations.common.jina.errors import JinaConnectionError, JinaError, JinaTimeoutError
+from haystack_integrations.common.jina.http.answer import Answer
 from haystack_integrations.common.jina.http.body import JsonBody
-from haystack_integrations.common.jina.pacing.signals import count
+from haystack_integrations.common.jina.http.reading import ACCEPT_ENCODING, read_body
+from haystack_integrations.common.jina.redaction import redact
 
 #: Redirects followed per request; more is a loop, reported and never retried.
 MAX_REDIRECTS = 5
-_READ_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -122,8 +117,9 @@ class AiohttpTransport:
             connector = aiohttp.TCPConnector(limit=0, ssl=_ssl_context(), enable_cleanup_closed=False)
             # no trust_env: aiohttp would read the proxy variables and ~/.netrc again on every request (most of
             # its CPU at hundreds of requests); `_proxy_for` reads them once per host. No cookies are kept.
+            # no auto_decompress: `read_body` decompresses, checking the size as it grows (reading.py).
             self.session = aiohttp.ClientSession(
-                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
             )
             self._proxies = {}
 
@@ -158,22 +154,33 @@ class AiohttpTransport:
         except (aiohttp.ClientError, aiohttp.http_exceptions.HttpProcessingError, OSError) as exc:
             text = redact(f"{type(exc).__name__}: {exc}", request.headers.get("Authorization"))[:300]
             msg = f"Could not reach the Jina API at {endpoint}: {text}"
-            raise JinaConnectionError(msg, endpoint=endpoint) from None
+            error = JinaConnectionError(msg, endpoint=endpoint)
+            error.before_sending = isinstance(exc, aiohttp.ClientConnectorError)  # no connection: nothing sent
+            raise error from None
 
     async def _exchange(self, request: Request, url: str) -> Answer:
-        assert self.session is not None
+        session = self.session
+        assert session is not None
         data = request.content
-        async with self.session.request(
-            request.method,
-            yarl.URL(url, encoded=True),
-            data=data.stream() if isinstance(data, JsonBody) else data,
-            headers=request.headers,
-            allow_redirects=False,
-            proxy=self._proxy_for(url),
-        ) as response:
-            content = await _read_body(response, request.max_response_bytes, without_query(url))
-            auth = request.headers.get("Authorization")
-            return Answer(response.status, response.headers, redact_bytes(content, auth), url, response.reason or "")
+        headers = request.headers.copy()
+        headers["Accept-Encoding"] = ACCEPT_ENCODING  # what `read_body` decompresses
+        try:
+            async with session.request(
+                request.method,
+                yarl.URL(url, encoded=True),
+                data=data.stream() if isinstance(data, JsonBody) else data,
+                headers=headers,
+                allow_redirects=False,
+                proxy=self._proxy_for(url),
+            ) as response:
+                content = await read_body(response, request.max_response_bytes, without_query(url))
+                # the body as sent: a key in it is scanned for only where it is quoted in an error (redaction.py)
+                return Answer(response.status, response.headers, content, url, response.reason or "")
+        except RuntimeError:
+            if not session.closed:
+                raise
+            # aiohttp's "Session is closed" / "Connection closed.": a connection error, retried on a new session
+            raise aiohttp.ClientConnectionError("the client was closed while this request was in flight") from None
 
     def _proxy_for(self, url: str) -> str | None:
         """The proxy `HTTP(S)_PROXY` / `NO_PROXY` give for `url`'s host, as requests reads them; once per host."""
@@ -236,27 +243,3 @@ def _redirect_target(answer: Answer, url: str, method: str, endpoint: str) -> st
         )
         raise JinaError(msg, status_code=answer.status_code, endpoint=endpoint)
     return target
-
-
-async def _read_body(response: aiohttp.ClientResponse, limit: int, endpoint: str) -> bytes:
-    """The (decompressed) body, refusing one over `limit` bytes as it streams."""
-    declared = count(response.headers.get("Content-Length"))
-    refused = declared is not None and declared > limit and not response.headers.get("Content-Encoding")
-    chunks: list[bytes] = []
-    size = 0
-    if not refused:
-        async for chunk in response.content.iter_chunked(_READ_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                refused = True
-                break
-            chunks.append(chunk)
-    if refused:
-        chunks.clear()
-        response.close()  # the rest is not read: drop the connection
-        msg = (
-            f"Jina API answered HTTP {response.status} from {endpoint} with a body over "
-            f"{limit // (1024 * 1024)} MB; refused, not read into memory"
-        )
-        raise JinaMalformedResponseError(msg, status_code=response.status, endpoint=endpoint)
-    return b"".join(chunks)

@@ -75,8 +75,9 @@ def train_classifier(
     :param base_url: The full URL of the training endpoint. When it is the hosted default,
         `JINA_API_BASE_URL` (an origin such as `http://127.0.0.1:8080`) replaces its origin.
     :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
-    :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
-        `JINA_MAX_RETRIES`, else 5.
+    :param max_retries: Retries on rate limits and on connections that failed before anything was sent
+        (a training request is never sent twice once the server may have acted on it: a 5xx or a timeout
+        is raised at once). `None` reads `JINA_MAX_RETRIES`, else 5.
     :returns: The `classifier_id`, for `JinaDocumentClassifier(classifier_id=...)` and `JinaTextRouter`.
     :raises ValueError: Bad examples (naming the one), labels, `access`, `num_iters`, or a model that
         cannot train (or take images). Nothing is sent then.
@@ -115,7 +116,8 @@ def train_classifier(
             if num_iters is not None:
                 body["num_iters"] = num_iters
             try:
-                answer = client.post_json(base_url, encode_json(body))
+                # training adds examples: a retry after the server may have acted would add them twice
+                answer = client.post_json(base_url, encode_json(body), idempotent=False)
             except JinaError:
                 if number > 0:  # the classifier exists: say which, and what it holds
                     sent = number * MAX_TRAINING_EXAMPLES

@@ -30,7 +30,7 @@ from haystack_integrations.common.jina.batches import run_each
 from haystack_integrations.common.jina.client import Answer
 from haystack_integrations.common.jina.component_utils import ReaderComponentBase
 from haystack_integrations.common.jina.endpoints import HOSTED_READER_URL, check_base_url
-from haystack_integrations.common.jina.errors import JinaInputError
+from haystack_integrations.common.jina.errors import JinaError, JinaInputError, with_prefix
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
     envelope,
@@ -159,9 +159,11 @@ class JinaReaderConverter(ReaderComponentBase):
             each source that failed, with `raise_on_failure=False`) and the `usage` of all conversions.
         :raises TypeError: If `sources` is not a list.
         :raises ValueError: If `meta` is a list of another length than `sources`.
-        :raises JinaInputError: With `raise_on_failure=True`, for a missing file, a type the Reader does not
-            take or a size over its limit, before anything is sent.
-        :raises JinaError: With `raise_on_failure=True`, the first conversion that fails.
+        :raises JinaInputError: With `raise_on_failure=True`, for a missing or empty file, a path that is not a
+            regular file (a directory, a FIFO, a `/proc` file), a type the Reader does not take or a size
+            over its limit, before anything is sent.
+        :raises JinaError: With `raise_on_failure=True`, the first conversion that fails; its message starts
+            with the source (`Source 2 (plan.docx): ...`), as every failure's does.
         """
         return self._call(self._run(sources, meta))
 
@@ -211,6 +213,14 @@ class JinaReaderConverter(ReaderComponentBase):
     ) -> tuple[list[Document], int]:
         if isinstance(source, JinaInputError):
             raise source  # reported in order with the rest, never sent
+        try:
+            return await self._convert_source(source, user_meta)
+        except JinaInputError:
+            raise  # local errors name the source already
+        except JinaError as error:  # the service's answer names no file: say which one it was about
+            raise with_prefix(error, f"Source {source.position} ({source.name}): ") from None
+
+    async def _convert_source(self, source: FileSource, user_meta: dict[str, Any]) -> tuple[list[Document], int]:
         stream_meta = source.stream.meta if source.stream is not None else {"file_path": str(source.path)}
         # read once the request has its slots, in a thread: only the files in flight are in memory
         url = _source_url(stream_meta)

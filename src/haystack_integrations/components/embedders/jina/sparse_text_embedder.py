@@ -22,6 +22,7 @@ from haystack.dataclasses import SparseEmbedding
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
+from haystack_integrations.common.jina.documents import check_text_to_embed
 from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.sparse import (
@@ -98,6 +99,7 @@ class JinaSparseTextEmbedder(JinaComponentBase):
         :returns: `sparse_embedding` (a `SparseEmbedding`) and `meta` with `model`, `usage` and
             `sparse_token_index` (the name of the token -> index mapping).
         :raises TypeError: If `text` is not a string.
+        :raises JinaInputError: If `text` is empty or only whitespace (a `ValueError`; nothing is sent).
         :raises JinaError: If the API call fails; the subclass says how.
         """
         return self._call(self._run(text))
@@ -119,6 +121,7 @@ class JinaSparseTextEmbedder(JinaComponentBase):
                 "To embed a list of Documents, use JinaSparseDocumentEmbedder."
             )
             raise TypeError(msg)
+        check_text_to_embed(text, "JinaSparseTextEmbedder")
         options = {"task": self.task}
         body = await self._client.post_json_async(
             self.base_url, SPARSE.payload(self.model_name, [self.prefix + text + self.suffix], options)

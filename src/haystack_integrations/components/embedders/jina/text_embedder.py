@@ -17,6 +17,7 @@ from haystack import component
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
+from haystack_integrations.common.jina.documents import check_text_to_embed
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     check_dimensions,
@@ -129,6 +130,7 @@ class JinaTextEmbedder(JinaComponentBase):
         :returns: `embedding` (a list of floats, or of ints for binary types) and `meta` with `model`
             and `usage`.
         :raises TypeError: If `text` is not a string.
+        :raises JinaInputError: If `text` is empty or only whitespace (a `ValueError`; nothing is sent).
         :raises JinaError: If the API call fails; the subclass says how.
         """
         return self._call(self._run(text))
@@ -151,6 +153,7 @@ class JinaTextEmbedder(JinaComponentBase):
                 "To embed a list of Documents, use JinaDocumentEmbedder."
             )
             raise TypeError(msg)
+        check_text_to_embed(text, "JinaTextEmbedder")
         payload = embeddings_payload(self.model_name, [self.prefix + text + self.suffix], request_options(self))
         body = await post_embeddings(self._client, self.base_url, payload, self.model_name, request_options(self))
         result = parse_embeddings_response(

@@ -6,13 +6,16 @@ The conventions are those of `JinaDocumentImageEmbedder` and Haystack's image co
 `common/jina/images.py`'s.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from haystack import Document
+from haystack import Document, logging
 
 from haystack_integrations.common.jina.images import ImageSource, ImageURL, check_image_size, resolve_image_doc
 from haystack_integrations.common.jina.models import RERANK_MODELS
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_FILE_PATH_META_FIELD = "file_path"
 #: Jina's reference gives no limit of images per rerank request (only 8 MB per image). A request carries at
@@ -72,6 +75,37 @@ class ImageOptions:
             root_path=self.root_path,
             use="rank",
         )
+
+
+def image_models() -> list[str]:
+    """The known rerankers that take images (for messages: which model to use instead)."""
+    return [name for name, model in RERANK_MODELS.items() if model.images]
+
+
+def warn_of_images_ranked_as_text(
+    model: str, documents: list[Document], options: ImageOptions, text_of: Callable[[Document], str]
+) -> None:
+    """
+    One warning per run when a text-only model gets documents that are only an image (in meta or a `blob`),
+    with no text to rank (`text_of`): they are ranked as empty text, so they score near 0 whatever the
+    image shows -- a wrong result, silent otherwise.
+    """
+    field = options.file_path_meta_field
+    images = [
+        d for d in documents if (d.blob is not None or d.meta.get(field) not in (None, "")) and not text_of(d).strip()
+    ]
+    if not images:
+        return
+    logger.warning(
+        "{model} ranks text only: {count} of {total} documents (the first: {first}) have no text, only an image, "
+        "and are ranked as empty text (a score near 0 whatever the image shows). To rank them by their images, "
+        "use model={models}.",
+        model=model,
+        count=len(images),
+        total=len(documents),
+        first=images[0].id,
+        models=" or ".join(repr(name) for name in image_models()),
+    )
 
 
 def takes_images(model: str, options: ImageOptions) -> bool:

@@ -31,7 +31,8 @@ file or page number, or a path outside `root_path`, before any request; an unrea
 request that would carry it.
 Images are prepared just before their request (at most `MAX_IMAGES_PER_REQUEST`, 16, per request)
 and dropped after it, so memory stays bounded whatever the number of candidates. With a text-only
-model such documents are ranked as empty text, as before.
+model such documents are ranked as empty text, as before, and each run that has some logs one warning
+naming `jina-reranker-m0` (their scores say nothing about their images).
 
 The output documents are copies (`dataclasses.replace`) of the inputs with `score` set, best
 first; the inputs are never changed. The text that is ranked is the values of
@@ -73,6 +74,7 @@ from haystack_integrations.components.rankers.jina.image_documents import (
     ImageOptions,
     request_chunks,
     takes_images,
+    warn_of_images_ranked_as_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -251,6 +253,8 @@ class JinaRanker(JinaComponentBase):
         images: dict[int, ImageSource | ImageURL] = {}
         if takes_images(self.model, self._images):
             images = {p: self._images.locate(d) for p, d in enumerate(documents) if self._images.is_image(d)}
+        else:
+            warn_of_images_ranked_as_text(self.model, documents, self._images, self._text_to_rank)
         texts = {p: self._text_to_rank(d) for p, d in enumerate(documents) if p not in images}
         chunks = request_chunks(len(documents), images, self.max_documents_per_request, self.max_images_per_request)
         if len(chunks) > 1 and is_listwise(self.model):

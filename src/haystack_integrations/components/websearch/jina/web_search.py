@@ -65,9 +65,8 @@ ALLOWED_VALUES = {"respond_with": ("no-content",), "return_format": ENUMERATED_O
 @component
 class JinaWebSearch(JinaComponentBase):
     """
-    Searches the web (Jina's s.jina.ai) for a query and returns the results, best first, as Documents with their URLs.
-
-    Each Document holds the page text (or, with `respond_with="no-content"`, the description) and meta
+    Searches the web (Jina's s.jina.ai) for a query and returns the results, best first, as Documents with
+    their URLs: each holds the page text (or, with `respond_with="no-content"`, the description) and meta
     `title`, `url`, `description`, `usage`. `search_params` narrows the search: `site`, country `gl`,
     language `hl`, `location`, `page`.
     """
