@@ -145,7 +145,7 @@ async def run_job(
         # a request refused because of one input is split, so only that input fails (see isolation.py)
         units = [positions] if job.whole else [[p] for p in positions]
         outcome: Outcome[V] = Outcome()
-        for piece in await send_isolating(units, one_request, isolate=not raise_on_failure):
+        for piece in await send_isolating(units, one_request):
             if isinstance(piece.outcome, JinaError):
                 outcome.errors.update(dict.fromkeys(piece.positions, piece.outcome))
             else:
@@ -154,7 +154,9 @@ async def run_job(
 
     total = sum(len(group) for group in groups)
     with progress(total, enabled=progress_bar, desc=job.what) as advance:
-        outcome = await gather(one_batch, groups, fail_fast=raise_on_failure, on_done=lambda group: advance(len(group)))
+        # with raise_on_failure the first error is raised anyway: nothing to split
+        send = one_request if raise_on_failure else one_batch
+        outcome = await gather(send, groups, fail_fast=raise_on_failure, on_done=lambda group: advance(len(group)))
     for position, error in outcome.errors.items():
         if not isinstance(error, JinaError):
             raise error  # a bug, not an API failure: never swallow it
