@@ -50,8 +50,9 @@ WORDS = [
 
 
 @contextmanager
-def emulator_process(latency: float) -> Iterator[str]:
-    command = [sys.executable, "-m", "haystack_integrations.testing.jina", "--latency", str(latency)]
+def emulator_process(latency: float, *flags: str) -> Iterator[str]:
+    """The emulator in a process of its own, with `latency` and any other command-line `flags`; yields its URL."""
+    command = [sys.executable, "-m", "haystack_integrations.testing.jina", "--latency", str(latency), *flags]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline() if process.stdout else ""

@@ -1,7 +1,8 @@
 """Spec conformance: every body the suite sends to `/v1/embeddings`, `/v1/rerank`, `/v1/classify` and
 `/v1/train` is checked against the request schema Jina's OpenAPI description gives its model
 (`discriminator.mapping` on `model`), or, for a body with a `classifier_id` (few-shot classification, a
-training update), against the endpoint's schema for a trained classifier.
+training update), against the endpoint's schema for a trained classifier; a `/v1/batch/embeddings` body
+against `BatchEmbeddingRequest`.
 
 `JinaEmulator.handle` is wrapped for the whole session, so every in-process emulator (the shared one and
 those tests start themselves) reports what it receives. After each test its bodies are validated with
@@ -23,9 +24,12 @@ from typing import Any
 import pytest
 from jina_spec import classifier_schema, load_spec, request_mapping
 
+from haystack_integrations.common.jina.models import NOT_IN_SPEC
 from haystack_integrations.testing.jina import JinaEmulator, RecordedRequest
 
-CHECKED_PATHS = ("/v1/embeddings", "/v1/rerank", "/v1/classify", "/v1/train")
+CHECKED_PATHS = ("/v1/embeddings", "/v1/rerank", "/v1/classify", "/v1/train", "/v1/batch/embeddings")
+#: paths with one request schema (no discriminator): its `model` enum lists the models
+SINGLE_SCHEMA = {"/v1/batch/embeddings": "BatchEmbeddingRequest"}
 #: the key under which a path's schema for a trained classifier is kept (bodies with a `classifier_id`)
 BY_CLASSIFIER = "<classifier_id>"
 
@@ -43,7 +47,12 @@ def _validators() -> dict[str, dict[str, Any]]:
         return Draft202012Validator(root), set(spec["components"]["schemas"][name]["properties"]), name
 
     result: dict[str, dict[str, Any]] = {}
+    for path, name in SINGLE_SCHEMA.items():
+        models = spec["components"]["schemas"][name]["properties"]["model"]["enum"]
+        result[path] = dict.fromkeys(models, validator(name))
     for path in CHECKED_PATHS:
+        if path in SINGLE_SCHEMA:
+            continue
         result[path] = {model: validator(name) for model, name in request_mapping(spec, path).items()}
         by_classifier = classifier_schema(spec, path)
         if by_classifier is not None:
@@ -61,6 +70,8 @@ def problems_of(path: str, body: bytes) -> list[str]:
         return [f"{path}: the body is not a JSON object"]
     models = _validators()[path]
     model = BY_CLASSIFIER if BY_CLASSIFIER in models and "classifier_id" in payload else payload.get("model")
+    if isinstance(model, str) and model in NOT_IN_SPEC:  # checked against the schema of the model it stands in for
+        model = payload["model"] = NOT_IN_SPEC[model]
     if model not in models:
         return [f"{path}: model {model!r} is not in the spec's discriminator mapping"]
     validator, properties, schema = models[model]

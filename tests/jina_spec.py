@@ -11,7 +11,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-SPEC_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "jina-openapi-2026.04.02.json"
+SPEC_NAME = "jina-openapi-2026.06.29.json"
+
+
+def _find_spec() -> Path:
+    """`shared/reference/` beside the clone, or beside a folder above it (a git worktree in a subfolder)."""
+    candidates = [parent / "shared" / "reference" / SPEC_NAME for parent in Path(__file__).resolve().parents[1:]]
+    return next((path for path in candidates if path.is_file()), candidates[0])
+
+
+SPEC_PATH = _find_spec()
 MISSING_REASON = f"Jina's OpenAPI description is not at {SPEC_PATH} (it is not shipped with the repository)"
 
 

@@ -62,7 +62,7 @@ def _needs_spec() -> None:
         (
             "/v1/rerank",
             b'{"model": "jina-reranker-m0", "query": {"text": "q"}, "documents": ["d"]}',
-            "query: {'text': 'q'} is not of type 'string'",
+            "query: {'text': 'q'} is not valid under any of the given schemas",  # 2026.06.29: a string or an ImageDoc
         ),
         (
             "/v1/rerank",
@@ -107,6 +107,32 @@ def _needs_spec() -> None:
             "field 'truncate' is not in the model's schema",
         ),
         ("/v1/embeddings", b'{"model": "elser-v2", "input": ["x"], "task": "text-matching"}', "task: 'text-matching'"),
+        # 2026.06.29: "PDFs must be sent as single inputs, not in a list", nor inside a group
+        (
+            "/v1/embeddings",
+            b'{"model": "jina-embeddings-v5-omni-small", "input": [{"pdf": "QUJD"}]}',
+            "is not valid under any of the given schemas",
+        ),
+        (
+            "/v1/embeddings",
+            b'{"model": "jina-embeddings-v5-omni-small", "input": [{"content": [{"text": "a"}, {"pdf": "QUJD"}]}]}',
+            "is not valid under any of the given schemas",
+        ),
+        (
+            "/v1/embeddings",
+            b'{"model": "jina-embeddings-v5-omni-nano", "input": [{"content": []}]}',
+            "is not valid under any of the given schemas",
+        ),
+        (
+            "/v1/embeddings",
+            b'{"model": "jina-embeddings-v5-omni-nano", "input": {"content": [{"text": "a"}]}}',
+            "is not valid under any of the given schemas",
+        ),
+        (
+            "/v1/rerank",
+            b'{"model": "jina-reranker-v3.5", "query": {"image": "QUJD"}, "documents": ["d"]}',
+            "(RerankerV3Request): query: {'image': 'QUJD'} is not of type 'string'",
+        ),
     ],
 )
 def test_non_conforming_bodies_are_caught(path: str, body: bytes, problem: str) -> None:
@@ -141,6 +167,22 @@ def test_non_conforming_bodies_are_caught(path: str, body: bytes, problem: str) 
             b'"input": [{"text": "x", "label": "a"}, {"image": "QUJD", "label": "b"}]}',
         ),
         ("/v1/train", b'{"classifier_id": "c", "input": [{"text": "x", "label": "a"}]}'),
+        # 2026.06.29: every request kind of the omni models and the visual query
+        (
+            "/v1/embeddings",
+            b'{"model": "jina-embeddings-v5-omni-small", "input": ["t", {"text": "u"}, {"image": "QUJD"}, '
+            b'{"audio": "QUJD"}, {"video": "https://example.com/v.mp4"}, '
+            b'{"content": [{"text": "a"}, {"image": "QUJD"}, {"audio": "QUJD"}, {"video": "QUJD"}]}], '
+            b'"task": "retrieval.passage", "dimensions": 768, "embedding_type": "base64", "normalized": true, '
+            b'"truncate": true}',
+        ),
+        ("/v1/embeddings", b'{"model": "jina-embeddings-v5-omni-nano", "input": {"pdf": "QUJD"}}'),
+        ("/v1/embeddings", b'{"model": "jina-embeddings-v5-omni-nano", "input": {"audio": "QUJD"}}'),
+        (
+            "/v1/rerank",
+            b'{"model": "jina-reranker-m0", "query": {"image": "QUJD"}, "documents": ["d", {"image": "QUJD"}]}',
+        ),
+        ("/v1/rerank", b'{"model": "jina-reranker-v3.5", "query": "q", "documents": ["d"], "max_doc_length": 512}'),
     ],
 )
 def test_conforming_bodies_pass(path: str, body: bytes) -> None:

@@ -20,6 +20,7 @@ from haystack_integrations.components.classifiers.jina import JinaDocumentClassi
 from haystack_integrations.components.connectors.jina import JinaReaderConnector
 from haystack_integrations.components.converters.jina import JinaReaderConverter
 from haystack_integrations.components.embedders.jina import (
+    JinaBatchDocumentEmbedder,
     JinaDocumentEmbedder,
     JinaDocumentImageEmbedder,
     JinaSparseDocumentEmbedder,
@@ -55,6 +56,7 @@ NEW_CLASSES = [
     JinaSparseDocumentEmbedder,
     JinaDocumentClassifier,
     JinaTextRouter,
+    JinaBatchDocumentEmbedder,
 ]
 EVERY_CLASS = [*PUBLISHED_CLASSES, JinaWebSearch, *NEW_CLASSES]
 #: A non-default value for each parameter this package added, per component: written, and read back.
@@ -71,6 +73,7 @@ ADDED_VALUES: dict[type, dict[str, Any]] = {
     JinaSparseDocumentEmbedder: {"max_concurrency": 2},
     JinaDocumentClassifier: {"max_concurrency": 2},
     JinaTextRouter: {"max_concurrency": 2},
+    JinaBatchDocumentEmbedder: {"max_concurrency": 2},
 }
 
 

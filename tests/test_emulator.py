@@ -116,6 +116,11 @@ def test_command_line_serves_until_terminated_and_prints_ready_to_paste_exports(
             "/v1/classifiers",
             "/v1/classifiers",
             "/v1/classifiers/<id>",
+            "/v1/batch/embeddings",
+            "/v1/batch/<id>",
+            "/v1/batch/<id>",
+            "/v1/batches",
+            "/files/<id>/<file>",
         ]
         assert DEFAULT_API_KEY not in json.dumps(index)
     finally:

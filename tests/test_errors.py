@@ -23,6 +23,7 @@ from haystack_integrations.components.classifiers.jina import JinaDocumentClassi
 from haystack_integrations.components.connectors.jina import JinaReaderConnector
 from haystack_integrations.components.converters.jina import JinaReaderConverter
 from haystack_integrations.components.embedders.jina import (
+    JinaBatchDocumentEmbedder,
     JinaDocumentEmbedder,
     JinaDocumentImageEmbedder,
     JinaSparseDocumentEmbedder,
@@ -216,6 +217,7 @@ COMPONENTS = [
     JinaReaderConverter,
     JinaDocumentClassifier,
     JinaTextRouter,
+    JinaBatchDocumentEmbedder,
 ]
 
 

@@ -92,6 +92,8 @@ def test_all_examples_exist() -> None:
         "10_visual_rerank",
         "11_route_queries",
         "12_index_in_slices",
+        "14_omni_media",
+        "15_batch_index",
     ]
 
 

@@ -686,16 +686,16 @@ def test_a_url_is_taken_as_it_is(tmp_path: Path) -> None:
 def test_files_are_read_whole_with_a_buffer_of_their_size_and_refused_over_the_limit(tmp_path: Path) -> None:
     import tracemalloc
 
-    from haystack_integrations.common.jina.images import _read_limited
+    from haystack_integrations.common.jina.images import read_limited
 
     path = tmp_path / "data.bin"
     path.write_bytes(bytes(range(256)) * 400)
     tracemalloc.start()
     try:
-        assert _read_limited(path, 50 * 1024 * 1024) == path.read_bytes()
+        assert read_limited(path, 50 * 1024 * 1024) == path.read_bytes()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak < 1024 * 1024  # not a buffer of the 50 MB limit
     with pytest.raises(ValueError, match="over the limit of 1000 bytes"):
-        _read_limited(path, 1000)
+        read_limited(path, 1000)

@@ -21,6 +21,7 @@ from haystack_integrations.components.classifiers.jina import JinaDocumentClassi
 from haystack_integrations.components.connectors.jina import JinaReaderConnector
 from haystack_integrations.components.converters.jina import JinaReaderConverter
 from haystack_integrations.components.embedders.jina import (
+    JinaBatchDocumentEmbedder,
     JinaDocumentEmbedder,
     JinaDocumentImageEmbedder,
     JinaSparseDocumentEmbedder,
@@ -34,7 +35,7 @@ from haystack_integrations.components.websearch.jina import JinaWebSearch
 from haystack_integrations.testing.jina import JinaEmulator
 
 NAMES = ["text_embedder", "document_embedder", "image_embedder", "ranker", "reader"]
-NAMES += ["sparse_text_embedder", "sparse_document_embedder", "converter", "classifier", "router"]
+NAMES += ["sparse_text_embedder", "sparse_document_embedder", "converter", "classifier", "router", "batch_embedder"]
 LABELS = ["food", "drink"]
 CORPUS = [
     {"url": "https://example.org/pizza", "title": "Pizza", "content": "Pizza comes from Naples."},
@@ -63,6 +64,10 @@ def make(name: str, emulator: JinaEmulator, folder: Path) -> Any:
         return JinaDocumentClassifier(LABELS, base_url=emulator.classify_url, progress_bar=False, batch_size=1)
     if name == "router":
         return JinaTextRouter(LABELS, base_url=emulator.classify_url)
+    if name == "batch_embedder":
+        return JinaBatchDocumentEmbedder(
+            model="jina-embeddings-v5-text-nano", base_url=emulator.url, poll_interval=0.01, progress_bar=False
+        )
     return JinaReaderConnector("search", base_url=emulator.search_url)
 
 
@@ -70,7 +75,7 @@ def run(name: str, component: Any) -> Any:
     """Run the component once; returns what identifies its answer (vectors, contents, scores)."""
     if name == "text_embedder":
         return component.run("Where is pizza from?")["embedding"]
-    if name == "document_embedder":
+    if name in ("document_embedder", "batch_embedder"):
         return [d.embedding for d in component.run(DOCS)["documents"]]
     if name == "image_embedder":
         images = [Document(content="red", meta={"file_path": "red.png"})]

@@ -56,7 +56,7 @@ def test_failed_documents_only_when_failures_can_be_reported(emulator: JinaEmula
 def test_an_over_long_input_says_truncate_fixes_it(emulator: JinaEmulator, api_key: Secret) -> None:
     with pytest.raises(JinaBadRequestError, match=r"truncate=True") as info:
         JinaTextEmbedder(base_url=emulator.embeddings_url).run(LONG_TEXT)
-    assert info.value.status_code == 422 and "8192 tokens" in str(info.value)
+    assert info.value.status_code == 400 and "8192 tokens" in str(info.value)  # INPUT_TOKEN_LIMIT_EXCEEDED (2026.06.29)
     with pytest.raises(JinaBadRequestError, match=r"truncate=True"):
         JinaDocumentEmbedder(base_url=emulator.embeddings_url, progress_bar=False).run([Document(content=LONG_TEXT)])
     # and it does fix it

@@ -68,8 +68,8 @@ class Job(Generic[V]):
     :param whole: Send each group whole, never split on an input's rejection (late chunking reads a
         request's inputs as one text).
     :param in_thread: Make every body in a worker thread (`input_of` blocks), not only those with images.
-    :param on_rejected: What the endpoint adds to a rejection of a request (400, 422): embeddings say
-        that `truncate=True` fixes an over-long input.
+    :param on_rejected: What the endpoint adds to a rejection of a request (400, 422), given the positions that
+        were sent: embeddings say that `truncate=True` fixes an over-long input and name the likely one.
     :param ids: Names of the inputs for the log line of a failed request (document ids).
     :param what: What the job does, for that log line and the progress bar ("Calculating embeddings").
     """
@@ -83,7 +83,7 @@ class Job(Generic[V]):
     image_size: tuple[int, int] | None = None
     whole: bool = False
     in_thread: bool = False
-    on_rejected: Callable[[JinaBadRequestError], JinaError] | None = None
+    on_rejected: Callable[[JinaBadRequestError, list[int]], JinaError] | None = None
     ids: Sequence[str] = ()
     what: str = "Request"
 
@@ -134,7 +134,7 @@ async def run_job(
             answer = await client.post_json_async(job.url, body, size=size)
         except JinaError as error:
             if isinstance(error, JinaBadRequestError) and job.on_rejected is not None:
-                error = job.on_rejected(error)
+                error = job.on_rejected(error, sent)
             raise blame(error, sent) from None  # which input a rejection names, for the split below
         if answer is not None:
             values, outcome.model, outcome.usage = job.parse(answer, len(sent))

@@ -36,6 +36,7 @@ from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import (
     JinaBadRequestError,
     JinaError,
+    JinaInputTooLongError,
     JinaMalformedResponseError,
     with_hint,
 )
@@ -134,8 +135,10 @@ def _truncate_hint(error: JinaBadRequestError, model: str, options: dict[str, An
         or options["truncate"] is True
         or (known is not None and "truncate" not in known.fields)
         or "late_chunking" in detail  # the inputs of one request count together: truncating one does not help
-        or not any(word in detail for word in OVER_LONG_WORDS)
-        or not any(word in detail for word in OVER_WORDS)
+        or (
+            not isinstance(error, JinaInputTooLongError)  # its code says what the words may not
+            and (not any(word in detail for word in OVER_LONG_WORDS) or not any(word in detail for word in OVER_WORDS))
+        )
     ):
         return error
     return with_hint(
@@ -143,6 +146,16 @@ def _truncate_hint(error: JinaBadRequestError, model: str, options: dict[str, An
         f"an input is probably longer than {model}'s context ({context_length(model)} tokens): pass "
         "truncate=True to let the API cut over-long inputs, or split the texts (e.g. with DocumentSplitter).",
     )
+
+
+def _rejection_hints(
+    error: JinaBadRequestError, sent: list[int], documents: Sequence[Document], model: str, options: dict[str, Any]
+) -> JinaError:
+    """A rejection of a request as the embedders report it: the truncate hint, then the likely over-long document."""
+    hinted = _truncate_hint(error, model, options)
+    if isinstance(error, JinaInputTooLongError):  # the API does not say which input: name the likely one
+        hinted = with_hint(hinted, _too_long_culprit(documents, sent))
+    return hinted
 
 
 @dataclass
@@ -316,7 +329,7 @@ async def embed_documents(
         images=images or {},
         image_size=image_size,
         in_thread=prepare_in_thread,
-        on_rejected=lambda error: _truncate_hint(error, model, options),
+        on_rejected=lambda error, sent: _rejection_hints(error, sent, documents, model, options),
         ids=[document.id for document in documents],
         what="Calculating embeddings",
         # late chunking: a request's inputs are read as one text, so its group is sent (and fails) whole
@@ -339,6 +352,19 @@ async def embed_documents(
     return {"documents": output, "meta": meta}
 
 
+def _too_long_culprit(documents: Sequence[Document], sent: list[int]) -> str:
+    """Which document of a request refused as too long is the likely one: the API's detail does not say."""
+    if not sent:
+        return "no document of the request could be named"
+    longest = max(sent, key=lambda p: len(documents[p].content or ""))
+    others = len(sent) - 1
+    return (
+        f"Document {documents[longest].id} is the longest text of the request "
+        f"({len(documents[longest].content or '')} characters"
+        + (f", with {others} other documents)" if others else ")")
+    )
+
+
 def check_batch_size(batch_size: int) -> None:
     if batch_size < 1:
         msg = f"batch_size must be at least 1, got {batch_size}"
@@ -349,6 +375,17 @@ def batch_positions(count: int, batch_size: int) -> list[list[int]]:
     """Positions 0..count-1 in consecutive groups of at most `batch_size`."""
     check_batch_size(batch_size)
     return consecutive_groups(count, min(batch_size, MAX_INPUTS_PER_REQUEST))
+
+
+def checked_vector(raw: Any, length: int | None, malformed: Callable[[str], JinaMalformedResponseError]) -> Embedding:
+    """
+    One vector decoded and checked as a vector of an embeddings answer is (for answers that carry one at a time).
+
+    A list of numbers or base64 float32, every value finite, `length` values if given; else `malformed(...)`.
+    """
+    vector = _decode_vector(raw, malformed)
+    _check_lengths([vector], length, malformed)
+    return vector
 
 
 # Also the answer checks and document plumbing that lived here before (they have their own modules now).
@@ -371,6 +408,7 @@ __all__ = [
     "check_dimensions",
     "check_each",
     "check_embedding_type",
+    "checked_vector",
     "clean_usage",
     "data_index",
     "embed_documents",

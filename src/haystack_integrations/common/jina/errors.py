@@ -71,6 +71,18 @@ class JinaBadRequestError(JinaError, ValueError):
     """The API rejected the request (HTTP 400 `INPUT_*`, 422 validation errors, and other 4xx)."""
 
 
+class JinaInputTooLongError(JinaBadRequestError):
+    """
+    An input is longer than the model's context (HTTP 400 `INPUT_TOKEN_LIMIT_EXCEEDED`, spec 2026.06.29).
+
+    The API's detail does not say which input; the embedders name the documents of the request.
+    """
+
+
+#: "Input text exceeds the model's maximum of {max_tokens} tokens" (400)
+TOKEN_LIMIT_CODE = "INPUT_TOKEN_LIMIT_EXCEEDED"
+
+
 class JinaServerError(JinaError):
     """The API failed on its side (HTTP 5xx) and retries did not help."""
 
@@ -125,6 +137,8 @@ def _classify(status_code: int, code: str | None) -> tuple[type[JinaError], str]
         return JinaAuthenticationError, "Jina API denied access (check the API key and its permissions)"
     if status_code == 429:
         return JinaRateLimitError, "Jina API rate limit exceeded, and retries did not help"
+    if status_code == 400 and code == TOKEN_LIMIT_CODE:
+        return JinaInputTooLongError, "Jina API rejected an input longer than the model's context"
     if 400 <= status_code < 500:
         return JinaBadRequestError, "Jina API rejected the request"
     return JinaServerError, "Jina API failed on its side"

@@ -72,11 +72,14 @@ def _is_url(value: Any) -> bool:
     return isinstance(value, str) and value[:8].lower().startswith(("http://", "https://"))
 
 
-def input_error(document_id: str, path: Any, problem: str) -> JinaInputError:
+def shown_path(path: Any) -> str:
+    """A path for an error message: NUL bytes visible, and shortened (a path over the OS's limit can be megabytes)."""
     shown = str(path).replace("\x00", "\\x00")
-    if len(shown) > 200:  # a path over the OS's limit can be megabytes long
-        shown = f"{shown[:100]}...{shown[-60:]}"
-    return JinaInputError(f"Cannot use the image of document {document_id} (path '{shown}'): {problem}")
+    return f"{shown[:100]}...{shown[-60:]}" if len(shown) > 200 else shown
+
+
+def input_error(document_id: str, path: Any, problem: str) -> JinaInputError:
+    return JinaInputError(f"Cannot use the image of document {document_id} (path '{shown_path(path)}'): {problem}")
 
 
 def resolve_image_source(
@@ -115,7 +118,7 @@ def resolve_image_source(
     if "\x00" in str(raw_path):
         raise input_error(document_id, raw_path, "the path contains a NUL byte")
     try:
-        located, size = _locate_file(raw_path, root_path)
+        located, size = locate_file(raw_path, root_path)
     except OSError as error:  # a name over the OS's length limit, a permission problem, ...
         located, size = f"cannot access the file: {error.strerror or type(error).__name__}", 0
     if isinstance(located, str):  # raised outside the `except` block: the error keeps no failed call's frames
@@ -181,7 +184,7 @@ def _url_source(document_id: str, url: str, meta: dict[str, Any]) -> ImageURL:
     return ImageURL(document_id, url, is_pdf=is_pdf)
 
 
-def _locate_file(raw_path: str | Path, root_path: str | None) -> tuple[Path | str, int]:
+def locate_file(raw_path: str | Path, root_path: str | None) -> tuple[Path | str, int]:
     """The file's path and size, or a problem (a string) instead of the path; `OSError` if it cannot be checked."""
     path = Path(root_path, raw_path) if root_path else Path(raw_path)
     if root_path:

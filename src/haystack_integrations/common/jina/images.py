@@ -51,10 +51,10 @@ from haystack_integrations.common.jina.image_sources import (
     ImageURL,
     check_image_size,
     input_error,
+    read_limited,
     resolve_image_doc,
     resolve_image_source,
 )
-from haystack_integrations.common.jina.image_sources import read_limited as _read_limited
 from haystack_integrations.common.jina.jpeg_structure import jpeg_is_complete
 
 PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF")  # JPEG also opens MPO
@@ -269,7 +269,7 @@ def _check_pixels(source: ImageSource, width: int, height: int) -> None:
 
 
 def _load_image(source: ImageSource, box: tuple[int, int] | None) -> tuple[str, bytes]:
-    data = _read_limited(source.path, MAX_IMAGE_FILE_BYTES)
+    data = read_limited(source.path, MAX_IMAGE_FILE_BYTES)
     with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as image:
         _check_pixels(source, *image.size)
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
@@ -388,6 +388,7 @@ __all__ = [
     "image_input",
     "images_in_flight",
     "prepare_images",
+    "read_limited",
     "resolve_image_doc",
     "resolve_image_source",
     "submit_image_base64",

@@ -1,7 +1,8 @@
 """The model catalogue: what each Jina model takes, written from Jina's OpenAPI description.
 
-Source: "Jina Search Foundation API" 2026.04.02.1816 (`/v1/embeddings` and `/v1/rerank` request
-schemas, selected by the `discriminator.mapping` on `model`). Per model it records the request schema,
+Source: "Jina Search Foundation API" 2026.06.29.1712 (`/v1/embeddings` and `/v1/rerank` request
+schemas, selected by the `discriminator.mapping` on `model`), plus `jina-reranker-v3.5`, which the spec does
+not list (see `_RERANK_MODELS`). Per model it records the request schema,
 the input modalities, the request fields besides `model` and `input` / `query` / `documents`, the tasks,
 the `dimensions` the request accepts, the vector size, and the context length in tokens.
 
@@ -35,6 +36,8 @@ CODE_TASKS = tuple(
 )
 
 _TEXT_FIELDS = frozenset({"embedding_type", "normalized", "truncate"})
+_TEXT_ONLY = frozenset({"text"})
+OMNI_MODALITIES = frozenset({"text", "image", "pdf", "audio", "video"})
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class EmbeddingModel:
 
     name: str
     schema: str
-    modalities: frozenset[str]  # "text", "image", "pdf"
+    modalities: frozenset[str]  # "text", "image", "pdf", "audio", "video"
     fields: frozenset[str]  # request fields besides model and input
     native_dimensions: int  # the vector size without `dimensions` (per token for ColBERT)
     context_length: int  # tokens per input
@@ -56,6 +59,11 @@ class EmbeddingModel:
     @property
     def images(self) -> bool:
         return "image" in self.modalities
+
+    @property
+    def media(self) -> bool:
+        """Takes audio and video (the v5-omni models)."""
+        return {"audio", "video"} <= self.modalities
 
 
 @dataclass(frozen=True)
@@ -111,17 +119,23 @@ _EMBEDDING_MODELS: tuple[EmbeddingModel, ...] = (
         tasks=V4_TASKS,
         dimensions=range(1, 2049),
     ),
+    # EmbeddingsV5Request is shared: "Small/nano sizes support text-only; the omni variant also accepts
+    # images, videos, audio, and PDFs". Its `dimensions` goes up to 1024 for all four, but nano vectors have
+    # 768 values (model card), so each model's range stops at its own size.
     *(
-        _text_model(
-            f"jina-embeddings-v5-text-{size}",
+        EmbeddingModel(
+            f"jina-embeddings-v5-{variant}-{size}",
             "EmbeddingsV5Request",
+            modalities,
             _TEXT_FIELDS | {"dimensions", "task"},
             dims,
             context,
             tasks=V5_TASKS,
-            dimensions=range(1, 1025),
+            dimensions=range(1, dims + 1),
         )
-        for size, dims, context in (("small", 1024, 32768), ("nano", 768, 8192))
+        for variant, modalities in (("text", _TEXT_ONLY), ("omni", OMNI_MODALITIES))
+        # v5-omni context: 32,768 tokens for both sizes (its model cards); v5-text-nano: 8K (the spec)
+        for size, dims, context in (("small", 1024, 32768), ("nano", 768, 8192 if variant == "text" else 32768))
     ),
     *(
         _text_model(
@@ -193,16 +207,34 @@ _RERANK_MODELS: tuple[RerankModel, ...] = (
         131072,
         listwise=True,
     ),
+    # Not in the spec's model list: Jina's own tools use it since 2026-07 as a "drop-in replacement for
+    # jina-reranker-v3 -- same API schema", 131K context (reference README). Assumed: RerankerV3Request's fields.
+    RerankModel(
+        "jina-reranker-v3.5",
+        "RerankerV3Request",
+        _TEXT,
+        _RERANK_FIELDS | {"max_doc_length", "return_embeddings"},
+        131072,
+        listwise=True,
+    ),
     RerankModel("jina-reranker-m0", "RerankerM0Request", frozenset({"text", "image"}), _RERANK_FIELDS, 10240),
     RerankModel("jina-colbert-v1-en", "TextRerankerRequest", _TEXT, _RERANK_FIELDS, 8192),
     RerankModel("jina-colbert-v2", "TextRerankerRequest", _TEXT, _RERANK_FIELDS, 8192),
 )
+
+#: Models the spec does not list, and the listed model whose request schema each one uses.
+NOT_IN_SPEC: Mapping[str, str] = {"jina-reranker-v3.5": "jina-reranker-v3"}
 
 EMBEDDING_MODELS: Mapping[str, EmbeddingModel] = {model.name: model for model in _EMBEDDING_MODELS}
 RERANK_MODELS: Mapping[str, RerankModel] = {model.name: model for model in _RERANK_MODELS}
 
 #: `max_doc_length` of jina-reranker-v3 (RerankerV3Request): 1 to 8192 tokens, default 2048.
 MAX_DOC_LENGTH_RANGE = range(1, 8193)
+
+
+def models_taking(modality: str) -> list[str]:
+    """The known embedding models that take `modality` ("image", "audio", ...), newest first."""
+    return sorted((name for name, model in EMBEDDING_MODELS.items() if modality in model.modalities), reverse=True)
 
 
 def context_length(model: str) -> int:
@@ -282,7 +314,12 @@ def check_option_types(options: Mapping[str, Any]) -> None:
 
 
 def check_embedding_model(
-    model: str, options: Mapping[str, Any], *, images: bool = False, names: Mapping[str, str] | None = None
+    model: str,
+    options: Mapping[str, Any],
+    *,
+    images: bool = False,
+    names: Mapping[str, str] | None = None,
+    media: bool = False,
 ) -> None:
     """
     Refuse, before any request, parameters a known embedding model does not have.
@@ -291,6 +328,7 @@ def check_embedding_model(
         `dimensions`, `late_chunking`, `normalized`, `truncate`, ...); `None` means not sent.
         `late_chunking=False` means the same as not sending it and passes for every model.
     :param images: Whether the component sends images.
+    :param media: Whether the component sends audio and video.
     :param names: The component's parameter name for a field where it differs (`dimensions` ->
         `embedding_dimension`); messages name parameters as the constructor takes them.
     :raises ValueError: Naming the model and the parameters it accepts. Unknown models pass (logged at
@@ -317,8 +355,10 @@ def check_embedding_model(
             hint = " Use JinaSparseTextEmbedder / JinaSparseDocumentEmbedder for its sparse embeddings."
         msg = f"{model} answers {kind}, and a Haystack Document holds one dense vector.{hint}"
         raise ValueError(msg)
+    if media and not known.media:
+        raise refuse(f"does not take audio or video (models that do: {', '.join(models_taking('audio'))})")
     if images and not known.images:
-        raise refuse("does not take images")
+        raise refuse(f"does not take images (models that do: {', '.join(models_taking('image'))})")
     for name, value in options.items():
         if value is None or (name == "late_chunking" and value is False):
             continue

@@ -41,7 +41,7 @@ class RerankResult:
 
 def rerank_payload(
     model: str,
-    query: str,
+    query: str | dict[str, Any],
     documents: Sequence[str | dict[str, Any]],
     top_n: int | None,
     max_doc_length: int | None = None,
@@ -49,6 +49,7 @@ def rerank_payload(
     """
     The request body. We hold the documents already, so the API is asked not to send them back.
 
+    :param query: A text, or a visual query `{"image": <URL or plain base64>}` (jina-reranker-m0).
     :param documents: Texts as strings, images as `{"image": <URL or plain base64>}` (the spec's `ImageDoc`).
     """
     payload: dict[str, Any] = {"model": model, "query": query, "documents": list(documents), "return_documents": False}

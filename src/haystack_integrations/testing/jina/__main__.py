@@ -65,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         default=60.0,
         help="seconds per rate-limit window (published: 60; shorter for tests)",
     )
+    parser.add_argument(
+        "--batch-delay",
+        type=float,
+        default=0.0,
+        help="seconds a Batch API job takes from submission to completed",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request on stderr")
     args = parser.parse_args(argv)
 
@@ -83,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             limits=args.limits,
             retry_after=not args.no_retry_after,
             rate_window=args.rate_window,
+            batch_delay=args.batch_delay,
         )
     except OSError as error:  # most often: the port is taken
         reason = error.strerror or str(error)

@@ -55,3 +55,46 @@ def text_pdf(pages: list[str], *, title: str | None = None, padding: int = 0) ->
 
 def _escape(text: str) -> bytes:
     return text.encode("latin-1").replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+
+
+def wav_clip(title: str = "", *, seconds: float = 0.1, rate: int = 8000, padding: int = 0) -> bytes:
+    """A mono 16-bit WAV of a quiet tone, with `title` as its RIFF `INFO/INAM` tag (the emulator reads it)."""
+    import io
+    import math
+    import struct
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as clip:
+        clip.setnchannels(1)
+        clip.setsampwidth(2)
+        clip.setframerate(rate)
+        frames = int(seconds * rate) + padding // 2
+        clip.writeframes(b"".join(struct.pack("<h", int(800 * math.sin(i / 8))) for i in range(frames)))
+    data = buffer.getvalue()
+    if not title:
+        return data
+    name = title.encode() + b"\x00"
+    name += b"\x00" * (len(name) & 1)
+    info = b"INFO" + b"INAM" + struct.pack("<I", len(name)) + name
+    chunk = b"LIST" + struct.pack("<I", len(info)) + info
+    return b"RIFF" + struct.pack("<I", len(data) - 8 + len(chunk)) + data[8:] + chunk
+
+
+def mp4_clip(title: str = "", *, padding: int = 0) -> bytes:
+    """
+    The boxes of an ISO media file (`ftyp`, an empty `mdat`, `moov/udta` with a `©nam` title): what the
+    emulator reads of a video. It has no frames: a player would not play it.
+    """
+    import struct
+
+    def box(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+    text = title.encode()
+    name = box(b"\xa9nam", box(b"data", struct.pack(">II", 1, 0) + text))
+    return (
+        box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2mp41")
+        + box(b"mdat", b"\x00" * padding)
+        + box(b"moov", box(b"udta", name))
+    )

@@ -60,29 +60,83 @@ def _is_one_of(value: Any, allowed: range | tuple[int, ...]) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value in allowed
 
 
-def _vector_for(item: Any, index: int, name: str, model: EmbeddingModel, task: str | None) -> tuple[list[float], int]:
-    """The raw vector of one input and its token count."""
+def _shares_text_space(model: EmbeddingModel) -> bool:
+    """Whether texts get the colour concepts images share: every image model, and v5-text, whose text
+    vectors are those of v5-omni ("text inputs give exactly the vectors of the matching v5-text model")."""
+    return model.images or model.schema == "EmbeddingsV5Request"
+
+
+def _vector_for(
+    item: Any, index: int, name: str, model: EmbeddingModel, task: str | None
+) -> tuple[list[float], int, dict[str, int]]:
+    """The raw vector of one input, its token count, and that count per usage field (`prompt_tokens`, ...)."""
     if isinstance(item, dict) and set(item) == {"text"}:
         item = item["text"]
     if isinstance(item, str):
         if not item.strip():
             raise ApiError(422, f"input[{index}] is an empty string.", field=f"input.{index}")
-        vector = vectors.text_vector(item, model.native_dimensions, task, multimodal=model.images)
-        return vector, len(vectors.tokens(item))
-    if isinstance(item, dict) and set(item) == {"image"}:
-        if not model.images:
-            raise ApiError(422, f"{name} is a text model; input[{index}] is an image.", field=f"input.{index}")
-        from haystack_integrations.testing.jina import images
+        vector = vectors.text_vector(item, model.native_dimensions, task, multimodal=_shares_text_space(model))
+        count = len(vectors.tokens(item))
+        return vector, count, {"prompt_tokens": count}
+    if isinstance(item, dict) and len(item) == 1 and next(iter(item)) in ("image", "pdf", "audio", "video"):
+        kind = next(iter(item))
+        if kind not in model.modalities:
+            takers = ", ".join(sorted(n for n, m in EMBEDDING_MODELS.items() if kind in m.modalities))
+            detail = f"{name} does not take {kind} inputs; input[{index}] is one. Models that do: {takers}."
+            raise ApiError(422, detail, field=f"input.{index}")
+        from haystack_integrations.testing.jina import images, media
 
-        return images.image_vector(item["image"], index, model.native_dimensions)
-    if isinstance(item, dict) and set(item) == {"pdf"}:
-        if "pdf" not in model.modalities:
-            raise ApiError(422, f"{name} does not take PDFs; input[{index}] is one.", field=f"input.{index}")
-        from haystack_integrations.testing.jina import images
-
-        return images.pdf_vector(item["pdf"], index, model.native_dimensions)
+        if kind == "image":
+            vector, count = images.image_vector(item["image"], index, model.native_dimensions)
+        elif kind == "pdf":
+            vector, count = images.pdf_vector(item["pdf"], index, model.native_dimensions)
+        else:
+            vector, count = media.media_vector(item[kind], kind, index, model.native_dimensions)
+        return (
+            vector,
+            count,
+            {f"{'image' if kind == 'pdf' else kind}_tokens": count},
+        )  # "PDF pages count as image tokens"
+    if isinstance(item, dict) and set(item) == {"content"} and model.media:
+        return _group_vector(item["content"], index, name, model, task)
     kinds = "a string, {'text': ...} or {'image': ...}" if model.images else "a string or {'text': ...}"
+    if model.media:
+        kinds = "a string or one of {'text'}, {'image'}, {'audio'}, {'video'}, {'content': [...]}"
     raise ApiError(422, f"input[{index}] must be {kinds}.", field=f"input.{index}")
+
+
+#: Each chunk of a group weighs a little less than the one before: "re-ordering may change the resulting embedding".
+GROUP_ORDER_DECAY = 0.9
+
+
+def _group_vector(
+    content: Any, index: int, name: str, model: EmbeddingModel, task: str | None
+) -> tuple[list[float], int, dict[str, int]]:
+    """A `MergedContentGroup`: its chunks fused into one vector; each chunk's tokens count in its own field."""
+    if not isinstance(content, list) or not content:
+        raise ApiError(422, f"input[{index}].content must be a non-empty list.", field=f"input.{index}.content")
+    fused = [0.0] * model.native_dimensions
+    total, breakdown = 0, dict[str, int]()
+    for position, chunk in enumerate(content):
+        if isinstance(chunk, dict) and "pdf" in chunk:
+            detail = (
+                f"input[{index}].content[{position}] is a PDF: PDFs are not allowed inside content; "
+                "send PDFs as standalone single-input requests."
+            )
+            raise ApiError(422, detail, field=f"input.{index}.content.{position}")
+        if (
+            not isinstance(chunk, dict)
+            or len(chunk) != 1
+            or next(iter(chunk)) not in ("text", "image", "audio", "video")
+        ):
+            detail = f"input[{index}].content[{position}] must be a TextDoc, ImageDoc, VideoDoc or AudioDoc."
+            raise ApiError(422, detail, field=f"input.{index}.content.{position}")
+        vector, count, fields = _vector_for(chunk, index, name, model, task)
+        fused = vectors.mix(fused, vectors.normalize(vector), GROUP_ORDER_DECAY**position)
+        total += count
+        for field, tokens in fields.items():
+            breakdown[field] = breakdown.get(field, 0) + tokens
+    return fused, total, breakdown
 
 
 def _inputs(body: dict[str, Any]) -> list[Any]:
@@ -103,6 +157,9 @@ def embeddings(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     inputs = _inputs(body)
     if isinstance(body.get("input"), list) and any(isinstance(item, dict) and "pdf" in item for item in inputs):
         raise ApiError(422, "PDFs must be sent individually: input is one {'pdf': ...}, not a list.", field="input")
+    if isinstance(body.get("input"), dict) and "content" in body["input"]:
+        # the spec's `input` takes a MergedContentGroup only as a list item
+        raise ApiError(422, "A {'content': [...]} group must be an item of a list.", field="input")
     _check_options(body, name, model)
     if model.output == "multivector":
         return _multivector(body, name, model, inputs)
@@ -111,20 +168,22 @@ def embeddings(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     task = body.get("task")
     truncate = body.get("truncate") or False
 
-    raw, counts = [], []
+    raw, counts, breakdowns = [], [], []
     for index, item in enumerate(inputs):
-        vector, count = _vector_for(item, index, name, model, task)
+        vector, count, breakdown = _vector_for(item, index, name, model, task)
         if count > model.context_length:
             if not truncate:
-                raise ApiError(
-                    422, f"input[{index}] has {count} tokens, more than the {model.context_length} {name} accepts."
-                )
+                # the spec's INPUT_TOKEN_LIMIT_EXCEEDED (2026.06.29); like the API's, the detail names no input
+                detail = f"Input text exceeds the model's maximum of {model.context_length} tokens"
+                raise ApiError(400, detail, code="INPUT_TOKEN_LIMIT_EXCEEDED")
             count = model.context_length  # the real API cuts the text; the emulator only caps the count
+            breakdown = {"prompt_tokens": count}
         raw.append(vector)
         counts.append(count)
+        breakdowns.append(breakdown)
 
     if body.get("late_chunking"):
-        if any(isinstance(item, dict) and "image" in item for item in inputs):
+        if any(isinstance(item, dict) and "text" not in item for item in inputs):
             raise ApiError(422, "late_chunking works with text inputs only.", field="late_chunking")
         total = sum(counts)
         if total > model.context_length:
@@ -145,6 +204,8 @@ def embeddings(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
         if body.get("normalized") is False:
             vector = [x * (1.0 + count / 10) for x in vector]
         data.append({"object": "embedding", "index": index, "embedding": vectors.encode(vector, embedding_type)})
+    if model.media:
+        return _answer(name, data, counts, breakdowns)
     return _answer(name, data, counts)
 
 
@@ -191,6 +252,14 @@ def _sparse(body: dict[str, Any], name: str, model: EmbeddingModel, inputs: list
     return Reply(body={"model": name, "object": "list", "usage": usage, "data": data})
 
 
-def _answer(name: str, data: list[dict[str, Any]], counts: list[int]) -> Reply:
+def _answer(
+    name: str, data: list[dict[str, Any]], counts: list[int], breakdowns: list[dict[str, int]] | None = None
+) -> Reply:
+    """The answer; with `breakdowns` (v5-omni) usage splits the tokens per modality: total == prompt + image + ..."""
     usage = {"total_tokens": sum(counts), "prompt_tokens": sum(counts)}
+    if breakdowns is not None:
+        usage["prompt_tokens"] = 0
+        for breakdown in breakdowns:
+            for field, tokens in breakdown.items():
+                usage[field] = usage.get(field, 0) + tokens
     return Reply(body={"model": name, "object": "list", "usage": usage, "data": data})

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +72,9 @@ def _text(item: Any, what: str) -> str:
     return item
 
 
-def _documents(body: dict[str, Any], name: str, model: RerankModel, query: str) -> list[str | ImageDocument]:
+def _documents(
+    body: dict[str, Any], name: str, model: RerankModel, query_vector_of: Callable[[], list[float]]
+) -> list[str | ImageDocument]:
     documents = body.get("documents")
     if not isinstance(documents, list) or not documents:
         raise ApiError(422, "documents must be a non-empty list.", field="documents")
@@ -85,9 +88,7 @@ def _documents(body: dict[str, Any], name: str, model: RerankModel, query: str) 
                 raise ApiError(422, f"{name} is a text reranker; documents[{index}] is an image.")
             if set(item) != {"image"}:  # ImageDoc has one property (stricter than the schema, which allows more)
                 raise ApiError(422, f"documents[{index}] must be {{'image': ...}} alone.", field=f"documents.{index}")
-            query_vector = query_vector or vectors.normalize(
-                vectors.text_vector(query, IMAGE_SCORE_DIMENSIONS, multimodal=True)
-            )
+            query_vector = query_vector or query_vector_of()
             parsed.append(_image_document(item["image"], index, query_vector))
         else:
             parsed.append(_text(item, f"documents[{index}]"))
@@ -98,8 +99,25 @@ def _image_document(image: Any, index: int, query_vector: list[float]) -> ImageD
     from haystack_integrations.testing.jina import images  # Pillow only when images are ranked
 
     vector, tokens = images.image_vector(image, index, IMAGE_SCORE_DIMENSIONS, array="documents")
+    return ImageDocument(image, _closeness(query_vector, vector), tokens)
+
+
+def _closeness(query_vector: list[float], vector: list[float]) -> float:
+    """A relevance in [0, 1) from the cosine of two vectors of the shared text and image space."""
     cosine = math.fsum(map(operator.mul, query_vector, vectors.normalize(vector)))
-    return ImageDocument(image, min(max(cosine, 0.0), 0.999999), tokens)
+    return min(max(cosine, 0.0), 0.999999)
+
+
+def _image_query(query: dict[str, Any], name: str, model: RerankModel) -> tuple[list[float], int]:
+    """A visual query (`RerankerM0Request.query` is "a text string, or an image object"): its vector and tokens."""
+    if not model.images:
+        raise ApiError(422, f"query must be a string for {name}: only jina-reranker-m0 takes an image query.")
+    if set(query) != {"image"}:
+        raise ApiError(422, "An image query must be {'image': <url|base64>} alone.", field="query")
+    from haystack_integrations.testing.jina import images
+
+    vector, tokens = images.image_vector(query["image"], 0, IMAGE_SCORE_DIMENSIONS, array="query")
+    return vectors.normalize(vector), tokens
 
 
 def _top_n(body: dict[str, Any]) -> int | None:
@@ -111,7 +129,7 @@ def _top_n(body: dict[str, Any]) -> int | None:
 
 def _max_doc_length(body: dict[str, Any]) -> int | None:
     if "max_doc_length" not in body:
-        return DEFAULT_MAX_DOC_LENGTH if body.get("model") == "jina-reranker-v3" else None
+        return DEFAULT_MAX_DOC_LENGTH if body.get("model") in ("jina-reranker-v3", "jina-reranker-v3.5") else None
     value = body["max_doc_length"]  # `integer`, not nullable, in RerankerV3Request
     if not isinstance(value, int) or isinstance(value, bool) or value not in MAX_DOC_LENGTH_RANGE:
         raise ApiError(422, "max_doc_length must be an integer from 1 to 8192.", field="max_doc_length")
@@ -132,11 +150,20 @@ def rerank(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     body = json_body(request)
     name, model = _model(body)
     query = body.get("query")
-    if not isinstance(query, str):  # `string` in every rerank request schema
+    visual: tuple[list[float], int] | None = None
+    if isinstance(query, dict):
+        visual = _image_query(query, name, model)
+    elif not isinstance(query, str):  # a string, or an ImageDoc for jina-reranker-m0 (2026.06.29)
         raise ApiError(422, "query must be a string.", field="query")
-    if not query.strip():
+    elif not query.strip():
         raise ApiError(422, "query must not be empty.", field="query")
-    documents = _documents(body, name, model, query)
+
+    def query_vector() -> list[float]:
+        if visual is not None:
+            return visual[0]
+        return vectors.normalize(vectors.text_vector(str(query), IMAGE_SCORE_DIMENSIONS, multimodal=True))
+
+    documents = _documents(body, name, model, query_vector)
     texts = {index: text for index, text in enumerate(documents) if isinstance(text, str)}
     top_n = _top_n(body)
     return_documents = _flag(body, "return_documents", True)
@@ -148,7 +175,7 @@ def rerank(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     scored = texts
     if max_doc_length is not None:  # the model reads only the first max_doc_length tokens of each document
         scored = {index: " ".join(vectors.tokens(text)[:max_doc_length]) for index, text in texts.items()}
-    query_tokens = len(vectors.tokens(query))
+    query_tokens = visual[1] if visual is not None else len(vectors.tokens(str(query)))
     tokens = [
         query_tokens + (len(vectors.tokens(scored[i])) if isinstance(document, str) else document.tokens)
         for i, document in enumerate(documents)
@@ -156,7 +183,13 @@ def rerank(emulator: JinaEmulator, request: RecordedRequest) -> Reply:
     # the real API truncates what exceeds the model's context and bills what it read
     total_tokens = sum(min(count, model.context_length) for count in tokens)
 
-    lexical = dict(zip(scored, scores(query, list(scored.values()), listwise=model.listwise), strict=True))
+    if visual is not None:  # texts are scored by their closeness to the image, as image documents are
+        lexical = {
+            index: _closeness(visual[0], vectors.text_vector(text, IMAGE_SCORE_DIMENSIONS, multimodal=True))
+            for index, text in scored.items()
+        }
+    else:
+        lexical = dict(zip(scored, scores(str(query), list(scored.values()), listwise=model.listwise), strict=True))
     relevance = [d.relevance if isinstance(d, ImageDocument) else lexical[i] for i, d in enumerate(documents)]
     order = sorted(range(len(documents)), key=lambda i: (-relevance[i], i))[:top_n]
     results = []

@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from haystack_integrations.common.jina.ratelimit import Limits, parse_limits
+from haystack_integrations.testing.jina.batch_jobs import BatchJobs
 from haystack_integrations.testing.jina.limits import RateLimiter, reply_tokens
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,11 @@ ENDPOINTS = (
     ("/v1/classifiers", "GET", "list the key's classifiers", "https://api.jina.ai/v1/classifiers"),
     ("/v1/classifiers", "POST", "list the key's classifiers", "https://api.jina.ai/v1/classifiers"),
     ("/v1/classifiers/<id>", "DELETE", "delete a classifier", "https://api.jina.ai/v1/classifiers/<id>"),
+    ("/v1/batch/embeddings", "POST", "submit a batch embedding job", "https://api.jina.ai/v1/batch/embeddings"),
+    ("/v1/batch/<id>", "GET", "a batch job's status (+ /output, /errors)", "https://api.jina.ai/v1/batch/<id>"),
+    ("/v1/batch/<id>", "DELETE", "cancel a batch job", "https://api.jina.ai/v1/batch/<id>"),
+    ("/v1/batches", "GET", "recent batch jobs", "https://api.jina.ai/v1/batches"),
+    ("/files/<id>/<file>", "GET", "a batch job's signed output or error file", "a BatchStatus output_url"),
 )
 
 
@@ -238,6 +244,8 @@ class JinaEmulator:
         (Jina's published tiers) or `{"rpm": ..., "tpm": ..., "concurrency": ...}`. `None` enforces
         nothing. Either way answers carry `X-RateLimit-Remaining-Requests` / `-Tokens` (see `limits.py`).
     :param retry_after: Send `Retry-After` with 429s for the request and token limits.
+    :param batch_delay: Seconds a Batch API job takes from submission to `completed` (see `batch_jobs.py`;
+        `batches` holds the jobs and the controls that fail jobs or lines on demand).
     :param rate_window: Seconds per rate-limit window: a minute, as published. Shorter only for quick
         tests and benchmarks, which then must say so.
     """
@@ -257,6 +265,7 @@ class JinaEmulator:
         retry_after: bool = True,
         rate_window: float = 60.0,
         rate_clock: str = "first-request",
+        batch_delay: float = 0.0,
     ) -> None:
         _load_routes()
         self.api_key = api_key
@@ -271,6 +280,7 @@ class JinaEmulator:
         self.in_flight = 0
         self.max_in_flight = 0
         self.connections = 0
+        self.batches = BatchJobs(delay=batch_delay)
         self.rate = RateLimiter(parse_limits(limits), window=rate_window, retry_after=retry_after, clock=rate_clock)
         self._lock = threading.Lock()
         self._server = _Server((host, port), _make_handler(self))
@@ -489,8 +499,9 @@ class JinaEmulator:
         if handler is None:
             return Reply(404, error_body(404, f"Not found: {request.method} {request.path}"))
         try:
-            # Reading and grounding work without a key (at lower rate limits); search requires one.
-            self._check_auth(request, optional=request.path.startswith(("/r/", "/g/", "/shots/")))
+            # Reading and grounding work without a key (at lower rate limits); search requires one. A batch
+            # job's signed file URL (/files/) carries its own credential.
+            self._check_auth(request, optional=request.path.startswith(("/r/", "/g/", "/shots/", "/files/")))
             reply = handler(self, request)
         except ApiError as error:
             body = error_body(error.status, error.detail, error.code, error.field)

@@ -232,6 +232,7 @@ class JinaClient(ClientBase):
         allow_redirects: bool = True,
         size: tuple[int, int] | None = None,
         idempotent: bool = True,
+        credentials: bool = True,
     ) -> Answer:
         """
         Send one request, retrying transient failures, and return the 2xx answer (its body read).
@@ -245,6 +246,8 @@ class JinaClient(ClientBase):
         :param idempotent: `False` retries only what the server cannot have acted on: a connection that
             failed before sending, or a 429 (a refusal, not a failure half-way). A 5xx or a timeout may come
             after the server did the work, and sending it again would do it twice.
+        :param credentials: `False` sends no `Authorization` header: for a signed URL (a Batch API output file),
+            which carries its own credential and may be on another host that must not see the key.
         :raises JinaError: a subclass saying what went wrong.
         :raises ValueError: If the URL cannot be requested at all (a bad `base_url`); not retried.
         """
@@ -255,7 +258,7 @@ class JinaClient(ClientBase):
         attempt = 0
         while True:
             try:
-                return await self._attempt(method, url, endpoint, body, headers, allow_redirects, auth)
+                return await self._attempt(method, url, endpoint, body, headers, allow_redirects, auth, credentials)
             except JinaError as error:
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
                 if not idempotent and not _never_acted_on(error):
@@ -279,6 +282,7 @@ class JinaClient(ClientBase):
         headers: Mapping[str, str] | None,
         allow_redirects: bool,
         auth: str,
+        credentials: bool = True,
     ) -> Answer:
         """One try, holding a slot of this client and one of the key (the pacer): the 2xx answer, else a `JinaError`."""
         slots = self._component_slots()
@@ -294,7 +298,7 @@ class JinaClient(ClientBase):
                     method=method,
                     url=url,
                     endpoint=endpoint,
-                    headers=self._headers(extra_headers, auth),
+                    headers=self._headers(extra_headers, auth if credentials else None),
                     content=content,
                     follow_redirects=allow_redirects,
                     timeout=self.timeout,
@@ -310,8 +314,11 @@ class JinaClient(ClientBase):
             raise error_for(answer, endpoint, auth)
         return answer
 
-    def _headers(self, extra: Mapping[str, str], auth: str) -> CIMultiDict[str]:
-        headers = CIMultiDict({"Authorization": auth, "Accept": "application/json", "User-Agent": USER_AGENT})
+    def _headers(self, extra: Mapping[str, str], auth: str | None) -> CIMultiDict[str]:
+        """The request's headers; `auth` `None` sends no `Authorization` (a signed URL: see `send`)."""
+        headers = CIMultiDict({"Accept": "application/json", "User-Agent": USER_AGENT})
+        if auth is not None:
+            headers["Authorization"] = auth
         headers.update(extra)
         return headers
 

@@ -6,13 +6,25 @@ The conventions are those of `JinaDocumentImageEmbedder` and Haystack's image co
 `common/jina/images.py`'s.
 """
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from haystack import Document, logging
+from haystack.dataclasses import ByteStream, ImageContent
 
-from haystack_integrations.common.jina.images import ImageSource, ImageURL, check_image_size, resolve_image_doc
+from haystack_integrations.common.jina.errors import JinaInputError
+from haystack_integrations.common.jina.images import (
+    MAX_IMAGE_BASE64_CHARS,
+    ImageSource,
+    ImageURL,
+    check_image_size,
+    image_base64,
+    resolve_image_doc,
+)
+from haystack_integrations.common.jina.media import kind_of_bytes
 from haystack_integrations.common.jina.models import RERANK_MODELS
 
 logger = logging.getLogger(__name__)
@@ -126,3 +138,65 @@ def request_chunks(count: int, images: set[int] | dict[int, Any], max_documents:
     if count > start:
         chunks.append(range(start, count))
     return chunks
+
+
+#: A visual query: an image path, an `http(s)` URL, a `ByteStream` or an `ImageContent`.
+ImageQuery = str | Path | ByteStream | ImageContent
+
+
+def check_visual_query(model: str, query: str) -> None:
+    """
+    Refuse an image query a known text-only reranker cannot take, or one given together with a text query.
+
+    `query` stays a mandatory input (existing pipelines connect unchanged): with an image query it is `""`.
+
+    :raises ValueError: Naming the model and the rerankers that take image queries.
+    """
+    if query.strip():
+        msg = (
+            f"JinaRanker got both query={query[:50]!r} and an image_query: the API ranks against one query. "
+            'Pass query="" with image_query.'
+        )
+        raise ValueError(msg)
+    known = RERANK_MODELS.get(model)
+    if known is not None and not known.images:
+        takers = ", ".join(name for name, reranker in RERANK_MODELS.items() if reranker.images)
+        msg = f"{model} ranks against text queries only, so it takes no image_query. Rerankers that do: {takers}."
+        raise ValueError(msg)
+
+
+def visual_query_input(image_query: Any, options: ImageOptions) -> str | bytes:
+    """
+    What goes into the visual query `{"image": ...}`: a URL as it is, or plain base64 of the image, prepared
+    as image documents are (a path resolved against `root_path`, shrunk to fit `image_size`, at most 8 MB).
+
+    :raises JinaInputError: Naming the file, if it cannot be used (missing, not an image, too large).
+    :raises TypeError: For an input of another type.
+    """
+    if isinstance(image_query, ImageContent):
+        return image_query.base64_image
+    if isinstance(image_query, ByteStream):
+        name = str(image_query.meta.get("file_path") or "ByteStream")
+        given = image_query.mime_type
+        kind = kind_of_bytes(image_query.data, given, name)
+        if kind != "image" or not image_query.data:
+            problem = (
+                "the ByteStream is empty" if not image_query.data else f"it is not an image (it looks like {kind})"
+            )
+            raise JinaInputError(f"Cannot rank against the image query ('{name}'): {problem}.")
+        if len(image_query.data) * 4 > MAX_IMAGE_BASE64_CHARS * 3:
+            raise JinaInputError(
+                f"Cannot rank against the image query ('{name}'): it is over the API's 8 MB per image."
+            )
+        return base64.b64encode(image_query.data)
+    if not isinstance(image_query, str | Path):
+        given = type(image_query).__name__
+        msg = f"JinaRanker expects image_query as a path, URL, ByteStream or ImageContent, got {given}."
+        raise TypeError(msg)
+    meta = {options.file_path_meta_field: str(image_query)}
+    source = resolve_image_doc(
+        "image_query", meta, file_path_meta_field=options.file_path_meta_field, root_path=options.root_path, use="rank"
+    )
+    if isinstance(source, ImageURL):
+        return source.url
+    return image_base64(source, options.image_size).encode("ascii")

@@ -48,6 +48,7 @@ document, so scores of one query are comparable across requests and the merge is
 from different requests are only approximately comparable (a warning is logged when that happens).
 """
 
+import asyncio
 import math
 from dataclasses import replace
 from typing import Any
@@ -72,14 +73,30 @@ from haystack_integrations.components.rankers.jina.image_documents import (
     DEFAULT_FILE_PATH_META_FIELD,
     MAX_IMAGES_PER_REQUEST,
     ImageOptions,
+    ImageQuery,
+    check_visual_query,
     request_chunks,
     takes_images,
+    visual_query_input,
     warn_of_images_ranked_as_text,
 )
 
 logger = logging.getLogger(__name__)
 
 JINA_API_URL = RERANK_URL
+
+
+def _check_query(model: str, query: Any, documents: Any, image_query: Any) -> None:
+    """A text query (non-empty) or an image query the model can take, and a list of Documents."""
+    if not isinstance(query, str):
+        msg = f"JinaRanker expects the query as a string, got {type(query).__name__}."
+        raise TypeError(msg)
+    check_documents(documents, "JinaRanker")
+    if image_query is not None:
+        check_visual_query(model, query)
+    elif not query.strip():
+        msg = "JinaRanker needs a non-empty query to rank documents against."
+        raise ValueError(msg)
 
 
 def _check_top_k(top_k: int | None) -> None:
@@ -193,11 +210,12 @@ class JinaRanker(JinaComponentBase):
         documents: list[Document],
         top_k: int | None = None,
         score_threshold: float | None = None,
+        image_query: ImageQuery | None = None,
     ) -> dict[str, Any]:
         """
         Rank Documents by their relevance to the query.
 
-        :param query: The query.
+        :param query: The query; `""` with `image_query`.
         :param documents: The candidate Documents.
         :param top_k: The most documents to return; overrides the init value. `None` keeps it.
         :param score_threshold: Return only documents scoring at least this; overrides the init
@@ -207,9 +225,11 @@ class JinaRanker(JinaComponentBase):
         :raises ValueError: If `top_k` is not > 0 or the query is empty.
         :raises TypeError: If `query` is not a string or `documents` not a list of Documents.
         :raises JinaInputError: If the image of an image document cannot be used (no request is sent).
+        :param image_query: A visual query instead of `query` (jina-reranker-m0): an image path (relative to
+            `root_path`), an `http(s)` URL, a `ByteStream` or an `ImageContent`. A text-only reranker refuses it.
         :raises JinaError: If the API call fails or answers something malformed; the subclass says how.
         """
-        return self._call(self._run(query, documents, top_k, score_threshold))
+        return self._call(self._run(query, documents, top_k, score_threshold, image_query))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(
@@ -218,6 +238,7 @@ class JinaRanker(JinaComponentBase):
         documents: list[Document],
         top_k: int | None = None,
         score_threshold: float | None = None,
+        image_query: ImageQuery | None = None,
     ) -> dict[str, Any]:
         """
         Rank Documents without blocking the event loop. Same parameters and result as `run`.
@@ -226,28 +247,31 @@ class JinaRanker(JinaComponentBase):
         :param documents: The candidate Documents.
         :param top_k: The most documents to return; overrides the init value.
         :param score_threshold: Return only documents scoring at least this; overrides the init value.
+        :param image_query: A visual query instead of `query` (jina-reranker-m0), as in `run`.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._run(query, documents, top_k, score_threshold))
+        return await self._call_async(self._run(query, documents, top_k, score_threshold, image_query))
 
     async def _run(
-        self, query: str, documents: list[Document], top_k: int | None, score_threshold: float | None
+        self,
+        query: str,
+        documents: list[Document],
+        top_k: int | None,
+        score_threshold: float | None,
+        image_query: ImageQuery | None = None,
     ) -> dict[str, Any]:
         top_k = self.top_k if top_k is None else top_k
         score_threshold = self.score_threshold if score_threshold is None else score_threshold
         _check_top_k(top_k)
         _check_score_threshold(score_threshold)
-        if not isinstance(query, str):
-            msg = f"JinaRanker expects the query as a string, got {type(query).__name__}."
-            raise TypeError(msg)
-        check_documents(documents, "JinaRanker")
-        if not query.strip():
-            msg = "JinaRanker needs a non-empty query to rank documents against."
-            raise ValueError(msg)
+        _check_query(self.model, query, documents, image_query)
 
         meta: dict[str, Any] = {"model": self.model, "usage": {}}
         if not documents:
             return {"documents": [], "meta": meta}
+        sent_query: str | dict[str, Any] = query
+        if image_query is not None:  # prepared once (decoded and shrunk like image documents), off the loop
+            sent_query = {"image": await asyncio.to_thread(visual_query_input, image_query, self._images)}
 
         # Cheap checks first (meta, paths, types: no image is read), so a bad image fails before any request.
         images: dict[int, ImageSource | ImageURL] = {}
@@ -276,11 +300,11 @@ class JinaRanker(JinaComponentBase):
         job: Job[float | None] = Job(
             url=self.base_url,
             input_of=lambda position: texts[position],
-            body=lambda items: rerank_payload(self.model, query, items, top_n(len(items)), self.max_doc_length),
+            body=lambda items: rerank_payload(self.model, sent_query, items, top_n(len(items)), self.max_doc_length),
             parse=parse,
             size_of=lambda positions: (
                 sum(len(texts[p]) for p in positions if p not in images) + len(query) * len(positions),
-                sum(p in images for p in positions),
+                sum(p in images for p in positions) + (image_query is not None),  # the query's image is sent each time
             ),
             # each request's images are prepared in parallel once it has its slots, held only while in flight
             images=images,
