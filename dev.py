@@ -1,6 +1,8 @@
 """Developer entry point that needs nothing but Python 3.10+.
 
     python3 dev.py examples   # run every example against the bundled JinaEmulator (--live: the hosted API)
+                              # (--slow: also those that take minutes, e.g. 13_ray_shared_key.py)
+    python3 dev.py serve-test # Hayhooks serving examples/16_serve_with_hayhooks with 4 workers on one key
     python3 dev.py test       # the test suite on Haystack 2.20, the newest 2.x and the newest 3.x, at once
     python3 dev.py lint | types | bench | build | fmt
     python3 dev.py clean      # remove .dev/: the hatch environments and the bootstrap venv
@@ -30,6 +32,7 @@ ROOT = Path(__file__).resolve().parent
 DEV = ROOT / ".dev"
 COMMANDS = {
     "examples": ["run", "examples:run"],
+    "serve-test": ["run", "examples:serve-test"],
     "test": ["run", "test:run"],
     "lint": ["run", "lint:check"],
     "fmt": ["run", "lint:fmt"],

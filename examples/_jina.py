@@ -181,7 +181,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def jina(*, latency: float = 0.0, serve_page: bool = False) -> Iterator[JinaApi]:
+def jina(*, latency: float = 0.0, serve_page: bool = False, limits: str | None = None) -> Iterator[JinaApi]:
     """
     A running `JinaEmulator`, or the hosted Jina API when asked with `--live`. Prints which, first.
 
@@ -189,6 +189,8 @@ def jina(*, latency: float = 0.0, serve_page: bool = False) -> Iterator[JinaApi]
         Ignored against the hosted API.
     :param serve_page: Serve `PAGE` from a local web server for the emulator's read endpoint.
         Against the hosted API, `page_url` is a public page instead.
+    :param limits: The key's rate limits the emulator enforces across every process that sends it
+        (`"free"`, `"tier1"`, `"tier2"` or `"rpm=..,tpm=..,concurrency=.."`). Ignored against the hosted API.
     """
     if live_requested():
         if not os.environ.get("JINA_API_KEY"):
@@ -199,7 +201,7 @@ def jina(*, latency: float = 0.0, serve_page: bool = False) -> Iterator[JinaApi]
 
     print(EMULATOR_NOTICE, flush=True)
     with ExitStack() as stack:
-        emulator = stack.enter_context(JinaEmulator(latency=latency, corpus=CORPUS))
+        emulator = stack.enter_context(JinaEmulator(latency=latency, corpus=CORPUS, limits=limits))
         log = os.environ.get(REQUEST_LOG_VARIABLE)
         if log:  # the test suite checks these bodies against Jina's spec
             stack.callback(_write_request_log, emulator, log)

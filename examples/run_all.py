@@ -3,7 +3,8 @@
 Each example runs as its own process with this interpreter; its output streams through (with `-q`,
 only a failing example's output is shown). Names select examples by substring, e.g. `run_all.py yaml`.
 The examples use the bundled JinaEmulator, whatever is exported; `--live` runs them against the hosted
-Jina API with your JINA_API_KEY (spending credits). Exits 1 when any example fails.
+Jina API with your JINA_API_KEY (spending credits). Examples that take minutes (`SLOW`) run only with
+`--slow` or when named. Exits 1 when any example fails.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 600  # seconds per example; the hosted Reader's ground mode can take a while
 SKIPPED = 77  # an example exits with this when an optional package it needs is missing (e.g. qdrant-haystack)
+#: Examples that take minutes (starting a Ray cluster on two cores took 2.5 min): run with --slow or by name.
+SLOW = {"13_ray_shared_key.py"}
 
 
-def examples(names: list[str]) -> list[Path]:
+def examples(names: list[str], slow: bool = False) -> list[Path]:
     found = sorted(path for path in HERE.glob("[0-9][0-9]_*.py"))
-    return [path for path in found if not names or any(name in path.stem for name in names)]
+    if names:
+        return [path for path in found if any(name in path.stem for name in names)]
+    return [path for path in found if slow or path.name not in SLOW]
 
 
 def run(path: Path, quiet: bool, live: bool = False) -> tuple[str, float]:
@@ -65,9 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--live", action="store_true", help="call the hosted Jina API (needs JINA_API_KEY; costs credits)"
     )
+    parser.add_argument("--slow", action="store_true", help=f"also run the examples that take minutes: {sorted(SLOW)}")
     args = parser.parse_args(argv)
 
-    selected = examples(args.names)
+    selected = examples(args.names, args.slow)
     if not selected:
         print(f"no example matches {args.names}", file=sys.stderr)
         return 2

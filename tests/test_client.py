@@ -106,10 +106,22 @@ def test_retry_after_is_honoured(emulator: JinaEmulator, api_key: Secret) -> Non
 
 
 def test_rate_limit_after_retries_is_rate_limit_error(emulator: JinaEmulator, api_key: Secret) -> None:
-    emulator.inject("status", status=429, times=10, retry_after=0)
+    """A 429 that names no limit the pacer knows (here the IP's) spends the retry budget, as a 5xx does."""
+    emulator.inject("status", status=429, code="RATE_IP_LIMIT_EXCEEDED", times=10, retry_after=0)
     with pytest.raises(JinaRateLimitError, match="429"):
         make_client(api_key, max_retries=2).post_json(emulator.embeddings_url, BODY)
     assert len(emulator.requests) == 3
+
+
+def test_a_refusal_for_the_keys_rate_limit_spends_no_attempt(
+    emulator: JinaEmulator, api_key: Secret, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 24: a 429 for the key's RPM is flow control: 4 of them in a row, then the answer, with 2 retries."""
+    # the waits after a 0 s Retry-After (0.25 s, then doubling) are capped at a window; no progress fails after two
+    monkeypatch.setenv("JINA_RATE_WINDOW", "3")
+    emulator.inject("status", status=429, code="RATE_REQUEST_LIMIT_EXCEEDED", times=4, retry_after=0)
+    assert make_client(api_key, max_retries=2).post_json(emulator.embeddings_url, BODY)["data"]
+    assert len(emulator.requests) == 5
 
 
 def test_dropped_connection_is_retried_then_reported(emulator: JinaEmulator, api_key: Secret) -> None:

@@ -93,12 +93,23 @@ def test_exhausted_balance_says_so_instead_of_blaming_the_key(emulator: JinaEmul
         "RATE_IP_LIMIT_EXCEEDED",
     ],
 )
-def test_rate_limit_codes_are_retried_then_carried(emulator: JinaEmulator, api_key: Secret, code: str) -> None:
-    emulator.inject("status", status=429, code=code, times=10, retry_after=0)
+def test_rate_limit_codes_are_retried_then_carried(
+    emulator: JinaEmulator, api_key: Secret, code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refusal for a limit of the key is retried without spending an attempt until the key makes no progress
+    for two windows (shortened here); then the error names the limit, how long, and that others may share it."""
+    monkeypatch.setenv("JINA_RATE_WINDOW", "0.3")
+    emulator.inject("status", status=429, code=code, times=10_000, retry_after=0)
     error = post(api_key, emulator.embeddings_url, max_retries=2)
     assert isinstance(error, JinaRateLimitError)
     assert error.code == code and code in str(error)
-    assert len(emulator.requests) == 3
+    if code == "RATE_IP_LIMIT_EXCEEDED":  # not a limit of the key: it spends the retry budget
+        assert len(emulator.requests) == 3
+        return
+    assert len(emulator.requests) > 3  # more than max_retries + 1: refusals are flow control
+    message = str(error)
+    limit = {"RATE_REQUEST_LIMIT_EXCEEDED": "requests", "RATE_TOKEN_LIMIT_EXCEEDED": "tokens"}.get(code, "concurrency")
+    assert f"the key's {limit} limit" in message and "succeeded for" in message and "share the key" in message
 
 
 @pytest.mark.parametrize(

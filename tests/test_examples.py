@@ -92,6 +92,7 @@ def test_all_examples_exist() -> None:
         "10_visual_rerank",
         "11_route_queries",
         "12_index_in_slices",
+        "13_ray_shared_key",
         "14_omni_media",
         "15_batch_index",
     ]

@@ -242,3 +242,34 @@ async def test_a_cancelled_run_async_waiting_for_a_slot_holds_no_thread(emulator
     assert len(emulator.requests_to("/v1/embeddings")) <= 2
     result = await asyncio.wait_for(embedder.run_async("after"), timeout=10)
     assert result["embedding"]
+
+
+def test_a_past_http_date_retry_after_waits_a_floor_not_zero(emulator: JinaEmulator, api_key: Secret) -> None:
+    """Issue 28 item 7: a date already past read as 0 s, so 5 retries went out within 2 ms and the call failed."""
+    from email.utils import formatdate
+
+    emulator.inject("status", status=429, retry_after=formatdate(time.time() - 5, usegmt=True), times=3)
+    client = JinaClient(api_key, max_retries=5)
+    start = time.monotonic()
+    assert client.post_json(emulator.embeddings_url, BODY)["data"]
+    assert time.monotonic() - start >= 0.4  # three jittered floors (0.25-0.5 s, then doubling), not 3 x 0 s
+    assert len(emulator.requests) == 4
+
+
+def test_a_retry_after_over_the_cap_fails_every_call_on_the_key_at_once_saying_why(
+    emulator: JinaEmulator, api_key: Secret, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 28 item 7: the call that got an hour-long Retry-After failed at once, every other call on the key
+    silently stalled 60 s. Now both fail at once saying when to retry, and one warning says why."""
+    emulator.inject("status", status=429, retry_after=3600, detail="slow down", times=1)
+    client = JinaClient(api_key, max_retries=5)
+    with pytest.raises(JinaRateLimitError, match="Retry after"):
+        client.post_json(emulator.embeddings_url, BODY)
+    start = time.monotonic()
+    for _ in range(3):
+        with pytest.raises(JinaRateLimitError, match=r"Retry-After: 3\d\d\d.*Retry after"):
+            client.post_json(emulator.embeddings_url, BODY)
+    assert time.monotonic() - start < 5.0  # not 60 s each
+    assert len(emulator.requests) == 1  # nothing more was sent
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "asked this key to wait" in r.getMessage()]
+    assert len(warnings) == 1

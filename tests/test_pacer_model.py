@@ -1,25 +1,34 @@
-"""A randomized model test of the pacer: random answers, header values, Retry-After values, 429 codes,
-latencies and cancellations, then a healthy server. The invariants the client relies on:
+"""A randomized model test of the pacing policy in simulated time: random answers, header values, Retry-After
+values, 429 codes, latencies and cancellations, then a healthy server. The invariants the client relies on:
 
-- no slot is ever lost: in flight returns to 0 and nobody is left waiting;
-- nothing but the caller's own cancellation leaves `acquire`, and `release` never raises;
-- no pause is longer than the cap;
+- no slot is ever lost: in flight returns to 0, and no decision waits for an answer that cannot come;
+- `answered` never raises, whatever the answer says;
+- no pause (nor the closing of the key by a long Retry-After) is longer than the cap;
 - once the server is healthy, the bound is back to at least 90% of what was stated within a few windows.
+
+(The asyncio side of the pacer, `acquire` / `release` and cancellation, is tested against real requests in
+test_hardening_time.py and test_hostile_answers.py.)
 """
 
 from __future__ import annotations
 
-import asyncio
+import heapq
 import random
 from dataclasses import dataclass, field
 
-import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict
 
-from haystack_integrations.common.jina import ratelimit
-from haystack_integrations.common.jina.pacing.signals import read_signals
+from haystack_integrations.common.jina.pacing.limits import MAX_RETRY_AFTER
+from haystack_integrations.common.jina.pacing.policy import Policy, Ticket
+from haystack_integrations.common.jina.pacing.signals import (
+    CONCURRENCY_LIMIT,
+    REQUEST_LIMIT,
+    TOKEN_LIMIT,
+    Signals,
+    read_signals,
+)
 
 WINDOW = 0.05
 CAP = 20  # the component's stated max_concurrency
@@ -32,12 +41,10 @@ odd_figures = st.one_of(
 )
 retry_afters = st.one_of(
     st.none(),
-    st.floats(min_value=0, max_value=0.2).map(lambda v: f"{v:.3f}"),
+    st.floats(min_value=0, max_value=2.0).map(lambda v: f"{v:.3f}"),
     st.sampled_from(["inf", "1e400", "-1", "NaN", "3600", "1e12", "Wed, 21 Oct 2099 07:28:00 GMT", "\u00b2"]),
 )
-codes = st.sampled_from(
-    [ratelimit.CONCURRENCY_LIMIT, ratelimit.REQUEST_LIMIT, ratelimit.TOKEN_LIMIT, "RATE_IP_LIMIT_EXCEEDED", None]
-)
+codes = st.sampled_from([CONCURRENCY_LIMIT, REQUEST_LIMIT, TOKEN_LIMIT, "RATE_IP_LIMIT_EXCEEDED", None])
 
 
 @dataclass
@@ -75,55 +82,67 @@ def answers(draw: st.DrawFn) -> FakeAnswer | str | None:
     return FakeAnswer(429, body, headers)
 
 
-async def one_request(limiter: ratelimit.RateLimiter, answer: FakeAnswer | str | None, latency: float) -> None:
-    try:
-        ticket = await limiter.acquire(URL, {"input": ["some text"] * 3}, CAP)
-    except asyncio.CancelledError:
-        return
-    try:
-        await asyncio.sleep(latency)
-    finally:
-        given = None if answer is None or isinstance(answer, str) else answer
-        signals = None if given is None else read_signals(given.status_code, given.headers, given.content)
-        limiter.release(ticket, signals)
+def scenario(script: list[tuple[FakeAnswer | str | None, float]]) -> None:
+    """Drive the policy in simulated time: each scripted request goes when the policy lets it, then is answered."""
+    policy = Policy(window=WINDOW, rng=random.Random(0))
+    now = 1000.0
+    answers: list[tuple[float, int, Ticket, Signals | None]] = []  # (when, order, ticket, answer), a heap
+    order = 0
+    pending = list(script)
 
+    def check_pauses() -> None:
+        assert policy.paused_until - now <= MAX_RETRY_AFTER + 1e-6
+        assert policy.closed_until - now <= MAX_RETRY_AFTER + 1e-6
 
-async def scenario(script: list[tuple[FakeAnswer | str | None, float]]) -> None:
-    limiter = ratelimit.RateLimiter("https://api.jina.ai", window=WINDOW)
-    loop = asyncio.get_running_loop()
-    tasks = []
-    for answer, latency in script:
-        task = asyncio.ensure_future(one_request(limiter, answer, latency))
-        tasks.append(task)
-        if answer == "cancel":
-            loop.call_later(latency / 2, task.cancel)
-        assert limiter._paused_until - loop.time() <= ratelimit.MAX_RETRY_AFTER + 1e-6
-        await asyncio.sleep(0)
-    outcomes = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=30)
-    assert all(o is None or isinstance(o, asyncio.CancelledError) for o in outcomes), outcomes
-    assert limiter.in_flight == 0 and not limiter._waiters and not limiter._tickets
+    def answer_next() -> None:
+        nonlocal now
+        when, _, ticket, signals = heapq.heappop(answers)
+        now = max(now, when)
+        policy.answered(now, ticket, signals)  # never raises
+        check_pauses()
+
+    while pending or answers:
+        decision = policy.decide(now, policy.estimate(27, 0, "/v1/embeddings"), CAP) if pending else None
+        check_pauses()
+        if decision is not None and decision.send:
+            answer, latency = pending.pop(0)
+            ticket = policy.sent(now, policy.estimate(27, 0, "/v1/embeddings"), 27, 0, "/v1/embeddings")
+            given = None if answer is None or isinstance(answer, str) else answer
+            signals = None if given is None else read_signals(given.status_code, given.headers, given.content)
+            # a cancelled call gives its slot back half way, with no answer
+            heapq.heappush(answers, (now + (latency / 2 if answer == "cancel" else latency), order, ticket, signals))
+            order += 1
+        elif answers and (decision is None or decision.until is None or answers[0][0] <= decision.until):
+            answer_next()
+        else:
+            assert decision is not None and decision.until is not None, "waiting for an answer that cannot come"
+            assert decision.until - now <= MAX_RETRY_AFTER + 1e-6
+            now = decision.until
+    assert policy.in_flight == 0 and not policy.tickets  # no slot is lost
 
     # The server is healthy now: sane figures, no refusals. Within a few windows the bound is back.
-    healthy = CIMultiDict({"X-RateLimit-Remaining-Requests": "4000", "X-RateLimit-Remaining-Tokens": "9000000"})
-    deadline = loop.time() + 8 * WINDOW + ratelimit.MAX_RETRY_AFTER
+    healthy = Signals(200, remaining_requests=4000, remaining_tokens=9_000_000, tokens_used=12)
+    deadline = now + 8 * WINDOW + MAX_RETRY_AFTER
 
     def allowed() -> int:  # what the component may have in flight: its cap, unless the key's bound is lower
-        return min(CAP, limiter.bound(CAP))
+        return min(CAP, policy.bound(CAP))
 
-    while loop.time() < deadline and allowed() < 0.9 * CAP:
-        batch = [one_request(limiter, FakeAnswer(200, b"{}", healthy), 0.002) for _ in range(allowed())]
-        await asyncio.gather(*batch)
+    while now < deadline and allowed() < 0.9 * CAP:
+        tickets = []
+        while policy.decide(now, 3, CAP).send and len(tickets) < CAP:
+            tickets.append(policy.sent(now, 3, 27, 0, "/v1/embeddings"))
+        if not tickets:
+            decision = policy.decide(now, 3, CAP)
+            now = decision.until if decision.until is not None else now + 0.002
+            continue
+        now += 0.002
+        for ticket in tickets:
+            policy.answered(now, ticket, healthy)
     assert allowed() >= 0.9 * CAP
-    assert limiter.in_flight == 0
+    assert policy.in_flight == 0
 
 
-@pytest.fixture(autouse=True)
-def short_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ratelimit, "MAX_RETRY_AFTER", 0.2)  # the cap, scaled to the test's 50 ms windows
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(answers(), st.floats(min_value=0.0, max_value=0.03)), min_size=1, max_size=40))
 def test_the_pacer_never_loses_a_slot_and_recovers(script: list[tuple[FakeAnswer | str | None, float]]) -> None:
-    random.seed(0)
-    asyncio.run(scenario(script))
+    scenario(script)

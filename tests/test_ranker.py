@@ -384,7 +384,8 @@ def test_transient_errors_are_retried(ranker: JinaRanker, emulator: JinaEmulator
 
 def test_rate_limit_honours_retry_after_then_gives_up(emulator: JinaEmulator, api_key: Secret) -> None:
     ranker = JinaRanker(api_key=api_key, base_url=emulator.rerank_url, max_retries=1)
-    emulator.inject("status", path="/v1/rerank", status=429, retry_after=0.3, times=2)
+    # a 429 that names no limit of the key (the IP's) spends the retry budget; the key's own are flow control
+    emulator.inject("status", path="/v1/rerank", status=429, code="RATE_IP_LIMIT_EXCEEDED", retry_after=0.3, times=2)
     started = time.perf_counter()
     with pytest.raises(JinaRateLimitError):
         ranker.run(QUERY, make_docs())

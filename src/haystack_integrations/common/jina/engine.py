@@ -6,23 +6,31 @@ The concurrency model:
    use (`loop()`). `run` blocks on its work there (`run_sync`); `run_async` awaits it from the caller's own
    loop (`run_async`). A call waiting for a slot holds a task, never a thread.
 2. While on the wire, a request holds one slot of its component's `max_concurrency` and one of its key's
-   bound (the pacer, `ratelimit.py`); both are plain counters on this loop, so no lock is needed.
+   share (the pacer, `pacing/pacer.py`); both are plain counters on this loop, so no lock is needed.
 3. Cancelling `run_async`, or Ctrl-C in `run`, cancels the work's task: no new request starts, and
    requests on the wire are abandoned at once.
 
 A forked child starts without the parent's loop and thread; it makes its own on first use (`fork.py`).
+
+Sessions close on this loop, whether or not anyone calls `close()` (`close_with`): when their owner is
+collected, or at interpreter exit, before the loop stops. So a script that never closes its components
+exits without a warning, `python -X dev -W error::ResourceWarning` included, in a forked child too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
+import gc
 import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
+
+import aiohttp
 
 from haystack_integrations.common.jina import fork
 
@@ -30,6 +38,8 @@ T = TypeVar("T")
 
 #: How often `run_sync` looks for Ctrl-C (a blocked wait would not see it).
 POLL_SECONDS = 0.1
+#: The most interpreter exit waits for the loop to close its sessions, then to stop.
+EXIT_SECONDS = 2.0
 
 _loop: asyncio.AbstractEventLoop | None = None
 _thread: threading.Thread | None = None
@@ -57,6 +67,7 @@ def loop() -> asyncio.AbstractEventLoop:
             _thread.start()
             ready.wait()
             _loop = new_loop
+            atexit.register(_wind_down_at_exit, new_loop, _thread)
         return _loop
 
 
@@ -65,6 +76,68 @@ def _quiet_unclosed(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
     if str(context.get("message", "")).startswith(("Unclosed client session", "Unclosed connector")):
         return
     loop.default_exception_handler(context)
+
+
+# ---------------------------------------------------------------------------------- sessions and exit
+#: One per session handed to `close_with` (those that fired are dropped at the next call).
+_finalizers: set[weakref.finalize[Any, Any]] = set()
+#: Closes under way: a task nobody holds may be collected before it ends.
+_closing: set[asyncio.Task[None]] = set()
+#: A forked child's inherited sessions and loops: kept, never closed nor collected (see `_forget_loop`).
+_inherited: list[Any] = []
+_inherited.append(_inherited)  # a cycle: clearing this module at exit does not free it; only the GC could
+
+
+def close_with(owner: object, session: aiohttp.ClientSession) -> None:
+    """
+    Close `session` on the request loop once `owner` is collected, or at interpreter exit, whichever is first.
+
+    Call it on the request loop, right after making the session. Closing it earlier (`close()`) is fine:
+    closing twice does nothing.
+    """
+    target = loop()
+    finalizer = weakref.finalize(owner, _close_soon, target, session)
+    finalizer.atexit = False  # `_wind_down_at_exit` closes it on the loop, before the loop stops
+    _finalizers.difference_update([f for f in _finalizers if not f.alive])
+    _finalizers.add(finalizer)
+
+
+def _close_soon(target: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
+    """The owner was collected (in any thread, the loop's too): close its session on the loop."""
+    if not session.closed:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: exit already closed everything
+            target.call_soon_threadsafe(_start_closing, session)
+
+
+def _start_closing(session: aiohttp.ClientSession) -> None:
+    task = asyncio.ensure_future(session.close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+def _wind_down_at_exit(target: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    """At interpreter exit: end what is left on the loop, close every open session there, stop and close it."""
+    if target is not _loop or not thread.is_alive() or target.is_closed():  # a fork's child, or gone already
+        return
+    sessions = [detached[2][1] for finalizer in list(_finalizers) if (detached := finalizer.detach())]
+    with contextlib.suppress(Exception):  # an exit must not fail: what could not close is left to the OS
+        asyncio.run_coroutine_threadsafe(_end_all(sessions), target).result(EXIT_SECONDS)
+    with contextlib.suppress(RuntimeError):
+        target.call_soon_threadsafe(target.stop)
+    thread.join(EXIT_SECONDS)
+    if not thread.is_alive():
+        target.close()
+
+
+async def _end_all(sessions: list[aiohttp.ClientSession]) -> None:
+    """Cancel the work nobody waits for any more, then close the sessions; their transports close on the way."""
+    here = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks() if task is not here and task not in _closing]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, *_closing, return_exceptions=True)
+    await asyncio.gather(*(session.close() for session in sessions if not session.closed), return_exceptions=True)
+    await asyncio.sleep(0)  # the transports' connection_lost callbacks run on the next turn
 
 
 def in_loop_thread() -> bool:
@@ -179,9 +252,23 @@ def _mailbox(target: asyncio.AbstractEventLoop) -> _Mailbox:
 
 @fork.on_fork_in_child
 def _forget_loop() -> None:
-    """The loop's thread does not exist in a forked child: the child starts its own on first use."""
+    """
+    The loop's thread does not exist in a forked child: the child starts its own on first use.
+
+    The parent's sessions and loop are kept for the child's life, never closed nor collected: closing
+    them (which a collected connector does) would unregister their sockets from the epoll set the parent
+    shares, so the parent would wait forever on its next answer; and collecting them warns of unclosed
+    sessions. At the child's exit the GC is frozen, so they are not collected then either; their file
+    descriptors close with the process, which leaves the parent's sockets and epoll set as they were.
+    """
     global _loop, _thread, _start_lock
+    inherited = [detached[2][1] for finalizer in list(_finalizers) if (detached := finalizer.detach())]
+    _finalizers.clear()
+    if _loop is not None:
+        if len(_inherited) == 1:  # the first fork that leaves something behind in this process
+            atexit.register(gc.freeze)
+        _inherited.extend([_loop, *inherited])
     _loop, _thread, _start_lock = None, None, threading.Lock()
 
 
-__all__ = ["in_loop_thread", "loop", "run_async", "run_sync"]
+__all__ = ["close_with", "in_loop_thread", "loop", "run_async", "run_sync"]

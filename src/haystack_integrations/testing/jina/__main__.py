@@ -12,10 +12,12 @@ import contextlib
 import json
 import shlex
 import signal
+import subprocess
 import sys
 import threading
 import time
-from typing import TextIO
+from collections.abc import Iterator
+from typing import IO, TextIO
 
 from haystack_integrations.testing.jina.server import (
     DEFAULT_API_KEY,
@@ -56,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", help="JSON file: a list of {url, title, content} for search and ground")
     parser.add_argument(
         "--limits",
-        help="rate limits to enforce per key: free, tier1, tier2 (Jina's published tiers) or rpm=N,tpm=N,concurrency=N",
+        help="rate limits to enforce per key: free, tier1, tier2 (Jina's published tiers) or rpm=N,tpm=N,concurrency=N;"
+        " a key's limits hold across every process that sends it, as Jina's do",
     )
     parser.add_argument("--no-retry-after", action="store_true", help="send 429s for RPM/TPM without Retry-After")
     parser.add_argument(
@@ -64,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=60.0,
         help="seconds per rate-limit window (published: 60; shorter for tests)",
+    )
+    parser.add_argument(
+        "--rate-clock",
+        choices=["first-request", "fixed"],
+        default="first-request",
+        help="where rate-limit windows sit: opened by the first request after the last closed, or on a fixed clock",
     )
     parser.add_argument(
         "--batch-delay",
@@ -89,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             limits=args.limits,
             retry_after=not args.no_retry_after,
             rate_window=args.rate_window,
+            rate_clock=args.rate_clock,
             batch_delay=args.batch_delay,
         )
     except OSError as error:  # most often: the port is taken
@@ -108,6 +118,43 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     return 0
+
+
+@contextlib.contextmanager
+def emulator_process(*arguments: str, env: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """
+    Run this command as its own process (e.g. `"--limits", "free"`), for several client processes on one key.
+
+    Yields the variables it printed (`JINA_API_KEY`, `JINA_API_BASE_URL`, ...) for the clients' environment;
+    terminates it on exit. `env` is the emulator process's environment (default: this one's).
+    """
+    command = [sys.executable, "-m", "haystack_integrations.testing.jina", "--port", "0", *arguments]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        yield read_exports(process.stdout)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def read_exports(stream: IO[str]) -> dict[str, str]:
+    """
+    The variables this command prints on start (`export NAME=value` lines), read from its standard output.
+
+    :raises RuntimeError: If the stream ends before all of them were printed (the emulator did not start).
+    """
+    exports: dict[str, str] = {}
+    while True:
+        line = stream.readline()
+        if not line:
+            msg = "the emulator exited before printing its export lines"
+            raise RuntimeError(msg)
+        if line.startswith("export "):
+            name, value = line[len("export ") :].strip().split("=", 1)
+            exports[name] = shlex.split(value)[0] if value else ""
+        elif exports:  # the line after the last export (the grounding endpoint's note)
+            return exports
 
 
 def log_requests(emulator: JinaEmulator, stream: TextIO) -> None:

@@ -5,7 +5,7 @@ The one HTTP client every Jina component uses: a retry loop over a transport.
 and the component's bound on requests in flight; it tries a request until it gets a 2xx answer or an error
 not worth another try. Bytes move through a transport (`transport.py`); an answer is read once into an
 `Answer` (`answer.py`); pacing to the key's rate limits is shared by all clients of a key and host
-(`ratelimit.py`). Its requests run on the process's request loop (`engine.py` states the concurrency model).
+(`pacing/`). Its requests run on the process's request loop (`engine.py` states the concurrency model).
 
 The key is resolved and the session opened only by `open`; copies, pickles and forked children start with
 no session, lock or counter of the original (see `fork.py`).
@@ -54,7 +54,7 @@ class ClientBase:
     :param max_retries: Retries on 429, 500, 502, 503, 504 and connection errors; `None` reads
         `JINA_MAX_RETRIES`, else 5.
     :param max_concurrency: Requests in flight at once through this client, at most, as the user stated it;
-        `None` (not stated) follows the key's limit (see `ratelimit.py`), up to `unstated_cap` if given.
+        `None` (not stated) follows the key's limit (see `pacing/policy.py`), up to `unstated_cap` if given.
     :param rate_limits: The key's known rate limits, if any: a tier (`"free"`, `"tier1"`, `"tier2"`) or
         `{"rpm", "tpm", "concurrency"}`. `None` reads `JINA_RATE_LIMITS`, else learns them from answers.
     :param transport: What moves the bytes; `None` (the default) is an `aiohttp` session of this client's own.
@@ -238,8 +238,10 @@ class JinaClient(ClientBase):
         Send one request, retrying transient failures, and return the 2xx answer (its body read).
 
         Each attempt, connect to last byte, takes at most `timeout`; backoff sleeps take at most
-        `MAX_RETRY_AFTER` (a longer `Retry-After` raises at once), so one call takes at most
-        `(max_retries + 1) * timeout + max_retries * MAX_RETRY_AFTER` seconds.
+        `MAX_RETRY_AFTER` (a longer `Retry-After` raises at once). A 429 for concurrency, RPM or TPM is flow
+        control: it is retried without spending an attempt while the key makes progress, for at most
+        `MAX_REFUSED_SECONDS` (10 windows; `pacing/policy.py`). So one call takes at most
+        `MAX_REFUSED_SECONDS + (max_retries + 1) * timeout + max_retries * MAX_RETRY_AFTER` seconds.
 
         :param url: The URL on the hosted API (or any other); the environment may move it (`endpoints.py`).
         :param allow_redirects: `False` returns a 3xx answer as it is (e.g. to read its `Location`).
@@ -256,6 +258,7 @@ class JinaClient(ClientBase):
         endpoint = without_query(url)
         body = PendingBody(json_body, size)
         attempt = 0
+        refused_since: float | None = None  # a refusal for a rate limit of the key is flow control: no attempt spent
         while True:
             try:
                 return await self._attempt(method, url, endpoint, body, headers, allow_redirects, auth, credentials)
@@ -263,12 +266,16 @@ class JinaClient(ClientBase):
                 retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
                 if not idempotent and not _never_acted_on(error):
                     retryable = False
+                if retryable and error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER:
+                    give_up_on_long_retry_after(error, endpoint, MAX_RETRY_AFTER)
+                    raise
+                if retryable:
+                    refused_since = limiter_for(auth, url, self.rate_limits).free_retry(error, refused_since)
+                    if refused_since is not None:
+                        continue  # the pacer's `acquire` waits as long as needed
                 if not retryable or attempt >= self.max_retries:
                     if retryable and attempt:
                         error.args = (f"{error.args[0]} (gave up after {attempt + 1} attempts)",)
-                    raise
-                if error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER:
-                    give_up_on_long_retry_after(error, endpoint, MAX_RETRY_AFTER)
                     raise
                 await asyncio.sleep(self._retry_delay(url, attempt, error, auth))
                 attempt += 1
@@ -327,10 +334,11 @@ class JinaClient(ClientBase):
         paced = limiter_for(auth, url, self.rate_limits).retry_delay(error.code, error.status_code)
         if paced is not None:
             return paced
-        if error.retry_after is not None:
-            return min(error.retry_after, MAX_RETRY_AFTER) + random.uniform(0, 0.1 * self.backoff_base)
         # "full jitter": spreads the retries of concurrent batches instead of synchronising them
-        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+        jittered = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+        if error.retry_after is not None:  # 0, or a date already past (whole seconds), is no reason to retry at once
+            return max(min(error.retry_after, MAX_RETRY_AFTER), jittered) + random.uniform(0, 0.1 * self.backoff_base)
+        return jittered
 
 
 def _never_acted_on(error: JinaError) -> bool:

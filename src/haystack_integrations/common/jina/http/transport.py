@@ -24,6 +24,7 @@ import aiohttp
 import yarl
 from multidict import CIMultiDict
 
+from haystack_integrations.common.jina import engine
 from haystack_integrations.common.jina.endpoints import not_found_hint, without_query
 from haystack_integrations.common.jina.errors import JinaConnectionError, JinaError, JinaTimeoutError
 from haystack_integrations.common.jina.http.answer import Answer
@@ -122,6 +123,7 @@ class AiohttpTransport:
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
             )
             self._proxies = {}
+            engine.close_with(self, self.session)  # closed on the loop even if nobody calls close()
 
     async def aclose(self) -> None:
         if self.session is not None:

@@ -51,6 +51,8 @@ class Signals:
     :param remaining_tokens: `X-RateLimit-Remaining-Tokens`: the key's, not this process's.
     :param concurrency_limit: N of "{current}/N concurrent requests" in a concurrency refusal.
     :param tokens_used: `usage.total_tokens` of a served answer.
+    :param concurrency_current: {current} of "{current}/N concurrent requests": the key's requests in flight
+        at the server, of every process, counting the refused one.
     """
 
     status: int
@@ -60,6 +62,7 @@ class Signals:
     remaining_tokens: int | None = None
     concurrency_limit: int | None = None
     tokens_used: int | None = None
+    concurrency_current: int | None = None
 
     @property
     def served(self) -> bool:
@@ -79,14 +82,16 @@ def read_signals(status: int, headers: Mapping[str, str], body: bytes, *, now: f
     """
     served = 200 <= status < 300
     code = None if served else error_code(body)
+    current, limit = concurrency_figures(body) if code == CONCURRENCY_LIMIT else (None, None)
     return Signals(
         status=status,
         code=code,
         retry_after=retry_after_seconds(headers.get("Retry-After"), now=now),
         remaining_requests=count(headers.get("X-RateLimit-Remaining-Requests")),
         remaining_tokens=count(headers.get("X-RateLimit-Remaining-Tokens")),
-        concurrency_limit=stated_concurrency(body) if code == CONCURRENCY_LIMIT else None,
+        concurrency_limit=limit,
         tokens_used=usage_tokens(body) if served else None,
+        concurrency_current=current,
     )
 
 
@@ -136,11 +141,17 @@ def error_code(body: bytes) -> str | None:
 
 def stated_concurrency(body: bytes) -> int | None:
     """N of the reference's "Concurrency limit exceeded: {current}/N concurrent requests", if it is sane."""
+    return concurrency_figures(body)[1]
+
+
+def concurrency_figures(body: bytes) -> tuple[int | None, int | None]:
+    """{current} and N of "Concurrency limit exceeded: {current}/N concurrent requests", each if it is sane."""
     match = _CONCURRENCY_DETAIL.search((body or b"")[:_SCANNED])
     if match is None:
-        return None
-    limit = int(match.group(2))
-    return limit if 1 <= limit <= MAX_STATED_CONCURRENCY else None
+        return None, None
+    current, limit = int(match.group(1)), int(match.group(2))
+    sane = 1 <= limit <= MAX_STATED_CONCURRENCY
+    return (current if sane and current > 0 else None), (limit if sane else None)
 
 
 def usage_tokens(body: bytes) -> int | None:
