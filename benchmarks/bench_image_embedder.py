@@ -42,7 +42,8 @@ from haystack import Document
 from haystack.utils import Secret
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from haystack_integrations.common.jina.embeddings import batch_positions, embed_documents
+from haystack_integrations.common.jina import engine
+from haystack_integrations.common.jina.embeddings import batch_positions, embed_documents, image_size_of
 from haystack_integrations.common.jina.images import image_base64, resolve_image_source
 from haystack_integrations.components.embedders.jina import JinaDocumentImageEmbedder
 from haystack_integrations.testing.jina import DEFAULT_API_KEY
@@ -205,17 +206,20 @@ def part_a(url: str, folder: Path) -> None:
         assert not result["meta"].get("failed_documents")
 
     def naive_concurrent() -> None:  # the same pipeline as the component, only the preparation differs
-        embed_documents(
-            component._client,
-            url,
-            docs,
-            batch_positions(n, component.batch_size),
-            lambda position: {"image": naive_image(folder, docs[position], BOX)},
-            model=component.model_name,
-            options={},
-            max_concurrency=component.max_concurrency,
-            raise_on_failure=True,
-            progress_bar=False,
+        engine.run_sync(
+            embed_documents(
+                component._client,
+                url,
+                docs,
+                batch_positions(n, component.batch_size),
+                lambda position: {"image": naive_image(folder, docs[position], BOX)},
+                model=component.model_name,
+                options={},
+                raise_on_failure=True,
+                progress_bar=False,
+                size_of=image_size_of,  # the component's own client bounds the requests in flight
+                prepare_in_thread=True,
+            )
         )
 
     conc_naive = timed(naive_concurrent, repeat=1)

@@ -8,7 +8,7 @@ import pytest
 from haystack.utils import Secret
 
 from haystack_integrations.common.jina import engine
-from haystack_integrations.common.jina.batching import gather_ordered
+from haystack_integrations.common.jina.batches import gather_ordered
 from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.errors import (
     JinaAuthenticationError,

@@ -15,9 +15,9 @@ from haystack.utils import Secret
 from page_server import PageServer
 from PIL import Image, ImageDraw
 
+from haystack_integrations.common.jina import batches
 from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.components.rankers.jina import JinaRanker
-from haystack_integrations.components.rankers.jina import ranker as ranker_module
 from haystack_integrations.components.rankers.jina.image_documents import request_chunks
 from haystack_integrations.testing.jina import JinaEmulator
 
@@ -198,13 +198,13 @@ def test_many_images_are_split_into_requests_and_prepared_per_request(
     emulator.reset()
 
     prepared: list[tuple[int, int]] = []  # (images prepared, requests the emulator had received by then)
-    original = ranker_module.prepare_images
+    original = batches.images_in_flight  # where every request's images are prepared
 
     def recording(sources: Any, image_size: Any) -> Any:
         prepared.append((len(sources), len(emulator.requests_to("/v1/rerank"))))
         return original(sources, image_size)
 
-    monkeypatch.setattr(ranker_module, "prepare_images", recording)
+    monkeypatch.setattr(batches, "images_in_flight", recording)
     ranker = make(emulator, api_key, root_path=str(folder), max_concurrency=1)
     monkeypatch.setattr(ranker, "max_images_per_request", 3)
     split = ranker.run("red", documents, top_k=4)

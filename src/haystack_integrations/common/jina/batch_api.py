@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin
 
-from haystack_integrations.common.jina.client import JinaClient
 from haystack_integrations.common.jina.embeddings import (
     Embedding,
     add_usage,
@@ -36,6 +35,7 @@ from haystack_integrations.common.jina.embeddings import (
 )
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaError, JinaMalformedResponseError
+from haystack_integrations.common.jina.http.client import JinaClient
 
 BATCH_MODELS = ("jina-embeddings-v5-text-nano", "jina-embeddings-v5-text-small")
 #: The spec's `task` description: "retrieval, text-matching, clustering, or classification".

@@ -18,8 +18,7 @@ from haystack import Document, logging
 from haystack_integrations.common.jina import batch_api
 from haystack_integrations.common.jina.batch_api import JinaBatchJobError, JobResults
 from haystack_integrations.common.jina.batch_store import JobStore, StoredJob
-from haystack_integrations.common.jina.batching import gather_ordered, progress
-from haystack_integrations.common.jina.client import JinaClient
+from haystack_integrations.common.jina.batches import gather_ordered, progress
 from haystack_integrations.common.jina.embeddings import Embedding, add_usage, embedded_copy
 from haystack_integrations.common.jina.errors import (
     JinaConnectionError,
@@ -27,6 +26,7 @@ from haystack_integrations.common.jina.errors import (
     JinaRateLimitError,
     JinaServerError,
 )
+from haystack_integrations.common.jina.http.client import JinaClient
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,9 +1,15 @@
-"""Small pieces every Jina component needs: lifecycle, serialization and run_async on top of the sync client."""
+"""
+The component shell: what every Jina component shares (client, lifecycle, serialization, `run` on the loop).
+
+Only components import this module; the wire code in `common/` never does.
+"""
 
 from __future__ import annotations
 
+import enum
 import inspect
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 from haystack import default_from_dict, default_to_dict
@@ -12,6 +18,7 @@ from haystack.utils import Secret, deserialize_secrets_inplace
 from haystack_integrations.common.jina import engine
 from haystack_integrations.common.jina.documents import check_documents, text_with_meta
 from haystack_integrations.common.jina.http.client import JinaClient
+from haystack_integrations.common.jina.reader_options import READER_OPTIONS, ReaderOptions
 
 T = TypeVar("T")
 C = TypeVar("C", bound="JinaComponentBase")
@@ -24,6 +31,9 @@ class JinaComponentBase:
     The constructor only stores settings. `warm_up` resolves the key and opens the session (`run` calls it
     first); `close` releases them. All four lifecycle methods are idempotent. Copies, pickles and
     forked children get a client of their own (see `JinaClient`), so components need nothing for that.
+
+    Naming: `run` and `run_async` hand the component's job, the coroutine `self._run(...)`, to `_call` /
+    `_call_async`; a worker the batch engine awaits once per input is `_<verb>_one` (`_read_one`).
     """
 
     _client: JinaClient
@@ -32,6 +42,43 @@ class JinaComponentBase:
     #: Every other parameter is written only when it differs from its default (see `to_dict`).
     #: `None`: all parameters but those in `ADDED_TO_EVERY_COMPONENT`.
     always_serialized: ClassVar[frozenset[str] | None] = None
+
+    #: `__init__` parameters kept under another attribute name (`{"model": "model_name"}`); `None`: not kept
+    #: (another parameter holds its value, as `dimensions` is the image embedder's `embedding_dimension`).
+    init_attributes: ClassVar[Mapping[str, str | None]] = {}
+
+    def _connect(
+        self,
+        api_key: Secret,
+        timeout: float | None,
+        max_retries: int | None,
+        max_concurrency: int | None,
+        *,
+        unstated_cap: int | None = None,
+    ) -> None:
+        """Make the component's client (no I/O: `warm_up` opens it); `max_concurrency` is kept as checked."""
+        self._client = JinaClient(
+            api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_concurrency=max_concurrency,
+            unstated_cap=unstated_cap,
+        )
+        self.max_concurrency = self._client.max_concurrency
+
+    def to_dict(self) -> dict[str, Any]:
+        """
+        Serialize this component to a dictionary: every `__init__` parameter from the attribute that keeps it.
+
+        :returns: The dictionary; the API key appears only as the name of its environment variable.
+        """
+        parameters: dict[str, Any] = {}
+        for name in init_defaults(type(self)):
+            attribute = self.init_attributes.get(name, name)
+            if name not in ("self", "api_key") and attribute is not None:
+                value = getattr(self, attribute)
+                parameters[name] = str(value) if isinstance(value, enum.Enum) else value
+        return to_dict(self, getattr(self, "api_key"), **parameters)  # noqa: B009 (not every subclass types it)
 
     def warm_up(self) -> None:
         """
@@ -79,6 +126,24 @@ class JinaComponentBase:
         :returns: The component.
         """
         return from_dict(cls, data)
+
+
+class ReaderComponentBase(JinaComponentBase):
+    """A Reader component: its reader options are one `ReaderOptions`, each also read back by its name."""
+
+    reader_options: ReaderOptions
+
+    def __getattr__(self, name: str) -> Any:
+        options = self.__dict__.get("reader_options")
+        if options is not None and name in READER_OPTIONS:
+            return getattr(options, name)
+        msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+        raise AttributeError(msg)
+
+
+def stored_as(**attributes: str | None) -> Mapping[str, str | None]:
+    """`JinaComponentBase.init_attributes`: `stored_as(model="model_name")`."""
+    return MappingProxyType(attributes)
 
 
 #: Parameters added to components of every kind after their first release: written only when not the default.
@@ -131,10 +196,12 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 __all__ = [
     "ADDED_TO_EVERY_COMPONENT",
     "JinaComponentBase",
+    "ReaderComponentBase",
     "check_documents",
     "from_dict",
     "init_defaults",
     "is_default",
+    "stored_as",
     "text_with_meta",
     "to_dict",
 ]

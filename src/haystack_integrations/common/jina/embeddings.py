@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import math
 import sys
 from array import array
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar, cast
 
-from haystack import Document, logging
+from haystack import Document
 
 from haystack_integrations.common.jina.answer_checks import (
     MAX_NUMBER,
@@ -23,10 +22,11 @@ from haystack_integrations.common.jina.answer_checks import (
     malformed_answer,
     no_data_problem,
 )
-from haystack_integrations.common.jina.batching import progress
+from haystack_integrations.common.jina.batches import Job, consecutive_groups, run_job
 from haystack_integrations.common.jina.documents import (
     check_each,
     embedded_copy,
+    failed_documents,
     image_size_of,
     text_size,
     text_to_embed,
@@ -36,19 +36,15 @@ from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import (
     JinaBadRequestError,
     JinaError,
-    JinaInputError,
     JinaInputTooLongError,
     JinaMalformedResponseError,
     with_hint,
 )
 from haystack_integrations.common.jina.gc_pause import gc_paused
-from haystack_integrations.common.jina.http.body import JsonBody, encode_json
 from haystack_integrations.common.jina.http.client import JinaClient
 from haystack_integrations.common.jina.http.settings import check_count
-from haystack_integrations.common.jina.isolation import blame, send_batches
+from haystack_integrations.common.jina.images import ImageSource, ImageURL
 from haystack_integrations.common.jina.models import EMBEDDING_MODELS, context_length
-
-logger = logging.getLogger(__name__)
 
 EMBEDDINGS_URL = "https://api.jina.ai/v1/embeddings"
 MAX_INPUTS_PER_REQUEST = 2048
@@ -150,6 +146,16 @@ def _truncate_hint(error: JinaBadRequestError, model: str, options: dict[str, An
         f"an input is probably longer than {model}'s context ({context_length(model)} tokens): pass "
         "truncate=True to let the API cut over-long inputs, or split the texts (e.g. with DocumentSplitter).",
     )
+
+
+def _rejection_hints(
+    error: JinaBadRequestError, sent: list[int], documents: Sequence[Document], model: str, options: dict[str, Any]
+) -> JinaError:
+    """A rejection of a request as the embedders report it: the truncate hint, then the likely over-long document."""
+    hinted = _truncate_hint(error, model, options)
+    if isinstance(error, JinaInputTooLongError):  # the API does not say which input: name the likely one
+        hinted = with_hint(hinted, _too_long_culprit(documents, sent))
+    return hinted
 
 
 @dataclass
@@ -267,15 +273,6 @@ def _check_finite(values: list[Any], malformed: Callable[[str], JinaMalformedRes
         raise malformed("an embedding has NaN, infinite or out-of-range values")
 
 
-@dataclass
-class _RequestOutcome:
-    vectors: list[Any] = field(default_factory=list)
-    sent: list[int] = field(default_factory=list)
-    input_errors: dict[int, str] = field(default_factory=dict)
-    model: str | None = None
-    usage: dict[str, int] = field(default_factory=dict)
-
-
 async def embed_documents(
     client: JinaClient,
     url: str,
@@ -291,9 +288,11 @@ async def embed_documents(
     prepare_in_thread: bool = False,
     embedded_meta: dict[str, Any] | None = None,
     embedding_format: EmbeddingFormat = DENSE,
+    images: Mapping[int, ImageSource | ImageURL] | None = None,
+    image_size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """
-    Embed documents in concurrent requests and return `{"documents": [...], "meta": {...}}`.
+    Embed documents in concurrent requests (see `batches.run_job`) and return `{"documents": [...], "meta": {...}}`.
 
     :param groups: Positions into `documents`, one list per request (see the embedders for how they
         are formed). Requests run concurrently; the output keeps the input order.
@@ -301,91 +300,55 @@ async def embed_documents(
         It runs once the request has its slots, so heavy inputs exist only while in flight.
         It raises `JinaInputError` for an input that cannot be prepared.
     :param size_of: Characters and images of a group's inputs, for the pacer's estimate before they exist.
-    :param prepare_in_thread: Run `make_input` in a worker thread (it blocks: images are decoded).
+    :param prepare_in_thread: Run `make_input` in a worker thread (it blocks).
     :param embedded_meta: Meta added to every embedded document (a fresh copy each, never shared).
     :param embedding_format: The request body, answer parser and Document field: `DENSE` (the default) or
         `sparse.SPARSE`. A failed document has that field cleared and keeps the others.
+    :param images: Positions whose input is an image, prepared per request in parallel instead of `make_input`.
+    :param image_size: The box those images are shrunk to fit.
     :returns: Copies of all input documents, in order, with `embedding` set where it succeeded (each
         meta a new dict; nested values shared with the input: see `embedded_copy`). `meta` has the `model`
         and the summed `usage`, as the published package's; with `raise_on_failure=False` also
         `failed_documents`: `{"id", "error"}` for each document that came back without an embedding.
     """
-
     # failures raise with raise_on_failure=True: a list of them would always be empty
     failures: dict[str, Any] = {} if raise_on_failure else {"failed_documents": []}
     if not documents:
         return {"documents": [], "meta": {"model": model, "usage": {}, **failures}}
 
-    # A document's own input error, kept even when its batch's request fails: it is the error to fix.
-    input_errors: dict[int, str] = {}
+    def parse(answer: Any, count: int) -> tuple[list[Any], str | None, dict[str, int]]:
+        result = embedding_format.parse(answer, count, url, options)
+        return result.vectors, result.model, result.usage
 
-    async def run_group(positions: list[int]) -> _RequestOutcome:
-        outcome = _RequestOutcome()
-
-        def make_body() -> JsonBody | None:
-            inputs = []
-            for position in positions:
-                try:
-                    inputs.append(make_input(position))
-                    outcome.sent.append(position)
-                except JinaInputError as error:
-                    if raise_on_failure:
-                        raise
-                    outcome.input_errors[position] = input_errors[position] = str(error)
-            # Serialized once, then the inputs are dropped: while the request waits for its answer only
-            # the body's bytes are held (images are large: this halves the memory of a batch in flight).
-            return encode_json(embedding_format.payload(model, inputs, options)) if inputs else None
-
-        body = (lambda: asyncio.to_thread(make_body)) if prepare_in_thread else make_body
-        try:
-            answer = await post_embeddings(client, url, body, model, options, size=size_of(positions))
-        except JinaError as error:
-            if isinstance(error, JinaInputTooLongError):  # the API does not say which input: name the likely one
-                error = with_hint(error, _too_long_culprit(documents, outcome.sent))
-            raise blame(error, outcome.sent) from None
-        if answer is not None:
-            result = embedding_format.parse(answer, len(outcome.sent), url, options)
-            outcome.vectors, outcome.model, outcome.usage = result.vectors, result.model, result.usage
-        return outcome
-
-    with progress(len(documents), enabled=progress_bar, desc="Calculating embeddings") as advance:
-        pieces = await send_batches(
-            run_group,
-            groups,
-            raise_on_failure=raise_on_failure,
-            # late chunking: a request's inputs are read as one text, so its group is sent (and fails) whole
-            whole=bool(options.get("late_chunking")),
-            on_done=lambda positions: advance(len(positions)),
-        )
-
-    embeddings: dict[int, Any] = {}
-    errors: dict[int, str] = {}
-    meta: dict[str, Any] = {"model": model, "usage": {}}
-    for piece in pieces:
-        outcome = piece.outcome
-        if isinstance(outcome, JinaError):
-            ids = [documents[p].id for p in piece.positions]
-            logger.warning("Embedding failed for documents {ids}: {error}", ids=ids, error=str(outcome))
-            errors.update({p: input_errors.get(p, str(outcome)) for p in piece.positions})
-            continue
-        embeddings.update(zip(outcome.sent, outcome.vectors, strict=True))
-        errors.update(outcome.input_errors)
-        if outcome.model:
-            meta["model"] = outcome.model
-        add_usage(meta["usage"], outcome.usage)
-
+    job: Job[Any] = Job(
+        url=url,
+        input_of=make_input,
+        body=lambda inputs: embedding_format.payload(model, inputs, options),
+        parse=parse,
+        size_of=size_of,
+        images=images or {},
+        image_size=image_size,
+        in_thread=prepare_in_thread,
+        on_rejected=lambda error, sent: _rejection_hints(error, sent, documents, model, options),
+        ids=[document.id for document in documents],
+        what="Calculating embeddings",
+        # late chunking: a request's inputs are read as one text, so its group is sent (and fails) whole
+        whole=bool(options.get("late_chunking")),
+    )
+    outcome = await run_job(client, job, groups, raise_on_failure=raise_on_failure, progress_bar=progress_bar)
     field = embedding_format.document_field
     cleared: dict[str, Any] = {field: None}
     with gc_paused():  # a large output: collections here find nothing to free (see gc_pause)
         output = [
-            embedded_copy(document, embeddings[position], embedded_meta, field=field)
-            if position in embeddings
+            embedded_copy(document, outcome.values[position], embedded_meta, field=field)
+            if position in outcome.values
             # failed: an embedding it came with is not this model's answer, and must not be stored as one
             else replace(document, **cleared, meta=document.meta.copy())
             for position, document in enumerate(documents)
         ]
+    meta: dict[str, Any] = {"model": outcome.model or model, "usage": outcome.usage}
     if not raise_on_failure:
-        meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
+        meta["failed_documents"] = failed_documents(documents, outcome.errors)
     return {"documents": output, "meta": meta}
 
 
@@ -411,8 +374,7 @@ def check_batch_size(batch_size: int) -> None:
 def batch_positions(count: int, batch_size: int) -> list[list[int]]:
     """Positions 0..count-1 in consecutive groups of at most `batch_size`."""
     check_batch_size(batch_size)
-    size = min(batch_size, MAX_INPUTS_PER_REQUEST)
-    return [list(range(start, min(start + size, count))) for start in range(0, count, size)]
+    return consecutive_groups(count, min(batch_size, MAX_INPUTS_PER_REQUEST))
 
 
 def checked_vector(raw: Any, length: int | None, malformed: Callable[[str], JinaMalformedResponseError]) -> Embedding:

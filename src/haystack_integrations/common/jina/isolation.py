@@ -1,8 +1,8 @@
 """One bad input must not fail its whole batch: a request the server rejects because of one input is split.
 
-The embedders, the image embedder and the classifier send their batches through `send_isolating`. When
-the API refuses a request because of one of its inputs, the rest of the batch is sent again without it,
-and only the document at fault reports the server's error.
+The batch engine (`batches.run_job`: the embedders, the image embedder, the classifier) sends every
+batch through `send_isolating`. When the API refuses a request because of one of its inputs, the rest of
+the batch is sent again without it, and only the document at fault reports the server's error.
 
 What counts as "because of one input" (Jina's OpenAPI): a 400 `INPUT_TOKEN_LIMIT_EXCEEDED` ("Input text
 exceeds the model's maximum of {max_tokens} tokens"; it does not say which input), or a 400 / 422 whose
@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from haystack_integrations.common.jina.batching import gather_ordered
 from haystack_integrations.common.jina.errors import JinaError
 
 R = TypeVar("R")
@@ -110,33 +109,4 @@ async def send_isolating(
             await attempt(second)
 
     await attempt(units)
-    return pieces
-
-
-async def send_batches(
-    send: Callable[[list[int]], Awaitable[R]],
-    batches: Sequence[list[int]],
-    *,
-    raise_on_failure: bool,
-    whole: bool = False,
-    on_done: Callable[[list[int]], None] | None = None,
-) -> list[Piece[R]]:
-    """
-    Send every batch at once (`gather_ordered`), each split on an input's rejection (`send_isolating`).
-
-    :param whole: Send each batch whole, never split (late chunking reads a request's inputs as one text).
-    :param raise_on_failure: The first error is raised (nothing is split); else errors are pieces' outcomes.
-    :param on_done: Called with each batch once all of it is done (for progress bars).
-    :returns: All pieces, batch by batch in input order.
-    """
-
-    def one(positions: list[int]) -> Awaitable[list[Piece[R]]]:
-        units = [positions] if whole else [[p] for p in positions]
-        return send_isolating(units, send, isolate=not raise_on_failure)
-
-    pieces: list[Piece[R]] = []
-    for outcome in await gather_ordered(one, batches, on_done=on_done, fail_fast=raise_on_failure):
-        if isinstance(outcome, Exception):
-            raise outcome  # a bug, not an API failure (those are pieces' outcomes): never swallow it
-        pieces.extend(outcome)
     return pieces

@@ -24,16 +24,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from haystack_integrations.common.jina.errors import JinaInputError
-from haystack_integrations.common.jina.images import (
+from haystack_integrations.common.jina.image_sources import (
     IMAGE_MIME_TYPES,
-    MAX_IMAGE_BASE64_CHARS,
     MAX_IMAGE_FILE_BYTES,
     ImageSource,
-    image_base64,
     locate_file,
     read_limited,
     shown_path,
 )
+from haystack_integrations.common.jina.images import MAX_IMAGE_BASE64_CHARS, image_base64
 
 #: Our cap for one audio, video or PDF file (the spec states none): refused unread when larger.
 MAX_MEDIA_FILE_BYTES = 25 * 1024 * 1024

@@ -22,68 +22,18 @@ from multidict import CIMultiDict as CaseInsensitiveDict
 from haystack_integrations.common.jina.endpoints import called_endpoint
 from haystack_integrations.common.jina.errors import JinaInputError, JinaMalformedResponseError, JinaTargetError
 from haystack_integrations.common.jina.http.answer import Answer, parse_json
+from haystack_integrations.common.jina.reader_options import (
+    ENUMERATED_OPTIONS,
+    MAX_READER_TIMEOUT,
+    READER_OPTIONS,
+    ReaderOptions,
+    check_header_value,
+    option_headers,
+)
 
 ACCEPT_JSON = "application/json"
 ACCEPT_TEXT = "text/plain"
-MAX_READER_TIMEOUT = 180
 
-#: The reader options every reader-family component takes, in the order of their parameters.
-READER_OPTIONS = (
-    "return_format",
-    "target_selector",
-    "remove_selector",
-    "wait_for_selector",
-    "with_links_summary",
-    "with_images_summary",
-    "with_generated_alt",
-    "no_cache",
-    "reader_timeout",
-    "engine",
-    "token_budget",
-    "retain_images",
-    "locale",
-    "with_iframe",
-    "with_shadow_dom",
-    "respond_with",
-)
-#: Options that are a text sent as is.
-TEXT_HEADERS = {
-    "return_format": "X-Return-Format",
-    "engine": "X-Engine",
-    "retain_images": "X-Retain-Images",
-    "locale": "X-Locale",
-    "respond_with": "X-Respond-With",
-}
-#: Options that are one or more CSS selectors, joined with ", " (the separator the service splits on).
-SELECTOR_HEADERS = {
-    "target_selector": "X-Target-Selector",
-    "remove_selector": "X-Remove-Selector",
-    "wait_for_selector": "X-Wait-For-Selector",
-}
-#: Flags: the service reads a flag as on whenever its header is present, even as "false", so only
-#: flags that are on are sent.
-FLAG_HEADERS = {
-    "with_links_summary": "X-With-Links-Summary",
-    "with_images_summary": "X-With-Images-Summary",
-    "with_generated_alt": "X-With-Generated-Alt",
-    "no_cache": "X-No-Cache",
-    "with_iframe": "X-With-Iframe",
-    "with_shadow_dom": "X-With-Shadow-Dom",
-}
-#: Options whose values the service enumerates (lower case; the service lower-cases them too).
-#: `return_format`: the reference's table of formats. `engine`: the engines the reference lists.
-#: `retain_images`: the service's image retention modes (its `IMAGE_RETENTION_MODES`; the reference
-#: itself says only "e.g. none"). `respond_with` is open-ended ("no-content", "readerlm-v2", ...): not checked.
-ENUMERATED_OPTIONS = {
-    "return_format": ("content", "markdown", "html", "text", "screenshot", "pageshot"),
-    "engine": ("browser", "direct", "cf-browser-rendering"),
-    "retain_images": ("none", "all", "alt", "all_p", "alt_p"),
-}
-#: Whole numbers, with their smallest and largest values.
-NUMBER_HEADERS = {
-    "reader_timeout": ("X-Timeout", 1, MAX_READER_TIMEOUT),
-    "token_budget": ("X-Token-Budget", 1, None),
-}
 
 #: Where a read or search result keeps the page, by `X-Return-Format`. `content` is the service's
 #: default (readability-filtered markdown); `markdown` is unfiltered and lands in the same field.
@@ -144,27 +94,6 @@ def check_target_url(url: str, what: str = "URL") -> str:
     return stripped
 
 
-def check_header_value(name: str, value: str) -> str:
-    """
-    `value` if it is safe to send as a header value.
-
-    :raises ValueError: For CR, LF or other control characters (they would inject headers), and for
-        characters outside Latin-1 (HTTP header values cannot carry them).
-    """
-    if any((ord(char) < 32 and char != "\t") or ord(char) == 127 for char in value):
-        msg = f"{name} must be one line of text without control characters (CR, LF, ...), got {value!r}"
-        raise ValueError(msg)
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        msg = (
-            f"{name} has characters an HTTP header cannot carry (only Latin-1 can be sent), got {value!r}. "
-            "In a CSS selector write them as CSS escapes, e.g. '\\4f8b ' for '例'."
-        )
-        raise ValueError(msg) from None
-    return value
-
-
 def header_host(name: str, value: str) -> str:
     """
     A host name (with an optional path after it) for a header: non-ASCII labels IDNA-encoded (`例え.jp` ->
@@ -193,65 +122,6 @@ def _check_header_name(name: Any) -> str:
         msg = f"{name!r} is not a valid HTTP header name (ASCII letters, digits and -_.!#$%&'*+^`|~ only)"
         raise ValueError(msg)
     return name
-
-
-def option_headers(options: Mapping[str, Any]) -> dict[str, str]:
-    """
-    The `X-...` headers for the reader options in `options` (keys from `READER_OPTIONS`).
-
-    `None` and `False` send nothing, so the service's defaults apply.
-
-    :raises ValueError: If an option has a value the service cannot take, or a CR / LF.
-    """
-    headers: dict[str, str] = {}
-    for option, name in TEXT_HEADERS.items():
-        text = options.get(option)
-        if text is not None:
-            if not isinstance(text, str) or not text.strip():
-                msg = f"{option} ({name}) must be a non-empty string, got {text!r}"
-                raise ValueError(msg)
-            headers[name] = check_header_value(f"{option} ({name})", text).strip()
-            allowed = ENUMERATED_OPTIONS.get(option)
-            if allowed is not None and headers[name].lower() not in allowed:
-                msg = f"{option} must be one of {', '.join(map(repr, allowed))}, got {text!r}"
-                raise ValueError(msg)
-    for option, name in SELECTOR_HEADERS.items():
-        selector = options.get(option)
-        if selector:
-            headers[name] = _selector_header(f"{option} ({name})", selector)
-    links = options.get("with_links_summary", False)
-    if links not in (False, True, "all"):
-        msg = f"with_links_summary must be True, False or 'all', got {links!r}"
-        raise ValueError(msg)
-    for option, name in FLAG_HEADERS.items():
-        value = options.get(option)
-        if option != "with_links_summary" and value is not None and not isinstance(value, bool):
-            msg = f"{option} must be True, False or None, got {value!r}"
-            raise ValueError(msg)
-        if value:
-            headers[name] = "true" if value is True else str(value)
-    for option, (name, low, high) in NUMBER_HEADERS.items():
-        number = options.get(option)
-        if number is None:
-            continue
-        if isinstance(number, bool) or not isinstance(number, int):
-            msg = f"{option} must be a whole number, got {number!r}"
-            raise ValueError(msg)
-        if number < low or (high is not None and number > high):
-            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-            msg = f"{option} must be {bounds}, got {number}"
-            raise ValueError(msg)
-        headers[name] = str(number)
-    return headers
-
-
-def _selector_header(name: str, selector: Any) -> str:
-    """One selector as is; several joined with ", "."""
-    selectors = [selector] if isinstance(selector, str) else selector
-    if not isinstance(selectors, list | tuple) or not all(isinstance(s, str) and s.strip() for s in selectors):
-        msg = f"{name} must be a CSS selector or a list of them, got {selector!r}"
-        raise ValueError(msg)
-    return ", ".join(check_header_value(name, s).strip() for s in selectors)
 
 
 def request_headers(base: Mapping[str, str], extra: Mapping[str, str] | None) -> CaseInsensitiveDict[str]:
@@ -388,3 +258,35 @@ def failure_report(error: Exception) -> dict[str, Any]:
     """
     status = getattr(error, "target_status", None) or getattr(error, "status_code", None)
     return {"error": f"{type(error).__name__}: {error}", "status": status}
+
+
+# The reader options and header checks live in `reader_options.py`; kept importable from here.
+__all__ = [
+    "ACCEPT_JSON",
+    "ACCEPT_TEXT",
+    "CONTENT_FIELD_BY_FORMAT",
+    "DEFAULT_RETURN_FORMAT",
+    "ENUMERATED_OPTIONS",
+    "IMAGE_FIELDS",
+    "MAX_READER_TIMEOUT",
+    "PROTECTED_HEADERS",
+    "READER_OPTIONS",
+    "ReaderOptions",
+    "TARGET_ERROR",
+    "as_prefix",
+    "check_header_value",
+    "check_target_answer",
+    "check_target_url",
+    "envelope",
+    "failure_report",
+    "header_host",
+    "malformed",
+    "option_headers",
+    "page_document",
+    "reader_url",
+    "request_headers",
+    "result_list",
+    "return_format_of",
+    "target_status",
+    "usage_tokens",
+]

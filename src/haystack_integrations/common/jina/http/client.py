@@ -45,11 +45,9 @@ from haystack_integrations.common.jina.redaction import remember_key
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
 
-class JinaClient:
+class ClientBase:
     """
-    A small client for the Jina HTTP APIs, safe to share between threads and event loops.
-
-    `request` / `post_json` block the calling thread, `send` / `post_json_async` are awaited on the request loop.
+    A client between its requests: its settings, key, transport and slots; how it opens, closes, copies and forks.
 
     :param api_key: The API key, as a Haystack `Secret`. It is resolved by `open`, not here.
     :param timeout: Seconds an attempt may take, connect to last byte; `None` reads `JINA_TIMEOUT`, else 60.
@@ -61,11 +59,6 @@ class JinaClient:
         `{"rpm", "tpm", "concurrency"}`. `None` reads `JINA_RATE_LIMITS`, else learns them from answers.
     :param transport: What moves the bytes; `None` (the default) is an `aiohttp` session of this client's own.
     """
-
-    backoff_base = 0.5
-    backoff_cap = 20.0
-    #: answers larger than this (decompressed) are refused while streaming, before they fill memory
-    max_response_bytes = MAX_RESPONSE_BYTES
 
     def __init__(
         self,
@@ -175,6 +168,20 @@ class JinaClient:
         if cap is not None and self._slots is None:
             self._slots = asyncio.Semaphore(cap)
         return self._slots
+
+
+class JinaClient(ClientBase):
+    """
+    A small client for the Jina HTTP APIs, safe to share between threads and event loops: a retry loop over a
+    transport (its settings and lifecycle: see `ClientBase`).
+
+    `request` / `post_json` block the calling thread, `send` / `post_json_async` are awaited on the request loop.
+    """
+
+    backoff_base = 0.5
+    backoff_cap = 20.0
+    #: answers larger than this (decompressed) are refused while streaming, before they fill memory
+    max_response_bytes = MAX_RESPONSE_BYTES
 
     # ------------------------------------------------------------------ blocking calls
     def post_json(self, url: str, payload: Mapping[str, Any] | JsonBody, *, idempotent: bool = True) -> Any:

@@ -32,15 +32,13 @@ request) raises a `JinaError` naming it, or with `raise_on_failure=False` comes 
 classification and is listed in `meta["failed_documents"]` with the error.
 """
 
-import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from haystack import Document, component, logging
+from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.answer_checks import add_usage
-from haystack_integrations.common.jina.batching import progress
+from haystack_integrations.common.jina.batches import Job, consecutive_groups, run_job
 from haystack_integrations.common.jina.classification import (
     CLASSIFY_URL,
     MAX_INPUTS_PER_REQUEST,
@@ -50,33 +48,27 @@ from haystack_integrations.common.jina.classification import (
     classify_payload,
     parse_classify_response,
 )
-from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
-from haystack_integrations.common.jina.documents import check_documents, check_each, text_with_meta, unwrap
+from haystack_integrations.common.jina.component_utils import JinaComponentBase
+from haystack_integrations.common.jina.documents import (
+    check_documents,
+    check_each,
+    failed_documents,
+    text_with_meta,
+    unwrap,
+)
 from haystack_integrations.common.jina.endpoints import check_base_url
-from haystack_integrations.common.jina.errors import JinaError, JinaInputError
+from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.images import (
     ImageSource,
     ImageURL,
     check_image_size,
-    images_in_flight,
     resolve_image_doc,
 )
-from haystack_integrations.common.jina.isolation import blame, send_batches
-
-logger = logging.getLogger(__name__)
 
 #: One request per this many documents by default: a quarter of the API's 512, so a few requests run at once.
 DEFAULT_BATCH_SIZE = 128
 
 Source = str | ImageSource | ImageURL
-
-
-@dataclass
-class _Outcome:
-    classifications: dict[int, dict[str, Any]] = field(default_factory=dict)
-    errors: dict[int, str] = field(default_factory=dict)
-    usage: dict[str, int] = field(default_factory=dict)
 
 
 @component
@@ -173,41 +165,12 @@ class JinaDocumentClassifier(JinaComponentBase):
         self.raise_on_failure = raise_on_failure
         self.progress_bar = progress_bar
         # unstated, the key's growing bound applies up to 16: each request carries images, held while in flight
-        self._client = JinaClient(
+        self._connect(
             api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency, unstated_cap=16
         )
-        self.max_concurrency = self._client.max_concurrency
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model, "few_shot": self.classifier_id is not None}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            labels=self.labels,
-            classifier_id=self.classifier_id,
-            model=self.model,
-            base_url=self.base_url,
-            classification_field=self.classification_field,
-            output_meta_field=self.output_meta_field,
-            meta_fields_to_embed=self.meta_fields_to_embed,
-            embedding_separator=self.embedding_separator,
-            file_path_meta_field=self.file_path_meta_field,
-            root_path=self.root_path,
-            image_size=self.image_size,
-            batch_size=self.batch_size,
-            max_concurrency=self.max_concurrency,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            raise_on_failure=self.raise_on_failure,
-            progress_bar=self.progress_bar,
-        )
 
     def _source(self, document: Document) -> Source:
         """What to classify: the text, else the image; `JinaInputError` naming the document when neither."""
@@ -241,42 +204,6 @@ class JinaDocumentClassifier(JinaComponentBase):
             use="classify",
         )
 
-    async def _classify_batch(self, positions: list[int], sources: list[Source | JinaInputError]) -> _Outcome:
-        outcome = _Outcome()
-        sent: list[int] = []
-        images = {p: s for p in positions if isinstance(s := sources[p], ImageSource | ImageURL)}
-
-        def make_body() -> JsonBody | None:
-            # once the batch has its slots, its images are prepared in parallel on the decode pool
-            inputs: list[Any] = []
-            with images_in_flight(images, self.image_size) as image_of:
-                for position in positions:
-                    try:
-                        checked = unwrap(sources[position])  # raises the document's own input error
-                        inputs.append(image_of(position) if position in images else checked)
-                    except JinaInputError as error:
-                        if self.raise_on_failure:
-                            raise
-                        outcome.errors[position] = str(error)
-                        continue
-                    sent.append(position)
-            if not inputs:
-                return None
-            payload = classify_payload(inputs, model=self.model, labels=self.labels, classifier_id=self.classifier_id)
-            return encode_json(payload)
-
-        body = (lambda: asyncio.to_thread(make_body)) if images else make_body
-        chars = sum(len(source) for p in positions if isinstance(source := sources[p], str))
-        try:
-            answer = await self._client.post_json_async(self.base_url, body, size=(chars, len(images)))
-        except JinaError as error:
-            raise blame(error, sent) from None
-        if answer is not None:
-            result = parse_classify_response(answer, len(sent), self.labels, self.base_url)
-            outcome.classifications = dict(zip(sent, result.classifications, strict=True))
-            outcome.usage = result.usage
-        return outcome
-
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, documents: list[Document]) -> dict[str, Any]:
         """
@@ -289,7 +216,7 @@ class JinaDocumentClassifier(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document cannot be classified (with `raise_on_failure`).
         """
-        return self._call(self._work(documents))
+        return self._call(self._run(documents))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
@@ -299,9 +226,9 @@ class JinaDocumentClassifier(JinaComponentBase):
         :param documents: The Documents to classify.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._work(documents))
+        return await self._call_async(self._run(documents))
 
-    async def _work(self, documents: list[Document]) -> dict[str, Any]:
+    async def _run(self, documents: list[Document]) -> dict[str, Any]:
         check_documents(documents, "JinaDocumentClassifier", "To route a string, use JinaTextRouter.")
         meta: dict[str, Any] = {"usage": {}}
         meta.update({"classifier_id": self.classifier_id} if self.classifier_id else {"model": self.model})
@@ -311,37 +238,39 @@ class JinaDocumentClassifier(JinaComponentBase):
             return {"documents": [], "meta": meta}
 
         sources = check_each(documents, self._source, raise_on_failure=self.raise_on_failure)
-        size = self.batch_size
-        batches = [list(range(start, min(start + size, len(documents)))) for start in range(0, len(documents), size)]
-
-        with progress(len(documents), enabled=self.progress_bar, desc="Classifying documents") as advance:
-            pieces = await send_batches(
-                lambda positions: self._classify_batch(positions, sources),
-                batches,
-                raise_on_failure=self.raise_on_failure,
-                on_done=lambda positions: advance(len(positions)),
-            )
-
-        classified: dict[int, dict[str, Any]] = {}
-        errors: dict[int, str] = {}
-        for piece in pieces:
-            outcome = piece.outcome
-            if isinstance(outcome, JinaError):
-                count = len(piece.positions)
-                logger.warning("Classification failed for {count} documents: {error}", count=count, error=outcome)
-                own = {p: str(s) for p in piece.positions if isinstance(s := sources[p], JinaInputError)}
-                errors.update({p: own.get(p, str(outcome)) for p in piece.positions})
-                continue
-            classified.update(outcome.classifications)
-            errors.update(outcome.errors)
-            add_usage(meta["usage"], outcome.usage)
-
+        images = {p: s for p, s in enumerate(sources) if isinstance(s, ImageSource | ImageURL)}
+        job: Job[dict[str, Any]] = Job(
+            url=self.base_url,
+            input_of=lambda position: unwrap(sources[position]),  # raises the document's own input error
+            body=lambda inputs: classify_payload(
+                inputs, model=self.model, labels=self.labels, classifier_id=self.classifier_id
+            ),
+            parse=self._parse,
+            size_of=lambda positions: (
+                sum(len(source) for p in positions if isinstance(source := sources[p], str)),
+                sum(p in images for p in positions),
+            ),
+            # each request's images are prepared in parallel once it has its slots, held only while in flight
+            images=images,
+            image_size=self.image_size,
+            ids=[document.id for document in documents],
+            what="Classifying documents",
+        )
+        groups = consecutive_groups(len(documents), self.batch_size)
+        outcome = await run_job(
+            self._client, job, groups, raise_on_failure=self.raise_on_failure, progress_bar=self.progress_bar
+        )
         output = []
         for position, document in enumerate(documents):
             new_meta = document.meta.copy()
-            if position in classified:
-                new_meta[self.output_meta_field] = classified[position]
+            if position in outcome.values:
+                new_meta[self.output_meta_field] = outcome.values[position]
             output.append(replace(document, meta=new_meta))
+        meta["usage"] = outcome.usage
         if not self.raise_on_failure:
-            meta["failed_documents"] = [{"id": documents[p].id, "error": errors[p]} for p in sorted(errors)]
+            meta["failed_documents"] = failed_documents(documents, outcome.errors)
         return {"documents": output, "meta": meta}
+
+    def _parse(self, answer: Any, count: int) -> tuple[list[dict[str, Any]], str | None, dict[str, int]]:
+        result = parse_classify_response(answer, count, self.labels, self.base_url)
+        return result.classifications, None, result.usage

@@ -29,8 +29,8 @@ from urllib.parse import urljoin
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import Answer, JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.client import Answer
+from haystack_integrations.common.jina.component_utils import ReaderComponentBase
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaError, with_hint
 from haystack_integrations.common.jina.reader import (
@@ -38,19 +38,18 @@ from haystack_integrations.common.jina.reader import (
     ACCEPT_TEXT,
     CONTENT_FIELD_BY_FORMAT,
     IMAGE_FIELDS,
-    READER_OPTIONS,
     as_prefix,
     check_target_answer,
     check_target_url,
     envelope,
     malformed,
-    option_headers,
     page_document,
     reader_url,
     request_headers,
     result_list,
     return_format_of,
 )
+from haystack_integrations.common.jina.reader_options import ReaderOptions
 from haystack_integrations.components.connectors.jina.reader_mode import JinaReaderMode
 
 READER_ENDPOINT_URL_BY_MODE = {
@@ -67,7 +66,7 @@ RETIRED_STATUS = frozenset({404, 410})
 
 
 @component
-class JinaReaderConnector(JinaComponentBase):
+class JinaReaderConnector(ReaderComponentBase):
     """
     Reads a web page (`mode="read"`, the query is its URL), searches the web (`"search"`) or checks a
     statement (`"ground"`, deprecated) with Jina's Reader API. It returns Documents: the page text as
@@ -107,8 +106,8 @@ class JinaReaderConnector(JinaComponentBase):
         """
         Create a JinaReaderConnector.
 
-        The reader options below are sent as the documented `X-...` request headers; `None` and `False`
-        send nothing, so the service's defaults apply. Headers passed to `run` override them.
+        The reader options (`ReaderOptions` describes each) are sent as `X-...` request headers; `None` and
+        `False` send nothing, so the service's defaults apply. Headers passed to `run` override them.
 
         :param mode: `read`, `search` or `ground`, as a `JinaReaderMode` or a string.
             - `read`: fetch the URL given as query and return its content.
@@ -122,32 +121,11 @@ class JinaReaderConnector(JinaComponentBase):
             Reader or a test server, e.g. `http://localhost:3000/` (a missing trailing `/` is added).
             `None` uses the mode's hosted endpoint (`https://r.jina.ai/`, `https://s.jina.ai/`,
             `https://g.jina.ai/`), which `JINA_READER_BASE_URL` / `JINA_SEARCH_BASE_URL` replace when set.
-        :param return_format: `X-Return-Format`: `content` (the service's default: markdown of the
-            page's main content, readability-filtered), `markdown` (the whole page, unfiltered), `html`,
-            `text`, `screenshot` or `pageshot`. For the last two the Document's content is the image URL.
-        :param target_selector: `X-Target-Selector`: CSS selector(s) of the part of the page to return.
-        :param remove_selector: `X-Remove-Selector`: CSS selector(s) of elements to leave out.
-        :param wait_for_selector: `X-Wait-For-Selector`: CSS selector(s) to wait for before reading.
-        :param with_links_summary: `X-With-Links-Summary`: `True` adds the page's links to meta `links`
-            (link text to URL; for a text that several links share, the last one); `"all"` keeps every
-            link, duplicates included, as `[text, url]` pairs.
-        :param with_images_summary: `X-With-Images-Summary`: add the page's images to meta `images`.
-        :param with_generated_alt: `X-With-Generated-Alt`: caption images that have no alt text.
-        :param no_cache: `X-No-Cache`: fetch the page again instead of using the service's cached copy.
-        :param reader_timeout: `X-Timeout`: seconds the service may wait for the page to load (1 to 180).
-            Keep `timeout` above it.
-        :param engine: `X-Engine`: how the service fetches the page: `browser`, `direct` or
-            `cf-browser-rendering`.
+        :param return_format, target_selector, ..., respond_with: The reader options (see `ReaderOptions`,
+            which says what each does and the `X-...` header it is sent as).
         :param timeout: Seconds to wait for the service's answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
-        :param token_budget: `X-Token-Budget`: the most tokens the request may cost; larger pages fail.
-        :param retain_images: `X-Retain-Images`: which images stay in the content, e.g. `none`.
-        :param locale: `X-Locale`: the browser locale the page is read with, e.g. `de-DE`.
-        :param with_iframe: `X-With-Iframe`: include the content of iframes.
-        :param with_shadow_dom: `X-With-Shadow-Dom`: include the content of shadow DOM.
-        :param respond_with: `X-Respond-With`, e.g. `readerlm-v2` (convert with Jina's ReaderLM) or
-            `no-content` (search: titles, URLs and descriptions only).
         :param max_concurrency: Requests in flight at once, at most, over all concurrent runs of this instance.
             `None` follows the key: the concurrency of `JINA_RATE_LIMITS`, else 5 growing while the server
             accepts more.
@@ -160,30 +138,14 @@ class JinaReaderConnector(JinaComponentBase):
         self.api_key = api_key
         self.json_response = json_response
         self.base_url = base_url
-        self.return_format = return_format
-        self.target_selector = target_selector
-        self.remove_selector = remove_selector
-        self.wait_for_selector = wait_for_selector
-        self.with_links_summary = with_links_summary
-        self.with_images_summary = with_images_summary
-        self.with_generated_alt = with_generated_alt
-        self.no_cache = no_cache
-        self.reader_timeout = reader_timeout
-        self.engine = engine
         self.timeout = timeout
         self.max_retries = max_retries
-        self.token_budget = token_budget
-        self.retain_images = retain_images
-        self.locale = locale
-        self.with_iframe = with_iframe
-        self.with_shadow_dom = with_shadow_dom
-        self.respond_with = respond_with
+        self.reader_options = ReaderOptions.of(locals())
         self._headers = {
             "Accept": ACCEPT_JSON if json_response else ACCEPT_TEXT,
-            **option_headers({name: getattr(self, name) for name in READER_OPTIONS}),
+            **self.reader_options.headers(),
         }
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     @property
     def endpoint(self) -> str:
@@ -192,24 +154,6 @@ class JinaReaderConnector(JinaComponentBase):
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"mode": str(self.mode)}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            mode=str(self.mode),
-            json_response=self.json_response,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            **{name: getattr(self, name) for name in READER_OPTIONS},
-            max_concurrency=self.max_concurrency,
-        )
 
     @component.output_types(documents=list[Document])
     def run(self, query: str, headers: dict[str, str] | None = None) -> dict[str, list[Document]]:
@@ -230,7 +174,7 @@ class JinaReaderConnector(JinaComponentBase):
         :raises JinaError: If the call fails or the answer is not what the endpoint promises. In `ground`
             mode a 404 or 410 says that the grounding endpoint may be retired.
         """
-        return self._call(self._read(query, headers))
+        return self._call(self._run(query, headers))
 
     @component.output_types(documents=list[Document])
     async def run_async(self, query: str, headers: dict[str, str] | None = None) -> dict[str, list[Document]]:
@@ -241,9 +185,9 @@ class JinaReaderConnector(JinaComponentBase):
         :param headers: Extra reader option headers; they override the component's options.
         :returns: `documents`, as `run`.
         """
-        return await self._call_async(self._read(query, headers))
+        return await self._call_async(self._run(query, headers))
 
-    async def _read(self, query: str, headers: dict[str, str] | None) -> dict[str, list[Document]]:
+    async def _run(self, query: str, headers: dict[str, str] | None) -> dict[str, list[Document]]:
         if not isinstance(query, str):
             msg = f"JinaReaderConnector expects a string query, got {type(query).__name__}"
             raise TypeError(msg)

@@ -26,29 +26,28 @@ from haystack.components.converters.utils import normalize_metadata
 from haystack.dataclasses import ByteStream
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.batching import gather_ordered
-from haystack_integrations.common.jina.client import Answer, JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.batches import run_each
+from haystack_integrations.common.jina.client import Answer
+from haystack_integrations.common.jina.component_utils import ReaderComponentBase
 from haystack_integrations.common.jina.endpoints import HOSTED_READER_URL, check_base_url
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError, with_prefix
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
-    READER_OPTIONS,
     envelope,
     failure_report,
     malformed,
-    option_headers,
     page_document,
     return_format_of,
     usage_tokens,
 )
 from haystack_integrations.common.jina.reader_files import FileSource, check_source, request_body
+from haystack_integrations.common.jina.reader_options import ReaderOptions
 
 READER_URL = HOSTED_READER_URL
 
 
 @component
-class JinaReaderConverter(JinaComponentBase):
+class JinaReaderConverter(ReaderComponentBase):
     """
     Converts local files (PDF, HTML, Word, Excel, PowerPoint, text, images) to Documents with the Jina
     Reader, several at once: one Document per file, in markdown by default, with meta `file_path`, `title`
@@ -87,8 +86,8 @@ class JinaReaderConverter(JinaComponentBase):
         """
         Create a JinaReaderConverter.
 
-        The reader options are those of `JinaReaderConnector` (see it for each one), sent as the same
-        `X-...` headers; `None` and `False` send nothing, so the service's defaults apply.
+        The reader options (`ReaderOptions` describes each) are sent as `X-...` headers; `None` and `False`
+        send nothing, so the service's defaults apply.
 
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
         :param base_url: The Reader's root, to which files are posted (`JINA_READER_BASE_URL` replaces the
@@ -110,22 +109,8 @@ class JinaReaderConverter(JinaComponentBase):
             Document per chunk, with `source_id` (the id of the whole file's Document) and `split_id` as
             Haystack's `DocumentSplitter` writes them, so `JinaDocumentEmbedder(late_chunking=True)` embeds
             a file's chunks together.
-        :param return_format: `X-Return-Format`: `content` (default), `markdown`, `html` or `text`.
-        :param target_selector: `X-Target-Selector` (HTML).
-        :param remove_selector: `X-Remove-Selector` (HTML).
-        :param wait_for_selector: `X-Wait-For-Selector`.
-        :param with_links_summary: `X-With-Links-Summary` (`True` or `"all"`).
-        :param with_images_summary: `X-With-Images-Summary`.
-        :param with_generated_alt: `X-With-Generated-Alt`.
-        :param no_cache: `X-No-Cache`.
-        :param reader_timeout: `X-Timeout`, 1 to 180 seconds.
-        :param engine: `X-Engine`.
-        :param token_budget: `X-Token-Budget`: larger files fail.
-        :param retain_images: `X-Retain-Images`.
-        :param locale: `X-Locale`.
-        :param with_iframe: `X-With-Iframe`.
-        :param with_shadow_dom: `X-With-Shadow-Dom`.
-        :param respond_with: `X-Respond-With`.
+        :param return_format, target_selector, ..., respond_with: The reader options (see `ReaderOptions`,
+            which says what each does and the `X-...` header it is sent as).
         :raises ValueError: If a reader option, `base_url` or `max_concurrency` is not valid.
         """
         self.api_key = api_key
@@ -137,22 +122,6 @@ class JinaReaderConverter(JinaComponentBase):
         self.store_full_path = store_full_path
         self.do_not_track = do_not_track
         self.markdown_chunking = markdown_chunking
-        self.return_format = return_format
-        self.target_selector = target_selector
-        self.remove_selector = remove_selector
-        self.wait_for_selector = wait_for_selector
-        self.with_links_summary = with_links_summary
-        self.with_images_summary = with_images_summary
-        self.with_generated_alt = with_generated_alt
-        self.no_cache = no_cache
-        self.reader_timeout = reader_timeout
-        self.engine = engine
-        self.token_budget = token_budget
-        self.retain_images = retain_images
-        self.locale = locale
-        self.with_iframe = with_iframe
-        self.with_shadow_dom = with_shadow_dom
-        self.respond_with = respond_with
         for name, value in (
             ("store_full_path", store_full_path),
             ("do_not_track", do_not_track),
@@ -161,37 +130,17 @@ class JinaReaderConverter(JinaComponentBase):
             if not isinstance(value, bool):
                 msg = f"{name} must be True or False, got {value!r}"
                 raise ValueError(msg)
+        self.reader_options = ReaderOptions.of(locals())
         self._headers = {
             "Accept": ACCEPT_JSON,
-            **option_headers({name: getattr(self, name) for name in READER_OPTIONS}),
+            **self.reader_options.headers(),
             **({"DNT": "1"} if do_not_track else {}),
             **({"X-Markdown-Chunking": "true"} if markdown_chunking else {}),
         }
         self._return_format = return_format_of(self._headers)
         # unstated, the key's growing bound applies up to 8: each request carries files, held while in flight
-        self._client = JinaClient(
+        self._connect(
             api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency, unstated_cap=8
-        )
-        self.max_concurrency = self._client.max_concurrency
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            base_url=self.base_url,
-            max_concurrency=self.max_concurrency,
-            raise_on_failure=self.raise_on_failure,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            store_full_path=self.store_full_path,
-            do_not_track=self.do_not_track,
-            markdown_chunking=self.markdown_chunking,
-            **{name: getattr(self, name) for name in READER_OPTIONS},
         )
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
@@ -216,7 +165,7 @@ class JinaReaderConverter(JinaComponentBase):
         :raises JinaError: With `raise_on_failure=True`, the first conversion that fails; its message starts
             with the source (`Source 2 (plan.docx): ...`), as every failure's does.
         """
-        return self._call(self._work(sources, meta))
+        return self._call(self._run(sources, meta))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(
@@ -229,9 +178,9 @@ class JinaReaderConverter(JinaComponentBase):
         :param meta: Meta for every Document, or one dict per source.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._work(sources, meta))
+        return await self._call_async(self._run(sources, meta))
 
-    async def _work(
+    async def _run(
         self, sources: list[str | Path | ByteStream], meta: dict[str, Any] | list[dict[str, Any]] | None
     ) -> dict[str, Any]:
         if not isinstance(sources, list):
@@ -243,23 +192,25 @@ class JinaReaderConverter(JinaComponentBase):
             for item in checked:
                 if isinstance(item, JinaInputError):
                     raise item
-        outcomes = await gather_ordered(
-            self._convert, list(zip(checked, metas, strict=True)), fail_fast=self.raise_on_failure
+        outcome = await run_each(
+            lambda p: self._convert_one(checked[p], metas[p]), len(checked), fail_fast=self.raise_on_failure
         )
         documents: list[Document] = []
         failed: list[dict[str, Any]] = []
         usage = 0
-        for position, (source, outcome) in enumerate(zip(sources, outcomes, strict=True)):
-            if isinstance(outcome, Exception):
-                failed.append({"source": _name(position, source), "position": position, **failure_report(outcome)})
+        for position, source in enumerate(sources):
+            if position in outcome.errors:
+                error = outcome.errors[position]
+                failed.append({"source": _name(position, source), "position": position, **failure_report(error)})
             else:
-                converted, tokens = outcome
+                converted, tokens = outcome.values[position]
                 documents.extend(converted)
                 usage += tokens
         return {"documents": documents, "meta": {"failed_sources": failed, "usage": {"tokens": usage}}}
 
-    async def _convert(self, item: tuple[FileSource | JinaInputError, dict[str, Any]]) -> tuple[list[Document], int]:
-        source, user_meta = item
+    async def _convert_one(
+        self, source: FileSource | JinaInputError, user_meta: dict[str, Any]
+    ) -> tuple[list[Document], int]:
         if isinstance(source, JinaInputError):
             raise source  # reported in order with the rest, never sent
         try:

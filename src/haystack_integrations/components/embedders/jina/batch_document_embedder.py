@@ -37,8 +37,7 @@ from haystack_integrations.common.jina.batch_api import (
 )
 from haystack_integrations.common.jina.batch_runner import BatchRun, Plan, Settings, assemble
 from haystack_integrations.common.jina.batch_store import JinaBatchStoreError, JobStore
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents
 from haystack_integrations.common.jina.embeddings import check_dimensions, text_to_embed
 from haystack_integrations.common.jina.endpoints import HOSTED_API_ORIGIN, check_base_url
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError
@@ -159,20 +158,10 @@ class JinaBatchDocumentEmbedder(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        names = [name for name in _init_parameters() if name != "api_key"]
-        return to_dict(self, self.api_key, **{name: getattr(self, name) for name in names})
 
     # ------------------------------------------------------------------ the component's API
     @component.output_types(documents=list[Document], meta=dict[str, Any])
@@ -345,12 +334,6 @@ class JinaBatchDocumentEmbedder(JinaComponentBase):
         if not self.raise_on_failure:
             meta["failed_documents"] = [{"id": documents[p].id, "error": error} for p, error in failures.items()]
         return {"documents": output, "meta": meta}
-
-
-def _init_parameters() -> list[str]:
-    import inspect
-
-    return [name for name in inspect.signature(JinaBatchDocumentEmbedder.__init__).parameters if name != "self"]
 
 
 def _check_input_file(path: Path, plan: Plan) -> None:

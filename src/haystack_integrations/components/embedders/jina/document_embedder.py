@@ -21,8 +21,7 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_documents, check_each, text_size, text_to_embed, unwrap
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
@@ -48,6 +47,8 @@ class JinaDocumentEmbedder(JinaComponentBase):
     summed `usage`. Use `task="retrieval.passage"` for documents to retrieve; `late_chunking=True`
     embeds each chunk in the context of its source document.
     """
+
+    init_attributes = stored_as(model="model_name")
 
     #: what the published package writes (task, dimensions, late_chunking only when set, as it does)
     always_serialized = frozenset(
@@ -146,40 +147,10 @@ class JinaDocumentEmbedder(JinaComponentBase):
         self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         check_embedding_model(model, request_options(self))
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            model=self.model_name,
-            base_url=self.base_url,
-            prefix=self.prefix,
-            suffix=self.suffix,
-            batch_size=self.batch_size,
-            progress_bar=self.progress_bar,
-            meta_fields_to_embed=self.meta_fields_to_embed,
-            embedding_separator=self.embedding_separator,
-            task=self.task,
-            dimensions=self.dimensions,
-            late_chunking=self.late_chunking,
-            embedding_type=self.embedding_type,
-            normalized=self.normalized,
-            truncate=self.truncate,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-            raise_on_failure=self.raise_on_failure,
-        )
 
     def _text_to_embed(self, document: Document) -> str:
         text = text_to_embed(document, self.meta_fields_to_embed, self.embedding_separator, self.prefix, self.suffix)
@@ -198,7 +169,7 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document has nothing to embed (with `raise_on_failure`).
         """
-        return self._call(self._embed(documents))
+        return self._call(self._run(documents))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
@@ -208,9 +179,9 @@ class JinaDocumentEmbedder(JinaComponentBase):
         :param documents: The Documents to embed.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._embed(documents))
+        return await self._call_async(self._run(documents))
 
-    async def _embed(self, documents: list[Document]) -> dict[str, Any]:
+    async def _run(self, documents: list[Document]) -> dict[str, Any]:
         check_documents(documents, "JinaDocumentEmbedder", "To embed a single string, use JinaTextEmbedder.")
         texts = check_each(documents, self._text_to_embed, raise_on_failure=self.raise_on_failure)
 

@@ -37,15 +37,12 @@ naming the document and the path, or with `raise_on_failure=False` comes back wi
 is listed in `meta["failed_documents"]`.
 """
 
-import threading
-from concurrent.futures import Future
 from typing import Any
 
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_documents, check_each, image_size_of, unwrap
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
@@ -59,9 +56,7 @@ from haystack_integrations.common.jina.images import (
     ImageSource,
     ImageURL,
     check_image_size,
-    image_input,
     resolve_image_source,
-    submit_image_base64,
 )
 from haystack_integrations.common.jina.models import check_embedding_model
 
@@ -76,6 +71,9 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
     Documents, in input order, with `embedding` set. The vectors share one space with the texts the same
     model embeds, so a `JinaTextEmbedder` query with that model finds images.
     """
+
+    #: `dimensions` is another name of `embedding_dimension`: only that one is written
+    init_attributes = stored_as(model="model_name", dimensions=None)
 
     #: what the published package writes
     always_serialized = frozenset(
@@ -162,10 +160,9 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
             names={"dimensions": "embedding_dimension"},
         )
         # unstated, the key's growing bound applies up to 16: each request carries images, held while in flight
-        self._client = JinaClient(
+        self._connect(
             api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency, unstated_cap=16
         )
-        self.max_concurrency = self._client.max_concurrency
 
     @property
     def dimensions(self) -> int | None:
@@ -174,30 +171,6 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            model=self.model_name,
-            base_url=self.base_url,
-            file_path_meta_field=self.file_path_meta_field,
-            root_path=self.root_path,
-            embedding_dimension=self.embedding_dimension,
-            image_size=self.image_size,
-            batch_size=self.batch_size,
-            task=self.task,
-            progress_bar=self.progress_bar,
-            max_concurrency=self.max_concurrency,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            raise_on_failure=self.raise_on_failure,
-        )
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, documents: list[Document]) -> dict[str, Any]:
@@ -211,7 +184,7 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document's image cannot be used (with `raise_on_failure`).
         """
-        return self._call(self._embed(documents))
+        return self._call(self._run(documents))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
@@ -221,9 +194,9 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         :param documents: Documents whose meta names an image file or a PDF page.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._embed(documents))
+        return await self._call_async(self._run(documents))
 
-    async def _embed(self, documents: list[Document]) -> dict[str, Any]:
+    async def _run(self, documents: list[Document]) -> dict[str, Any]:
         check_documents(documents, "JinaDocumentImageEmbedder", "To embed a string, use JinaTextEmbedder.")
 
         # Cheap checks first (meta, paths, types: no file is read), so a bad document fails before any request.
@@ -239,47 +212,22 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         batched = sorted(set(range(len(documents))) - set(alone))
         groups = [[batched[p] for p in group] for group in batch_positions(len(batched), self.batch_size)]
         groups += [[p] for p in alone]
-        group_of = {position: group for group in groups for position in group}
-        started: dict[int, Future[str | bytes]] = {}
-        lock = threading.Lock()
-
-        def make_input(position: int) -> dict[str, str | bytes]:
-            # Runs in the request's worker just before the request: the first image asked for starts its
-            # whole batch on the decode pool (one thread per core), so a batch is prepared in parallel and
-            # its images exist only while it is in flight.
-            source = unwrap(sources[position])
-            assert isinstance(source, ImageSource | ImageURL)  # for mypy, which infers `object` from unwrap
-            with lock:
-                if position not in started:
-                    for other in group_of[position]:
-                        other_source = sources[other]
-                        if isinstance(other_source, ImageSource | ImageURL):
-                            started[other] = submit_image_base64(other_source, self.image_size)
-                future = started.pop(position)
-            return image_input(source, future.result())
-
-        try:
-            return await embed_documents(
-                self._client,
-                self.base_url,
-                documents,
-                groups,
-                make_input,
-                model=self.model_name,
-                options={"task": self.task, "dimensions": self.embedding_dimension},
-                raise_on_failure=self.raise_on_failure,
-                progress_bar=self.progress_bar,
-                size_of=image_size_of,
-                prepare_in_thread=True,
-                embedded_meta={
-                    "embedding_source": {"type": "image", "file_path_meta_field": self.file_path_meta_field}
-                },
-            )
-        finally:
-            with lock:  # workers of a cancelled call may still be running
-                leftover = list(started.values())
-            for future in leftover:  # left over when a batch failed early: do not prepare them
-                future.cancel()
+        return await embed_documents(
+            self._client,
+            self.base_url,
+            documents,
+            groups,
+            lambda position: unwrap(sources[position]),  # raises the document's own input error
+            model=self.model_name,
+            options={"task": self.task, "dimensions": self.embedding_dimension},
+            raise_on_failure=self.raise_on_failure,
+            progress_bar=self.progress_bar,
+            size_of=image_size_of,
+            embedded_meta={"embedding_source": {"type": "image", "file_path_meta_field": self.file_path_meta_field}},
+            # each request's images are prepared in parallel once it has its slots, held only while in flight
+            images={p: s for p, s in enumerate(sources) if isinstance(s, ImageSource | ImageURL)},
+            image_size=self.image_size,
+        )
 
 
 def _one_dimension(embedding_dimension: int | None, dimensions: int | None) -> int | None:

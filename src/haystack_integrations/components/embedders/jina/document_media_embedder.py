@@ -42,8 +42,7 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents, stored_as
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
@@ -78,6 +77,8 @@ class JinaDocumentMediaEmbedder(JinaComponentBase):
     matching v5-text model, so an index built with `JinaDocumentEmbedder(model="jina-embeddings-v5-text-small")`
     and this component's vectors can be searched together.
     """
+
+    init_attributes = stored_as(model="model_name")
 
     def __init__(
         self,
@@ -146,10 +147,7 @@ class JinaDocumentMediaEmbedder(JinaComponentBase):
         self.normalized = normalized
         self.truncate = truncate
         check_embedding_model(model, self._options(), images=True)
-        self._client = JinaClient(
-            api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency, unstated_cap=8
-        )
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency, unstated_cap=8)
 
     def _options(self) -> dict[str, Any]:
         return {
@@ -161,32 +159,6 @@ class JinaDocumentMediaEmbedder(JinaComponentBase):
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            model=self.model_name,
-            base_url=self.base_url,
-            file_path_meta_field=self.file_path_meta_field,
-            root_path=self.root_path,
-            task=self.task,
-            dimensions=self.dimensions,
-            fuse_content=self.fuse_content,
-            batch_size=self.batch_size,
-            progress_bar=self.progress_bar,
-            max_concurrency=self.max_concurrency,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            raise_on_failure=self.raise_on_failure,
-            normalized=self.normalized,
-            truncate=self.truncate,
-        )
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, documents: list[Document]) -> dict[str, Any]:

@@ -24,8 +24,7 @@ from haystack import component
 from haystack.dataclasses import ByteStream, ImageContent
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import JinaClient, encode_json
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     check_dimensions,
@@ -35,6 +34,7 @@ from haystack_integrations.common.jina.embeddings import (
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
+from haystack_integrations.common.jina.http.body import encode_json
 from haystack_integrations.common.jina.media import (
     MAX_MEDIA_FILE_BYTES,
     kind_of_bytes,
@@ -59,6 +59,8 @@ class JinaMediaEmbedder(JinaComponentBase):
     and `meta` like `JinaTextEmbedder`, so it is the query embedder of a retrieval pipeline whose documents
     `JinaDocumentMediaEmbedder` embedded.
     """
+
+    init_attributes = stored_as(model="model_name")
 
     def __init__(
         self,
@@ -104,34 +106,13 @@ class JinaMediaEmbedder(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         check_embedding_model(model, self._options(), images=True)
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     def _options(self) -> dict[str, Any]:
         return {"task": self.task, "dimensions": self.dimensions, "normalized": self.normalized}
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            model=self.model_name,
-            base_url=self.base_url,
-            root_path=self.root_path,
-            task=self.task,
-            dimensions=self.dimensions,
-            normalized=self.normalized,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-        )
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     def run(self, media: MediaInput, mime_type: str | None = None) -> dict[str, Any]:

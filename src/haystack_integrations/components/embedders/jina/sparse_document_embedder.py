@@ -25,8 +25,7 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_documents, check_each, text_size, text_to_embed, unwrap
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
@@ -50,6 +49,8 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
     dense `embedding` they have (for hybrid retrieval). It returns copies of all of them, in input order,
     and `meta` with the `model`, the summed `usage` and the name of the token -> index mapping.
     """
+
+    init_attributes = stored_as(model="model_name")
 
     def __init__(
         self,
@@ -111,35 +112,10 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            model=self.model_name,
-            prefix=self.prefix,
-            suffix=self.suffix,
-            batch_size=self.batch_size,
-            progress_bar=self.progress_bar,
-            meta_fields_to_embed=self.meta_fields_to_embed,
-            embedding_separator=self.embedding_separator,
-            task=self.task,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-            raise_on_failure=self.raise_on_failure,
-        )
 
     def _text_to_embed(self, document: Document) -> str:
         return text_to_embed(document, self.meta_fields_to_embed, self.embedding_separator, self.prefix, self.suffix)
@@ -156,7 +132,7 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
         :raises TypeError: If the input is not a list of Documents.
         :raises JinaError: If a request fails or a document has nothing to embed (with `raise_on_failure`).
         """
-        return self._call(self._work(documents))
+        return self._call(self._run(documents))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
@@ -166,9 +142,9 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
         :param documents: The Documents to embed.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._work(documents))
+        return await self._call_async(self._run(documents))
 
-    async def _work(self, documents: list[Document]) -> dict[str, Any]:
+    async def _run(self, documents: list[Document]) -> dict[str, Any]:
         check_documents(
             documents, "JinaSparseDocumentEmbedder", "To embed a single string, use JinaSparseTextEmbedder."
         )

@@ -21,8 +21,7 @@ from haystack import component
 from haystack.dataclasses import SparseEmbedding
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_text_to_embed
 from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL
 from haystack_integrations.common.jina.endpoints import check_base_url
@@ -41,6 +40,8 @@ class JinaSparseTextEmbedder(JinaComponentBase):
     `elser-v2`, tokens mapped to indices by the package's stable, versioned mapping. It returns the
     `sparse_embedding` and `meta` with the `model`, the `usage` and the mapping's name.
     """
+
+    init_attributes = stored_as(model="model_name")
 
     def __init__(
         self,
@@ -84,30 +85,10 @@ class JinaSparseTextEmbedder(JinaComponentBase):
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            model=self.model_name,
-            prefix=self.prefix,
-            suffix=self.suffix,
-            task=self.task,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-        )
 
     @component.output_types(sparse_embedding=SparseEmbedding, meta=dict[str, Any])
     def run(self, text: str) -> dict[str, Any]:
@@ -121,7 +102,7 @@ class JinaSparseTextEmbedder(JinaComponentBase):
         :raises JinaInputError: If `text` is empty or only whitespace (a `ValueError`; nothing is sent).
         :raises JinaError: If the API call fails; the subclass says how.
         """
-        return self._call(self._work(text))
+        return self._call(self._run(text))
 
     @component.output_types(sparse_embedding=SparseEmbedding, meta=dict[str, Any])
     async def run_async(self, text: str) -> dict[str, Any]:
@@ -131,9 +112,9 @@ class JinaSparseTextEmbedder(JinaComponentBase):
         :param text: The text to embed.
         :returns: `sparse_embedding` and `meta`, as `run`.
         """
-        return await self._call_async(self._work(text))
+        return await self._call_async(self._run(text))
 
-    async def _work(self, text: str) -> dict[str, Any]:
+    async def _run(self, text: str) -> dict[str, Any]:
         if not isinstance(text, str):
             msg = (
                 f"JinaSparseTextEmbedder expects a string as input, got {type(text).__name__}. "

@@ -16,8 +16,7 @@ from typing import Any
 from haystack import component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_text_to_embed
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
@@ -41,6 +40,8 @@ class JinaTextEmbedder(JinaComponentBase):
     `embedding` and `meta` with the `model` and the `usage`. Embed queries with `task="retrieval.query"`
     and the documents they search with `JinaDocumentEmbedder(task="retrieval.passage")`.
     """
+
+    init_attributes = stored_as(model="model_name")
 
     #: what the published package writes (task, dimensions, late_chunking only when set, as it does)
     always_serialized = frozenset({"api_key", "model", "base_url", "prefix", "suffix"})
@@ -115,35 +116,10 @@ class JinaTextEmbedder(JinaComponentBase):
         self.timeout = timeout
         self.max_retries = max_retries
         check_embedding_model(model, request_options(self))
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model_name}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            model=self.model_name,
-            base_url=self.base_url,
-            prefix=self.prefix,
-            suffix=self.suffix,
-            task=self.task,
-            dimensions=self.dimensions,
-            late_chunking=self.late_chunking,
-            embedding_type=self.embedding_type,
-            normalized=self.normalized,
-            truncate=self.truncate,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-        )
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     def run(self, text: str) -> dict[str, Any]:
@@ -157,7 +133,7 @@ class JinaTextEmbedder(JinaComponentBase):
         :raises JinaInputError: If `text` is empty or only whitespace (a `ValueError`; nothing is sent).
         :raises JinaError: If the API call fails; the subclass says how.
         """
-        return self._call(self._embed(text))
+        return self._call(self._run(text))
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     async def run_async(self, text: str) -> dict[str, Any]:
@@ -167,9 +143,9 @@ class JinaTextEmbedder(JinaComponentBase):
         :param text: The text to embed.
         :returns: `embedding` and `meta`, as `run`.
         """
-        return await self._call_async(self._embed(text))
+        return await self._call_async(self._run(text))
 
-    async def _embed(self, text: str) -> dict[str, Any]:
+    async def _run(self, text: str) -> dict[str, Any]:
         if not isinstance(text, str):
             msg = (
                 # the published wording, which code may match, then what was given

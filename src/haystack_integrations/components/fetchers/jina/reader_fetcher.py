@@ -18,30 +18,28 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.batching import gather_ordered
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.batches import run_each
+from haystack_integrations.common.jina.component_utils import ReaderComponentBase
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
-    READER_OPTIONS,
     check_target_answer,
     check_target_url,
     envelope,
     failure_report,
-    option_headers,
     page_document,
     reader_url,
     return_format_of,
     usage_tokens,
 )
+from haystack_integrations.common.jina.reader_options import ReaderOptions
 
 READER_URL = "https://r.jina.ai/"
 
 
 @component
-class JinaReaderFetcher(JinaComponentBase):
+class JinaReaderFetcher(ReaderComponentBase):
     """
     Reads web pages with Jina's Reader (r.jina.ai), several at once, and returns one Document per URL,
     in input order: the page's main content as markdown, with meta `title`, `description`, `url`, `usage`.
@@ -77,8 +75,8 @@ class JinaReaderFetcher(JinaComponentBase):
         """
         Create a JinaReaderFetcher.
 
-        The reader options are those of `JinaReaderConnector` (see it for each one), sent as the same
-        `X-...` headers; `None` and `False` send nothing, so the service's defaults apply.
+        The reader options (`ReaderOptions` describes each) are sent as `X-...` headers; `None` and `False`
+        send nothing, so the service's defaults apply.
 
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
         :param base_url: The prefix to which each URL-encoded URL is appended, for a proxy or a test server.
@@ -93,23 +91,8 @@ class JinaReaderFetcher(JinaComponentBase):
         :param timeout: Seconds to wait for each answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
-        :param return_format: `X-Return-Format`: `content` (the service's default), `markdown`, `html`,
-            `text`, `screenshot` or `pageshot` (the content is then the image's URL).
-        :param target_selector: `X-Target-Selector`.
-        :param remove_selector: `X-Remove-Selector`.
-        :param wait_for_selector: `X-Wait-For-Selector`.
-        :param with_links_summary: `X-With-Links-Summary` (`True` or `"all"`).
-        :param with_images_summary: `X-With-Images-Summary`.
-        :param with_generated_alt: `X-With-Generated-Alt`.
-        :param no_cache: `X-No-Cache`.
-        :param reader_timeout: `X-Timeout`, 1 to 180 seconds.
-        :param engine: `X-Engine`.
-        :param token_budget: `X-Token-Budget`.
-        :param retain_images: `X-Retain-Images`.
-        :param locale: `X-Locale`.
-        :param with_iframe: `X-With-Iframe`.
-        :param with_shadow_dom: `X-With-Shadow-Dom`.
-        :param respond_with: `X-Respond-With`.
+        :param return_format, target_selector, ..., respond_with: The reader options (see `ReaderOptions`,
+            which says what each does and the `X-...` header it is sent as).
         :raises ValueError: If a reader option or `max_concurrency` is not valid.
         """
         self.api_key = api_key
@@ -118,46 +101,13 @@ class JinaReaderFetcher(JinaComponentBase):
         self.raise_on_failure = raise_on_failure
         self.timeout = timeout
         self.max_retries = max_retries
-        self.return_format = return_format
-        self.target_selector = target_selector
-        self.remove_selector = remove_selector
-        self.wait_for_selector = wait_for_selector
-        self.with_links_summary = with_links_summary
-        self.with_images_summary = with_images_summary
-        self.with_generated_alt = with_generated_alt
-        self.no_cache = no_cache
-        self.reader_timeout = reader_timeout
-        self.engine = engine
-        self.token_budget = token_budget
-        self.retain_images = retain_images
-        self.locale = locale
-        self.with_iframe = with_iframe
-        self.with_shadow_dom = with_shadow_dom
-        self.respond_with = respond_with
+        self.reader_options = ReaderOptions.of(locals())
         self._headers = {
             "Accept": ACCEPT_JSON,
-            **option_headers({name: getattr(self, name) for name in READER_OPTIONS}),
+            **self.reader_options.headers(),
         }
         self._return_format = return_format_of(self._headers)
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            base_url=self.base_url,
-            max_concurrency=self.max_concurrency,
-            raise_on_failure=self.raise_on_failure,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            **{name: getattr(self, name) for name in READER_OPTIONS},
-        )
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, urls: list[str]) -> dict[str, Any]:
@@ -174,7 +124,7 @@ class JinaReaderFetcher(JinaComponentBase):
             is sent then).
         :raises JinaError: With `raise_on_failure=True`, the first read that fails.
         """
-        return self._call(self._fetch(urls))
+        return self._call(self._run(urls))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, urls: list[str]) -> dict[str, Any]:
@@ -184,9 +134,9 @@ class JinaReaderFetcher(JinaComponentBase):
         :param urls: The URLs of the pages to read.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._fetch(urls))
+        return await self._call_async(self._run(urls))
 
-    async def _fetch(self, urls: list[str]) -> dict[str, Any]:
+    async def _run(self, urls: list[str]) -> dict[str, Any]:
         if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
             msg = f"JinaReaderFetcher expects a list of URL strings, got {urls!r:.200}"
             raise TypeError(msg)
@@ -198,20 +148,20 @@ class JinaReaderFetcher(JinaComponentBase):
             for target in targets:
                 if isinstance(target, Exception):
                     raise target
-        outcomes = await gather_ordered(self._read, targets, fail_fast=self.raise_on_failure)
+        outcome = await run_each(lambda p: self._read_one(targets[p]), len(targets), fail_fast=self.raise_on_failure)
         documents: list[Document] = []
         failed: list[dict[str, Any]] = []
-        for url, outcome in zip(urls, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                report = failure_report(outcome)
+        for position, url in enumerate(urls):
+            if position in outcome.errors:
+                report = failure_report(outcome.errors[position])
                 failed.append({"url": url, **report})
                 documents.append(Document(content=None, meta={"url": url, **report}))
             else:
-                documents.append(outcome)
+                documents.append(outcome.values[position])
         usage = usage_tokens({}, [doc.meta for doc in documents])
         return {"documents": documents, "meta": {"failed_urls": failed, "usage": {"tokens": usage}}}
 
-    async def _read(self, url: str | JinaInputError) -> Document:
+    async def _read_one(self, url: str | JinaInputError) -> Document:
         if isinstance(url, JinaInputError):
             raise url  # reported in order with the rest, never sent
         endpoint = reader_url(self.base_url, url)

@@ -50,27 +50,25 @@ from different requests are only approximately comparable (a warning is logged w
 
 import asyncio
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from haystack import Document, component, logging
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.answer_checks import (
-    add_usage,
-    clean_usage,
-    is_finite_number,
-    malformed_answer,
-    no_data_problem,
-)
-from haystack_integrations.common.jina.batching import gather_ordered
-from haystack_integrations.common.jina.client import JinaClient, JsonBody, encode_json
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.batches import Job, run_job
+from haystack_integrations.common.jina.component_utils import JinaComponentBase
 from haystack_integrations.common.jina.documents import check_documents, text_with_meta
-from haystack_integrations.common.jina.endpoints import called_endpoint, check_base_url
-from haystack_integrations.common.jina.images import ImageSource, ImageURL, prepare_images
-from haystack_integrations.common.jina.models import RERANK_MODELS, check_rerank_model
+from haystack_integrations.common.jina.endpoints import check_base_url
+from haystack_integrations.common.jina.images import ImageSource, ImageURL
+from haystack_integrations.common.jina.models import check_rerank_model
+from haystack_integrations.common.jina.rerank import (
+    MAX_DOCUMENTS_PER_REQUEST,
+    RERANK_URL,
+    is_listwise,
+    parse_rerank_response,
+    rerank_payload,
+)
 from haystack_integrations.components.rankers.jina.image_documents import (
     DEFAULT_FILE_PATH_META_FIELD,
     MAX_IMAGES_PER_REQUEST,
@@ -85,80 +83,7 @@ from haystack_integrations.components.rankers.jina.image_documents import (
 
 logger = logging.getLogger(__name__)
 
-JINA_API_URL = "https://api.jina.ai/v1/rerank"
-#: Jina's API reference gives no documents-per-request limit for rerank; 2048 is the limit of its
-#: embeddings endpoint, used here as a safe bound. Longer candidate lists are split (see `JinaRanker`).
-MAX_DOCUMENTS_PER_REQUEST = 2048
-#: Names of models that score the documents of one request together (their scores depend on the
-#: request), for models the catalogue does not know yet; known ones say it in the catalogue.
-LISTWISE_MODEL_PREFIXES = ("jina-reranker-v3",)
-
-
-def is_listwise(model: str) -> bool:
-    known = RERANK_MODELS.get(model)
-    return known.listwise if known is not None else model.startswith(LISTWISE_MODEL_PREFIXES)
-
-
-@dataclass
-class RerankResult:
-    """The validated answer to one rerank request."""
-
-    scores: dict[int, float]  # position in the request's documents -> relevance score
-    model: str | None
-    usage: dict[str, int]
-
-
-def rerank_payload(
-    model: str,
-    query: str | dict[str, Any],
-    documents: Sequence[str | dict[str, Any]],
-    top_n: int | None,
-    max_doc_length: int | None = None,
-) -> dict[str, Any]:
-    """
-    The request body. We hold the documents already, so the API is asked not to send them back.
-
-    :param query: A text, or a visual query `{"image": <URL or plain base64>}` (jina-reranker-m0).
-    :param documents: Texts as strings, images as `{"image": <URL or plain base64>}` (the spec's `ImageDoc`).
-    """
-    payload: dict[str, Any] = {"model": model, "query": query, "documents": list(documents), "return_documents": False}
-    if top_n is not None:
-        payload["top_n"] = top_n
-    if max_doc_length is not None:
-        payload["max_doc_length"] = max_doc_length
-    return payload
-
-
-def parse_rerank_response(body: Any, expected: int, documents: int, endpoint: str) -> RerankResult:
-    """
-    Validate a rerank answer.
-
-    :param expected: How many results were asked for: `min(top_n, documents)`.
-    :param documents: How many documents the request carried (the valid index range).
-    :raises JinaMalformedResponseError: Unless there are `expected` results, each with an index in
-        `0..documents-1` that appears once and a finite numeric `relevance_score`.
-    """
-
-    malformed = malformed_answer("rerank", called_endpoint(endpoint), body)
-
-    results = body.get("results") if isinstance(body, dict) else None
-    if not isinstance(results, list):
-        raise malformed(no_data_problem(body, "results"))
-    if len(results) != expected:
-        raise malformed(f"{len(results)} results where {expected} were asked for")
-    scores: dict[int, float] = {}
-    for item in results:
-        index = item.get("index") if isinstance(item, dict) else None
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < documents:
-            raise malformed(f"index {index!r} is not in 0..{documents - 1}")
-        if index in scores:
-            raise malformed(f"index {index} appears twice")
-        score = item.get("relevance_score")
-        if not is_finite_number(score):  # a huge int would raise OverflowError in float()
-            raise malformed(f"result for index {index} has no numeric relevance_score (got {score!r})")
-        scores[index] = float(score)
-    model = body.get("model") if isinstance(body.get("model"), str) else None
-    return RerankResult(scores=scores, model=model, usage=clean_usage(body.get("usage")))
+JINA_API_URL = RERANK_URL
 
 
 def _check_query(model: str, query: Any, documents: Any, image_query: Any) -> None:
@@ -270,35 +195,10 @@ class JinaRanker(JinaComponentBase):
         self.root_path = images.root_path
         self.image_size = images.image_size
         self._images = images
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            model=self.model,
-            base_url=self.base_url,
-            top_k=self.top_k,
-            score_threshold=self.score_threshold,
-            meta_fields_to_embed=self.meta_fields_to_embed,
-            embedding_separator=self.embedding_separator,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-            max_doc_length=self.max_doc_length,
-            file_path_meta_field=self.file_path_meta_field,
-            root_path=self.root_path,
-            image_size=self.image_size,
-        )
 
     def _text_to_rank(self, document: Document) -> str:
         return text_with_meta(document, self.meta_fields_to_embed, self.embedding_separator)
@@ -329,7 +229,7 @@ class JinaRanker(JinaComponentBase):
             `root_path`), an `http(s)` URL, a `ByteStream` or an `ImageContent`. A text-only reranker refuses it.
         :raises JinaError: If the API call fails or answers something malformed; the subclass says how.
         """
-        return self._call(self._rank(query, documents, top_k, score_threshold, image_query))
+        return self._call(self._run(query, documents, top_k, score_threshold, image_query))
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(
@@ -350,9 +250,9 @@ class JinaRanker(JinaComponentBase):
         :param image_query: A visual query instead of `query` (jina-reranker-m0), as in `run`.
         :returns: `documents` and `meta`, as `run`.
         """
-        return await self._call_async(self._rank(query, documents, top_k, score_threshold, image_query))
+        return await self._call_async(self._run(query, documents, top_k, score_threshold, image_query))
 
-    async def _rank(
+    async def _run(
         self,
         query: str,
         documents: list[Document],
@@ -390,33 +290,31 @@ class JinaRanker(JinaComponentBase):
                 requests=len(chunks),
             )
 
-        async def rank_chunk(positions: range) -> RerankResult:
-            top_n = None if top_k is None else min(top_k, len(positions))
-            chunk_images = [images[p] for p in positions if p in images]
+        def top_n(count: int) -> int | None:
+            return None if top_k is None else min(top_k, count)
 
-            def make_body() -> JsonBody:
-                # the chunk's images are prepared once it has its slots, and exist only while it is in flight
-                prepared = iter(prepare_images(chunk_images, self.image_size))
-                items = [next(prepared) if p in images else texts[p] for p in positions]
-                return encode_json(rerank_payload(self.model, sent_query, items, top_n, self.max_doc_length))
+        def parse(answer: Any, count: int) -> tuple[list[float | None], str | None, dict[str, int]]:
+            result = parse_rerank_response(answer, top_n(count) or count, count, self.base_url)
+            return [result.scores.get(index) for index in range(count)], result.model, result.usage
 
-            query_chars = len(query) * len(positions)
-            chars = sum(len(texts[p]) for p in positions if p not in images) + query_chars
-            pictures = len(chunk_images) + (image_query is not None)
-            body = (lambda: asyncio.to_thread(make_body)) if chunk_images else make_body
-            answer = await self._client.post_json_async(self.base_url, body, size=(chars, pictures))
-            return parse_rerank_response(answer, top_n or len(positions), len(positions), self.base_url)
-
-        outcomes = await gather_ordered(rank_chunk, chunks)
-        scored: list[tuple[float, int]] = []
-        for positions, outcome in zip(chunks, outcomes, strict=True):
-            if isinstance(outcome, Exception):  # not reached: gather_ordered fails fast and raises it
-                raise outcome
-            scored.extend((score, positions[index]) for index, score in outcome.scores.items())
-            if outcome.model:
-                meta["model"] = outcome.model
-            add_usage(meta["usage"], outcome.usage)
-
+        job: Job[float | None] = Job(
+            url=self.base_url,
+            input_of=lambda position: texts[position],
+            body=lambda items: rerank_payload(self.model, sent_query, items, top_n(len(items)), self.max_doc_length),
+            parse=parse,
+            size_of=lambda positions: (
+                sum(len(texts[p]) for p in positions if p not in images) + len(query) * len(positions),
+                sum(p in images for p in positions) + (image_query is not None),  # the query's image is sent each time
+            ),
+            # each request's images are prepared in parallel once it has its slots, held only while in flight
+            images=images,
+            image_size=self.image_size,
+            what="Ranking documents",
+        )
+        outcome = await run_job(self._client, job, [list(chunk) for chunk in chunks], raise_on_failure=True)
+        meta["model"] = outcome.model or self.model
+        meta["usage"] = outcome.usage
+        scored = [(score, position) for position, score in outcome.values.items() if score is not None]
         scored.sort(key=lambda pair: (-pair[0], pair[1]))
         if top_k is not None:
             scored = scored[:top_k]

@@ -33,8 +33,7 @@ from haystack_integrations.common.jina.classification import (
     classify_payload,
     parse_classify_response,
 )
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
 
@@ -94,30 +93,11 @@ class JinaTextRouter(JinaComponentBase):
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
+        self._connect(api_key, timeout, max_retries, max_concurrency)
         component.set_output_types(self, **dict.fromkeys(self.labels, str))
 
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model, "few_shot": self.classifier_id is not None}
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            labels=self.labels,
-            classifier_id=self.classifier_id,
-            model=self.model,
-            base_url=self.base_url,
-            max_concurrency=self.max_concurrency,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-        )
 
     def run(self, text: str) -> dict[str, str]:
         """
@@ -129,7 +109,7 @@ class JinaTextRouter(JinaComponentBase):
         :raises ValueError: If `text` is empty.
         :raises JinaError: If the request fails, or a trained classifier answers a label not in `labels`.
         """
-        return self._call(self._work(text))
+        return self._call(self._run(text))
 
     async def run_async(self, text: str) -> dict[str, str]:
         """
@@ -138,9 +118,9 @@ class JinaTextRouter(JinaComponentBase):
         :param text: The text to classify and route.
         :returns: `{label: text}` for the winning label.
         """
-        return await self._call_async(self._work(text))
+        return await self._call_async(self._run(text))
 
-    async def _work(self, text: str) -> dict[str, str]:
+    async def _run(self, text: str) -> dict[str, str]:
         if not isinstance(text, str):
             msg = f"JinaTextRouter expects a str, got {type(text).__name__} (for Documents: JinaDocumentClassifier)."
             raise TypeError(msg)

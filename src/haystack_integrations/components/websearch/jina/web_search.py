@@ -5,8 +5,7 @@ from haystack import Document, component
 from haystack.utils import Secret
 from typing_extensions import TypedDict  # pydantic (ComponentTool's schema) needs it on Python < 3.12
 
-from haystack_integrations.common.jina.client import JinaClient
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, to_dict
+from haystack_integrations.common.jina.component_utils import JinaComponentBase
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
@@ -131,26 +130,7 @@ class JinaWebSearch(JinaComponentBase):
                 msg = "Give the domains to search within once: allowed_domains or search_params['site'], not both."
                 raise ValueError(msg)
             self._params.update(_checked_params({"site": allowed_domains}))
-        self._client = JinaClient(api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency)
-        self.max_concurrency = self._client.max_concurrency
-
-    def to_dict(self) -> dict[str, Any]:
-        """
-        Serialize this component to a dictionary.
-
-        :returns: The dictionary; the API key appears only as the name of its environment variable.
-        """
-        return to_dict(
-            self,
-            self.api_key,
-            top_k=self.top_k,
-            search_params=self.search_params,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            allowed_domains=self.allowed_domains,
-            max_concurrency=self.max_concurrency,
-        )
+        self._connect(api_key, timeout, max_retries, max_concurrency)
 
     @component.output_types(documents=list[Document], links=list[str], meta=dict[str, Any])
     def run(self, query: str, search_params: SearchParams | None = None) -> dict[str, Any]:
@@ -168,7 +148,7 @@ class JinaWebSearch(JinaComponentBase):
         :raises ValueError: If the query is empty or a search parameter is not valid.
         :raises JinaError: If the search fails.
         """
-        return self._call(self._search(query, search_params))
+        return self._call(self._run(query, search_params))
 
     @component.output_types(documents=list[Document], links=list[str], meta=dict[str, Any])
     async def run_async(self, query: str, search_params: SearchParams | None = None) -> dict[str, Any]:
@@ -179,9 +159,9 @@ class JinaWebSearch(JinaComponentBase):
         :param search_params: Options for this search only; see `run`.
         :returns: `documents`, `links` and `meta`, as `run`.
         """
-        return await self._call_async(self._search(query, search_params))
+        return await self._call_async(self._run(query, search_params))
 
-    async def _search(self, query: str, search_params: SearchParams | None) -> dict[str, Any]:
+    async def _run(self, query: str, search_params: SearchParams | None) -> dict[str, Any]:
         if not isinstance(query, str) or not query.strip():
             msg = f"JinaWebSearch needs a non-empty query string, got {query!r}"
             raise ValueError(msg)
