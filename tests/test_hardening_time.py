@@ -124,6 +124,30 @@ def test_fail_fast_cancels_unsent_batches_and_wakes_sleeping_retries(emulator: J
     assert not lingering  # the retries waiting out the Retry-After woke up and gave up
 
 
+def test_a_failed_fast_job_sends_nothing_when_the_keys_pause_ends(emulator: JinaEmulator, api_key: Secret) -> None:
+    # As above with a 2 s Retry-After: the batches waiting for the key's pause were cancelled by the failure,
+    # and one woken by the bad answer at that moment must not go out when the pause ends (before Python 3.12,
+    # `asyncio.wait_for` swallowed such a cancellation: the batch was sent 2 s later)
+    first: list[bytes] = []
+
+    def is_bad(request: RecordedRequest) -> bool:
+        if not first:
+            first.append(request.body)
+        return request.body == first[0]
+
+    emulator.inject("status", status=400, detail="bad input", when=is_bad)
+    emulator.inject("status", status=429, retry_after=2, times=1000, when=lambda r: not is_bad(r))
+    emulator.latency = 0.5
+    embedder = JinaDocumentEmbedder(
+        api_key=api_key, base_url=emulator.embeddings_url, batch_size=1, max_concurrency=4, progress_bar=False
+    )
+    with pytest.raises(JinaBadRequestError, match="bad input"):
+        embedder.run(docs(40))
+    sent = len(emulator.requests)
+    time.sleep(3.0)  # past the pause
+    assert len(emulator.requests) == sent
+
+
 def test_cancelled_run_async_sends_no_new_requests(emulator: JinaEmulator, api_key: Secret) -> None:
     emulator.latency = 0.2
     embedder = JinaDocumentEmbedder(

@@ -120,18 +120,22 @@ class RateLimiter:
             else:
                 self._waiters.append(waiter)
             queued = True
+            # a timer resolves the waiter, not `asyncio.wait_for`: before Python 3.12 that swallows a cancellation
+            # arriving as the waiter is woken, and the cancelled call would go on to send (seen: a batch of a
+            # job that had already failed fast sent 29 s later, when the key's pause ended)
+            timer = None
+            if decision.until is not None:
+                wait = min(max(decision.until - now, 0.0), limits.MAX_RETRY_AFTER)
+                timer = loop.call_later(wait, _resolve, waiter)
             try:
-                if decision.until is None:
-                    await waiter
-                else:
-                    wait = min(max(decision.until - now, 0.0), limits.MAX_RETRY_AFTER)
-                    await asyncio.wait_for(asyncio.shield(waiter), wait)
-            except asyncio.TimeoutError:
-                pass
+                await waiter
             except BaseException:
                 self._discard(waiter)
                 self._wake()  # pass on a wake-up this waiter may have taken
                 raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
             self._discard(waiter)
         ticket = self.policy.sent(loop.time(), tokens, chars, images, path)
         self._wake()  # the next in line may fit too
@@ -216,6 +220,11 @@ class RateLimiter:
             "share the key: give each a smaller max_concurrency, or use a higher tier)",
         )
         raise error
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 # ---------------------------------------------------------------------- one limiter per key and host
