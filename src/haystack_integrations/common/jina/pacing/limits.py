@@ -26,7 +26,8 @@ MAX_RETRY_AFTER = 60.0
 MAX_CONCURRENCY = 500
 #: How long a call keeps retrying rate-limit refusals for free while nothing of the key succeeds in this process
 #: (two windows: a key shared with other processes makes progress at least once a window when it is not
-#: starved); past it the call fails, naming the limit.
+#: starved); the call fails at its first refusal past it, naming the limit (an RPM or TPM refusal is retried once a
+#: window, so within three windows).
 NO_PROGRESS_SECONDS = 2 * WINDOW_SECONDS
 #: However much the key progresses, a call stops retrying refusals for free after this long (a bound on its time).
 MAX_REFUSED_SECONDS = 10 * WINDOW_SECONDS
