@@ -92,11 +92,10 @@ async def _pause_left(limiter: ratelimit.RateLimiter) -> float:
     return limiter._paused_until - asyncio.get_running_loop().time()
 
 
-def test_fail_fast_cancels_unsent_batches_and_wakes_sleeping_retries(emulator: JinaEmulator, api_key: Secret) -> None:
-    # The first request to arrive fails for good (a 400 after 0.5 s); every other one is rate limited at once
-    # with a 30 s Retry-After, so its retry waits (the pacer holds the key until the window ends) while the
-    # bad answer is still on its way. Picking the bad batch by arrival, not by position, keeps the test
-    # deterministic: a bad batch not yet sent when the first 429 came back would itself wait the 30 s.
+def _first_request_bad_the_rest_paused(
+    emulator: JinaEmulator, api_key: Secret, retry_after: int
+) -> JinaDocumentEmbedder:
+    """The first request to arrive gets a 400 after 0.5 s; every other one a 429 at once with `retry_after`."""
     first: list[bytes] = []
 
     def is_bad(request: RecordedRequest) -> bool:
@@ -105,11 +104,19 @@ def test_fail_fast_cancels_unsent_batches_and_wakes_sleeping_retries(emulator: J
         return request.body == first[0]
 
     emulator.inject("status", status=400, detail="bad input", when=is_bad)
-    emulator.inject("status", status=429, retry_after=30, times=1000, when=lambda r: not is_bad(r))
+    emulator.inject("status", status=429, retry_after=retry_after, times=1000, when=lambda r: not is_bad(r))
     emulator.latency = 0.5  # the 400's; the emulator answers 429s at once
-    embedder = JinaDocumentEmbedder(
+    return JinaDocumentEmbedder(
         api_key=api_key, base_url=emulator.embeddings_url, batch_size=1, max_concurrency=4, progress_bar=False
     )
+
+
+def test_fail_fast_cancels_unsent_batches_and_wakes_sleeping_retries(emulator: JinaEmulator, api_key: Secret) -> None:
+    # The first request to arrive fails for good (a 400 after 0.5 s); every other one is rate limited at once
+    # with a 30 s Retry-After, so its retry waits (the pacer holds the key until the window ends) while the
+    # bad answer is still on its way. Picking the bad batch by arrival, not by position, keeps the test
+    # deterministic: a bad batch not yet sent when the first 429 came back would itself wait the 30 s.
+    embedder = _first_request_bad_the_rest_paused(emulator, api_key, retry_after=30)
     before = set(threading.enumerate())
     start = time.monotonic()
     with pytest.raises(JinaBadRequestError, match="bad input"):
@@ -128,19 +135,7 @@ def test_a_failed_fast_job_sends_nothing_when_the_keys_pause_ends(emulator: Jina
     # As above with a 2 s Retry-After: the batches waiting for the key's pause were cancelled by the failure,
     # and one woken by the bad answer at that moment must not go out when the pause ends (before Python 3.12,
     # `asyncio.wait_for` swallowed such a cancellation: the batch was sent 2 s later)
-    first: list[bytes] = []
-
-    def is_bad(request: RecordedRequest) -> bool:
-        if not first:
-            first.append(request.body)
-        return request.body == first[0]
-
-    emulator.inject("status", status=400, detail="bad input", when=is_bad)
-    emulator.inject("status", status=429, retry_after=2, times=1000, when=lambda r: not is_bad(r))
-    emulator.latency = 0.5
-    embedder = JinaDocumentEmbedder(
-        api_key=api_key, base_url=emulator.embeddings_url, batch_size=1, max_concurrency=4, progress_bar=False
-    )
+    embedder = _first_request_bad_the_rest_paused(emulator, api_key, retry_after=2)
     with pytest.raises(JinaBadRequestError, match="bad input"):
         embedder.run(docs(40))
     sent = len(emulator.requests)
