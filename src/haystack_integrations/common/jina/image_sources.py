@@ -117,11 +117,8 @@ def resolve_image_source(
         raise input_error(document_id, raw_path, f"meta['{file_path_meta_field}'] is not a path")
     if "\x00" in str(raw_path):
         raise input_error(document_id, raw_path, "the path contains a NUL byte")
-    try:
-        located, size = locate_file(raw_path, root_path)
-    except OSError as error:  # a name over the OS's length limit, a permission problem, ...
-        located, size = f"cannot access the file: {error.strerror or type(error).__name__}", 0
-    if isinstance(located, str):  # raised outside the `except` block: the error keeps no failed call's frames
+    located, size = locate_file(raw_path, root_path)
+    if isinstance(located, str):
         raise input_error(document_id, raw_path, located)
     path = located
     if size > max_file_bytes:
@@ -185,7 +182,14 @@ def _url_source(document_id: str, url: str, meta: dict[str, Any]) -> ImageURL:
 
 
 def locate_file(raw_path: str | Path, root_path: str | None) -> tuple[Path | str, int]:
-    """The file's path and size, or a problem (a string) instead of the path; `OSError` if it cannot be checked."""
+    """The file's path and size, or a problem (a string) instead of the path, never an `OSError`."""
+    try:
+        return _locate_file(raw_path, root_path)
+    except OSError as error:  # a name over the OS's length limit, a permission problem, ...
+        return f"cannot access the file: {error.strerror or type(error).__name__}", 0
+
+
+def _locate_file(raw_path: str | Path, root_path: str | None) -> tuple[Path | str, int]:
     path = Path(root_path, raw_path) if root_path else Path(raw_path)
     if root_path:
         root = Path(root_path).resolve()

@@ -147,10 +147,7 @@ def resolve_media(
         return MediaSource(document_id, kind, url=url, mime_type=mime_type)
     if not isinstance(raw_path, str | Path) or "\x00" in str(raw_path):
         raise media_error(document_id, raw_path, f"meta['{file_path_meta_field}'] is not a usable path")
-    try:
-        located, size = locate_file(raw_path, root_path)
-    except OSError as error:
-        located, size = f"cannot access the file: {error.strerror or type(error).__name__}", 0
+    located, size = locate_file(raw_path, root_path)
     if isinstance(located, str):
         raise media_error(document_id, raw_path, located)
     if size == 0:
