@@ -58,6 +58,24 @@ NUMBER_HEADERS = {
 }
 
 
+def text_header_value(label: str, value: Any, allowed: Any = None, *, choice_label: str | None = None) -> str:
+    """
+    A non-empty one-line text option, stripped, as a header value; if `allowed` is given, one of them (any case).
+
+    :param label: How the option is named in errors.
+    :param choice_label: How it is named when it is not one of `allowed` (default: `label`).
+    :raises ValueError: For anything else.
+    """
+    if not isinstance(value, str) or not value.strip():
+        msg = f"{label} must be a non-empty string, got {value!r}"
+        raise ValueError(msg)
+    text = check_header_value(label, value).strip()
+    if allowed is not None and text.lower() not in allowed:
+        msg = f"{choice_label or label} must be one of {', '.join(map(repr, allowed))}, got {value!r}"
+        raise ValueError(msg)
+    return text
+
+
 def check_header_value(name: str, value: str) -> str:
     """
     `value` if it is safe to send as a header value.
@@ -91,14 +109,8 @@ def option_headers(options: Mapping[str, Any]) -> dict[str, str]:
     for option, name in TEXT_HEADERS.items():
         text = options.get(option)
         if text is not None:
-            if not isinstance(text, str) or not text.strip():
-                msg = f"{option} ({name}) must be a non-empty string, got {text!r}"
-                raise ValueError(msg)
-            headers[name] = check_header_value(f"{option} ({name})", text).strip()
             allowed = ENUMERATED_OPTIONS.get(option)
-            if allowed is not None and headers[name].lower() not in allowed:
-                msg = f"{option} must be one of {', '.join(map(repr, allowed))}, got {text!r}"
-                raise ValueError(msg)
+            headers[name] = text_header_value(f"{option} ({name})", text, allowed, choice_label=option)
     for option, name in SELECTOR_HEADERS.items():
         selector = options.get(option)
         if selector:

@@ -10,7 +10,6 @@ from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.reader import (
     ACCEPT_JSON,
     ENUMERATED_OPTIONS,
-    check_header_value,
     envelope,
     header_host,
     page_document,
@@ -18,6 +17,7 @@ from haystack_integrations.common.jina.reader import (
     return_format_of,
     usage_tokens,
 )
+from haystack_integrations.common.jina.reader_options import text_header_value
 
 SEARCH_URL = "https://s.jina.ai/"
 #: The service returns at most 20 results per request ("num" or "count", up to 20).
@@ -227,12 +227,5 @@ def _checked_params(params: Mapping[str, Any]) -> dict[str, Any]:
             # Host names outside ASCII travel IDNA-encoded, the standard encoding of host names.
             checked[name] = [header_host("search_params['site'] (X-Site)", s) for s in sites]
         else:
-            if not isinstance(value, str) or not value.strip():
-                msg = f"search_params[{name!r}] must be a non-empty string, got {value!r}"
-                raise ValueError(msg)
-            checked[name] = check_header_value(f"search_params[{name!r}]", value).strip()
-            allowed = ALLOWED_VALUES.get(name)
-            if allowed is not None and checked[name].lower() not in allowed:
-                msg = f"search_params[{name!r}] must be one of {', '.join(map(repr, allowed))}, got {value!r}"
-                raise ValueError(msg)
+            checked[name] = text_header_value(f"search_params[{name!r}]", value, ALLOWED_VALUES.get(name))
     return checked
