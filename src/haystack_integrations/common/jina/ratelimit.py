@@ -1,7 +1,8 @@
 """The names other modules, the emulator, tests and benchmarks import from the pacer, in one place.
 
 The pacer lives in `pacing/`: `limits.py` (tiers, parsing, the environment), `signals.py` (what an answer
-says, parsed once), `policy.py` (the decisions, pure) and `pacer.py` (the waiting, one limiter per key and host).
+says, parsed once), `policy.py` (the decisions, pure, composed of `concurrency.py`, `windows.py`, `budget.py`,
+`refusals.py` and `timing.py`) and `pacer.py` (the waiting, one limiter per key and host).
 """
 
 from __future__ import annotations

@@ -1,0 +1,243 @@
+"""This process's share of the key's concurrency: how many requests it may have in flight (`bound`).
+
+- Concurrency: what the user stated (a component's `max_concurrency`, or the concurrency of
+  `JINA_RATE_LIMITS`) is the key's total and the ceiling, used from the first request. With nothing stated,
+  5 (the Free tier's), then 6, then doubling after each full round without a refusal, up to 500; a refusal's
+  "{current}/N" names the key's total, a ceiling for a window. A concurrency refusal lowers this process's
+  share (multiplicative decrease with jitter: to 50-80% of what it had in flight, once per round; not below
+  one request while it holds one). If the refusal counts others' requests in flight, the share then grows
+  one slot per probe interval (5-10 answers' time, at most 0.3 of a window); if not (ours alone, a
+  glitch), it grows back by a quarter a round to just below where it was refused. Once per probe interval a
+  process at its level leaves one slot free for an answer's time, so a process that came later gets a slot
+  and the holder a refusal: N processes settle near limit / N each without talking to each other. A refusal
+  while none of ours is in flight lowers nothing at first (someone else holds the key): a short pause;
+  three in a row lower the share below one request, sent one at a time with gaps.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from haystack_integrations.common.jina.pacing.limits import MAX_CONCURRENCY, START_CONCURRENCY
+from haystack_integrations.common.jina.pacing.signals import Signals
+from haystack_integrations.common.jina.pacing.ticket import Ticket
+from haystack_integrations.common.jina.pacing.timing import AnswerTime
+
+#: The lowest share of the key's concurrency a process goes down to: one request at a time, 1/8 of the time.
+MIN_SHARE = 1 / 8
+#: What a concurrency refusal leaves of the share it hit (drawn anew each time, so processes desynchronise).
+DECREASE = (0.5, 0.8)
+
+
+class Ramp:
+    """The bound of components that stated nothing: 5, then 6, then doubling after each full round at it."""
+
+    def __init__(self) -> None:
+        self.bound = START_CONCURRENCY
+        self._successes = 0
+
+    def served(self, ticket: Ticket) -> None:
+        if ticket.others + 1 < self.bound:
+            return  # the round did not use the bound
+        self._successes += 1
+        if self._successes >= self.bound:  # a full round at the bound: +1 first, then x2
+            self.bound = min(MAX_CONCURRENCY, self.bound + 1 if self.bound == START_CONCURRENCY else 2 * self.bound)
+            self._successes = 0
+
+
+class ConcurrencyShare:
+    """
+    This process's share of the key's concurrency (see the module docstring). Every method takes the time.
+
+    :param window: Seconds per rate-limit window.
+    :param rng: Where the jitter comes from (the policy's).
+    :param timing: How long answers take (probe intervals and gaps follow from it).
+    """
+
+    def __init__(self, window: float, rng: random.Random, timing: AnswerTime) -> None:
+        self.window = window
+        self.random = rng
+        self.timing = timing
+        self.stated: int | None = None
+        self.key_limit: int | None = None  # the key's total, as a concurrency refusal's detail names it
+        self._key_limit_at = 0.0  # forgotten a window later (the key may have moved to a higher tier)
+        self.ramp = Ramp()  # the bound of components that stated nothing, growing from 5
+        self.share: float | None = None  # this process's share of the key's concurrency, once a refusal lowered it
+        self.plateau = 0.0  # the share a refusal last hit: growth above it is slow (one slot per probe interval)
+        self.probe = Probe(self, window, timing)
+        self.round = 0  # the share's generation: bumped by each decrease
+        self._lone_refusals = 0  # concurrency refusals in a row with none of ours in flight
+        self.next_send = 0.0  # below one request's share: when the next may go
+
+    @property
+    def concurrency(self) -> int | None:
+        """This process's bound on the key as far as it is known (lowered by refusals, or stated); `None`: neither."""
+        known = [v for v in (self.stated, self.key_limit) if v is not None]
+        if self.share is not None:
+            known.append(max(1, int(self.share)))
+        return min(known) if known else None
+
+    @property
+    def learned(self) -> int | None:
+        """The bound refusals lowered this process's share to, or the key's total they named (`None`: neither)."""
+        known = [v for v in (self.key_limit, None if self.share is None else max(1, int(self.share))) if v is not None]
+        return min(known) if known else None
+
+    def bound(self, cap: int | None) -> int:
+        """Requests of the key allowed in flight for a component whose own stated cap is `cap` (`None`: not stated)."""
+        if self.stated is not None:
+            bound = self.stated
+        elif cap is not None:  # a component that states its own cap is bounded by it (in the client), not the ramp
+            bound = MAX_CONCURRENCY
+        else:
+            bound = self.ramp.bound
+        if self.key_limit is not None:
+            bound = min(bound, self.key_limit)
+        if self.share is not None:
+            bound = min(bound, max(1, int(self.share)))
+        return bound - 1 if self.probe.yielding else bound
+
+    def state(self, concurrency: int) -> None:
+        """A stated total replaces what was learned."""
+        self.stated, self.share, self.key_limit = concurrency, None, None
+
+    def below_one(self) -> bool:
+        """Whether the share is below one request: one at a time, with gaps (`next_send`)."""
+        return self.share is not None and self.share < 1
+
+    def level(self, in_flight: int) -> float:
+        """The share a request sent now uses."""
+        return self.share if self.share is not None else float(in_flight + 1)
+
+    # ------------------------------------------------------------------ before a request
+    def ready(self, now: float, in_flight: int) -> None:
+        """Before a decision: forget a key limit named a window ago, and probe (see `Probe`)."""
+        if self.key_limit is not None and now - self._key_limit_at >= self.window:
+            # a window without a refusal naming it: grow from it, one slot per probe interval
+            if self.share is None:
+                self.share = self.plateau = float(self.key_limit)
+            self.key_limit = None
+        self.probe.step(now, in_flight)
+
+    def ceiling(self) -> int | None:
+        """The key's total, as stated or as a refusal named it (the lower)."""
+        known = [v for v in (self.stated, self.key_limit) if v is not None]
+        return min(known) if known else None
+
+    def forget_share_above_ceiling(self) -> None:
+        ceiling = self.ceiling()
+        if self.share is not None and ceiling is not None and self.share >= ceiling:
+            self.share = None  # back at the stated total: nothing lowered any more
+        elif self.share is not None and self.share >= MAX_CONCURRENCY:
+            self.share = None
+
+    # ------------------------------------------------------------------ after an answer
+    def answered(self, now: float) -> None:
+        """A request of ours ended: below one request's share, the next waits a gap."""
+        if self.share is not None and self.share < 1:
+            self.next_send = now + self.timing.typical() * (1 / self.share - 1) * self.random.uniform(0.5, 1.5)
+
+    def served(self, ticket: Ticket) -> None:
+        self._lone_refusals = 0
+        if self.share is not None:
+            if self.share < 1:  # one request at a time with gaps: the gaps halve
+                self.share = min(self.plateau, 1.0, self.share * 2)
+            elif self.share < self.plateau and ticket.others + 2 >= int(ticket.level):  # it used its bound
+                # below the level that was not refused: a quarter more a round (one slot at least; a round: `share`
+                # answers), so a large share comes back in a few rounds
+                self.share = min(self.plateau, self.share + max(1.0, self.share / 4) / self.share)
+            return
+        if self.stated is None:  # stated: nothing grows
+            self.ramp.served(ticket)
+
+    def refused(self, now: float, ticket: Ticket, answer: Signals, retry_after: float | None, in_flight: int) -> float:
+        """A concurrency refusal, with `in_flight` of ours still on the wire: the time to pause until (0: none)."""
+        until = 0.0
+        stated = answer.concurrency_limit
+        if stated is not None:  # the detail names the key's total ("{current}/N"): a ceiling, not our share
+            self.key_limit, self._key_limit_at = stated, now
+        if retry_after is not None:
+            until = now + retry_after
+        if not in_flight and not ticket.others and (self.share is None or self.share >= 1):
+            # none of ours holds the key: someone else does. A slot of theirs frees when one of their requests
+            # ends; look again soon. Refusals in a row like this lower the share below one request.
+            self._lone_refusals += 1
+            if self._lone_refusals < 3:
+                pause = self.random.uniform(0.1, 0.3) * min(1.0, self.window)
+                return max(until, now + pause)
+        if ticket.round != self.round:
+            return until  # the share was lowered after this request was sent: once per round
+        # what we held when refused: ours still on the wire and this one (refusals come back at once, so in a
+        # burst that is what the burst sent, not what the server admitted)
+        level = max(float(in_flight + 1), ticket.level) if self.share is None else ticket.level
+        current = answer.concurrency_current
+        if current is not None and 0 < current - 1 <= in_flight:
+            # every request the key holds is ours: its limit is what we hold, exactly; no more to learn
+            self.share = self.plateau = float(current - 1)
+            self.round += 1
+            self.probe.later(now)
+            return until
+        # a process that holds a slot keeps one; only refusals with none of ours on the wire go below one
+        least = 1.0 if in_flight or level > 1 else MIN_SHARE
+        self.share = max(least, level * self.random.uniform(*DECREASE))
+        if current is not None and current - 1 > in_flight:
+            self.plateau = self.share  # others hold slots too: from here, slowly (one slot per probe interval)
+        else:  # the level below the refused one, as far as we know ours alone: grow back to it quickly
+            self.plateau = max(self.share, level - 1)
+        self.round += 1
+        self.probe.later(now)
+        if self.share < 1:
+            self.next_send = now + self.timing.typical() * (1 / self.share - 1)
+        return until
+
+
+class Probe:
+    """
+    Once per probe interval, a process holding slots leaves one free for a couple of answers: another process
+    waiting for a slot takes it, and our next request is refused, which lowers our share (else whoever came
+    first would hold the key for good, never refused). Alone, that costs one slot for a moment, no refusal.
+    After that, a share lowered by refusals and grown back to where it was refused tries one slot more.
+    """
+
+    def __init__(self, share: ConcurrencyShare, window: float, timing: AnswerTime) -> None:
+        self.target = share  # what it grows, or makes leave a slot
+        self.window = window
+        self.timing = timing
+        self.at: float | None = None
+        self.yield_until = 0.0  # at the key's full limit: one slot left free until then
+        self.yielding = False
+        self._grow_after_yield = False
+
+    def later(self, now: float) -> None:
+        self.at = now + self.timing.probe_interval()
+
+    def step(self, now: float, in_flight: int) -> None:
+        """Before a decision: leave a slot, or grow the share by one, when a probe is due."""
+        target = self.target
+        if self.at is None:  # not in the first window: what was stated runs in full at first
+            self.at = now + self.window + self.timing.probe_interval()
+        self.yielding = now < self.yield_until
+        if self.yielding or now < self.at:
+            return
+        if self._grow_after_yield:
+            self._grow_after_yield = False
+            if target.share is not None and target.share >= target.plateau:
+                target.share = math.floor(target.share) + 1.0 if target.share >= 1 else min(1.0, target.share * 2)
+                target.plateau = target.share
+                target.forget_share_above_ceiling()
+            self.later(now)
+            return
+        if target.share is not None and target.share < 1:  # it holds no slot: nothing to leave; the gaps halve
+            target.share = target.plateau = min(1.0, target.share * 2)
+            self.later(now)
+            return
+        full = target.ceiling()
+        if (target.share is None and (full is None or in_flight < full - 1)) or (
+            target.share is not None and target.share < target.plateau
+        ):
+            self.later(now)
+            return  # not at the key's limit, or still growing back to it
+        self.yield_until = now + self.timing.typical()
+        self.yielding = True
+        self._grow_after_yield = target.share is not None and target.share >= target.plateau

@@ -1,0 +1,173 @@
+"""The key's per-minute windows (RPM / TPM) as this process sees them: where the current one is, what is left.
+
+- RPM / TPM: each request reserves 1 request and its estimated tokens from what the answers of the current
+  window say is left (lowest figure wins). The `X-RateLimit-Remaining-*` figures are the key's, not this
+  process's. A new window starts from the lower of the stated limit and what the last window was seen to
+  hold; its first answer replaces that guess. When the budget is spent, requests wait for the next window
+  instead of being refused; a lone "0 left" that our own count does not explain (another process spent it,
+  or a glitch) holds the key for a probe interval at most, not a window. Token estimates come from the
+  characters sent, calibrated by the `usage` of earlier answers (`budget.TokenEstimate`).
+- Windows: the reference does not say how they are placed. A window of the server's, whether opened by our
+  first request or sitting on a fixed clock, closes at most `window` seconds (a minute; `JINA_RATE_WINDOW`
+  overrides it) after our first request in it; a `Retry-After` says exactly when. A refused request costs no
+  budget (assumed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from haystack_integrations.common.jina.pacing.budget import Budget
+from haystack_integrations.common.jina.pacing.limits import Limits
+from haystack_integrations.common.jina.pacing.signals import REQUEST_LIMIT, Signals
+from haystack_integrations.common.jina.pacing.ticket import Ticket
+from haystack_integrations.common.jina.pacing.timing import AnswerTime
+
+
+class Windows:
+    """
+    The requests and tokens budgets of the server's current window, and where that window is. Pure: told the time.
+
+    :param window: Seconds per rate-limit window.
+    :param timing: How long answers take (a doubted figure is looked at again a tenth of a probe interval later).
+    """
+
+    def __init__(self, window: float, timing: AnswerTime) -> None:
+        self.window = window
+        self.timing = timing
+        self.guard = min(window / 200 + 0.02, window / 10)  # timers and clocks are not exact
+        self.requests = Budget()
+        self.tokens = Budget()
+        # When the server's current window opened, at the latest: when our first answer of it came (before that:
+        # when our first request of it was sent). Whether the server's windows open with a request or sit on a
+        # clock, it closes at most `window` seconds later.
+        self.start: float | None = None
+        self.confirmed = False
+        self.id = 0
+        # Until an answer of the current window tells what is left, what we think is left is a guess (a stated
+        # limit, or what the last window held) that another process on the key may have spent: if all we may
+        # send at once could overrun it, one request goes first and the rest wait for its answer.
+        self.untold = True
+        self.one_first = False  # after a pause for a spent budget: one request looks before the rest go
+
+    def state(self, limits: Limits) -> None:
+        """Take stated RPM / TPM limits."""
+        for budget, limit in ((self.requests, limits.rpm), (self.tokens, limits.tpm)):
+            if limit is not None:
+                budget.limit = limit
+                if budget.left is None:
+                    budget.left = float(limit)
+
+    def new_window(self) -> None:
+        self.start = None
+        self.confirmed = False
+        self.untold = True
+        self.id += 1
+        self.requests.new_window()
+        self.tokens.new_window()
+
+    def expire(self, now: float) -> None:
+        """Start a new window once the current one has surely closed."""
+        if self.start is not None and now >= self.start + self.window + self.guard:
+            self.new_window()
+
+    # ------------------------------------------------------------------ before a request
+    def untold_guess(self, bound: int, tokens: int) -> bool:
+        """Whether, with requests in flight, the rest should wait for an answer to tell what is left (see `untold`)."""
+        # a later window's placement is a guess (ours drift from the server's): its first answer says if it opened
+        return self.untold and ((bool(self.id) and self._paced()) or self._could_overrun(bound, tokens))
+
+    def _paced(self) -> bool:
+        """Whether a per-minute budget is known (stated, or told by answers)."""
+        return self.requests.left is not None or self.tokens.left is not None
+
+    def _could_overrun(self, bound: int, tokens: int) -> bool:
+        """Whether `bound` requests like this one could spend more than we think is left of the window."""
+        return any(
+            budget.left is not None and bound * cost > budget.left
+            for budget, cost in ((self.requests, 1), (self.tokens, tokens))
+        )
+
+    def blocks(self, tokens: int, *, settled: bool) -> bool:
+        """Whether a request of `tokens` may not fit what is left (`settled`: none of ours in flight)."""
+        return self.requests.blocks(1, settled=settled) or self.tokens.blocks(tokens, settled=settled)
+
+    def spent_until(self, now: float) -> float:
+        """The window's budget is spent: until when to wait so that it has surely closed, rather than be refused."""
+        start = self.start if self.start is not None else now
+        until = max(start + self.window + self.guard, now + self.guard)
+        self.one_first = True
+        if self.requests.doubt() | self.tokens.doubt():  # a lone low figure: look again soon, not a window later
+            self.untold = True
+            until = min(until, now + self.timing.probe_interval() / 10)
+        return until
+
+    def sent(self, now: float, tokens: int) -> None:
+        """A request goes now: reserve its share of the budgets."""
+        if self.start is None:
+            self.start = now
+        self.requests.spend(1)
+        self.tokens.spend(tokens)
+
+    # ------------------------------------------------------------------ after an answer
+    def settle(self, ticket: Ticket, actual: int | None) -> None:
+        """A request of the current window was served; it cost `actual` tokens (`None`: what it reserved)."""
+        self.requests.settle(1, 1)
+        self.tokens.settle(ticket.tokens, ticket.tokens if actual is None else actual)
+
+    def refund(self, ticket: Ticket) -> None:
+        """A request of the current window was not served: the server counts only what it admits (assumed)."""
+        self.requests.spend(-1)
+        self.tokens.spend(-ticket.tokens)
+
+    def follow(self, now: float, ticket: Ticket, answer: Signals, current: bool, tickets: Iterable[Ticket]) -> None:
+        """What an answer says of the window (`current`: the request was of ours); `tickets`: ours in flight."""
+        if answer.refusal not in ("requests", "tokens"):
+            self.one_first = False
+        if current and self._reopened(answer):
+            # the server's window turned over before this request was admitted: ours follows it
+            self.new_window()
+            self.start, self.confirmed = ticket.sent_at, True
+            current = True
+            ticket.window = self.id
+        if current:
+            self.untold = False
+            if not self.confirmed:
+                self.start, self.confirmed = now, True
+            self._observe_headers(answer, tickets)
+
+    def _reopened(self, answer: Signals) -> bool:
+        """Whether the answer's remaining requests jumped up by more than answers out of order explain."""
+        budget, remaining = self.requests, answer.remaining_requests
+        if remaining is None or not budget.told or budget.left is None:
+            return False
+        size = budget.seen or budget.limit or budget.hint or remaining
+        return remaining > budget.left + budget.unsure + max(2, 0.25 * size)
+
+    def _observe_headers(self, answer: Signals, tickets: Iterable[Ticket]) -> None:
+        mine = [t for t in tickets if t.window == self.id]
+        figures = (
+            (self.requests, answer.remaining_requests, len(mine)),
+            (self.tokens, answer.remaining_tokens, sum(t.tokens for t in mine)),
+        )
+        for budget, remaining, in_flight in figures:
+            if remaining is not None:
+                budget.observe(remaining, in_flight, served=answer.served)
+
+    def refused(self, now: float, code: str, retry_after: float | None) -> float | None:
+        """
+        A refusal said the requests (`code`) or tokens budget is spent: when the window closes, or `None` when no
+        window of ours is open. Then the server's (someone else's, or on a clock we do not know) closes within a
+        window, maybe very soon: a new one starts, and one request looks again after a growing, jittered wait.
+        """
+        spent = self.requests if code == REQUEST_LIMIT else self.tokens
+        spent.left, spent.unsure, spent.refused = 0.0, 0.0, True
+        self.one_first = True
+        if retry_after is not None:
+            # the window closes in `retry_after` seconds: align ours on it
+            self.start = now + retry_after - self.window - self.guard
+            self.confirmed = True
+        elif self.start is None or self.start + self.window + self.guard <= now:
+            self.new_window()
+            return None
+        return self.start + self.window + self.guard
