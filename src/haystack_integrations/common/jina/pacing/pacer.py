@@ -1,10 +1,10 @@
 """Pacing requests to Jina's rate limits on the request loop: one `RateLimiter` per key and host in the process.
 
-The decisions are `policy.Policy`'s (read its docstring for the rules); this module only waits. A limiter lives
-on the request loop (`engine.py`), so it needs no lock: `acquire` asks the policy whether a request may go, and
-waits, in order of arrival, until the time it names or until an answer comes; `release` hands the answer's
-`Signals` to the policy. Nothing the server sends can stop the key: every figure is parsed defensively
-(`signals.py`), a bug in learning costs no slot, and no pause lasts over `MAX_RETRY_AFTER` (60 s).
+The decisions are `policy.Policy`'s (read its docstring, and its parts', for the rules); this module only waits.
+A limiter lives on the request loop (`engine.py`), so it needs no lock: `acquire` asks the policy whether a request
+may go, and waits (`WaitQueue`), in order of arrival, until the time it names or until an answer comes; `release`
+hands the answer's `Signals` to the policy. Nothing the server sends can stop the key: every figure is parsed
+defensively (`signals.py`), a bug in learning costs no slot, and no pause lasts over `MAX_RETRY_AFTER` (60 s).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class RateLimiter:
     def __init__(self, host: str, stated: Limits | None = None, *, window: float = limits.WINDOW_SECONDS) -> None:
         self.host = host
         self.policy = Policy(stated, window=window)
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters = WaitQueue()
         self._warned_closed = 0.0
 
     def __repr__(self) -> str:
@@ -88,7 +88,7 @@ class RateLimiter:
 
     def state(self, stated: Limits | None) -> None:
         if self.policy.state(stated):
-            self._wake()
+            self._waiters.wake()
 
     # ------------------------------------------------------------------ before a request
     async def acquire(
@@ -113,32 +113,11 @@ class RateLimiter:
             decision = self.policy.decide(now, tokens, cap)
             if decision.send:
                 break
-            waiter = loop.create_future()
-            # in order of arrival: a waiter woken but still blocked goes back to the front
-            if queued:
-                self._waiters.appendleft(waiter)
-            else:
-                self._waiters.append(waiter)
+            wait = None if decision.until is None else min(max(decision.until - now, 0.0), limits.MAX_RETRY_AFTER)
+            await self._waiters.wait(wait, again=queued)
             queued = True
-            # a timer resolves the waiter, not `asyncio.wait_for`: before Python 3.12 that swallows a cancellation
-            # arriving as the waiter is woken, and the cancelled call would go on to send (seen: a batch of a
-            # job that had already failed fast sent 29 s later, when the key's pause ended)
-            timer = None
-            if decision.until is not None:
-                wait = min(max(decision.until - now, 0.0), limits.MAX_RETRY_AFTER)
-                timer = loop.call_later(wait, _resolve, waiter)
-            try:
-                await waiter
-            except BaseException:
-                self._discard(waiter)
-                self._wake()  # pass on a wake-up this waiter may have taken
-                raise
-            finally:
-                if timer is not None:
-                    timer.cancel()
-            self._discard(waiter)
         ticket = self.policy.sent(loop.time(), tokens, chars, images, path)
-        self._wake()  # the next in line may fit too
+        self._waiters.wake()  # the next in line may fit too
         return ticket
 
     def _refuse_if_closed(self, now: float) -> None:
@@ -168,19 +147,6 @@ class RateLimiter:
         error.retry_after = wait
         raise error
 
-    def _discard(self, waiter: asyncio.Future[None]) -> None:
-        with contextlib.suppress(ValueError):  # woken and removed already
-            self._waiters.remove(waiter)
-
-    def _wake(self) -> None:
-        """Wake the first waiter; it wakes the next when it goes (one at a time keeps the order)."""
-        while self._waiters:
-            waiter = self._waiters[0]
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-            self._waiters.popleft()
-
     # ------------------------------------------------------------------ after an answer
     def release(self, ticket: Ticket, answer: Signals | None) -> None:
         """Learn from what the answer said (`None`: no answer came) and free the request's slot. Never raises."""
@@ -191,7 +157,7 @@ class RateLimiter:
             if ticket in self.policy.tickets:
                 self.policy.tickets.discard(ticket)
                 self.policy.in_flight -= 1
-        self._wake()
+        self._waiters.wake()
 
     def retry_delay(self, code: str | None, status: int | None) -> float | None:
         """Seconds to sleep before retrying a failed request; `None`: the client's own backoff."""
@@ -220,6 +186,55 @@ class RateLimiter:
             "share the key: give each a smaller max_concurrency, or use a higher tier)",
         )
         raise error
+
+
+class WaitQueue:
+    """The calls waiting for a key, in order of arrival; woken one at a time (each wakes the next when it goes)."""
+
+    def __init__(self) -> None:
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def __bool__(self) -> bool:
+        return bool(self._waiters)
+
+    async def wait(self, seconds: float | None, *, again: bool) -> None:
+        """
+        Wait to be woken, or `seconds` (`None`: until woken). `again`: this call was woken but is still blocked,
+        so it goes back to the front (order of arrival).
+        """
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        if again:
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
+        # a timer resolves the waiter, not `asyncio.wait_for`: before Python 3.12 that swallows a cancellation
+        # arriving as the waiter is woken, and the cancelled call would go on to send (seen: a batch of a
+        # job that had already failed fast sent 29 s later, when the key's pause ended)
+        timer = None if seconds is None else loop.call_later(seconds, _resolve, waiter)
+        try:
+            await waiter
+        except BaseException:
+            self._discard(waiter)
+            self.wake()  # pass on a wake-up this waiter may have taken
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        self._discard(waiter)
+
+    def _discard(self, waiter: asyncio.Future[None]) -> None:
+        with contextlib.suppress(ValueError):  # woken and removed already
+            self._waiters.remove(waiter)
+
+    def wake(self) -> None:
+        """Wake the first waiter; it wakes the next when it goes (one at a time keeps the order)."""
+        while self._waiters:
+            waiter = self._waiters[0]
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+            self._waiters.popleft()
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:
