@@ -37,6 +37,10 @@ class JinaComponentBase:
     """
 
     _client: JinaClient
+    api_key: Secret
+    timeout: float | None
+    max_retries: int | None
+    max_concurrency: int | None
     #: The parameters `to_dict` writes whatever their value. For a component of the published
     #: `jina-haystack` package: the ones it writes; for a component new here: those of its first release.
     #: Every other parameter is written only when it differs from its default (see `to_dict`).
@@ -56,7 +60,8 @@ class JinaComponentBase:
         *,
         unstated_cap: int | None = None,
     ) -> None:
-        """Make the component's client (no I/O: `warm_up` opens it); `max_concurrency` is kept as checked."""
+        """Keep the client settings (`max_concurrency` as checked) and make the client (no I/O: `warm_up` opens it)."""
+        self.api_key, self.timeout, self.max_retries = api_key, timeout, max_retries
         self._client = JinaClient(
             api_key,
             timeout=timeout,
@@ -65,6 +70,11 @@ class JinaComponentBase:
             unstated_cap=unstated_cap,
         )
         self.max_concurrency = self._client.max_concurrency
+
+    def _get_telemetry_data(self) -> dict[str, Any]:
+        """The model, for Haystack's telemetry (never the key or the data)."""
+        model = getattr(self, "model_name", getattr(self, "model", None))
+        return {} if model is None else {"model": model}
 
     def to_dict(self) -> dict[str, Any]:
         """
@@ -78,7 +88,7 @@ class JinaComponentBase:
             if name not in ("self", "api_key") and attribute is not None:
                 value = getattr(self, attribute)
                 parameters[name] = str(value) if isinstance(value, enum.Enum) else value
-        return to_dict(self, getattr(self, "api_key"), **parameters)  # noqa: B009 (not every subclass types it)
+        return to_dict(self, self.api_key, **parameters)
 
     def warm_up(self) -> None:
         """

@@ -135,11 +135,8 @@ class JinaReaderConnector(ReaderComponentBase):
         if self.mode is JinaReaderMode.GROUND:
             warnings.warn(GROUND_DEPRECATION, DeprecationWarning, stacklevel=3)  # 3: past ComponentMeta.__call__
         check_base_url(base_url, like=READER_ENDPOINT_URL_BY_MODE[self.mode])
-        self.api_key = api_key
         self.json_response = json_response
         self.base_url = base_url
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.reader_options = ReaderOptions.of(locals())
         self._headers = {
             "Accept": ACCEPT_JSON if json_response else ACCEPT_TEXT,

@@ -128,7 +128,6 @@ class JinaDocumentEmbedder(JinaComponentBase):
         check_embedding_type(embedding_type)
         check_batch_size(batch_size)
         check_base_url(base_url)
-        self.api_key = api_key
         self.model_name = model
         self.prefix = prefix
         self.suffix = suffix
@@ -143,14 +142,9 @@ class JinaDocumentEmbedder(JinaComponentBase):
         self.embedding_type = embedding_type
         self.normalized = normalized
         self.truncate = truncate
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         check_embedding_model(model, request_options(self))
         self._connect(api_key, timeout, max_retries, max_concurrency)
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model_name}
 
     def _text_to_embed(self, document: Document) -> str:
         text = text_to_embed(document, self.meta_fields_to_embed, self.embedding_separator, self.prefix, self.suffix)

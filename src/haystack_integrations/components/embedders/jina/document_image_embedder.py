@@ -140,7 +140,6 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         """
         check_batch_size(batch_size)
         check_base_url(base_url)
-        self.api_key = api_key
         self.model_name = model
         self.base_url = base_url
         self.file_path_meta_field = file_path_meta_field
@@ -150,8 +149,6 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         self.batch_size = batch_size
         self.task = task
         self.progress_bar = progress_bar
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         check_embedding_model(
             model,
@@ -168,9 +165,6 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
     def dimensions(self) -> int | None:
         """`embedding_dimension` under the name the other embedders use."""
         return self.embedding_dimension
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model_name}
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, documents: list[Document]) -> dict[str, Any]:

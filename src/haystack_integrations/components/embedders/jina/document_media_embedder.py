@@ -131,7 +131,6 @@ class JinaDocumentMediaEmbedder(JinaComponentBase):
         """
         check_batch_size(batch_size)
         check_base_url(base_url)
-        self.api_key = api_key
         self.model_name = model
         self.base_url = base_url
         self.file_path_meta_field = file_path_meta_field
@@ -141,8 +140,6 @@ class JinaDocumentMediaEmbedder(JinaComponentBase):
         self.fuse_content = fuse_content
         self.batch_size = batch_size
         self.progress_bar = progress_bar
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         self.normalized = normalized
         self.truncate = truncate
@@ -156,9 +153,6 @@ class JinaDocumentMediaEmbedder(JinaComponentBase):
             "normalized": self.normalized,
             "truncate": self.truncate,
         }
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model_name}
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, documents: list[Document]) -> dict[str, Any]:

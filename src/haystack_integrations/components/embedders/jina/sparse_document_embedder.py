@@ -99,7 +99,6 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
         check_batch_size(batch_size)
         check_base_url(base_url)
         check_sparse_model(model, task)
-        self.api_key = api_key
         self.model_name = model
         self.prefix = prefix
         self.suffix = suffix
@@ -109,13 +108,8 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
         self.embedding_separator = embedding_separator
         self.task = task
         self.base_url = base_url
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         self._connect(api_key, timeout, max_retries, max_concurrency)
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model_name}
 
     def _text_to_embed(self, document: Document) -> str:
         return text_to_embed(document, self.meta_fields_to_embed, self.embedding_separator, self.prefix, self.suffix)

@@ -1,15 +1,4 @@
-"""JinaTextEmbedder: embeds a string with a Jina embedding model. Use it to embed the query of a retrieval pipeline.
-
-```python
-from haystack_integrations.components.embedders.jina import JinaTextEmbedder
-
-# JINA_API_KEY must be set
-text_embedder = JinaTextEmbedder(task="retrieval.query")
-result = text_embedder.run("I love pizza!")
-print(result["embedding"][:3], result["meta"])
-# [0.017, -0.023, ...] {'model': 'jina-embeddings-v3', 'usage': {'prompt_tokens': 4, 'total_tokens': 4}}
-```
-"""
+"""JinaTextEmbedder: embeds a string, such as the query of a retrieval pipeline, with a Jina embedding model."""
 
 from typing import Any
 
@@ -36,9 +25,19 @@ JINA_API_URL = EMBEDDINGS_URL
 @component
 class JinaTextEmbedder(JinaComponentBase):
     """
-    Embeds one string, typically a search query, with a Jina embedding model. It returns the vector as
-    `embedding` and `meta` with the `model` and the `usage`. Embed queries with `task="retrieval.query"`
-    and the documents they search with `JinaDocumentEmbedder(task="retrieval.passage")`.
+    Embeds one string, typically a search query, with a Jina embedding model.
+
+    It returns the vector as `embedding` and `meta` with the `model` and the `usage`. Embed queries with
+    `task="retrieval.query"` and the documents they search with `JinaDocumentEmbedder(task="retrieval.passage")`.
+
+    ```python
+    from haystack_integrations.components.embedders.jina import JinaTextEmbedder
+
+    text_embedder = JinaTextEmbedder(task="retrieval.query")  # JINA_API_KEY must be set
+    result = text_embedder.run("I love pizza!")
+    print(result["embedding"][:3], result["meta"])
+    # [0.017, -0.023, ...] {'model': 'jina-embeddings-v3', 'usage': {'prompt_tokens': 4, 'total_tokens': 4}}
+    ```
     """
 
     init_attributes = stored_as(model="model_name")
@@ -102,7 +101,6 @@ class JinaTextEmbedder(JinaComponentBase):
         """
         check_embedding_type(embedding_type)
         check_base_url(base_url)
-        self.api_key = api_key
         self.model_name = model
         self.prefix = prefix
         self.suffix = suffix
@@ -113,13 +111,8 @@ class JinaTextEmbedder(JinaComponentBase):
         self.embedding_type = embedding_type
         self.normalized = normalized
         self.truncate = truncate
-        self.timeout = timeout
-        self.max_retries = max_retries
         check_embedding_model(model, request_options(self))
         self._connect(api_key, timeout, max_retries, max_concurrency)
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model_name}
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     def run(self, text: str) -> dict[str, Any]:
