@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import enum
 import inspect
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
-from haystack import default_from_dict, default_to_dict
+from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
 
 from haystack_integrations.common.jina import engine
 from haystack_integrations.common.jina.documents import check_documents, text_with_meta
+from haystack_integrations.common.jina.embeddings import embed_documents
 from haystack_integrations.common.jina.http.client import JinaClient
 from haystack_integrations.common.jina.reader_options import READER_OPTIONS, ReaderOptions
 
@@ -138,6 +139,40 @@ class JinaComponentBase:
         return from_dict(cls, data)
 
 
+class DocumentEmbedderBase(JinaComponentBase):
+    """A component that embeds Documents in concurrent requests, with `embed_documents` and its own settings."""
+
+    model_name: str
+    base_url: str
+    raise_on_failure: bool
+    progress_bar: bool
+
+    async def _embed_documents(
+        self,
+        documents: Sequence[Document],
+        groups: Sequence[list[int]],
+        make_input: Callable[[int], Any],
+        *,
+        options: dict[str, Any],
+        size_of: Callable[[list[int]], tuple[int, int]],
+        **more: Any,
+    ) -> dict[str, Any]:
+        """`embed_documents` (see it for `more`) with this component's client, endpoint, model and failure mode."""
+        return await embed_documents(
+            self._client,
+            self.base_url,
+            documents,
+            groups,
+            make_input,
+            model=self.model_name,
+            options=options,
+            raise_on_failure=self.raise_on_failure,
+            progress_bar=self.progress_bar,
+            size_of=size_of,
+            **more,
+        )
+
+
 class ReaderComponentBase(JinaComponentBase):
     """A Reader component: its reader options are one `ReaderOptions`, each also read back by its name."""
 
@@ -205,6 +240,7 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 # check_documents and text_with_meta live in `documents.py` now; kept importable from here.
 __all__ = [
     "ADDED_TO_EVERY_COMPONENT",
+    "DocumentEmbedderBase",
     "JinaComponentBase",
     "ReaderComponentBase",
     "check_documents",
