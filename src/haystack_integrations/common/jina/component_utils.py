@@ -25,6 +25,19 @@ T = TypeVar("T")
 C = TypeVar("C", bound="JinaComponentBase")
 
 
+#: What every component's `__init__` docstring says of these parameters, word for word (one source: a test
+#: compares them). The text stays static in each docstring, where IDEs and Haystack's docs generator read it.
+PARAMETER_DOCS = MappingProxyType(
+    {
+        "api_key": "The Jina API key; by default read from the `JINA_API_KEY` environment variable.",
+        "timeout": "Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.",
+        "max_retries": (
+            "Retries on rate limits, 500/502/503/504 and connection errors. `None` reads `JINA_MAX_RETRIES`, else 5."
+        ),
+    }
+)
+
+
 class JinaComponentBase:
     """
     What every Jina component shares: its client's lifecycle and deserialization.
@@ -242,6 +255,7 @@ __all__ = [
     "ADDED_TO_EVERY_COMPONENT",
     "DocumentEmbedderBase",
     "JinaComponentBase",
+    "PARAMETER_DOCS",
     "ReaderComponentBase",
     "check_documents",
     "from_dict",

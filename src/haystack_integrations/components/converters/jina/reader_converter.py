@@ -100,7 +100,7 @@ class JinaReaderConverter(ReaderComponentBase):
             does not take, or over its size limit raises before anything is sent. `False` converts the
             rest and lists each failed source in `meta["failed_sources"]` (it gets no Document, as with
             Haystack's converters).
-        :param timeout: Seconds to wait for each answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param store_full_path: `True` keeps a file's full path in meta `file_path`; `False` its name only.

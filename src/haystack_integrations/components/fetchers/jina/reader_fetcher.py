@@ -89,7 +89,7 @@ class JinaReaderFetcher(ReaderComponentBase):
             A page whose site answers an error (say 404) is a failure (`JinaTargetError`, `status` 404), not
             a Document holding the error page; a URL that is not an absolute http(s) URL is a
             `JinaInputError`, found before anything is sent.
-        :param timeout: Seconds to wait for each answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param return_format, target_selector, ..., respond_with: The reader options (see `ReaderOptions`,

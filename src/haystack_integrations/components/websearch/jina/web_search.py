@@ -102,7 +102,7 @@ class JinaWebSearch(JinaComponentBase):
               `html` or `text`.
             - `max_tokens`: the most tokens a page may contribute (`X-Max-Tokens`).
         :param base_url: Where the search is POSTed, for a proxy or a test server.
-        :param timeout: Seconds to wait for the answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param allowed_domains: Domains to search within, as Haystack's `SerperDevWebSearch` takes them; sent
