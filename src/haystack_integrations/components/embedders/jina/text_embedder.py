@@ -1,4 +1,15 @@
-"""JinaTextEmbedder: embeds a string, such as the query of a retrieval pipeline, with a Jina embedding model."""
+"""JinaTextEmbedder: embeds a string with a Jina embedding model. Use it to embed the query of a retrieval pipeline.
+
+```python
+from haystack_integrations.components.embedders.jina import JinaTextEmbedder
+
+# JINA_API_KEY must be set
+text_embedder = JinaTextEmbedder(task="retrieval.query")
+result = text_embedder.run("I love pizza!")
+print(result["embedding"][:3], result["meta"])
+# [0.017, -0.023, ...] {'model': 'jina-embeddings-v3', 'usage': {'prompt_tokens': 4, 'total_tokens': 4}}
+```
+"""
 
 from typing import Any
 
@@ -25,19 +36,9 @@ JINA_API_URL = EMBEDDINGS_URL
 @component
 class JinaTextEmbedder(JinaComponentBase):
     """
-    Embeds one string, typically a search query, with a Jina embedding model.
-
-    It returns the vector as `embedding` and `meta` with the `model` and the `usage`. Embed queries with
-    `task="retrieval.query"` and the documents they search with `JinaDocumentEmbedder(task="retrieval.passage")`.
-
-    ```python
-    from haystack_integrations.components.embedders.jina import JinaTextEmbedder
-
-    text_embedder = JinaTextEmbedder(task="retrieval.query")  # JINA_API_KEY must be set
-    result = text_embedder.run("I love pizza!")
-    print(result["embedding"][:3], result["meta"])
-    # [0.017, -0.023, ...] {'model': 'jina-embeddings-v3', 'usage': {'prompt_tokens': 4, 'total_tokens': 4}}
-    ```
+    Embeds one string, typically a search query, with a Jina embedding model. It returns the vector as
+    `embedding` and `meta` with the `model` and the `usage`. Embed queries with `task="retrieval.query"`
+    and the documents they search with `JinaDocumentEmbedder(task="retrieval.passage")`.
     """
 
     init_attributes = stored_as(model="model_name")
