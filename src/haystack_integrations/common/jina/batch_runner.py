@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from haystack import Document, logging
@@ -88,18 +89,7 @@ class BatchRun:
         missing = [line for line in plan.texts if line not in known]
         if not missing:
             return []
-        if input_url is not None:
-            if len(missing) != len(plan.texts):
-                held = len(plan.texts) - len(missing)
-                msg = (
-                    f"input_url is for all {len(plan.texts)} lines, but {held} are already in jobs of the job "
-                    f"store: submit without input_url to send only the {len(missing)} others inline."
-                )
-                raise ValueError(msg)
-            chunks = [missing]
-        else:
-            size = batch_api.MAX_INLINE_INPUTS
-            chunks = [missing[start : start + size] for start in range(0, len(missing), size)]
+        chunks = _job_chunks(missing, len(plan.texts), input_url)
 
         async def one(chunk: list[str]) -> str:
             lines = None if input_url else [batch_api.input_line(line, plan.texts[line]) for line in chunk]
@@ -135,14 +125,7 @@ class BatchRun:
             except JinaError as error:
                 if error.status_code == 404:
                     self.store.drop(job.batch_id, "not found")
-                    msg = (
-                        f"Batch job {job.batch_id} ({len(job.custom_ids)} Documents) is in the job store but the "
-                        f"server does not know it (HTTP 404: deleted, or older than its 24 h window). It is removed "
-                        f"from the store: run again to submit its Documents anew."
-                    )
-                    raise JinaBatchJobError(
-                        msg, batch_id=job.batch_id, status_code=404, endpoint=error.endpoint
-                    ) from None
+                    raise _unknown_to_server(job, error) from None
                 if not isinstance(error, JinaConnectionError | JinaServerError | JinaRateLimitError):
                     raise
                 # the client's own retries did not help: the job runs on regardless, so keep polling
@@ -154,13 +137,7 @@ class BatchRun:
                     return status
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                where = f"; run again with job_store={self.store.path!s}" if self.store.path else ""
-                msg = (
-                    f"Batch job {job.batch_id} is still {status.status if status else 'unreachable'} after "
-                    f"max_wait={self.settings.max_wait:g} s. It keeps running on Jina's side{where} to resume "
-                    f"(nothing is submitted twice)."
-                )
-                raise JinaBatchJobError(msg, batch_id=job.batch_id, status=status.status if status else None)
+                raise _still_running(job, status, self.settings.max_wait, self.store.path)
             delay = next_poll_delay(self.settings.poll_interval, attempt, random.random())
             await asyncio.sleep(min(delay, remaining))
             attempt += 1
@@ -243,6 +220,41 @@ class BatchRun:
                 logger.info("Could not cancel batch job {id}: {error}", id=job.batch_id, error=error)
                 continue
             self.store.drop(job.batch_id, "cancelled")
+
+
+def _job_chunks(missing: list[str], total: int, input_url: str | None) -> list[list[str]]:
+    """The lines to submit as jobs: at most 10,000 each inline, or all of them as one `input_url` job."""
+    if input_url is None:
+        size = batch_api.MAX_INLINE_INPUTS
+        return [missing[start : start + size] for start in range(0, len(missing), size)]
+    if len(missing) != total:
+        msg = (
+            f"input_url is for all {total} lines, but {total - len(missing)} are already in jobs of the job "
+            f"store: submit without input_url to send only the {len(missing)} others inline."
+        )
+        raise ValueError(msg)
+    return [missing]
+
+
+def _unknown_to_server(job: StoredJob, error: JinaError) -> JinaBatchJobError:
+    msg = (
+        f"Batch job {job.batch_id} ({len(job.custom_ids)} Documents) is in the job store but the "
+        f"server does not know it (HTTP 404: deleted, or older than its 24 h window). It is removed "
+        f"from the store: run again to submit its Documents anew."
+    )
+    return JinaBatchJobError(msg, batch_id=job.batch_id, status_code=404, endpoint=error.endpoint)
+
+
+def _still_running(
+    job: StoredJob, status: batch_api.BatchStatus | None, max_wait: float, store_path: Path | None
+) -> JinaBatchJobError:
+    where = f"; run again with job_store={store_path!s}" if store_path else ""
+    msg = (
+        f"Batch job {job.batch_id} is still {status.status if status else 'unreachable'} after "
+        f"max_wait={max_wait:g} s. It keeps running on Jina's side{where} to resume "
+        f"(nothing is submitted twice)."
+    )
+    return JinaBatchJobError(msg, batch_id=job.batch_id, status=status.status if status else None)
 
 
 def assemble(documents: Sequence[Document], plan: Plan, results: JobResults) -> tuple[list[Document], dict[int, str]]:

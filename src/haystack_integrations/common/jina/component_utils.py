@@ -8,20 +8,34 @@ from __future__ import annotations
 
 import enum
 import inspect
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
-from haystack import default_from_dict, default_to_dict
+from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
 
 from haystack_integrations.common.jina import engine
 from haystack_integrations.common.jina.documents import check_documents, text_with_meta
+from haystack_integrations.common.jina.embeddings import embed_documents
 from haystack_integrations.common.jina.http.client import JinaClient
 from haystack_integrations.common.jina.reader_options import READER_OPTIONS, ReaderOptions
 
 T = TypeVar("T")
 C = TypeVar("C", bound="JinaComponentBase")
+
+
+#: What every component's `__init__` docstring says of these parameters, word for word (one source: a test
+#: compares them). The text stays static in each docstring, where IDEs and Haystack's docs generator read it.
+PARAMETER_DOCS = MappingProxyType(
+    {
+        "api_key": "The Jina API key; by default read from the `JINA_API_KEY` environment variable.",
+        "timeout": "Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.",
+        "max_retries": (
+            "Retries on rate limits, 500/502/503/504 and connection errors. `None` reads `JINA_MAX_RETRIES`, else 5."
+        ),
+    }
+)
 
 
 class JinaComponentBase:
@@ -37,6 +51,10 @@ class JinaComponentBase:
     """
 
     _client: JinaClient
+    api_key: Secret
+    timeout: float | None
+    max_retries: int | None
+    max_concurrency: int | None
     #: The parameters `to_dict` writes whatever their value. For a component of the published
     #: `jina-haystack` package: the ones it writes; for a component new here: those of its first release.
     #: Every other parameter is written only when it differs from its default (see `to_dict`).
@@ -56,7 +74,8 @@ class JinaComponentBase:
         *,
         unstated_cap: int | None = None,
     ) -> None:
-        """Make the component's client (no I/O: `warm_up` opens it); `max_concurrency` is kept as checked."""
+        """Keep the client settings (`max_concurrency` as checked) and make the client (no I/O: `warm_up` opens it)."""
+        self.api_key, self.timeout, self.max_retries = api_key, timeout, max_retries
         self._client = JinaClient(
             api_key,
             timeout=timeout,
@@ -65,6 +84,11 @@ class JinaComponentBase:
             unstated_cap=unstated_cap,
         )
         self.max_concurrency = self._client.max_concurrency
+
+    def _get_telemetry_data(self) -> dict[str, Any]:
+        """The model, for Haystack's telemetry (never the key or the data)."""
+        model = getattr(self, "model_name", getattr(self, "model", None))
+        return {} if model is None else {"model": model}
 
     def to_dict(self) -> dict[str, Any]:
         """
@@ -78,7 +102,7 @@ class JinaComponentBase:
             if name not in ("self", "api_key") and attribute is not None:
                 value = getattr(self, attribute)
                 parameters[name] = str(value) if isinstance(value, enum.Enum) else value
-        return to_dict(self, getattr(self, "api_key"), **parameters)  # noqa: B009 (not every subclass types it)
+        return to_dict(self, self.api_key, **parameters)
 
     def warm_up(self) -> None:
         """
@@ -126,6 +150,40 @@ class JinaComponentBase:
         :returns: The component.
         """
         return from_dict(cls, data)
+
+
+class DocumentEmbedderBase(JinaComponentBase):
+    """A component that embeds Documents in concurrent requests, with `embed_documents` and its own settings."""
+
+    model_name: str
+    base_url: str
+    raise_on_failure: bool
+    progress_bar: bool
+
+    async def _embed_documents(
+        self,
+        documents: Sequence[Document],
+        groups: Sequence[list[int]],
+        make_input: Callable[[int], Any],
+        *,
+        options: dict[str, Any],
+        size_of: Callable[[list[int]], tuple[int, int]],
+        **more: Any,
+    ) -> dict[str, Any]:
+        """`embed_documents` (see it for `more`) with this component's client, endpoint, model and failure mode."""
+        return await embed_documents(
+            self._client,
+            self.base_url,
+            documents,
+            groups,
+            make_input,
+            model=self.model_name,
+            options=options,
+            raise_on_failure=self.raise_on_failure,
+            progress_bar=self.progress_bar,
+            size_of=size_of,
+            **more,
+        )
 
 
 class ReaderComponentBase(JinaComponentBase):
@@ -195,7 +253,9 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 # check_documents and text_with_meta live in `documents.py` now; kept importable from here.
 __all__ = [
     "ADDED_TO_EVERY_COMPONENT",
+    "DocumentEmbedderBase",
     "JinaComponentBase",
+    "PARAMETER_DOCS",
     "ReaderComponentBase",
     "check_documents",
     "from_dict",

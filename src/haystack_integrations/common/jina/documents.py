@@ -5,7 +5,7 @@ Documents in and out of a request: the checks before one is sent, the text sent 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -14,6 +14,7 @@ from haystack import Document
 from haystack_integrations.common.jina.errors import JinaInputError
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 def check_documents(documents: Any, component: str, hint: str = "") -> None:
@@ -37,18 +38,18 @@ def text_with_meta(document: Document, meta_fields: list[str], separator: str) -
 
 
 def check_each(
-    documents: Sequence[Document], check: Callable[[Document], T], *, raise_on_failure: bool
+    items: Iterable[Item], check: Callable[[Item], T], *, raise_on_failure: bool
 ) -> list[T | JinaInputError]:
     """
-    Run a cheap per-document check before any request.
+    Run a cheap check of each input (a Document, a URL, a file...) before any request.
 
-    With `raise_on_failure` the first `JinaInputError` is raised; otherwise it takes the document's place,
-    for `unwrap` to raise in the request worker, where `embed_documents` reports it.
+    With `raise_on_failure` the first `JinaInputError` is raised; otherwise it takes the input's place,
+    for `unwrap` to raise in the request worker, which reports it in order with the other failures.
     """
     checked: list[T | JinaInputError] = []
-    for document in documents:
+    for item in items:
         try:
-            checked.append(check(document))
+            checked.append(check(item))
         except JinaInputError as error:
             if raise_on_failure:
                 raise

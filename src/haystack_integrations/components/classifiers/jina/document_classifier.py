@@ -150,7 +150,6 @@ class JinaDocumentClassifier(JinaComponentBase):
             raise ValueError(msg)
         check_base_url(base_url, like=CLASSIFY_URL)
         self.model = model
-        self.api_key = api_key
         self.base_url = base_url
         self.classification_field = classification_field
         self.output_meta_field = output_meta_field
@@ -160,8 +159,6 @@ class JinaDocumentClassifier(JinaComponentBase):
         self.root_path = root_path
         self.image_size = check_image_size(image_size)
         self.batch_size = batch_size
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         self.progress_bar = progress_bar
         # unstated, the key's growing bound applies up to 16: each request carries images, held while in flight

@@ -123,7 +123,7 @@ class JinaReaderConnector(ReaderComponentBase):
             `https://g.jina.ai/`), which `JINA_READER_BASE_URL` / `JINA_SEARCH_BASE_URL` replace when set.
         :param return_format, target_selector, ..., respond_with: The reader options (see `ReaderOptions`,
             which says what each does and the `X-...` header it is sent as).
-        :param timeout: Seconds to wait for the service's answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param max_concurrency: Requests in flight at once, at most, over all concurrent runs of this instance.
@@ -135,11 +135,8 @@ class JinaReaderConnector(ReaderComponentBase):
         if self.mode is JinaReaderMode.GROUND:
             warnings.warn(GROUND_DEPRECATION, DeprecationWarning, stacklevel=3)  # 3: past ComponentMeta.__call__
         check_base_url(base_url, like=READER_ENDPOINT_URL_BY_MODE[self.mode])
-        self.api_key = api_key
         self.json_response = json_response
         self.base_url = base_url
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.reader_options = ReaderOptions.of(locals())
         self._headers = {
             "Accept": ACCEPT_JSON if json_response else ACCEPT_TEXT,

@@ -29,6 +29,7 @@ from haystack.utils import Secret
 from haystack_integrations.common.jina.batches import run_each
 from haystack_integrations.common.jina.client import Answer
 from haystack_integrations.common.jina.component_utils import ReaderComponentBase
+from haystack_integrations.common.jina.documents import check_each, unwrap
 from haystack_integrations.common.jina.endpoints import HOSTED_READER_URL, check_base_url
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError, with_prefix
 from haystack_integrations.common.jina.reader import (
@@ -99,7 +100,7 @@ class JinaReaderConverter(ReaderComponentBase):
             does not take, or over its size limit raises before anything is sent. `False` converts the
             rest and lists each failed source in `meta["failed_sources"]` (it gets no Document, as with
             Haystack's converters).
-        :param timeout: Seconds to wait for each answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param store_full_path: `True` keeps a file's full path in meta `file_path`; `False` its name only.
@@ -113,12 +114,9 @@ class JinaReaderConverter(ReaderComponentBase):
             which says what each does and the `X-...` header it is sent as).
         :raises ValueError: If a reader option, `base_url` or `max_concurrency` is not valid.
         """
-        self.api_key = api_key
         check_base_url(base_url, like=READER_URL)
         self.base_url = base_url
         self.raise_on_failure = raise_on_failure
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.store_full_path = store_full_path
         self.do_not_track = do_not_track
         self.markdown_chunking = markdown_chunking
@@ -187,11 +185,10 @@ class JinaReaderConverter(ReaderComponentBase):
             msg = f"JinaReaderConverter expects a list of file paths or ByteStreams, got {type(sources).__name__}"
             raise TypeError(msg)
         metas = normalize_metadata(meta, sources_count=len(sources))
-        checked = [_checked(position, source) for position, source in enumerate(sources)]
-        if self.raise_on_failure:  # nothing is sent while any source is known to fail
-            for item in checked:
-                if isinstance(item, JinaInputError):
-                    raise item
+        # nothing is sent while any source is known to fail (or, not raising, it fails in order with the rest)
+        checked = check_each(
+            range(len(sources)), lambda p: check_source(p, sources[p]), raise_on_failure=self.raise_on_failure
+        )
         outcome = await run_each(
             lambda p: self._convert_one(checked[p], metas[p]), len(checked), fail_fast=self.raise_on_failure
         )
@@ -209,10 +206,9 @@ class JinaReaderConverter(ReaderComponentBase):
         return {"documents": documents, "meta": {"failed_sources": failed, "usage": {"tokens": usage}}}
 
     async def _convert_one(
-        self, source: FileSource | JinaInputError, user_meta: dict[str, Any]
+        self, checked: FileSource | JinaInputError, user_meta: dict[str, Any]
     ) -> tuple[list[Document], int]:
-        if isinstance(source, JinaInputError):
-            raise source  # reported in order with the rest, never sent
+        source = unwrap(checked)  # an input error is reported in order with the rest, never sent
         try:
             return await self._convert_source(source, user_meta)
         except JinaInputError:
@@ -236,13 +232,6 @@ class JinaReaderConverter(ReaderComponentBase):
         if not self.markdown_chunking:
             return [whole], tokens
         return _chunk_documents(whole, data.get("chunks"), response, self.base_url), tokens
-
-
-def _checked(position: int, source: Any) -> FileSource | JinaInputError:
-    try:
-        return check_source(position, source)
-    except JinaInputError as error:
-        return error
 
 
 def _name(position: int, source: Any) -> str:

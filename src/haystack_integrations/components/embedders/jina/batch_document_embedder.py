@@ -139,7 +139,6 @@ class JinaBatchDocumentEmbedder(JinaComponentBase):
                 raise ValueError(msg)
         check_base_url(base_url, like=HOSTED_API_ORIGIN)
         check_base_url(webhook_url, "webhook_url", like="https://example.com/jina-hook")
-        self.api_key = api_key
         self.model = model
         self.prefix = prefix
         self.suffix = suffix
@@ -155,13 +154,8 @@ class JinaBatchDocumentEmbedder(JinaComponentBase):
         self.max_wait = float(max_wait)
         self.cancel_on_exit = cancel_on_exit
         self.webhook_url = webhook_url
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         self._connect(api_key, timeout, max_retries, max_concurrency)
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model}
 
     # ------------------------------------------------------------------ the component's API
     @component.output_types(documents=list[Document], meta=dict[str, Any])

@@ -21,7 +21,7 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
+from haystack_integrations.common.jina.component_utils import DocumentEmbedderBase, stored_as
 from haystack_integrations.common.jina.documents import check_documents, check_each, text_size, text_to_embed, unwrap
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
@@ -29,7 +29,6 @@ from haystack_integrations.common.jina.embeddings import (
     check_batch_size,
     check_dimensions,
     check_embedding_type,
-    embed_documents,
     request_options,
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
@@ -40,7 +39,7 @@ JINA_API_URL = EMBEDDINGS_URL
 
 
 @component
-class JinaDocumentEmbedder(JinaComponentBase):
+class JinaDocumentEmbedder(DocumentEmbedderBase):
     """
     Embeds a list of Documents with a Jina embedding model, several requests at once. It returns
     copies of all of them, in input order, with `embedding` set, and `meta` with the `model` and the
@@ -128,7 +127,6 @@ class JinaDocumentEmbedder(JinaComponentBase):
         check_embedding_type(embedding_type)
         check_batch_size(batch_size)
         check_base_url(base_url)
-        self.api_key = api_key
         self.model_name = model
         self.prefix = prefix
         self.suffix = suffix
@@ -143,14 +141,9 @@ class JinaDocumentEmbedder(JinaComponentBase):
         self.embedding_type = embedding_type
         self.normalized = normalized
         self.truncate = truncate
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         check_embedding_model(model, request_options(self))
         self._connect(api_key, timeout, max_retries, max_concurrency)
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model_name}
 
     def _text_to_embed(self, document: Document) -> str:
         text = text_to_embed(document, self.meta_fields_to_embed, self.embedding_separator, self.prefix, self.suffix)
@@ -189,15 +182,10 @@ class JinaDocumentEmbedder(JinaComponentBase):
             groups = late_chunking_groups(documents, texts, self.batch_size, self.model_name)
         else:
             groups = batch_positions(len(documents), self.batch_size)
-        return await embed_documents(
-            self._client,
-            self.base_url,
+        return await self._embed_documents(
             documents,
             groups,
             lambda position: unwrap(texts[position]),
-            model=self.model_name,
             options=request_options(self),
-            raise_on_failure=self.raise_on_failure,
-            progress_bar=self.progress_bar,
             size_of=text_size(texts),
         )

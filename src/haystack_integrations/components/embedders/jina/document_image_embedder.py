@@ -42,14 +42,13 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
+from haystack_integrations.common.jina.component_utils import DocumentEmbedderBase, stored_as
 from haystack_integrations.common.jina.documents import check_documents, check_each, image_size_of, unwrap
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
     check_batch_size,
     check_dimensions,
-    embed_documents,
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.images import (
@@ -64,7 +63,7 @@ JINA_API_URL = EMBEDDINGS_URL
 
 
 @component
-class JinaDocumentImageEmbedder(JinaComponentBase):
+class JinaDocumentImageEmbedder(DocumentEmbedderBase):
     """
     Embeds the images that Documents point to (an image file, a PDF page or an image URL in
     `meta["file_path"]`) with a Jina multimodal model such as jina-clip-v2. It returns copies of the
@@ -140,7 +139,6 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         """
         check_batch_size(batch_size)
         check_base_url(base_url)
-        self.api_key = api_key
         self.model_name = model
         self.base_url = base_url
         self.file_path_meta_field = file_path_meta_field
@@ -150,8 +148,6 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         self.batch_size = batch_size
         self.task = task
         self.progress_bar = progress_bar
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         check_embedding_model(
             model,
@@ -168,9 +164,6 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
     def dimensions(self) -> int | None:
         """`embedding_dimension` under the name the other embedders use."""
         return self.embedding_dimension
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model_name}
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, documents: list[Document]) -> dict[str, Any]:
@@ -212,16 +205,11 @@ class JinaDocumentImageEmbedder(JinaComponentBase):
         batched = sorted(set(range(len(documents))) - set(alone))
         groups = [[batched[p] for p in group] for group in batch_positions(len(batched), self.batch_size)]
         groups += [[p] for p in alone]
-        return await embed_documents(
-            self._client,
-            self.base_url,
+        return await self._embed_documents(
             documents,
             groups,
             lambda position: unwrap(sources[position]),  # raises the document's own input error
-            model=self.model_name,
             options={"task": self.task, "dimensions": self.embedding_dimension},
-            raise_on_failure=self.raise_on_failure,
-            progress_bar=self.progress_bar,
             size_of=image_size_of,
             embedded_meta={"embedding_source": {"type": "image", "file_path_meta_field": self.file_path_meta_field}},
             # each request's images are prepared in parallel once it has its slots, held only while in flight

@@ -42,14 +42,13 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, check_documents, stored_as
+from haystack_integrations.common.jina.component_utils import DocumentEmbedderBase, check_documents, stored_as
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
     check_batch_size,
     check_dimensions,
     check_each,
-    embed_documents,
     unwrap,
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
@@ -69,7 +68,7 @@ class _Planned:
 
 
 @component
-class JinaDocumentMediaEmbedder(JinaComponentBase):
+class JinaDocumentMediaEmbedder(DocumentEmbedderBase):
     """
     Embeds the media files Documents point to (images, PDFs, audio, video; `meta["file_path"]`) with a
     Jina omni model, jina-embeddings-v5-omni-small by default; a Document without a file is embedded from
@@ -131,7 +130,6 @@ class JinaDocumentMediaEmbedder(JinaComponentBase):
         """
         check_batch_size(batch_size)
         check_base_url(base_url)
-        self.api_key = api_key
         self.model_name = model
         self.base_url = base_url
         self.file_path_meta_field = file_path_meta_field
@@ -141,8 +139,6 @@ class JinaDocumentMediaEmbedder(JinaComponentBase):
         self.fuse_content = fuse_content
         self.batch_size = batch_size
         self.progress_bar = progress_bar
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         self.normalized = normalized
         self.truncate = truncate
@@ -156,9 +152,6 @@ class JinaDocumentMediaEmbedder(JinaComponentBase):
             "normalized": self.normalized,
             "truncate": self.truncate,
         }
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model_name}
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, documents: list[Document]) -> dict[str, Any]:
@@ -244,16 +237,11 @@ class JinaDocumentMediaEmbedder(JinaComponentBase):
                     files += plan.source is not None
             return chars, files
 
-        result = await embed_documents(
-            self._client,
-            self.base_url,
+        result = await self._embed_documents(
             documents,
             groups,
             make_input,
-            model=self.model_name,
             options=self._options(),
-            raise_on_failure=self.raise_on_failure,
-            progress_bar=self.progress_bar,
             size_of=size_of,
             prepare_in_thread=True,
         )

@@ -96,23 +96,17 @@ class JinaMediaEmbedder(JinaComponentBase):
             `None` follows the key.
         """
         check_base_url(base_url)
-        self.api_key = api_key
         self.model_name = model
         self.base_url = base_url
         self.root_path = root_path
         self.task = task
         self.dimensions = check_dimensions(dimensions)
         self.normalized = normalized
-        self.timeout = timeout
-        self.max_retries = max_retries
         check_embedding_model(model, self._options(), images=True)
         self._connect(api_key, timeout, max_retries, max_concurrency)
 
     def _options(self) -> dict[str, Any]:
         return {"task": self.task, "dimensions": self.dimensions, "normalized": self.normalized}
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model_name}
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     def run(self, media: MediaInput, mime_type: str | None = None) -> dict[str, Any]:

@@ -25,13 +25,12 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
+from haystack_integrations.common.jina.component_utils import DocumentEmbedderBase, stored_as
 from haystack_integrations.common.jina.documents import check_documents, check_each, text_size, text_to_embed, unwrap
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     batch_positions,
     check_batch_size,
-    embed_documents,
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.sparse import (
@@ -43,7 +42,7 @@ from haystack_integrations.common.jina.sparse import (
 
 
 @component
-class JinaSparseDocumentEmbedder(JinaComponentBase):
+class JinaSparseDocumentEmbedder(DocumentEmbedderBase):
     """
     Sets `sparse_embedding` on Documents with Jina's `elser-v2`, several requests at once, and keeps any
     dense `embedding` they have (for hybrid retrieval). It returns copies of all of them, in input order,
@@ -99,7 +98,6 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
         check_batch_size(batch_size)
         check_base_url(base_url)
         check_sparse_model(model, task)
-        self.api_key = api_key
         self.model_name = model
         self.prefix = prefix
         self.suffix = suffix
@@ -109,13 +107,8 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
         self.embedding_separator = embedding_separator
         self.task = task
         self.base_url = base_url
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.raise_on_failure = raise_on_failure
         self._connect(api_key, timeout, max_retries, max_concurrency)
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model_name}
 
     def _text_to_embed(self, document: Document) -> str:
         return text_to_embed(document, self.meta_fields_to_embed, self.embedding_separator, self.prefix, self.suffix)
@@ -149,17 +142,12 @@ class JinaSparseDocumentEmbedder(JinaComponentBase):
             documents, "JinaSparseDocumentEmbedder", "To embed a single string, use JinaSparseTextEmbedder."
         )
         texts = check_each(documents, self._text_to_embed, raise_on_failure=self.raise_on_failure)
-        result = await embed_documents(
-            self._client,
-            self.base_url,
+        result = await self._embed_documents(
             documents,
             batch_positions(len(documents), self.batch_size),
             lambda position: unwrap(texts[position]),
-            model=self.model_name,
             options={"task": self.task},
             size_of=text_size(texts),
-            raise_on_failure=self.raise_on_failure,
-            progress_bar=self.progress_bar,
             embedded_meta={TOKEN_INDEX_META_KEY: TOKEN_INDEX_MAPPING},
             embedding_format=SPARSE,
         )

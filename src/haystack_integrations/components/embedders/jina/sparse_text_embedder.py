@@ -77,18 +77,12 @@ class JinaSparseTextEmbedder(JinaComponentBase):
         """
         check_base_url(base_url)
         check_sparse_model(model, task)
-        self.api_key = api_key
         self.model_name = model
         self.prefix = prefix
         self.suffix = suffix
         self.task = task
         self.base_url = base_url
-        self.timeout = timeout
-        self.max_retries = max_retries
         self._connect(api_key, timeout, max_retries, max_concurrency)
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model_name}
 
     @component.output_types(sparse_embedding=SparseEmbedding, meta=dict[str, Any])
     def run(self, text: str) -> dict[str, Any]:

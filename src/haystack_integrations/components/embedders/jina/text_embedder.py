@@ -102,7 +102,6 @@ class JinaTextEmbedder(JinaComponentBase):
         """
         check_embedding_type(embedding_type)
         check_base_url(base_url)
-        self.api_key = api_key
         self.model_name = model
         self.prefix = prefix
         self.suffix = suffix
@@ -113,13 +112,8 @@ class JinaTextEmbedder(JinaComponentBase):
         self.embedding_type = embedding_type
         self.normalized = normalized
         self.truncate = truncate
-        self.timeout = timeout
-        self.max_retries = max_retries
         check_embedding_model(model, request_options(self))
         self._connect(api_key, timeout, max_retries, max_concurrency)
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model_name}
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     def run(self, text: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.batches import run_each
 from haystack_integrations.common.jina.component_utils import ReaderComponentBase
+from haystack_integrations.common.jina.documents import check_each, unwrap
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.reader import (
@@ -88,19 +89,16 @@ class JinaReaderFetcher(ReaderComponentBase):
             A page whose site answers an error (say 404) is a failure (`JinaTargetError`, `status` 404), not
             a Document holding the error page; a URL that is not an absolute http(s) URL is a
             `JinaInputError`, found before anything is sent.
-        :param timeout: Seconds to wait for each answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param return_format, target_selector, ..., respond_with: The reader options (see `ReaderOptions`,
             which says what each does and the `X-...` header it is sent as).
         :raises ValueError: If a reader option or `max_concurrency` is not valid.
         """
-        self.api_key = api_key
         check_base_url(base_url, like=READER_URL)
         self.base_url = base_url
         self.raise_on_failure = raise_on_failure
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.reader_options = ReaderOptions.of(locals())
         self._headers = {
             "Accept": ACCEPT_JSON,
@@ -143,11 +141,10 @@ class JinaReaderFetcher(ReaderComponentBase):
         if not all(url.strip() for url in urls):
             msg = f"JinaReaderFetcher got an empty URL at position {[url.strip() for url in urls].index('')}"
             raise ValueError(msg)
-        targets = [_checked_target(position, url) for position, url in enumerate(urls)]
-        if self.raise_on_failure:  # a URL that is no URL fails before anything is sent
-            for target in targets:
-                if isinstance(target, Exception):
-                    raise target
+        # a URL that is no URL fails before anything is sent (or, not raising, in order with the rest)
+        targets = check_each(
+            range(len(urls)), lambda p: check_target_url(urls[p], f"URL {p}"), raise_on_failure=self.raise_on_failure
+        )
         outcome = await run_each(lambda p: self._read_one(targets[p]), len(targets), fail_fast=self.raise_on_failure)
         documents: list[Document] = []
         failed: list[dict[str, Any]] = []
@@ -161,19 +158,11 @@ class JinaReaderFetcher(ReaderComponentBase):
         usage = usage_tokens({}, [doc.meta for doc in documents])
         return {"documents": documents, "meta": {"failed_urls": failed, "usage": {"tokens": usage}}}
 
-    async def _read_one(self, url: str | JinaInputError) -> Document:
-        if isinstance(url, JinaInputError):
-            raise url  # reported in order with the rest, never sent
+    async def _read_one(self, target: str | JinaInputError) -> Document:
+        url = unwrap(target)  # an input error is reported in order with the rest, never sent
         endpoint = reader_url(self.base_url, url)
         response = await self._client.send("GET", endpoint, headers=self._headers)
         data = envelope(response, endpoint)["data"]
         if isinstance(data, dict):  # the target's error page is a failure, not content
             check_target_answer(data.get("warning"), url, endpoint)
         return page_document(data, self._return_format, response, endpoint)
-
-
-def _checked_target(position: int, url: str) -> str | JinaInputError:
-    try:
-        return check_target_url(url, f"URL {position}")
-    except JinaInputError as error:
-        return error

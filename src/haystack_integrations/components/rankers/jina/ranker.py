@@ -182,23 +182,17 @@ class JinaRanker(JinaComponentBase):
         check_rerank_model(model, {"max_doc_length": max_doc_length}, images=images.changed())
         self.model = model
         check_base_url(base_url, like=JINA_API_URL)
-        self.api_key = api_key
         self.top_k = top_k
         self.score_threshold = score_threshold
         self.base_url = base_url
         self.meta_fields_to_embed = meta_fields_to_embed or []
         self.embedding_separator = embedding_separator
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.max_doc_length = max_doc_length
         self.file_path_meta_field = images.file_path_meta_field
         self.root_path = images.root_path
         self.image_size = images.image_size
         self._images = images
         self._connect(api_key, timeout, max_retries, max_concurrency)
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model}
 
     def _text_to_rank(self, document: Document) -> str:
         return text_with_meta(document, self.meta_fields_to_embed, self.embedding_separator)

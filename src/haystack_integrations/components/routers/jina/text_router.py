@@ -89,10 +89,7 @@ class JinaTextRouter(JinaComponentBase):
         check_base_url(base_url, like=CLASSIFY_URL)
         self.classifier_id = classifier_id
         self.model = model
-        self.api_key = api_key
         self.base_url = base_url
-        self.timeout = timeout
-        self.max_retries = max_retries
         self._connect(api_key, timeout, max_retries, max_concurrency)
         component.set_output_types(self, **dict.fromkeys(self.labels, str))
 

@@ -102,7 +102,7 @@ class JinaWebSearch(JinaComponentBase):
               `html` or `text`.
             - `max_tokens`: the most tokens a page may contribute (`X-Max-Tokens`).
         :param base_url: Where the search is POSTed, for a proxy or a test server.
-        :param timeout: Seconds to wait for the answer. `None` reads `JINA_TIMEOUT`, else 60.
+        :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.
         :param allowed_domains: Domains to search within, as Haystack's `SerperDevWebSearch` takes them; sent
@@ -116,13 +116,10 @@ class JinaWebSearch(JinaComponentBase):
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K):
             msg = f"top_k must be a whole number from 1 to {MAX_TOP_K} (the service's maximum), or None; got {top_k!r}"
             raise ValueError(msg)
-        self.api_key = api_key
         self.top_k = top_k
         self.search_params = search_params
         check_base_url(base_url, like=SEARCH_URL)
         self.base_url = base_url
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.allowed_domains = allowed_domains
         self._params = _checked_params(search_params or {})
         if allowed_domains is not None:
