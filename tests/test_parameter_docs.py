@@ -12,6 +12,7 @@ import re
 import pytest
 
 from haystack_integrations.common.jina.component_utils import PARAMETER_DOCS
+from haystack_integrations.common.jina.reader_options import READER_OPTION_DOCS, READER_OPTIONS
 from haystack_integrations.components.classifiers.jina import JinaDocumentClassifier
 from haystack_integrations.components.connectors.jina import JinaReaderConnector
 from haystack_integrations.components.converters.jina import JinaReaderConverter
@@ -52,3 +53,19 @@ def test_shared_parameters_are_documented_in_the_shared_words(component: type) -
         assert name in docs, f"{component.__name__} does not document {name}"
         if (component.__name__, name) not in SAYS_MORE:
             assert docs[name] == text, f"{component.__name__}.{name}"
+
+
+READER_COMPONENTS = [JinaReaderConnector, JinaReaderFetcher, JinaReaderConverter]
+
+
+def test_every_reader_option_has_its_words() -> None:
+    assert tuple(READER_OPTION_DOCS) == READER_OPTIONS
+
+
+@pytest.mark.parametrize("component", READER_COMPONENTS, ids=lambda c: c.__name__)
+def test_reader_options_are_documented_one_by_one_in_the_shared_words(component: type) -> None:
+    # one `:param` line per option, so an IDE's hover on e.g. `target_selector` says what it does
+    docs = parameter_docs(component)
+    for name, text in READER_OPTION_DOCS.items():
+        assert name in docs, f"{component.__name__} does not document {name}"
+        assert docs[name] == " ".join(text.split()), f"{component.__name__}.{name}"

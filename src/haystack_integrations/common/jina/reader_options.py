@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from types import MappingProxyType
 from typing import Any
 
 MAX_READER_TIMEOUT = 180
@@ -150,34 +151,51 @@ def _selector_header(name: str, selector: Any) -> str:
     return ", ".join(check_header_value(name, s).strip() for s in selectors)
 
 
+#: What each reader option does, word for word as each Reader component's `__init__` docstring says it (one
+#: source: tests/test_parameter_docs.py compares them). The text stays static in each docstring, where IDEs
+#: and Haystack's docs generator read it.
+READER_OPTION_DOCS = MappingProxyType(
+    {
+        "return_format": (
+            "`X-Return-Format`: `content` (the service's default: markdown of the page's main content, "
+            "readability-filtered), `markdown` (the whole page, unfiltered), `html`, `text`, `screenshot` or "
+            "`pageshot`. For the last two the Document's content is the image URL."
+        ),
+        "target_selector": "`X-Target-Selector`: CSS selector(s) of the part of the page to return.",
+        "remove_selector": "`X-Remove-Selector`: CSS selector(s) of elements to leave out.",
+        "wait_for_selector": "`X-Wait-For-Selector`: CSS selector(s) to wait for before reading.",
+        "with_links_summary": (
+            "`X-With-Links-Summary`: `True` adds the page's links to meta `links` (link text to URL; for a text "
+            'that several links share, the last one); `"all"` keeps every link, duplicates included, as '
+            "`[text, url]` pairs."
+        ),
+        "with_images_summary": "`X-With-Images-Summary`: add the page's images to meta `images`.",
+        "with_generated_alt": "`X-With-Generated-Alt`: caption images that have no alt text.",
+        "no_cache": "`X-No-Cache`: fetch the page again instead of using the service's cached copy.",
+        "reader_timeout": (
+            "`X-Timeout`: seconds the service may wait for the page to load (1 to 180). Keep the component's "
+            "`timeout` above it."
+        ),
+        "engine": "`X-Engine`: how the service fetches the page: `browser`, `direct` or `cf-browser-rendering`.",
+        "token_budget": "`X-Token-Budget`: the most tokens the request may cost; larger pages fail.",
+        "retain_images": "`X-Retain-Images`: which images stay in the content, e.g. `none`.",
+        "locale": "`X-Locale`: the browser locale the page is read with, e.g. `de-DE`.",
+        "with_iframe": "`X-With-Iframe`: include the content of iframes.",
+        "with_shadow_dom": "`X-With-Shadow-Dom`: include the content of shadow DOM.",
+        "respond_with": (
+            "`X-Respond-With`, e.g. `readerlm-v2` (convert with Jina's ReaderLM) or `no-content` (search: "
+            "titles, URLs and descriptions only)."
+        ),
+    }
+)
+
+
 @dataclass(frozen=True)
 class ReaderOptions:
     """
     The Reader's request options; `None` and `False` send nothing, so the service's defaults apply.
 
-    :param return_format: `X-Return-Format`: `content` (the service's default: markdown of the
-        page's main content, readability-filtered), `markdown` (the whole page, unfiltered), `html`,
-        `text`, `screenshot` or `pageshot`. For the last two the Document's content is the image URL.
-    :param target_selector: `X-Target-Selector`: CSS selector(s) of the part of the page to return.
-    :param remove_selector: `X-Remove-Selector`: CSS selector(s) of elements to leave out.
-    :param wait_for_selector: `X-Wait-For-Selector`: CSS selector(s) to wait for before reading.
-    :param with_links_summary: `X-With-Links-Summary`: `True` adds the page's links to meta `links`
-        (link text to URL; for a text that several links share, the last one); `"all"` keeps every
-        link, duplicates included, as `[text, url]` pairs.
-    :param with_images_summary: `X-With-Images-Summary`: add the page's images to meta `images`.
-    :param with_generated_alt: `X-With-Generated-Alt`: caption images that have no alt text.
-    :param no_cache: `X-No-Cache`: fetch the page again instead of using the service's cached copy.
-    :param reader_timeout: `X-Timeout`: seconds the service may wait for the page to load (1 to 180).
-        Keep the component's `timeout` above it.
-    :param engine: `X-Engine`: how the service fetches the page: `browser`, `direct` or
-        `cf-browser-rendering`.
-    :param token_budget: `X-Token-Budget`: the most tokens the request may cost; larger pages fail.
-    :param retain_images: `X-Retain-Images`: which images stay in the content, e.g. `none`.
-    :param locale: `X-Locale`: the browser locale the page is read with, e.g. `de-DE`.
-    :param with_iframe: `X-With-Iframe`: include the content of iframes.
-    :param with_shadow_dom: `X-With-Shadow-Dom`: include the content of shadow DOM.
-    :param respond_with: `X-Respond-With`, e.g. `readerlm-v2` (convert with Jina's ReaderLM) or
-        `no-content` (search: titles, URLs and descriptions only).
+    What each option does: `READER_OPTION_DOCS`, which each Reader component's docstring repeats word for word.
     """
 
     return_format: str | None = None

@@ -106,7 +106,7 @@ class JinaReaderConnector(ReaderComponentBase):
         """
         Create a JinaReaderConnector.
 
-        The reader options (`ReaderOptions` describes each) are sent as `X-...` request headers; `None` and
+        The reader options (`return_format` to `respond_with`) are sent as `X-...` request headers; `None` and
         `False` send nothing, so the service's defaults apply. Headers passed to `run` override them.
 
         :param mode: `read`, `search` or `ground`, as a `JinaReaderMode` or a string.
@@ -121,8 +121,28 @@ class JinaReaderConnector(ReaderComponentBase):
             Reader or a test server, e.g. `http://localhost:3000/` (a missing trailing `/` is added).
             `None` uses the mode's hosted endpoint (`https://r.jina.ai/`, `https://s.jina.ai/`,
             `https://g.jina.ai/`), which `JINA_READER_BASE_URL` / `JINA_SEARCH_BASE_URL` replace when set.
-        :param return_format, target_selector, ..., respond_with: The reader options (see `ReaderOptions`,
-            which says what each does and the `X-...` header it is sent as).
+        :param return_format: `X-Return-Format`: `content` (the service's default: markdown of the page's main content,
+            readability-filtered), `markdown` (the whole page, unfiltered), `html`, `text`, `screenshot` or `pageshot`.
+            For the last two the Document's content is the image URL.
+        :param target_selector: `X-Target-Selector`: CSS selector(s) of the part of the page to return.
+        :param remove_selector: `X-Remove-Selector`: CSS selector(s) of elements to leave out.
+        :param wait_for_selector: `X-Wait-For-Selector`: CSS selector(s) to wait for before reading.
+        :param with_links_summary: `X-With-Links-Summary`: `True` adds the page's links to meta `links` (link text to
+            URL; for a text that several links share, the last one); `"all"` keeps every link, duplicates included, as
+            `[text, url]` pairs.
+        :param with_images_summary: `X-With-Images-Summary`: add the page's images to meta `images`.
+        :param with_generated_alt: `X-With-Generated-Alt`: caption images that have no alt text.
+        :param no_cache: `X-No-Cache`: fetch the page again instead of using the service's cached copy.
+        :param reader_timeout: `X-Timeout`: seconds the service may wait for the page to load (1 to 180). Keep the
+            component's `timeout` above it.
+        :param engine: `X-Engine`: how the service fetches the page: `browser`, `direct` or `cf-browser-rendering`.
+        :param token_budget: `X-Token-Budget`: the most tokens the request may cost; larger pages fail.
+        :param retain_images: `X-Retain-Images`: which images stay in the content, e.g. `none`.
+        :param locale: `X-Locale`: the browser locale the page is read with, e.g. `de-DE`.
+        :param with_iframe: `X-With-Iframe`: include the content of iframes.
+        :param with_shadow_dom: `X-With-Shadow-Dom`: include the content of shadow DOM.
+        :param respond_with: `X-Respond-With`, e.g. `readerlm-v2` (convert with Jina's ReaderLM) or `no-content`
+            (search: titles, URLs and descriptions only).
         :param timeout: Seconds to wait for an answer. `None` reads `JINA_TIMEOUT`, else 60.
         :param max_retries: Retries on rate limits, 500/502/503/504 and connection errors. `None` reads
             `JINA_MAX_RETRIES`, else 5.

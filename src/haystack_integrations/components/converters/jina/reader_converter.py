@@ -87,7 +87,7 @@ class JinaReaderConverter(ReaderComponentBase):
         """
         Create a JinaReaderConverter.
 
-        The reader options (`ReaderOptions` describes each) are sent as `X-...` headers; `None` and `False`
+        The reader options (`return_format` to `respond_with`) are sent as `X-...` headers; `None` and `False`
         send nothing, so the service's defaults apply.
 
         :param api_key: The Jina API key; by default read from the `JINA_API_KEY` environment variable.
@@ -110,8 +110,28 @@ class JinaReaderConverter(ReaderComponentBase):
             Document per chunk, with `source_id` (the id of the whole file's Document) and `split_id` as
             Haystack's `DocumentSplitter` writes them, so `JinaDocumentEmbedder(late_chunking=True)` embeds
             a file's chunks together.
-        :param return_format, target_selector, ..., respond_with: The reader options (see `ReaderOptions`,
-            which says what each does and the `X-...` header it is sent as).
+        :param return_format: `X-Return-Format`: `content` (the service's default: markdown of the page's main content,
+            readability-filtered), `markdown` (the whole page, unfiltered), `html`, `text`, `screenshot` or `pageshot`.
+            For the last two the Document's content is the image URL.
+        :param target_selector: `X-Target-Selector`: CSS selector(s) of the part of the page to return.
+        :param remove_selector: `X-Remove-Selector`: CSS selector(s) of elements to leave out.
+        :param wait_for_selector: `X-Wait-For-Selector`: CSS selector(s) to wait for before reading.
+        :param with_links_summary: `X-With-Links-Summary`: `True` adds the page's links to meta `links` (link text to
+            URL; for a text that several links share, the last one); `"all"` keeps every link, duplicates included, as
+            `[text, url]` pairs.
+        :param with_images_summary: `X-With-Images-Summary`: add the page's images to meta `images`.
+        :param with_generated_alt: `X-With-Generated-Alt`: caption images that have no alt text.
+        :param no_cache: `X-No-Cache`: fetch the page again instead of using the service's cached copy.
+        :param reader_timeout: `X-Timeout`: seconds the service may wait for the page to load (1 to 180). Keep the
+            component's `timeout` above it.
+        :param engine: `X-Engine`: how the service fetches the page: `browser`, `direct` or `cf-browser-rendering`.
+        :param token_budget: `X-Token-Budget`: the most tokens the request may cost; larger pages fail.
+        :param retain_images: `X-Retain-Images`: which images stay in the content, e.g. `none`.
+        :param locale: `X-Locale`: the browser locale the page is read with, e.g. `de-DE`.
+        :param with_iframe: `X-With-Iframe`: include the content of iframes.
+        :param with_shadow_dom: `X-With-Shadow-Dom`: include the content of shadow DOM.
+        :param respond_with: `X-Respond-With`, e.g. `readerlm-v2` (convert with Jina's ReaderLM) or `no-content`
+            (search: titles, URLs and descriptions only).
         :raises ValueError: If a reader option, `base_url` or `max_concurrency` is not valid.
         """
         check_base_url(base_url, like=READER_URL)
