@@ -6,6 +6,7 @@ Only components import this module; the wire code in `common/` never does.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import inspect
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -19,7 +20,7 @@ from haystack_integrations.common.jina import engine
 from haystack_integrations.common.jina.documents import check_documents, text_with_meta
 from haystack_integrations.common.jina.embeddings import embed_documents
 from haystack_integrations.common.jina.http.client import JinaClient
-from haystack_integrations.common.jina.reader_options import READER_OPTIONS, ReaderOptions
+from haystack_integrations.common.jina.reader_options import ReaderOptions
 
 T = TypeVar("T")
 C = TypeVar("C", bound="JinaComponentBase")
@@ -186,17 +187,35 @@ class DocumentEmbedderBase(JinaComponentBase):
         )
 
 
-class ReaderComponentBase(JinaComponentBase):
-    """A Reader component: its reader options are one `ReaderOptions`, each also read back by its name."""
+class OptionsComponentBase(JinaComponentBase):
+    """
+    A component that keeps a group of its `__init__` parameters as one frozen dataclass, in `options_attribute`.
 
-    reader_options: ReaderOptions
+    Each option stays an attribute of its own name, as a plain one was: reading it reads the value's field,
+    setting it replaces that field (so `to_dict` and the requests see the change alike).
+    """
+
+    options_attribute: ClassVar[str]
 
     def __getattr__(self, name: str) -> Any:
-        options = self.__dict__.get("reader_options")
-        if options is not None and name in READER_OPTIONS:
+        options = self.__dict__.get(self.options_attribute)
+        if options is not None and name in options.__dataclass_fields__:
             return getattr(options, name)
         msg = f"{type(self).__name__!r} object has no attribute {name!r}"
         raise AttributeError(msg)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        options = self.__dict__.get(self.options_attribute)
+        if options is not None and name in options.__dataclass_fields__:
+            name, value = self.options_attribute, dataclasses.replace(options, **{name: value})
+        super().__setattr__(name, value)
+
+
+class ReaderComponentBase(OptionsComponentBase):
+    """A Reader component: its reader options are one `ReaderOptions`, each also an attribute of its name."""
+
+    options_attribute = "reader_options"
+    reader_options: ReaderOptions
 
 
 def stored_as(**attributes: str | None) -> Mapping[str, str | None]:
@@ -255,6 +274,7 @@ __all__ = [
     "ADDED_TO_EVERY_COMPONENT",
     "DocumentEmbedderBase",
     "JinaComponentBase",
+    "OptionsComponentBase",
     "PARAMETER_DOCS",
     "ReaderComponentBase",
     "check_documents",

@@ -21,25 +21,18 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.component_utils import DocumentEmbedderBase, stored_as
+from haystack_integrations.common.jina.component_utils import DocumentEmbedderBase, OptionsComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_documents, check_each, text_size, text_to_embed, unwrap
-from haystack_integrations.common.jina.embeddings import (
-    EMBEDDINGS_URL,
-    batch_positions,
-    check_batch_size,
-    check_dimensions,
-    check_embedding_type,
-    request_options,
-)
+from haystack_integrations.common.jina.embedding_options import EmbeddingOptions
+from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL, batch_positions, check_batch_size
 from haystack_integrations.common.jina.endpoints import check_base_url
-from haystack_integrations.common.jina.models import check_embedding_model
 from haystack_integrations.components.embedders.jina.late_chunking import check_source_id, late_chunking_groups
 
 JINA_API_URL = EMBEDDINGS_URL
 
 
 @component
-class JinaDocumentEmbedder(DocumentEmbedderBase):
+class JinaDocumentEmbedder(DocumentEmbedderBase, OptionsComponentBase):
     """
     Embeds a list of Documents with a Jina embedding model, several requests at once. It returns
     copies of all of them, in input order, with `embedding` set, and `meta` with the `model` and the
@@ -48,6 +41,7 @@ class JinaDocumentEmbedder(DocumentEmbedderBase):
     """
 
     init_attributes = stored_as(model="model_name")
+    options_attribute = "embedding_options"
 
     #: what the published package writes (task, dimensions, late_chunking only when set, as it does)
     always_serialized = frozenset(
@@ -124,7 +118,7 @@ class JinaDocumentEmbedder(DocumentEmbedderBase):
             affected documents come back without embedding and `meta["failed_documents"]` lists their
             ids with the error; the rest are embedded.
         """
-        check_embedding_type(embedding_type)
+        self.embedding_options = EmbeddingOptions.of(locals())  # task, dimensions, ..., truncate, checked
         check_batch_size(batch_size)
         check_base_url(base_url)
         self.model_name = model
@@ -134,15 +128,8 @@ class JinaDocumentEmbedder(DocumentEmbedderBase):
         self.progress_bar = progress_bar
         self.meta_fields_to_embed = meta_fields_to_embed or []
         self.embedding_separator = embedding_separator
-        self.task = task
-        self.dimensions = check_dimensions(dimensions)
-        self.late_chunking = late_chunking
         self.base_url = base_url
-        self.embedding_type = embedding_type
-        self.normalized = normalized
-        self.truncate = truncate
         self.raise_on_failure = raise_on_failure
-        check_embedding_model(model, request_options(self))
         self._connect(api_key, timeout, max_retries, max_concurrency)
 
     def _text_to_embed(self, document: Document) -> str:
@@ -186,6 +173,6 @@ class JinaDocumentEmbedder(DocumentEmbedderBase):
             documents,
             groups,
             lambda position: unwrap(texts[position]),
-            options=request_options(self),
+            options=self.embedding_options.request_fields(),
             size_of=text_size(texts),
         )

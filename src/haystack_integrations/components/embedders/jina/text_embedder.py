@@ -16,25 +16,22 @@ from typing import Any
 from haystack import component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
+from haystack_integrations.common.jina.component_utils import OptionsComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_text_to_embed
+from haystack_integrations.common.jina.embedding_options import EmbeddingOptions
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
-    check_dimensions,
-    check_embedding_type,
     embeddings_payload,
     parse_embeddings_response,
     post_embeddings,
-    request_options,
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
-from haystack_integrations.common.jina.models import check_embedding_model
 
 JINA_API_URL = EMBEDDINGS_URL
 
 
 @component
-class JinaTextEmbedder(JinaComponentBase):
+class JinaTextEmbedder(OptionsComponentBase):
     """
     Embeds one string, typically a search query, with a Jina embedding model. It returns the vector as
     `embedding` and `meta` with the `model` and the `usage`. Embed queries with `task="retrieval.query"`
@@ -42,6 +39,7 @@ class JinaTextEmbedder(JinaComponentBase):
     """
 
     init_attributes = stored_as(model="model_name")
+    options_attribute = "embedding_options"
 
     #: what the published package writes (task, dimensions, late_chunking only when set, as it does)
     always_serialized = frozenset({"api_key", "model", "base_url", "prefix", "suffix"})
@@ -100,19 +98,12 @@ class JinaTextEmbedder(JinaComponentBase):
             calls of this instance (a serving pipeline shares one). `None` follows the key: the concurrency
             of `JINA_RATE_LIMITS`, else 5 (the Free tier's) growing while the server accepts more.
         """
-        check_embedding_type(embedding_type)
+        self.embedding_options = EmbeddingOptions.of(locals())  # task, dimensions, ..., truncate, checked
         check_base_url(base_url)
         self.model_name = model
         self.prefix = prefix
         self.suffix = suffix
-        self.task = task
-        self.dimensions = check_dimensions(dimensions)
-        self.late_chunking = late_chunking
         self.base_url = base_url
-        self.embedding_type = embedding_type
-        self.normalized = normalized
-        self.truncate = truncate
-        check_embedding_model(model, request_options(self))
         self._connect(api_key, timeout, max_retries, max_concurrency)
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
@@ -148,8 +139,9 @@ class JinaTextEmbedder(JinaComponentBase):
             )
             raise TypeError(msg)
         check_text_to_embed(text, "JinaTextEmbedder")
-        payload = embeddings_payload(self.model_name, [self.prefix + text + self.suffix], request_options(self))
-        body = await post_embeddings(self._client, self.base_url, payload, self.model_name, request_options(self))
+        options = self.embedding_options.request_fields()
+        payload = embeddings_payload(self.model_name, [self.prefix + text + self.suffix], options)
+        body = await post_embeddings(self._client, self.base_url, payload, self.model_name, options)
         result = parse_embeddings_response(
             body, 1, self.base_url, dimensions=self.dimensions, embedding_type=self.embedding_type
         )
