@@ -81,12 +81,21 @@ def embedded_copy(
     return replace(document, **{field: embedding}, meta=meta)
 
 
-def check_text_to_embed(text: str, owner: str) -> None:
+def check_text_to_embed(text: Any, owner: str, documents_owner: str, *, expects: str = "a string as input") -> None:
     """
-    Refuse an empty text (or only whitespace) before sending it, as `text_to_embed` refuses such a document.
+    Refuse what a text embedder cannot send: not a string, or empty (as `text_to_embed` refuses such a document).
 
+    :param owner: The text embedder, as messages name it; `documents_owner`: its counterpart for Documents.
+    :param expects: How the `TypeError` says what `owner` takes (`JinaTextEmbedder` keeps its published words).
+    :raises TypeError: If `text` is not a string, naming the component that embeds Documents.
     :raises JinaInputError: If `text` has nothing to embed (the API would answer 422, naming no input).
     """
+    if not isinstance(text, str):
+        msg = (
+            f"{owner} expects {expects}, got {type(text).__name__}. "
+            f"To embed a list of Documents, use {documents_owner}."
+        )
+        raise TypeError(msg)
     if not text.strip():
         msg = f"{owner} got an empty text (or only whitespace) to embed; nothing was sent."
         raise JinaInputError(msg)

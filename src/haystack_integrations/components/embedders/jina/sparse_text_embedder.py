@@ -109,13 +109,7 @@ class JinaSparseTextEmbedder(JinaComponentBase):
         return await self._call_async(self._run(text))
 
     async def _run(self, text: str) -> dict[str, Any]:
-        if not isinstance(text, str):
-            msg = (
-                f"JinaSparseTextEmbedder expects a string as input, got {type(text).__name__}. "
-                "To embed a list of Documents, use JinaSparseDocumentEmbedder."
-            )
-            raise TypeError(msg)
-        check_text_to_embed(text, "JinaSparseTextEmbedder")
+        check_text_to_embed(text, "JinaSparseTextEmbedder", "JinaSparseDocumentEmbedder")
         options = {"task": self.task}
         body = await self._client.post_json_async(
             self.base_url, SPARSE.payload(self.model_name, [self.prefix + text + self.suffix], options)

@@ -131,14 +131,8 @@ class JinaTextEmbedder(OptionsComponentBase):
         return await self._call_async(self._run(text))
 
     async def _run(self, text: str) -> dict[str, Any]:
-        if not isinstance(text, str):
-            msg = (
-                # the published wording, which code may match, then what was given
-                f"JinaTextEmbedder expects a string as an input, got {type(text).__name__}. "
-                "To embed a list of Documents, use JinaDocumentEmbedder."
-            )
-            raise TypeError(msg)
-        check_text_to_embed(text, "JinaTextEmbedder")
+        # "a string as an input": the published wording, which code may match
+        check_text_to_embed(text, "JinaTextEmbedder", "JinaDocumentEmbedder", expects="a string as an input")
         options = self.embedding_options.request_fields()
         payload = embeddings_payload(self.model_name, [self.prefix + text + self.suffix], options)
         body = await post_embeddings(self._client, self.base_url, payload, self.model_name, options)
