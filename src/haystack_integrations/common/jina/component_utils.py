@@ -17,8 +17,16 @@ from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
 
 from haystack_integrations.common.jina import engine
+from haystack_integrations.common.jina.classification import (
+    CLASSIFY_URL,
+    Labels,
+    check_classify_model,
+    classify_payload,
+    parse_classify_response,
+)
 from haystack_integrations.common.jina.documents import check_documents, text_with_meta
 from haystack_integrations.common.jina.embeddings import embed_documents
+from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.http.client import JinaClient
 from haystack_integrations.common.jina.reader_options import ReaderOptions
 
@@ -187,6 +195,41 @@ class DocumentEmbedderBase(JinaComponentBase):
         )
 
 
+class ClassifyComponentBase(JinaComponentBase):
+    """A component of `/v1/classify`: zero-shot against its `labels`, or with a trained `classifier_id`."""
+
+    labels: Labels | None
+    classifier_id: str | None
+    model: str
+    base_url: str
+
+    def _keep_classify_settings(
+        self, labels: Labels | None, classifier_id: str | None, model: str, base_url: str, *, images: bool = False
+    ) -> None:
+        """Keep the (checked) labels and classifier; check the model (`images`: it must take them) and endpoint."""
+        check_classify_model(model, images=images)
+        check_base_url(base_url, like=CLASSIFY_URL)
+        self.labels, self.classifier_id, self.model, self.base_url = labels, classifier_id, model, base_url
+
+    def _get_telemetry_data(self) -> dict[str, Any]:
+        return {"model": self.model, "few_shot": self.classifier_id is not None}
+
+    @property
+    def _zero_shot_labels(self) -> Labels | None:
+        """The labels sent with each request: none for a trained classifier, which has its own."""
+        return self.labels if self.classifier_id is None else None
+
+    def _classify_body(self, inputs: Sequence[Any]) -> dict[str, Any]:
+        return classify_payload(
+            inputs, model=self.model, labels=self._zero_shot_labels, classifier_id=self.classifier_id
+        )
+
+    def _parse(self, answer: Any, count: int) -> tuple[list[dict[str, Any]], str | None, dict[str, int]]:
+        """One answer's classifications in input order, no model (a trained classifier names none) and usage."""
+        result = parse_classify_response(answer, count, self._zero_shot_labels, self.base_url)
+        return result.classifications, None, result.usage
+
+
 class OptionsComponentBase(JinaComponentBase):
     """
     A component that keeps a group of its `__init__` parameters as one frozen dataclass, in `options_attribute`.
@@ -272,6 +315,7 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 # check_documents and text_with_meta live in `documents.py` now; kept importable from here.
 __all__ = [
     "ADDED_TO_EVERY_COMPONENT",
+    "ClassifyComponentBase",
     "DocumentEmbedderBase",
     "JinaComponentBase",
     "OptionsComponentBase",

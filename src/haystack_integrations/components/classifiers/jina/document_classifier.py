@@ -42,13 +42,10 @@ from haystack_integrations.common.jina.batches import Job, consecutive_groups, r
 from haystack_integrations.common.jina.classification import (
     CLASSIFY_URL,
     MAX_INPUTS_PER_REQUEST,
-    Labels,
     check_classify_model,
     check_labels_or_classifier,
-    classify_payload,
-    parse_classify_response,
 )
-from haystack_integrations.common.jina.component_utils import JinaComponentBase
+from haystack_integrations.common.jina.component_utils import ClassifyComponentBase
 from haystack_integrations.common.jina.documents import (
     check_documents,
     check_each,
@@ -56,7 +53,6 @@ from haystack_integrations.common.jina.documents import (
     text_with_meta,
     unwrap,
 )
-from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.images import (
     ImageSource,
@@ -72,7 +68,7 @@ Source = str | ImageSource | ImageURL
 
 
 @component
-class JinaDocumentClassifier(JinaComponentBase):
+class JinaDocumentClassifier(ClassifyComponentBase):
     """
     Classifies Documents with Jina's `/v1/classify`, zero-shot against labels or with a classifier trained
     by `train_classifier`; texts, or images with jina-clip. It returns copies of all of them, in input
@@ -138,19 +134,15 @@ class JinaDocumentClassifier(JinaComponentBase):
             the API's limits, `batch_size` is not 1 to 512, `base_url` is not an absolute http(s) URL, or
             image options are given with a model (or a trained classifier) that takes no images.
         """
-        self.labels: Labels | None = check_labels_or_classifier(labels, classifier_id)
-        self.classifier_id = classifier_id
+        checked = check_labels_or_classifier(labels, classifier_id)
         uses_images = root_path is not None or image_size is not None
         if uses_images and classifier_id is not None:
             msg = "root_path and image_size are for images, and a trained classifier classifies text only"
             raise ValueError(msg)
-        check_classify_model(model, images=uses_images)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 512:
             msg = f"batch_size must be a whole number from 1 to {MAX_INPUTS_PER_REQUEST}, got {batch_size!r}"
             raise ValueError(msg)
-        check_base_url(base_url, like=CLASSIFY_URL)
-        self.model = model
-        self.base_url = base_url
+        self._keep_classify_settings(checked, classifier_id, model, base_url, images=uses_images)
         self.classification_field = classification_field
         self.output_meta_field = output_meta_field
         self.meta_fields_to_embed = meta_fields_to_embed or []
@@ -165,9 +157,6 @@ class JinaDocumentClassifier(JinaComponentBase):
         self._connect(
             api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency, unstated_cap=16
         )
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model, "few_shot": self.classifier_id is not None}
 
     def _source(self, document: Document) -> Source:
         """What to classify: the text, else the image; `JinaInputError` naming the document when neither."""
@@ -239,9 +228,7 @@ class JinaDocumentClassifier(JinaComponentBase):
         job: Job[dict[str, Any]] = Job(
             url=self.base_url,
             input_of=lambda position: unwrap(sources[position]),  # raises the document's own input error
-            body=lambda inputs: classify_payload(
-                inputs, model=self.model, labels=self.labels, classifier_id=self.classifier_id
-            ),
+            body=self._classify_body,
             parse=self._parse,
             size_of=lambda positions: (
                 sum(len(source) for p in positions if isinstance(source := sources[p], str)),
@@ -267,7 +254,3 @@ class JinaDocumentClassifier(JinaComponentBase):
         if not self.raise_on_failure:
             meta["failed_documents"] = failed_documents(documents, outcome.errors)
         return {"documents": output, "meta": meta}
-
-    def _parse(self, answer: Any, count: int) -> tuple[list[dict[str, Any]], str | None, dict[str, int]]:
-        result = parse_classify_response(answer, count, self.labels, self.base_url)
-        return result.classifications, None, result.usage

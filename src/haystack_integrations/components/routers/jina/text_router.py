@@ -20,26 +20,17 @@ they are not sent. A text the classifier labels with a label not in `labels` rai
 naming it, so a mismatch cannot drop a text silently.
 """
 
-from typing import Any
 
 from haystack import component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.classification import (
-    CLASSIFY_URL,
-    check_classifier_id,
-    check_classify_model,
-    check_labels,
-    classify_payload,
-    parse_classify_response,
-)
-from haystack_integrations.common.jina.component_utils import JinaComponentBase
-from haystack_integrations.common.jina.endpoints import check_base_url
+from haystack_integrations.common.jina.classification import CLASSIFY_URL, check_classifier_id, check_labels
+from haystack_integrations.common.jina.component_utils import ClassifyComponentBase
 from haystack_integrations.common.jina.errors import JinaInputError
 
 
 @component
-class JinaTextRouter(JinaComponentBase):
+class JinaTextRouter(ClassifyComponentBase):
     """
     Routes a text to the output named after its label, classified by Jina's `/v1/classify` zero-shot
     against the labels or with a classifier trained by `train_classifier`: one output per label, so only
@@ -81,20 +72,13 @@ class JinaTextRouter(JinaComponentBase):
         if not isinstance(labels, list | tuple):
             msg = f"labels must be a list of label strings (one output each), got {labels!r}"
             raise ValueError(msg)
-        self.labels = check_labels(labels)
-        assert isinstance(self.labels, list)
+        checked = check_labels(labels)
+        assert isinstance(checked, list)
         if classifier_id is not None:
             check_classifier_id(classifier_id)
-        check_classify_model(model)
-        check_base_url(base_url, like=CLASSIFY_URL)
-        self.classifier_id = classifier_id
-        self.model = model
-        self.base_url = base_url
+        self._keep_classify_settings(checked, classifier_id, model, base_url)
         self._connect(api_key, timeout, max_retries, max_concurrency)
-        component.set_output_types(self, **dict.fromkeys(self.labels, str))
-
-    def _get_telemetry_data(self) -> dict[str, Any]:
-        return {"model": self.model, "few_shot": self.classifier_id is not None}
+        component.set_output_types(self, **dict.fromkeys(checked, str))
 
     def run(self, text: str) -> dict[str, str]:
         """
@@ -124,11 +108,10 @@ class JinaTextRouter(JinaComponentBase):
         if not text.strip():
             msg = "JinaTextRouter needs a non-empty text to route."
             raise ValueError(msg)
-        zero_shot = self.labels if self.classifier_id is None else None
-        payload = classify_payload([text], model=self.model, labels=zero_shot, classifier_id=self.classifier_id)
-        answer = await self._client.post_json_async(self.base_url, payload)
-        label = parse_classify_response(answer, 1, zero_shot, self.base_url).classifications[0]["label"]
-        if label not in self.labels:
+        answer = await self._client.post_json_async(self.base_url, self._classify_body([text]))
+        classifications, _, _ = self._parse(answer, 1)
+        label = classifications[0]["label"]
+        if label not in (self.labels or ()):
             msg = (
                 f"Classifier {self.classifier_id} labelled the text {label!r}, which is not one of this router's "
                 f"labels {self.labels}: give the labels the classifier was trained with."
