@@ -263,9 +263,7 @@ class JinaClient(ClientBase):
             try:
                 return await self._attempt(method, url, endpoint, body, headers, allow_redirects, auth, credentials)
             except JinaError as error:
-                retryable = isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
-                if not idempotent and not _never_acted_on(error):
-                    retryable = False
+                retryable = worth_retrying(error, idempotent=idempotent)
                 if retryable and error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER:
                     give_up_on_long_retry_after(error, endpoint, MAX_RETRY_AFTER)
                     raise
@@ -292,10 +290,7 @@ class JinaClient(ClientBase):
         credentials: bool = True,
     ) -> Answer:
         """One try, holding a slot of this client and one of the key (the pacer): the 2xx answer, else a `JinaError`."""
-        slots = self._component_slots()
-        if slots is not None:
-            await slots.acquire()
-        try:
+        async with self._component_slots() or contextlib.nullcontext():
             pacer = limiter_for(auth, url, self.rate_limits)
             ticket = await pacer.acquire(url, body.payload, self.max_concurrency, body.size)
             answer: Answer | None = None
@@ -305,7 +300,7 @@ class JinaClient(ClientBase):
                     method=method,
                     url=url,
                     endpoint=endpoint,
-                    headers=self._headers(extra_headers, auth if credentials else None),
+                    headers=request_headers(extra_headers, auth if credentials else None),
                     content=content,
                     follow_redirects=allow_redirects,
                     timeout=self.timeout,
@@ -314,31 +309,39 @@ class JinaClient(ClientBase):
                 answer = await self._transport.handle(request)
             finally:
                 pacer.release(ticket, None if answer is None else answer.signals)
-        finally:
-            if slots is not None:
-                slots.release()
         if not answer.ok and not (300 <= answer.status_code < 400 and not allow_redirects):  # a 3xx asked for
             raise error_for(answer, endpoint, auth)
         return answer
 
-    def _headers(self, extra: Mapping[str, str], auth: str | None) -> CIMultiDict[str]:
-        """The request's headers; `auth` `None` sends no `Authorization` (a signed URL: see `send`)."""
-        headers = CIMultiDict({"Accept": "application/json", "User-Agent": USER_AGENT})
-        if auth is not None:
-            headers["Authorization"] = auth
-        headers.update(extra)
-        return headers
-
     def _retry_delay(self, url: str, attempt: int, error: JinaError, auth: str) -> float:
         """A rate limit the pacer understands is waited for in its `acquire`; anything else backs off."""
         paced = limiter_for(auth, url, self.rate_limits).retry_delay(error.code, error.status_code)
-        if paced is not None:
-            return paced
-        # "full jitter": spreads the retries of concurrent batches instead of synchronising them
-        jittered = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
-        if error.retry_after is not None:  # 0, or a date already past (whole seconds), is no reason to retry at once
-            return max(min(error.retry_after, MAX_RETRY_AFTER), jittered) + random.uniform(0, 0.1 * self.backoff_base)
-        return jittered
+        return paced if paced is not None else backoff(attempt, error, self.backoff_base, self.backoff_cap)
+
+
+def request_headers(extra: Mapping[str, str], auth: str | None) -> CIMultiDict[str]:
+    """A request's headers; `auth` `None` sends no `Authorization` (a signed URL: see `JinaClient.send`)."""
+    headers = CIMultiDict({"Accept": "application/json", "User-Agent": USER_AGENT})
+    if auth is not None:
+        headers["Authorization"] = auth
+    headers.update(extra)
+    return headers
+
+
+def worth_retrying(error: JinaError, *, idempotent: bool) -> bool:
+    """A connection error or a transient status; for a request that is not idempotent, only if never acted on."""
+    if not idempotent and not _never_acted_on(error):
+        return False
+    return isinstance(error, JinaConnectionError) or error.status_code in RETRYABLE_STATUS
+
+
+def backoff(attempt: int, error: JinaError, base: float, cap: float) -> float:
+    """Seconds before retry number `attempt + 1`: exponential with full jitter, or the answer's `Retry-After`."""
+    # "full jitter": spreads the retries of concurrent batches instead of synchronising them
+    jittered = random.uniform(0, min(cap, base * 2**attempt))
+    if error.retry_after is not None:  # 0, or a date already past (whole seconds), is no reason to retry at once
+        return max(min(error.retry_after, MAX_RETRY_AFTER), jittered) + random.uniform(0, 0.1 * base)
+    return jittered
 
 
 def _never_acted_on(error: JinaError) -> bool:

@@ -20,7 +20,6 @@ they are not sent. A text the classifier labels with a label not in `labels` rai
 naming it, so a mismatch cannot drop a text silently.
 """
 
-
 from haystack import component
 from haystack.utils import Secret
 
