@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
@@ -17,6 +17,7 @@ from haystack import Document, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
 
 from haystack_integrations.common.jina import engine
+from haystack_integrations.common.jina.batches import Outcome, run_each
 from haystack_integrations.common.jina.classification import (
     CLASSIFY_URL,
     Labels,
@@ -24,10 +25,11 @@ from haystack_integrations.common.jina.classification import (
     classify_payload,
     parse_classify_response,
 )
-from haystack_integrations.common.jina.documents import check_documents, text_with_meta
+from haystack_integrations.common.jina.documents import check_documents, check_each, text_with_meta, unwrap
 from haystack_integrations.common.jina.embeddings import embed_documents
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.http.client import JinaClient
+from haystack_integrations.common.jina.reader import ACCEPT_JSON, return_format_of
 from haystack_integrations.common.jina.reader_options import ReaderOptions
 
 T = TypeVar("T")
@@ -259,6 +261,28 @@ class ReaderComponentBase(OptionsComponentBase):
 
     options_attribute = "reader_options"
     reader_options: ReaderOptions
+    raise_on_failure: bool
+    _headers: dict[str, str]
+    _return_format: str
+
+    def _keep_reader_options(
+        self, parameters: Mapping[str, Any], *, accept: str = ACCEPT_JSON, more: Mapping[str, str] | None = None
+    ) -> None:
+        """Keep the reader options among `parameters` (`__init__`'s `locals()`), checked, and the headers they make."""
+        self.reader_options = ReaderOptions.of(parameters)
+        self._headers = {"Accept": accept, **self.reader_options.headers(), **(more or {})}
+        self._return_format = return_format_of(self._headers)
+
+    async def _check_then_run_each(
+        self, count: int, check: Callable[[int], Any], work: Callable[[int, Any], Awaitable[T]]
+    ) -> Outcome[T]:
+        """
+        `check(position)` every input before anything is sent, then `work(position, checked)` on all at once.
+
+        Not raising on failure, an input that fails its check fails in order with the rest, never sent.
+        """
+        checked = check_each(range(count), check, raise_on_failure=self.raise_on_failure)
+        return await run_each(lambda p: work(p, unwrap(checked[p])), count, fail_fast=self.raise_on_failure)
 
 
 def stored_as(**attributes: str | None) -> Mapping[str, str | None]:

@@ -49,7 +49,6 @@ from haystack_integrations.common.jina.reader import (
     result_list,
     return_format_of,
 )
-from haystack_integrations.common.jina.reader_options import ReaderOptions
 from haystack_integrations.components.connectors.jina.reader_mode import JinaReaderMode
 
 READER_ENDPOINT_URL_BY_MODE = {
@@ -157,11 +156,7 @@ class JinaReaderConnector(ReaderComponentBase):
         check_base_url(base_url, like=READER_ENDPOINT_URL_BY_MODE[self.mode])
         self.json_response = json_response
         self.base_url = base_url
-        self.reader_options = ReaderOptions.of(locals())
-        self._headers = {
-            "Accept": ACCEPT_JSON if json_response else ACCEPT_TEXT,
-            **self.reader_options.headers(),
-        }
+        self._keep_reader_options(locals(), accept=ACCEPT_JSON if json_response else ACCEPT_TEXT)
         self._connect(api_key, timeout, max_retries, max_concurrency)
 
     @property

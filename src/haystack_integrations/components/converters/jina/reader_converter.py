@@ -26,23 +26,18 @@ from haystack.components.converters.utils import normalize_metadata
 from haystack.dataclasses import ByteStream
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.batches import run_each
 from haystack_integrations.common.jina.client import Answer
 from haystack_integrations.common.jina.component_utils import ReaderComponentBase
-from haystack_integrations.common.jina.documents import check_each, unwrap
 from haystack_integrations.common.jina.endpoints import HOSTED_READER_URL, check_base_url
 from haystack_integrations.common.jina.errors import JinaError, JinaInputError, with_prefix
 from haystack_integrations.common.jina.reader import (
-    ACCEPT_JSON,
     envelope,
     failure_report,
     malformed,
     page_document,
-    return_format_of,
     usage_tokens,
 )
 from haystack_integrations.common.jina.reader_files import FileSource, check_source, request_body
-from haystack_integrations.common.jina.reader_options import ReaderOptions
 
 READER_URL = HOSTED_READER_URL
 
@@ -148,14 +143,11 @@ class JinaReaderConverter(ReaderComponentBase):
             if not isinstance(value, bool):
                 msg = f"{name} must be True or False, got {value!r}"
                 raise ValueError(msg)
-        self.reader_options = ReaderOptions.of(locals())
-        self._headers = {
-            "Accept": ACCEPT_JSON,
-            **self.reader_options.headers(),
+        more = {
             **({"DNT": "1"} if do_not_track else {}),
             **({"X-Markdown-Chunking": "true"} if markdown_chunking else {}),
         }
-        self._return_format = return_format_of(self._headers)
+        self._keep_reader_options(locals(), more=more)
         # unstated, the key's growing bound applies up to 8: each request carries files, held while in flight
         self._connect(
             api_key, timeout=timeout, max_retries=max_retries, max_concurrency=max_concurrency, unstated_cap=8
@@ -206,11 +198,8 @@ class JinaReaderConverter(ReaderComponentBase):
             raise TypeError(msg)
         metas = normalize_metadata(meta, sources_count=len(sources))
         # nothing is sent while any source is known to fail (or, not raising, it fails in order with the rest)
-        checked = check_each(
-            range(len(sources)), lambda p: check_source(p, sources[p]), raise_on_failure=self.raise_on_failure
-        )
-        outcome = await run_each(
-            lambda p: self._convert_one(checked[p], metas[p]), len(checked), fail_fast=self.raise_on_failure
+        outcome = await self._check_then_run_each(
+            len(sources), lambda p: check_source(p, sources[p]), lambda p, source: self._convert_one(source, metas[p])
         )
         documents: list[Document] = []
         failed: list[dict[str, Any]] = []
@@ -225,10 +214,7 @@ class JinaReaderConverter(ReaderComponentBase):
                 usage += tokens
         return {"documents": documents, "meta": {"failed_sources": failed, "usage": {"tokens": usage}}}
 
-    async def _convert_one(
-        self, checked: FileSource | JinaInputError, user_meta: dict[str, Any]
-    ) -> tuple[list[Document], int]:
-        source = unwrap(checked)  # an input error is reported in order with the rest, never sent
+    async def _convert_one(self, source: FileSource, user_meta: dict[str, Any]) -> tuple[list[Document], int]:
         try:
             return await self._convert_source(source, user_meta)
         except JinaInputError:

@@ -18,23 +18,17 @@ from typing import Any
 from haystack import Document, component
 from haystack.utils import Secret
 
-from haystack_integrations.common.jina.batches import run_each
 from haystack_integrations.common.jina.component_utils import ReaderComponentBase
-from haystack_integrations.common.jina.documents import check_each, unwrap
 from haystack_integrations.common.jina.endpoints import check_base_url
-from haystack_integrations.common.jina.errors import JinaInputError
 from haystack_integrations.common.jina.reader import (
-    ACCEPT_JSON,
     check_target_answer,
     check_target_url,
     envelope,
     failure_report,
     page_document,
     reader_url,
-    return_format_of,
     usage_tokens,
 )
-from haystack_integrations.common.jina.reader_options import ReaderOptions
 
 READER_URL = "https://r.jina.ai/"
 
@@ -119,12 +113,7 @@ class JinaReaderFetcher(ReaderComponentBase):
         check_base_url(base_url, like=READER_URL)
         self.base_url = base_url
         self.raise_on_failure = raise_on_failure
-        self.reader_options = ReaderOptions.of(locals())
-        self._headers = {
-            "Accept": ACCEPT_JSON,
-            **self.reader_options.headers(),
-        }
-        self._return_format = return_format_of(self._headers)
+        self._keep_reader_options(locals())
         self._connect(api_key, timeout, max_retries, max_concurrency)
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
@@ -162,10 +151,9 @@ class JinaReaderFetcher(ReaderComponentBase):
             msg = f"JinaReaderFetcher got an empty URL at position {[url.strip() for url in urls].index('')}"
             raise ValueError(msg)
         # a URL that is no URL fails before anything is sent (or, not raising, in order with the rest)
-        targets = check_each(
-            range(len(urls)), lambda p: check_target_url(urls[p], f"URL {p}"), raise_on_failure=self.raise_on_failure
+        outcome = await self._check_then_run_each(
+            len(urls), lambda p: check_target_url(urls[p], f"URL {p}"), lambda _, url: self._read_one(url)
         )
-        outcome = await run_each(lambda p: self._read_one(targets[p]), len(targets), fail_fast=self.raise_on_failure)
         documents: list[Document] = []
         failed: list[dict[str, Any]] = []
         for position, url in enumerate(urls):
@@ -178,8 +166,7 @@ class JinaReaderFetcher(ReaderComponentBase):
         usage = usage_tokens({}, [doc.meta for doc in documents])
         return {"documents": documents, "meta": {"failed_urls": failed, "usage": {"tokens": usage}}}
 
-    async def _read_one(self, target: str | JinaInputError) -> Document:
-        url = unwrap(target)  # an input error is reported in order with the rest, never sent
+    async def _read_one(self, url: str) -> Document:
         endpoint = reader_url(self.base_url, url)
         response = await self._client.send("GET", endpoint, headers=self._headers)
         data = envelope(response, endpoint)["data"]
