@@ -215,6 +215,24 @@ class EmbeddingFormat:
 DENSE = EmbeddingFormat(payload=embeddings_payload, parse=_parse_dense)
 
 
+async def embed_text(
+    client: JinaClient,
+    url: str,
+    model: str,
+    text: str,
+    options: dict[str, Any],
+    embedding_format: EmbeddingFormat = DENSE,
+) -> tuple[Any, dict[str, Any]]:
+    """
+    Embed one text (a text embedder's job): its vector and `meta` with the `model` and the `usage`.
+
+    A rejection of an over-long text says that `truncate=True` fixes it, where the component has `truncate`.
+    """
+    body = await post_embeddings(client, url, embedding_format.payload(model, [text], options), model, options)
+    result = embedding_format.parse(body, 1, url, options)
+    return result.vectors[0], {"model": result.model or model, "usage": result.usage}
+
+
 async def embed_documents(
     client: JinaClient,
     url: str,
@@ -343,6 +361,7 @@ __all__ = [
     "clean_usage",
     "data_index",
     "embed_documents",
+    "embed_text",
     "embedded_copy",
     "embeddings_payload",
     "expected_length",

@@ -23,7 +23,7 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_text_to_embed
-from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL
+from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL, embed_text
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.sparse import (
     SPARSE,
@@ -110,11 +110,8 @@ class JinaSparseTextEmbedder(JinaComponentBase):
 
     async def _run(self, text: str) -> dict[str, Any]:
         check_text_to_embed(text, "JinaSparseTextEmbedder", "JinaSparseDocumentEmbedder")
-        options = {"task": self.task}
-        body = await self._client.post_json_async(
-            self.base_url, SPARSE.payload(self.model_name, [self.prefix + text + self.suffix], options)
+        text = self.prefix + text + self.suffix
+        embedding, meta = await embed_text(
+            self._client, self.base_url, self.model_name, text, {"task": self.task}, SPARSE
         )
-        result = SPARSE.parse(body, 1, self.base_url, options)
-        meta = {"model": result.model or self.model_name, "usage": result.usage}
-        meta[TOKEN_INDEX_META_KEY] = TOKEN_INDEX_MAPPING
-        return {"sparse_embedding": result.vectors[0], "meta": meta}
+        return {"sparse_embedding": embedding, "meta": {**meta, TOKEN_INDEX_META_KEY: TOKEN_INDEX_MAPPING}}

@@ -19,12 +19,7 @@ from haystack.utils import Secret
 from haystack_integrations.common.jina.component_utils import OptionsComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_text_to_embed
 from haystack_integrations.common.jina.embedding_options import EmbeddingOptions
-from haystack_integrations.common.jina.embeddings import (
-    EMBEDDINGS_URL,
-    embeddings_payload,
-    parse_embeddings_response,
-    post_embeddings,
-)
+from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL, embed_text
 from haystack_integrations.common.jina.endpoints import check_base_url
 
 JINA_API_URL = EMBEDDINGS_URL
@@ -134,10 +129,6 @@ class JinaTextEmbedder(OptionsComponentBase):
         # "a string as an input": the published wording, which code may match
         check_text_to_embed(text, "JinaTextEmbedder", "JinaDocumentEmbedder", expects="a string as an input")
         options = self.embedding_options.request_fields()
-        payload = embeddings_payload(self.model_name, [self.prefix + text + self.suffix], options)
-        body = await post_embeddings(self._client, self.base_url, payload, self.model_name, options)
-        result = parse_embeddings_response(
-            body, 1, self.base_url, dimensions=self.dimensions, embedding_type=self.embedding_type
-        )
-        meta = {"model": result.model or self.model_name, "usage": result.usage}
-        return {"embedding": result.vectors[0], "meta": meta}
+        text = self.prefix + text + self.suffix
+        embedding, meta = await embed_text(self._client, self.base_url, self.model_name, text, options)
+        return {"embedding": embedding, "meta": meta}
