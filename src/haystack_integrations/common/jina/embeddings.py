@@ -37,6 +37,7 @@ from haystack_integrations.common.jina.errors import (
     with_hint,
 )
 from haystack_integrations.common.jina.gc_pause import gc_paused
+from haystack_integrations.common.jina.http.body import encode_json
 from haystack_integrations.common.jina.http.client import JinaClient
 from haystack_integrations.common.jina.http.settings import check_count
 from haystack_integrations.common.jina.images import ImageSource, ImageURL
@@ -215,20 +216,26 @@ class EmbeddingFormat:
 DENSE = EmbeddingFormat(payload=embeddings_payload, parse=_parse_dense)
 
 
-async def embed_text(
+async def embed_one(
     client: JinaClient,
     url: str,
     model: str,
-    text: str,
+    item: Any,
     options: dict[str, Any],
     embedding_format: EmbeddingFormat = DENSE,
+    *,
+    encoded: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """
-    Embed one text (a text embedder's job): its vector and `meta` with the `model` and the `usage`.
+    Embed one input (a text, or a media item): its vector and `meta` with the `model` and the `usage`.
 
     A rejection of an over-long text says that `truncate=True` fixes it, where the component has `truncate`.
+
+    :param encoded: Send the body as `encode_json` makes it (base64 `bytes` values, a media file's, travel
+        without a copy).
     """
-    body = await post_embeddings(client, url, embedding_format.payload(model, [text], options), model, options)
+    payload = embedding_format.payload(model, [item], options)
+    body = await post_embeddings(client, url, encode_json(payload) if encoded else payload, model, options)
     result = embedding_format.parse(body, 1, url, options)
     return result.vectors[0], {"model": result.model or model, "usage": result.usage}
 
@@ -361,7 +368,7 @@ __all__ = [
     "clean_usage",
     "data_index",
     "embed_documents",
-    "embed_text",
+    "embed_one",
     "embedded_copy",
     "embeddings_payload",
     "expected_length",

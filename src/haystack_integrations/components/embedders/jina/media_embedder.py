@@ -28,13 +28,10 @@ from haystack_integrations.common.jina.component_utils import JinaComponentBase,
 from haystack_integrations.common.jina.embeddings import (
     EMBEDDINGS_URL,
     check_dimensions,
-    embeddings_payload,
-    parse_embeddings_response,
-    post_embeddings,
+    embed_one,
 )
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.errors import JinaInputError
-from haystack_integrations.common.jina.http.body import encode_json
 from haystack_integrations.common.jina.media import (
     MAX_MEDIA_FILE_BYTES,
     kind_of_bytes,
@@ -175,11 +172,7 @@ class JinaMediaEmbedder(JinaComponentBase):
 
     async def _embed(self, media: Any, mime_type: str | None) -> dict[str, Any]:
         item = self._input(media, mime_type)
-        options = self._options()
-        payload = embeddings_payload(self.model_name, [item], options)
-        body = await post_embeddings(self._client, self.base_url, encode_json(payload), self.model_name, options)
-        result = parse_embeddings_response(body, 1, self.base_url, dimensions=self.dimensions)
-        return {
-            "embedding": result.vectors[0],
-            "meta": {"model": result.model or self.model_name, "usage": result.usage},
-        }
+        embedding, meta = await embed_one(
+            self._client, self.base_url, self.model_name, item, self._options(), encoded=True
+        )
+        return {"embedding": embedding, "meta": meta}

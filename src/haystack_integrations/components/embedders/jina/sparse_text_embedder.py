@@ -23,7 +23,7 @@ from haystack.utils import Secret
 
 from haystack_integrations.common.jina.component_utils import JinaComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_text_to_embed
-from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL, embed_text
+from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL, embed_one
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.sparse import (
     SPARSE,
@@ -111,7 +111,7 @@ class JinaSparseTextEmbedder(JinaComponentBase):
     async def _run(self, text: str) -> dict[str, Any]:
         check_text_to_embed(text, "JinaSparseTextEmbedder", "JinaSparseDocumentEmbedder")
         text = self.prefix + text + self.suffix
-        embedding, meta = await embed_text(
+        embedding, meta = await embed_one(
             self._client, self.base_url, self.model_name, text, {"task": self.task}, SPARSE
         )
         return {"sparse_embedding": embedding, "meta": {**meta, TOKEN_INDEX_META_KEY: TOKEN_INDEX_MAPPING}}

@@ -19,7 +19,7 @@ from haystack.utils import Secret
 from haystack_integrations.common.jina.component_utils import OptionsComponentBase, stored_as
 from haystack_integrations.common.jina.documents import check_text_to_embed
 from haystack_integrations.common.jina.embedding_options import EmbeddingOptions
-from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL, embed_text
+from haystack_integrations.common.jina.embeddings import EMBEDDINGS_URL, embed_one
 from haystack_integrations.common.jina.endpoints import check_base_url
 
 JINA_API_URL = EMBEDDINGS_URL
@@ -130,5 +130,5 @@ class JinaTextEmbedder(OptionsComponentBase):
         check_text_to_embed(text, "JinaTextEmbedder", "JinaDocumentEmbedder", expects="a string as an input")
         options = self.embedding_options.request_fields()
         text = self.prefix + text + self.suffix
-        embedding, meta = await embed_text(self._client, self.base_url, self.model_name, text, options)
+        embedding, meta = await embed_one(self._client, self.base_url, self.model_name, text, options)
         return {"embedding": embedding, "meta": meta}
