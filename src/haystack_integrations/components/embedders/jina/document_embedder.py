@@ -134,7 +134,7 @@ class JinaDocumentEmbedder(DocumentEmbedderBase, OptionsComponentBase):
 
     def _text_to_embed(self, document: Document) -> str:
         text = text_to_embed(document, self.meta_fields_to_embed, self.embedding_separator, self.prefix, self.suffix)
-        if self.late_chunking:
+        if self.embedding_options.late_chunking:  # per document: the value, not the attribute view
             check_source_id(document)
         return text
 
