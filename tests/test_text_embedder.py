@@ -198,3 +198,17 @@ async def test_many_concurrent_run_async_calls_overlap(emulator: JinaEmulator, a
     results = await asyncio.gather(*(embedder.run_async(f"text {i}") for i in range(8)))
     assert len(results) == 8
     assert emulator.max_in_flight == START_CONCURRENCY  # nothing stated: the Free tier's 5 to start
+
+
+def test_an_option_set_after_construction_reaches_the_request_and_to_dict(
+    embedder: JinaTextEmbedder, emulator: JinaEmulator
+) -> None:
+    # the options are kept as one value; each is still an attribute that can be set, as a plain one could
+    embedder.dimensions = 64
+    embedder.task = "retrieval.query"
+    result = embedder.run("hi")
+    assert len(result["embedding"]) == 64
+    assert emulator.requests[0].json["dimensions"] == 64
+    assert emulator.requests[0].json["task"] == "retrieval.query"
+    assert embedder.to_dict()["init_parameters"]["dimensions"] == 64
+    assert embedder.embedding_options.dimensions == 64
