@@ -135,6 +135,19 @@ def test_options_reach_the_wire(emulator: JinaEmulator, api_key: Secret, site: l
     assert sent.header("Accept") == "application/json"
 
 
+def test_an_option_set_after_construction_reaches_the_request_and_to_dict(
+    emulator: JinaEmulator, api_key: Secret, site: list[str]
+) -> None:
+    # each reader option is still an attribute that can be set, as a plain one could: what to_dict writes is sent
+    reader = fetcher(emulator, api_key)
+    reader.target_selector = ["main"]
+    reader.return_format = "text"
+    reader.run(site[:1])
+    assert emulator.requests[-1].header("X-Target-Selector") == "main"
+    assert emulator.requests[-1].header("X-Return-Format") == "text"
+    assert reader.to_dict()["init_parameters"]["target_selector"] == ["main"]
+
+
 @pytest.mark.parametrize(
     ("return_format", "expected"),
     [

@@ -262,16 +262,24 @@ class ReaderComponentBase(OptionsComponentBase):
     options_attribute = "reader_options"
     reader_options: ReaderOptions
     raise_on_failure: bool
-    _headers: dict[str, str]
-    _return_format: str
+    _accept: str
+    _more_headers: Mapping[str, str]
 
     def _keep_reader_options(
         self, parameters: Mapping[str, Any], *, accept: str = ACCEPT_JSON, more: Mapping[str, str] | None = None
     ) -> None:
-        """Keep the reader options among `parameters` (`__init__`'s `locals()`), checked, and the headers they make."""
+        """Keep the reader options among `parameters` (`__init__`'s `locals()`), checked, and the other headers."""
         self.reader_options = ReaderOptions.of(parameters)
-        self._headers = {"Accept": accept, **self.reader_options.headers(), **(more or {})}
-        self._return_format = return_format_of(self._headers)
+        self._accept, self._more_headers = accept, dict(more or {})
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        """The headers of each request, made from the options as they are now (an option set later counts too)."""
+        return {"Accept": self._accept, **self.reader_options.headers(), **self._more_headers}
+
+    @property
+    def _return_format(self) -> str:
+        return return_format_of(self._headers)
 
     async def _check_then_run_each(
         self, count: int, check: Callable[[int], Any], work: Callable[[int, Any], Awaitable[T]]
