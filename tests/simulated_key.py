@@ -51,6 +51,7 @@ class Stats:
     failed: int = 0
     failures: list[str] = field(default_factory=list)
     first_round: int = 0  # requests on the wire before the first answer came
+    finished: float | None = None  # a finite job: when its last request was served
 
 
 class Key:
@@ -139,14 +140,20 @@ class _Request:
 
 
 class Process:
-    """One client process: its policy and an endless job (requests queued; they go as the policy allows)."""
+    """
+    One client process: its policy and a job (requests queued; they go as the policy allows). An endless job
+    queues a new request for each one served; a finite one (`job` requests) ends when all are served.
+    """
 
-    def __init__(self, sim: Simulation, name: int, stated: Limits | None, cap: int | None, queued: int) -> None:
+    def __init__(
+        self, sim: Simulation, name: int, stated: Limits | None, cap: int | None, queued: int, job: int | None = None
+    ) -> None:
         self.sim = sim
         self.name = name
         self.policy = Policy(stated, window=sim.key.config.window, rng=random.Random(sim.seed * 1000 + name))
         self.cap = cap
-        self.queue = deque(_Request() for _ in range(queued))
+        self.job = job
+        self.queue = deque(_Request() for _ in range(queued if job is None else job))
         self.stats = Stats()
         self._wake_at: float | None = None
         self._answered_once = False
@@ -191,7 +198,10 @@ class Process:
         self.policy.answered(now, ticket, answer)
         if answer is not None and answer.served:
             self.stats.served.append(now)
-            self.queue.append(_Request())  # the job goes on
+            if self.job is None:
+                self.queue.append(_Request())  # the job goes on
+            elif len(self.stats.served) == self.job:
+                self.stats.finished = now
         elif answer is not None and answer.refusal is not None:
             self.stats.refused.append(now)
             since = now if request.refused_since is None else request.refused_since
@@ -216,7 +226,7 @@ class Process:
     def _fail(self, why: str, request: _Request) -> None:
         self.stats.failed += 1
         self.stats.failures.append(why)
-        self.queue.append(_Request())
+        self.queue.append(_Request())  # the user's next call
 
 
 class Simulation:
@@ -232,6 +242,7 @@ class Simulation:
         queued: int = 1000,
         seed: int = 0,
         stagger: float = 0.0,
+        job: int | None = None,
     ) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
@@ -239,7 +250,7 @@ class Simulation:
         self.now = START
         self._events: list[tuple[float, int, Callable[[float], None]]] = []
         self._count = 0
-        self.processes = [Process(self, i, stated, cap, queued) for i in range(processes)]
+        self.processes = [Process(self, i, stated, cap, queued, job) for i in range(processes)]
         for process in self.processes:
             self.at(START + self.rng.uniform(0, stagger), process.pump)
 
