@@ -4,14 +4,20 @@
   `JINA_RATE_LIMITS`) is the key's total and the ceiling, used from the first request. With nothing stated,
   5 (the Free tier's), then 6, then doubling after each full round without a refusal, up to 500; a refusal's
   "{current}/N" names the key's total, a ceiling for a window. A concurrency refusal lowers this process's
-  share (multiplicative decrease with jitter: to 50-80% of what it had in flight, once per round; not below
-  one request while it holds one). If the refusal counts others' requests in flight, the share then grows
-  one slot per probe interval (5-10 answers' time, at most 0.3 of a window); if not (ours alone, a
-  glitch), it grows back by a quarter a round to just below where it was refused. Once per probe interval a
-  process at its level leaves one slot free for an answer's time, so a process that came later gets a slot
-  and the holder a refusal: N processes settle near limit / N each without talking to each other. A refusal
-  while none of ours is in flight lowers nothing at first (someone else holds the key): a short pause;
-  three in a row lower the share below one request, sent one at a time with gaps.
+  share (multiplicative decrease with jitter, once per round; not below one request while it holds one): to
+  85-95% of what it had in flight from 8 requests up (the others grow one slot per probe interval, so a deep
+  cut of a large share leaves the key idle), to 50-80% below that or while a per-minute budget refuses too
+  (the key's small, or bursts at each window's start). A burst's further refusals, as they come back, lower
+  the share to what stays in flight: what the key admitted of ours (processes that start together at a
+  stated total fill the key, no more, instead of cutting again and again). If the refusal counts others'
+  requests in flight, the share then grows one slot per probe interval (5-10 answers' time, at most 0.3 of a
+  window); if not (ours alone, a glitch), it grows back by a quarter a round to just below where it was
+  refused. Once per probe interval a process at its level leaves one slot free for an answer's time, so a
+  process that came later gets a slot and the holder a refusal: N processes settle near limit / N each
+  without talking to each other; then it tries one slot more, and if that probe is refused, the share goes
+  back to the level that fitted, not lower (the key is full, nobody took ours). A refusal while none of ours
+  is in flight lowers nothing at first (someone else holds the key): a short pause; three in a row lower the
+  share below one request, sent one at a time with gaps.
 """
 
 from __future__ import annotations
@@ -26,8 +32,13 @@ from haystack_integrations.common.jina.pacing.timing import AnswerTime
 
 #: The lowest share of the key's concurrency a process goes down to: one request at a time, 1/8 of the time.
 MIN_SHARE = 1 / 8
-#: What a concurrency refusal leaves of the share it hit (drawn anew each time, so processes desynchronise).
+#: What a concurrency refusal leaves of the share it hit (drawn anew each time, so processes desynchronise); from
+#: `LARGE` requests up, unless a per-minute budget refuses too, `GENTLE_DECREASE`.
 DECREASE = (0.5, 0.8)
+GENTLE_DECREASE = (0.85, 0.95)
+LARGE = 8
+#: A burst's refusals come back within this part of an answer's time after the first of them lowered the share.
+BURST = 0.5
 
 
 class Ramp:
@@ -67,6 +78,10 @@ class ConcurrencyShare:
         self.plateau = 0.0  # the share a refusal last hit: growth above it is slow (one slot per probe interval)
         self.probe = Probe(self, window, timing)
         self.round = 0  # the share's generation: bumped by each decrease
+        self.fits = 0.0  # the share known to fit: a refused request above it was a probe
+        self._lowered_at = 0.0  # when the round last changed
+        self._lowered_from = 0.0  # the level the last decrease cut
+        self.budget_refused_at: float | None = None  # an RPM / TPM refusal's time (the key bursts at window starts)
         self._lone_refusals = 0  # concurrency refusals in a row with none of ours in flight
         self.next_send = 0.0  # below one request's share: when the next may go
 
@@ -116,7 +131,7 @@ class ConcurrencyShare:
         if self.key_limit is not None and now - self._key_limit_at >= self.window:
             # a window without a refusal naming it: grow from it, one slot per probe interval
             if self.share is None:
-                self.share = self.plateau = float(self.key_limit)
+                self.share = self.plateau = self.fits = float(self.key_limit)
             self.key_limit = None
         self.probe.step(now, in_flight)
 
@@ -140,6 +155,8 @@ class ConcurrencyShare:
 
     def served(self, ticket: Ticket) -> None:
         self._lone_refusals = 0
+        if self.share is not None and ticket.round == self.round:
+            self.fits = max(self.fits, min(self.share, float(ticket.others + 1)))
         if self.share is not None:
             if self.share < 1:  # one request at a time with gaps: the gaps halve
                 self.share = min(self.plateau, 1.0, self.share * 2)
@@ -166,30 +183,59 @@ class ConcurrencyShare:
             if self._lone_refusals < 3:
                 pause = self.random.uniform(0.1, 0.3) * min(1.0, self.window)
                 return max(until, now + pause)
-        if ticket.round != self.round:
-            return until  # the share was lowered after this request was sent: once per round
+        current = answer.concurrency_current
+        others = current is not None and current - 1 > in_flight  # others hold slots of the key too
+        if ticket.round != self.round:  # the share was lowered after this request was sent: once per round
+            if others and ticket.round == self.round - 1 and self._in_burst(now):
+                # the rest of a burst's refusals: what stays in flight is what the key admitted of ours
+                assert self.share is not None  # lowered by the refusal that began the round
+                self.share = self.plateau = self.fits = max(1.0, min(self.share, float(in_flight)))
+            return until
+        if others and self.share is not None and self.fits >= 1 and ticket.others + 1 > int(self.fits):
+            # a probe above the level that fitted was refused: the key is full, nobody took ours
+            self.share = self.plateau = self.fits
+            self._next_round(now)
+            return until
         # what we held when refused: ours still on the wire and this one (refusals come back at once, so in a
         # burst that is what the burst sent, not what the server admitted)
         level = max(float(in_flight + 1), ticket.level) if self.share is None else ticket.level
-        current = answer.concurrency_current
         if current is not None and 0 < current - 1 <= in_flight:
             # every request the key holds is ours: its limit is what we hold, exactly; no more to learn
-            self.share = self.plateau = float(current - 1)
-            self.round += 1
-            self.probe.later(now)
+            self.share = self.plateau = self.fits = float(current - 1)
+            self._next_round(now)
             return until
         # a process that holds a slot keeps one; only refusals with none of ours on the wire go below one
         least = 1.0 if in_flight or level > 1 else MIN_SHARE
-        self.share = max(least, level * self.random.uniform(*DECREASE))
-        if current is not None and current - 1 > in_flight:
-            self.plateau = self.share  # others hold slots too: from here, slowly (one slot per probe interval)
+        self.share = self.fits = max(least, level * self.random.uniform(*self._decrease(now, level)))
+        self._lowered_from = level
+        if others:
+            self.plateau = self.share  # from here, slowly (one slot per probe interval)
         else:  # the level below the refused one, as far as we know ours alone: grow back to it quickly
             self.plateau = max(self.share, level - 1)
-        self.round += 1
-        self.probe.later(now)
+        self._next_round(now)
         if self.share < 1:
             self.next_send = now + self.timing.typical() * (1 / self.share - 1)
         return until
+
+    def _next_round(self, now: float) -> None:
+        self.round += 1
+        self._lowered_at = now
+        self.probe.later(now)
+
+    def _budget_refusing(self, now: float) -> bool:
+        """Whether an RPM / TPM refusal came within two windows: then bursts at each window's start are refused."""
+        return self.budget_refused_at is not None and now - self.budget_refused_at <= 2 * self.window
+
+    def _decrease(self, now: float, level: float) -> tuple[float, float]:
+        return DECREASE if level < LARGE or self._budget_refusing(now) else GENTLE_DECREASE
+
+    def _in_burst(self, now: float) -> bool:
+        """Whether a refusal of the last round belongs to the burst whose first refusal cut a large share."""
+        return (
+            now - self._lowered_at <= BURST * self.timing.typical()
+            and self._lowered_from >= LARGE
+            and not self._budget_refusing(now)
+        )
 
 
 class Probe:
@@ -223,6 +269,7 @@ class Probe:
         if self._grow_after_yield:
             self._grow_after_yield = False
             if target.share is not None and target.share >= target.plateau:
+                target.fits = target.share
                 target.share = math.floor(target.share) + 1.0 if target.share >= 1 else min(1.0, target.share * 2)
                 target.plateau = target.share
                 target.forget_share_above_ceiling()

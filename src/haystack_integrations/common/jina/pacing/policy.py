@@ -182,6 +182,7 @@ class Policy:
         if code == CONCURRENCY_LIMIT:
             until = self.concurrency_share.refused(now, ticket, answer, retry_after, self.in_flight)
         elif code in (REQUEST_LIMIT, TOKEN_LIMIT):
+            self.concurrency_share.budget_refused_at = now
             closes = self.windows.refused(now, code, retry_after)
             # no window of ours is open: one request looks again after a growing, jittered wait
             until = closes if closes is not None else now + self.refusals.floor()
