@@ -64,6 +64,7 @@ class Policy:
         self.in_flight = 0
         self.tickets: set[Ticket] = set()
         self.paused_until = 0.0
+        self._look_again: tuple[str, int] | None = None  # an RPM / TPM refusal not believed: one request looks
         self.timing = AnswerTime(window, self.random)
         self.concurrency_share = ConcurrencyShare(window, self.random, self.timing)
         self.windows = Windows(window, self.timing)
@@ -172,20 +173,32 @@ class Policy:
             self.windows.refund(ticket)
         if answer is not None:
             self.windows.follow(now, ticket, answer, current, self.tickets)
+        if self._look_again is not None:  # after `follow`: the refusal's own "0 left" is what is not believed
+            self.windows.look_again(*self._look_again)
+            self._look_again = None
         return True
 
     def _refused(self, now: float, ticket: Ticket, answer: Signals, current: bool) -> None:
-        retry_after = self.refusals.refused(now, answer, self.in_flight)
+        retry_after = self.refusals.refused(now, answer, self.in_flight, ticket.sent_at)
         if current:
             self.windows.refund(ticket)
         code = answer.code
         if code == CONCURRENCY_LIMIT:
             until = self.concurrency_share.refused(now, ticket, answer, retry_after, self.in_flight)
+            unmoved = self.refusals.unmoved_wait()
+            if unmoved is not None and not self.in_flight:
+                # refused again and again, the key's figures unmoved, none of ours on the wire: back off, bounded
+                until = max(until, now + unmoved)
         elif code in (REQUEST_LIMIT, TOKEN_LIMIT):
             self.concurrency_share.budget_refused_at = now
             closes = self.windows.refused(now, code, retry_after)
             # no window of ours is open: one request looks again after a growing, jittered wait
             until = closes if closes is not None else now + self.refusals.floor()
+            if answer.retry_after_unreadable and self.refusals.floor_grows():
+                # the server meant to say when, and we could not read it: rather than a whole window on a guess,
+                # one request looks again after the growing floor (0.5 s to 8 s), then the window as without one
+                until = min(until, now + self.refusals.floor())
+                self._look_again = (code, 1 if code == REQUEST_LIMIT else ticket.tokens)
         elif retry_after is not None:
             until = now + retry_after
         else:

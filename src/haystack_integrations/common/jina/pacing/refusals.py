@@ -2,10 +2,15 @@
 
 - A `Retry-After` over `MAX_RETRY_AFTER` closes the key for that long at most: the call that got it and every
   other call that would send meanwhile fail at once, saying when to retry (the client), rather than stall. A
-  `Retry-After` of 0 or in the past waits a short jittered floor instead (a date has whole seconds).
+  `Retry-After` of 0 or in the past waits a short jittered floor instead (a date has whole seconds). So does an
+  RPM / TPM refusal whose `Retry-After` could not be read (the policy: one request looks after the floor, while
+  the floor still grows; then the window as without one).
 - Refusals are flow control: a call refused for concurrency, RPM or TPM retries without spending an attempt
   while the key makes progress (a request of this process on it succeeded within `NO_PROGRESS_SECONDS`,
-  two windows), for at most `MAX_REFUSED_SECONDS` (ten windows) in all.
+  two windows, or a concurrency refusal counted others' requests in flight and the key's figures had moved
+  since the last refusal), for at most `MAX_REFUSED_SECONDS` (ten windows) in all. Refusals that say the same
+  as the one before, again and again with nothing of ours served (a key answering "51/50" forever), are not
+  progress, and past `UNMOVED` of them the next look waits the growing floor (the policy).
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ from haystack_integrations.common.jina.pacing.signals import Signals
 
 #: The shortest wait after a refusal whose `Retry-After` is 0 or past, before jitter (seconds).
 RETRY_FLOOR = 0.5
+#: Refusals in a row after which the floor stops growing (0.5 s doubled four times: 8 s).
+FLOOR_DOUBLINGS = 4
+#: Refusals in a row saying the same as the one before (no success of ours, the key's figures unmoved) after which
+#: the next look waits the growing floor: a process refused while others hold the key gets its slot back sooner.
+UNMOVED = 8
 
 
 class Refusals:
@@ -41,9 +51,15 @@ class Refusals:
         self.closed_by: Signals | None = None
         self.last_success: float | None = None
         self.key_progress: float | None = None  # when an answer last showed other processes being served
+        self._last_figures: tuple[object, ...] | None = None  # what the last refusal said of the key
+        self._unmoved = 0  # refusals in a row, since our last success, that said the same as the one before
+        self._last_refused_at = 0.0
 
-    def refused(self, now: float, answer: Signals, in_flight: int) -> float | None:
-        """A refusal came (`in_flight`: ours still on the wire): the seconds its `Retry-After` says to wait."""
+    def refused(self, now: float, answer: Signals, in_flight: int, sent_at: float) -> float | None:
+        """
+        A refusal came (`in_flight`: ours still on the wire) to a request sent at `sent_at`: the seconds its
+        `Retry-After` says to wait.
+        """
         self.count += 1
         self._in_a_row += 1
         retry_after = answer.retry_after
@@ -54,17 +70,45 @@ class Refusals:
         elif retry_after is not None and retry_after <= 0:
             retry_after = self.floor()  # "0", or a date already past (it has whole seconds): not a retry at once
         current_figure = answer.concurrency_current
-        if current_figure is not None and current_figure - 1 > in_flight:
-            self.key_progress = now  # other processes hold slots: the key serves them
+        figures = (
+            answer.code,
+            current_figure,
+            answer.concurrency_limit,
+            answer.remaining_requests,
+            answer.remaining_tokens,
+        )
+        if current_figure is not None and current_figure - 1 > in_flight and figures != self._last_figures:
+            # other processes hold slots and the key's figures moved: it serves them. The same figures again and
+            # again ("51/50" forever) may be a key that serves nobody: they do not hold the deadline off
+            self.key_progress = now
+        if figures != self._last_figures:
+            self._unmoved = 0
+        elif sent_at >= self._last_refused_at:  # a new look (not one more of a burst sent at once): same answer
+            self._unmoved += 1
+        self._last_figures, self._last_refused_at = figures, now
         return retry_after
+
+    def unmoved_wait(self) -> float | None:
+        """
+        After `UNMOVED` refusals in a row saying the same (no success of ours between them, nothing moved on the key):
+        how long to wait before looking again, growing like the floor (0.5 s to 8 s, jittered); else `None`.
+        """
+        if self._unmoved < UNMOVED:
+            return None
+        wait = min(RETRY_FLOOR * 2 ** min(self._unmoved - UNMOVED, FLOOR_DOUBLINGS), self.window, MAX_RETRY_AFTER)
+        return float(wait * self.random.uniform(0.5, 1.0))
+
+    def floor_grows(self) -> bool:
+        """Whether the floor still grows with each refusal in a row (it has not reached its longest yet)."""
+        return self._in_a_row <= FLOOR_DOUBLINGS
 
     def succeeded(self, now: float) -> None:
         self.last_success = now
-        self._in_a_row = 0
+        self._in_a_row = self._unmoved = 0
 
     def floor(self) -> float:
         """The least wait after a refusal: 0.5 s doubling with refusals in a row up to 8 s (and a window), jittered."""
-        floor = min(RETRY_FLOOR * 2 ** min(self._in_a_row - 1, 4), self.window, MAX_RETRY_AFTER)
+        floor = min(RETRY_FLOOR * 2 ** min(self._in_a_row - 1, FLOOR_DOUBLINGS), self.window, MAX_RETRY_AFTER)
         return float(floor * self.random.uniform(0.5, 1.0))
 
     def verdict(self, now: float, since: float) -> str | None:

@@ -53,6 +53,8 @@ class Signals:
     :param tokens_used: `usage.total_tokens` of a served answer.
     :param concurrency_current: {current} of "{current}/N concurrent requests": the key's requests in flight
         at the server, of every process, counting the refused one.
+    :param retry_after_unreadable: A `Retry-After` came but said nothing usable (not a finite number of seconds,
+        not an HTTP date): the server meant to say when, and the pacer should not wait a whole window on a guess.
     """
 
     status: int
@@ -63,6 +65,7 @@ class Signals:
     concurrency_limit: int | None = None
     tokens_used: int | None = None
     concurrency_current: int | None = None
+    retry_after_unreadable: bool = False
 
     @property
     def served(self) -> bool:
@@ -83,15 +86,18 @@ def read_signals(status: int, headers: Mapping[str, str], body: bytes, *, now: f
     served = 200 <= status < 300
     code = None if served else error_code(body)
     current, limit = concurrency_figures(body) if code == CONCURRENCY_LIMIT else (None, None)
+    raw_retry_after = headers.get("Retry-After")
+    retry_after = retry_after_seconds(raw_retry_after, now=now)
     return Signals(
         status=status,
         code=code,
-        retry_after=retry_after_seconds(headers.get("Retry-After"), now=now),
+        retry_after=retry_after,
         remaining_requests=count(headers.get("X-RateLimit-Remaining-Requests")),
         remaining_tokens=count(headers.get("X-RateLimit-Remaining-Tokens")),
         concurrency_limit=limit,
         tokens_used=usage_tokens(body) if served else None,
         concurrency_current=current,
+        retry_after_unreadable=retry_after is None and bool(raw_retry_after and raw_retry_after.strip()),
     )
 
 

@@ -154,6 +154,15 @@ class Windows:
             if remaining is not None:
                 budget.observe(remaining, in_flight, served=answer.served)
 
+    def look_again(self, code: str, cost: int) -> None:
+        """
+        A refusal said the budget is spent but not when it renews (its `Retry-After` was unreadable): after a short
+        wait, one request of `cost` may look (its answer tells what is left); the rest wait for that answer.
+        """
+        spent = self.requests if code == REQUEST_LIMIT else self.tokens
+        spent.left = max(spent.left or 0.0, float(cost))
+        self.untold = self.one_first = True
+
     def refused(self, now: float, code: str, retry_after: float | None) -> float | None:
         """
         A refusal said the requests (`code`) or tokens budget is spent: when the window closes, or `None` when no
