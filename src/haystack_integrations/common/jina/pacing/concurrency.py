@@ -9,7 +9,10 @@
   cut of a large share leaves the key idle), to 50-80% below that or while a per-minute budget refuses too
   (the key's small, or bursts at each window's start). A burst's further refusals, as they come back, lower
   the share to what stays in flight: what the key admitted of ours (processes that start together at a
-  stated total fill the key, no more, instead of cutting again and again). If the refusal counts others'
+  stated total fill the key, no more, instead of cutting again and again); a process whose burst the key
+  refused (nearly) whole came after another filled it: it keeps looking every few tenths of a second, and
+  once one request is served it grows back a quarter a round to the level its first refusal left (the one
+  that filled the key may be done soon: its slots are not left idle). If the refusal counts others'
   requests in flight, the share then grows one slot per probe interval (5-10 answers' time, at most 0.3 of a
   window); if not (ours alone, a glitch), it grows back by a quarter a round to just below where it was
   refused. Once per probe interval a process at its level leaves one slot free for an answer's time, so a
@@ -39,6 +42,9 @@ GENTLE_DECREASE = (0.85, 0.95)
 LARGE = 8
 #: A burst's refusals come back within this part of an answer's time after the first of them lowered the share.
 BURST = 0.5
+#: A burst of which the key admitted less than this part (a process that came after the key filled) keeps the
+#: share its first refusal left as the level to grow back to, and keeps looking while others hold the key.
+WHOLE = 1 / 16
 
 
 class Ramp:
@@ -81,6 +87,7 @@ class ConcurrencyShare:
         self.fits = 0.0  # the share known to fit: a refused request above it was a probe
         self._lowered_at = 0.0  # when the round last changed
         self._lowered_from = 0.0  # the level the last decrease cut
+        self._burst_share = 0.0  # the share the last decrease left
         self.budget_refused_at: float | None = None  # an RPM / TPM refusal's time (the key bursts at window starts)
         self._lone_refusals = 0  # concurrency refusals in a row with none of ours in flight
         self.next_send = 0.0  # below one request's share: when the next may go
@@ -180,7 +187,8 @@ class ConcurrencyShare:
             # none of ours holds the key: someone else does. A slot of theirs frees when one of their requests
             # ends; look again soon. Refusals in a row like this lower the share below one request.
             self._lone_refusals += 1
-            if self._lone_refusals < 3:
+            # a burst refused whole keeps looking: the process that holds the key may be done soon
+            if self._lone_refusals < 3 or (self.share is not None and self.plateau > self.share):
                 pause = self.random.uniform(0.1, 0.3) * min(1.0, self.window)
                 return max(until, now + pause)
         current = answer.concurrency_current
@@ -189,7 +197,11 @@ class ConcurrencyShare:
             if others and ticket.round == self.round - 1 and self._in_burst(now):
                 # the rest of a burst's refusals: what stays in flight is what the key admitted of ours
                 assert self.share is not None  # lowered by the refusal that began the round
-                self.share = self.plateau = self.fits = max(1.0, min(self.share, float(in_flight)))
+                self.share = self.fits = max(1.0, min(self.share, float(in_flight)))
+                if in_flight >= WHOLE * self._burst_share:  # else refused (nearly) whole: grow back to it
+                    self.plateau = self.share
+                else:
+                    self.plateau = self._burst_share
             return until
         if others and self.share is not None and self.fits >= 1 and ticket.others + 1 > int(self.fits):
             # a probe above the level that fitted was refused: the key is full, nobody took ours
@@ -208,6 +220,7 @@ class ConcurrencyShare:
         least = 1.0 if in_flight or level > 1 else MIN_SHARE
         self.share = self.fits = max(least, level * self.random.uniform(*self._decrease(now, level)))
         self._lowered_from = level
+        self._burst_share = self.share
         if others:
             self.plateau = self.share  # from here, slowly (one slot per probe interval)
         else:  # the level below the refused one, as far as we know ours alone: grow back to it quickly
