@@ -31,7 +31,7 @@ RETRY_FLOOR = 0.5
 FLOOR_DOUBLINGS = 4
 #: Refusals in a row saying the same as the one before (no success of ours, the key's figures unmoved) after which
 #: the next look waits the growing floor: a process refused while others hold the key gets its slot back sooner.
-UNMOVED = 8
+UNMOVED = 16
 
 
 class Refusals:
