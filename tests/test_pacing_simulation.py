@@ -217,7 +217,7 @@ def finite_jobs(
 #: Tier 1 with the tier stated, 1.5 for Free with nothing stated; where the policy falls short, what it reached.
 FINITE = {
     ("tier1", 4, 157, True): 1.9,
-    ("tier1", 8, 157, True): 1.55,
+    ("tier1", 8, 157, True): 1.5,
     ("free", 4, 63, False): 1.5,
 }
 
@@ -232,7 +232,7 @@ def test_finite_jobs_end_near_the_ideal(tier: str, processes: int, requests: int
 #: The same jobs started within 150 ms of each other, as real processes are: the first to start takes the stated
 #: 50 at once; the others, refused whole, keep looking and grow back fast once it is done (before: they kept the
 #: slot or two the key admitted and grew one per probe interval, 4.2x for 4 processes). What it reaches.
-FINITE_STAGGERED = {("tier1", 4, 157, True): 1.9, ("tier1", 8, 157, True): 2.6}
+FINITE_STAGGERED = {("tier1", 4, 157, True): 1.9, ("tier1", 8, 157, True): 2.0}
 
 
 @pytest.mark.parametrize(("tier", "processes", "requests", "stated"), list(FINITE_STAGGERED))
@@ -242,8 +242,9 @@ def test_finite_jobs_started_apart(tier: str, processes: int, requests: int, sta
 
 
 #: The benchmark's timeline at 1,000 ms a request (seed 5: two processes fill the key at once, the other two are
-#: refused whole and left with a slot or two once the key is idle; they grew one slot per probe interval, 5-10 s).
-FINITE_SLOW = {("tier1", 4, 157, True, 5): 4.2}
+#: refused whole and left with a slot or two once the key is idle). They grew one slot per probe interval (5-10 s)
+#: however long the key went without refusing them: 4.12x; now growth that finds room speeds up: 2.49x.
+FINITE_SLOW = {("tier1", 4, 157, True, 5): 2.7}
 
 
 @pytest.mark.parametrize(("tier", "processes", "requests", "stated", "seed"), list(FINITE_SLOW))
