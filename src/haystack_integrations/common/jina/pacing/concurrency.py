@@ -96,6 +96,7 @@ class ConcurrencyShare:
         self._lowered_from = 0.0  # the level the last decrease cut
         self._burst_share = 0.0  # the share the last decrease left
         self.budget_refused_at: float | None = None  # an RPM / TPM refusal's time (the key bursts at window starts)
+        self.budget_held_at: float | None = None  # when an RPM / TPM budget last held a request of ours back
         self._lone_refusals = 0  # concurrency refusals in a row with none of ours in flight
         self.next_send = 0.0  # below one request's share: when the next may go
 
@@ -249,6 +250,10 @@ class ConcurrencyShare:
         """Whether an RPM / TPM refusal came within two windows: then bursts at each window's start are refused."""
         return self.budget_refused_at is not None and now - self.budget_refused_at <= 2 * self.window
 
+    def budget_held(self, now: float) -> bool:
+        """Whether an RPM / TPM budget held a request of ours back within two windows (it binds, not concurrency)."""
+        return self.budget_held_at is not None and now - self.budget_held_at <= 2 * self.window
+
     def _decrease(self, now: float, level: float) -> tuple[float, float]:
         return DECREASE if level < LARGE or self.budget_refusing(now) else GENTLE_DECREASE
 
@@ -342,7 +347,7 @@ class Probe:
         """Whether the last growth was used in full and not refused, on a key where that means room."""
         target = self.target
         ceiling = target.ceiling()
-        if target.budget_refusing(now) or (ceiling is not None and ceiling < LARGE):
+        if target.budget_refusing(now) or target.budget_held(now) or (ceiling is not None and ceiling < LARGE):
             return False
         return self._grown_round == target.round and self._filled
 
