@@ -278,8 +278,9 @@ class Probe:
     the next (down to one answer's time) and, from the second, doubles its step (2, 4, 8 ... slots, at most the
     share), taken one slot per answer so that a refusal stops it at once. A refusal starts again from one slot a
     probe interval, the next probe no sooner than the probes' unhurried pace would have come (on a busy key,
-    probes that find room by chance add no refusals). Not while a per-minute budget refuses (the room in flight
-    is the pacing's, not the key's), nor on a key of fewer than `LARGE` slots (a few probes fill it).
+    probes that find room by chance add no refusals). Not while a per-minute budget refuses or holds our
+    requests back (the room in flight is the pacing's, not the key's), nor on a key of fewer than `LARGE`
+    slots (a few probes fill it).
     """
 
     def __init__(self, share: ConcurrencyShare, window: float, timing: AnswerTime) -> None:
