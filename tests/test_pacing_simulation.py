@@ -184,15 +184,23 @@ class FiniteOutcome:
 
 
 def finite_jobs(
-    tier: str, processes: int, requests: int, *, stated: bool, seed: int = 1, stagger: float = 0.0
+    tier: str,
+    processes: int,
+    requests: int,
+    *,
+    stated: bool,
+    seed: int = 1,
+    stagger: float = 0.0,
+    latency: float = 0.1,
 ) -> FiniteOutcome:
     """
     The benchmark's case in simulated time: N processes start together (within `stagger` seconds), each with
-    `requests` requests to send (a job, then done), on a key that enforces only its concurrency, 100 ms a request.
+    `requests` requests to send (a job, then done), on a key that enforces only its concurrency, `latency`
+    seconds a request.
     """
     limit = TIERS[tier].concurrency
     assert limit is not None
-    config = KeyConfig(Limits(concurrency=limit), latency=(0.1, 0.1), network=(0.001, 0.003))
+    config = KeyConfig(Limits(concurrency=limit), latency=(latency, latency), network=(0.001, 0.003))
     sim = Simulation(
         config, processes, stated=TIERS[tier] if stated else None, seed=seed, job=requests, stagger=stagger
     )
@@ -200,7 +208,7 @@ def finite_jobs(
     ends = [p.stats.finished for p in sim.processes]
     assert all(end is not None for end in ends), ends
     seconds = [end - START for end in ends if end is not None]
-    ideal = math.ceil(processes * requests / limit) * 0.1
+    ideal = math.ceil(processes * requests / limit) * latency
     refused = sum(len(p.stats.refused) for p in sim.processes)
     return FiniteOutcome(max(seconds) / ideal, seconds, refused)
 
@@ -209,7 +217,7 @@ def finite_jobs(
 #: Tier 1 with the tier stated, 1.5 for Free with nothing stated; where the policy falls short, what it reached.
 FINITE = {
     ("tier1", 4, 157, True): 1.9,
-    ("tier1", 8, 157, True): 1.55,
+    ("tier1", 8, 157, True): 1.5,
     ("free", 4, 63, False): 1.5,
 }
 
@@ -224,13 +232,27 @@ def test_finite_jobs_end_near_the_ideal(tier: str, processes: int, requests: int
 #: The same jobs started within 150 ms of each other, as real processes are: the first to start takes the stated
 #: 50 at once; the others, refused whole, keep looking and grow back fast once it is done (before: they kept the
 #: slot or two the key admitted and grew one per probe interval, 4.2x for 4 processes). What it reaches.
-FINITE_STAGGERED = {("tier1", 4, 157, True): 1.9, ("tier1", 8, 157, True): 2.6}
+FINITE_STAGGERED = {("tier1", 4, 157, True): 1.9, ("tier1", 8, 157, True): 2.0}
 
 
 @pytest.mark.parametrize(("tier", "processes", "requests", "stated"), list(FINITE_STAGGERED))
 def test_finite_jobs_started_apart(tier: str, processes: int, requests: int, stated: bool) -> None:
     outcome = finite_jobs(tier, processes, requests, stated=stated, stagger=0.15)
     assert outcome.x_ideal <= FINITE_STAGGERED[(tier, processes, requests, stated)], outcome
+
+
+#: The benchmark's timeline at 1,000 ms a request (seed 5: two processes fill the key at once, the other two are
+#: refused whole and left with a slot or two once the key is idle). They grew one slot per probe interval (5-10 s)
+#: however long the key went without refusing them: 4.12x; now growth that finds room speeds up: 2.49x.
+FINITE_SLOW = {("tier1", 4, 157, True, 5): 2.7}
+
+
+@pytest.mark.parametrize(("tier", "processes", "requests", "stated", "seed"), list(FINITE_SLOW))
+def test_finite_jobs_of_slow_requests_fill_a_key_left_idle(
+    tier: str, processes: int, requests: int, stated: bool, seed: int
+) -> None:
+    outcome = finite_jobs(tier, processes, requests, stated=stated, seed=seed, stagger=0.15, latency=1.0)
+    assert outcome.x_ideal <= FINITE_SLOW[(tier, processes, requests, stated, seed)], outcome
 
 
 def test_a_lone_process_starts_at_the_stated_tier() -> None:

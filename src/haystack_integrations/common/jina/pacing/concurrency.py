@@ -14,11 +14,15 @@
   once one request is served it grows back a quarter a round to the level its first refusal left (the one
   that filled the key may be done soon: its slots are not left idle). If the refusal counts others'
   requests in flight, the share then grows one slot per probe interval (5-10 answers' time, at most 0.3 of a
-  window); if not (ours alone, a glitch), it grows back by a quarter a round to just below where it was
-  refused. Once per probe interval a process at its level leaves one slot free for an answer's time, so a
-  process that came later gets a slot and the holder a refusal: N processes settle near limit / N each
-  without talking to each other; then it tries one slot more, and if that probe is refused, the share goes
-  back to the level that fitted, not lower (the key is full, nobody took ours). A refusal while none of ours
+  window) while the key stays busy; each probe whose growth was used and not refused (the key has room: the
+  others are done or cut) halves the wait before the next, down to one answer's time, and from the second
+  doubles its step (2, 4, 8 ... slots, one an answer), so an idle key is filled in a few probes; a refusal
+  starts again from one slot a probe interval (see `Probe`). If not (ours alone, a glitch), it grows back by a
+  quarter a round to just below where it was refused. Once per probe interval a process at its level (and
+  not speeding up) leaves one slot free for an answer's time, so a process that came later gets a slot and
+  the holder a refusal: N processes settle near limit / N each without talking to each other; then it tries
+  one slot more, and if that probe is refused, the share goes back to the level that fitted, not lower (the
+  key is full, nobody took ours). A refusal while none of ours
   is in flight lowers nothing at first (someone else holds the key): a short pause; three in a row lower the
   share below one request, sent one at a time with gaps.
 """
@@ -45,6 +49,9 @@ BURST = 0.5
 #: A burst of which the key admitted less than this part (a process that came after the key filled) keeps the
 #: share its first refusal left as the level to grow back to, and keeps looking while others hold the key.
 WHOLE = 1 / 16
+#: Each probe's growth used in full and not refused cuts the wait before the next by this factor (down to one
+#: answer's time), and from the second in a row doubles its step (see `Probe`).
+SPEED_UP = 2.0
 
 
 class Ramp:
@@ -89,6 +96,7 @@ class ConcurrencyShare:
         self._lowered_from = 0.0  # the level the last decrease cut
         self._burst_share = 0.0  # the share the last decrease left
         self.budget_refused_at: float | None = None  # an RPM / TPM refusal's time (the key bursts at window starts)
+        self.budget_held_at: float | None = None  # when an RPM / TPM budget last held a request of ours back
         self._lone_refusals = 0  # concurrency refusals in a row with none of ours in flight
         self.next_send = 0.0  # below one request's share: when the next may go
 
@@ -167,6 +175,8 @@ class ConcurrencyShare:
         if self.share is not None:
             if self.share < 1:  # one request at a time with gaps: the gaps halve
                 self.share = min(self.plateau, 1.0, self.share * 2)
+            elif self.share < self.probe.goal and ticket.others + 2 >= int(ticket.level):  # a probe's step
+                self.share = self.plateau = min(self.probe.goal, self.share + 1)  # one slot an answer
             elif self.share < self.plateau and ticket.others + 2 >= int(ticket.level):  # it used its bound
                 # below the level that was not refused: a quarter more a round (one slot at least; a round: `share`
                 # answers), so a large share comes back in a few rounds
@@ -198,6 +208,7 @@ class ConcurrencyShare:
                 # the rest of a burst's refusals: what stays in flight is what the key admitted of ours
                 assert self.share is not None  # lowered by the refusal that began the round
                 self.share = self.fits = max(1.0, min(self.share, float(in_flight)))
+                self.probe.goal = 0.0
                 if in_flight >= WHOLE * self._burst_share:  # else refused (nearly) whole: grow back to it
                     self.plateau = self.share
                 else:
@@ -233,21 +244,25 @@ class ConcurrencyShare:
     def _next_round(self, now: float) -> None:
         self.round += 1
         self._lowered_at = now
-        self.probe.later(now)
+        self.probe.reset(now)
 
-    def _budget_refusing(self, now: float) -> bool:
+    def budget_refusing(self, now: float) -> bool:
         """Whether an RPM / TPM refusal came within two windows: then bursts at each window's start are refused."""
         return self.budget_refused_at is not None and now - self.budget_refused_at <= 2 * self.window
 
+    def budget_held(self, now: float) -> bool:
+        """Whether an RPM / TPM budget held a request of ours back within two windows (it binds, not concurrency)."""
+        return self.budget_held_at is not None and now - self.budget_held_at <= 2 * self.window
+
     def _decrease(self, now: float, level: float) -> tuple[float, float]:
-        return DECREASE if level < LARGE or self._budget_refusing(now) else GENTLE_DECREASE
+        return DECREASE if level < LARGE or self.budget_refusing(now) else GENTLE_DECREASE
 
     def _in_burst(self, now: float) -> bool:
         """Whether a refusal of the last round belongs to the burst whose first refusal cut a large share."""
         return (
             now - self._lowered_at <= BURST * self.timing.typical()
             and self._lowered_from >= LARGE
-            and not self._budget_refusing(now)
+            and not self.budget_refusing(now)
         )
 
 
@@ -257,6 +272,15 @@ class Probe:
     waiting for a slot takes it, and our next request is refused, which lowers our share (else whoever came
     first would hold the key for good, never refused). Alone, that costs one slot for a moment, no refusal.
     After that, a share lowered by refusals and grown back to where it was refused tries one slot more.
+
+    Growth that finds room speeds up: when the next probe comes and the last growth was used in full and not
+    refused, the key had room. Then no slot is left first, and each such probe in a row halves the wait before
+    the next (down to one answer's time) and, from the second, doubles its step (2, 4, 8 ... slots, at most the
+    share), taken one slot per answer so that a refusal stops it at once. A refusal starts again from one slot a
+    probe interval, the next probe no sooner than the probes' unhurried pace would have come (on a busy key,
+    probes that find room by chance add no refusals). Not while a per-minute budget refuses or holds our
+    requests back (the room in flight is the pacing's, not the key's), nor on a key of fewer than `LARGE`
+    slots (a few probes fill it).
     """
 
     def __init__(self, share: ConcurrencyShare, window: float, timing: AnswerTime) -> None:
@@ -267,26 +291,41 @@ class Probe:
         self.yield_until = 0.0  # at the key's full limit: one slot left free until then
         self.yielding = False
         self._grow_after_yield = False
+        self.streak = 0  # probes in a row whose growth found room
+        self.goal = 0.0  # what the last probe grows the share to, one slot an answer
+        self._grown_round = -1  # the share's round when it last grew (a refusal since bumps it)
+        self._filled = False  # whether the share was used in full since it last grew
+        self._paced = 0.0  # when the next probe would come at one a probe interval
 
     def later(self, now: float) -> None:
-        self.at = now + self.timing.probe_interval()
+        interval = self.timing.probe_interval()
+        self._paced = max(self._paced, now) + interval
+        if self.streak:
+            self.at = now + max(interval / SPEED_UP**self.streak, self.timing.typical())
+        else:
+            self.at = now + interval
+
+    def reset(self, now: float) -> None:
+        """The share was refused (or lowered): from here, one slot a probe interval again."""
+        sped_up = self.streak > 0
+        self.streak, self.goal = 0, 0.0
+        self.later(now)
+        if sped_up:
+            self.at = max(self.at, self._paced)
 
     def step(self, now: float, in_flight: int) -> None:
-        """Before a decision: leave a slot, or grow the share by one, when a probe is due."""
+        """Before a decision: leave a slot, or grow the share, when a probe is due."""
         target = self.target
         if self.at is None:  # not in the first window: what was stated runs in full at first
             self.at = now + self.window + self.timing.probe_interval()
+        if target.share is not None and in_flight >= int(max(target.share, self.goal)):
+            self._filled = True
         self.yielding = now < self.yield_until
         if self.yielding or now < self.at:
             return
         if self._grow_after_yield:
             self._grow_after_yield = False
-            if target.share is not None and target.share >= target.plateau:
-                target.fits = target.share
-                target.share = math.floor(target.share) + 1.0 if target.share >= 1 else min(1.0, target.share * 2)
-                target.plateau = target.share
-                target.forget_share_above_ceiling()
-            self.later(now)
+            self._grow(now)
             return
         if target.share is not None and target.share < 1:  # it holds no slot: nothing to leave; the gaps halve
             target.share = target.plateau = min(1.0, target.share * 2)
@@ -298,6 +337,33 @@ class Probe:
         ):
             self.later(now)
             return  # not at the key's limit, or still growing back to it
+        if target.share is not None and self._found_room(now):
+            self._grow(now)  # no slot to leave: the key had room for the last growth
+            return
         self.yield_until = now + self.timing.typical()
         self.yielding = True
         self._grow_after_yield = target.share is not None and target.share >= target.plateau
+
+    def _found_room(self, now: float) -> bool:
+        """Whether the last growth was used in full and not refused, on a key where that means room."""
+        target = self.target
+        ceiling = target.ceiling()
+        if target.budget_refusing(now) or target.budget_held(now) or (ceiling is not None and ceiling < LARGE):
+            return False
+        return self._grown_round == target.round and self._filled
+
+    def _grow(self, now: float) -> None:
+        target = self.target
+        if target.share is not None and target.share >= target.plateau:
+            self.streak = self.streak + 1 if self._found_room(now) else 0
+            target.fits = target.share
+            if target.share >= 1:
+                level = math.floor(target.share)
+                self.goal = level + float(min(2 ** max(0, self.streak - 1), level))
+                target.share = level + 1.0
+            else:
+                target.share = min(1.0, target.share * 2)
+            target.plateau = target.share
+            target.forget_share_above_ceiling()
+            self._grown_round, self._filled = target.round, False
+        self.later(now)

@@ -136,6 +136,7 @@ class Policy:
             if now < share.next_send:
                 return Decision(send=False, until=share.next_send)
         if self.windows.blocks(tokens, settled=not self.in_flight):
+            share.budget_held_at = now  # the budget binds: room in flight is not the key's (no faster growth)
             if self.in_flight:
                 return WAIT_FOR_ANSWER  # their answers will tell what is really left
             self.paused_until = self.windows.spent_until(now)  # rather than be refused
