@@ -310,7 +310,7 @@ class Probe:
         sped_up = self.streak > 0
         self.streak, self.goal = 0, 0.0
         self.later(now)
-        if sped_up:
+        if sped_up and self.at is not None:  # set by `later`
             self.at = max(self.at, self._paced)
 
     def step(self, now: float, in_flight: int) -> None:
