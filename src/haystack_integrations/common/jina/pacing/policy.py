@@ -193,7 +193,7 @@ class Policy:
                 until = max(until, now + unmoved)
         elif code in (REQUEST_LIMIT, TOKEN_LIMIT):
             self.concurrency_share.budget_refused_at = now
-            closes = self.windows.refused(now, code, retry_after, self.random)
+            closes = self.windows.refused(now, code, retry_after, self.random, current=current)
             # no window of ours is open: one request looks again after a growing, jittered wait
             until = closes if closes is not None else now + self.refusals.floor()
             if answer.retry_after_unreadable and self.refusals.floor_grows():

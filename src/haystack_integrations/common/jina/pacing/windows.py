@@ -178,14 +178,20 @@ class Windows:
         spent.left = max(spent.left or 0.0, float(cost))
         self.untold = self.one_first = True
 
-    def refused(self, now: float, code: str, retry_after: float | None, rng: random.Random) -> float | None:
+    def refused(
+        self, now: float, code: str, retry_after: float | None, rng: random.Random, *, current: bool = True
+    ) -> float | None:
         """
         A refusal said the requests (`code`) or tokens budget is spent: when the window closes, or `None` when no
         window of ours is open. Then the server's (someone else's, or on a clock we do not know) closes within a
         window, maybe very soon: a new one starts, and one request looks again after a growing, jittered wait.
         At a guessed window start, nothing of ours served in it yet, the guess was early or the window is spent
-        (module docstring): one request looks again soon, a few times, before a window is waited out.
+        (module docstring): one request looks again soon, a few times, before a window is waited out. `current`:
+        the request was of our current window (one of a burst answered after the first refusal started a new one
+        is not a new look).
         """
+        if not current and self.early and retry_after is None:
+            return now  # the look already planned stands
         spent = self.requests if code == REQUEST_LIMIT else self.tokens
         spent.left, spent.unsure, spent.refused = 0.0, 0.0, True
         self.one_first = True
