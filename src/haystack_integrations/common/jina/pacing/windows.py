@@ -14,9 +14,11 @@
 - A guessed window start refused (no `Retry-After`; an earlier window of ours was served, so the start was guessed
   from it; nothing of ours served in this one yet): either the guess is early (the server's window had not opened
   when the request came; waiting a whole window would keep the same phase error, refused again and again) or
-  others spent the window. The guess moves past the refusal: one request looks again after a short doubling wait
-  (from the guard, jittered up: 0.3-0.5 s to 2.6-3.8 s at a minute), at most `EARLY_LOOKS` times; then the window
-  counts as spent (by others) from the first refused look, which keeps the phase others found.
+  others spent the window. The guess moves past the refusal: one request looks again after a doubling wait (from
+  the guard, jittered up, at most an eighth of a window: 0.3 s, 0.6 s, ... 7.5 s at a minute), at most
+  `EARLY_LOOKS` times (about a window of looks); then the window counts as spent from the first refused look, and
+  no short looks follow until one of ours is served. (Four looks, then a window, starved processes that others beat
+  to each window until the no-progress deadline failed their jobs: the looks must span about a window.)
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ from haystack_integrations.common.jina.pacing.signals import REQUEST_LIMIT, Sign
 from haystack_integrations.common.jina.pacing.ticket import Ticket
 from haystack_integrations.common.jina.pacing.timing import AnswerTime
 
-#: Refused looks at a guessed window start, each after a doubling wait from the guard, before the window counts as
-#: spent (four: a phase error up to 5-7 s of a minute is found; a window others spent costs five refusals, not one).
-EARLY_LOOKS = 4
+#: Refused looks at a guessed window start, each after a doubling wait (at most an eighth of a window), before the
+#: window counts as spent: about a window of looks, so a process that others beat to each window still finds one.
+EARLY_LOOKS = 12
 
 
 class Windows:
@@ -208,8 +210,8 @@ class Windows:
             if self.early < EARLY_LOOKS:
                 self.early += 1
                 self.new_window()  # not open yet, as far as we know: the next look's answer places it
-                return now + self.guard * 2 ** (self.early - 1) * rng.uniform(1.0, 1.5)  # the least: timers' slop
+                return now + min(self.guard * 2 ** (self.early - 1), self.window / 8) * rng.uniform(1.0, 1.5)
             # spent, by others: a window from the first refused look (its phase is the one others found)
-            self.early = 0
+            self.early, self.placed = 0, False  # no more short looks until one of ours is served
             self.start, self.confirmed = self.first_early, True
         return self.start + self.window + self.guard
