@@ -165,6 +165,23 @@ def test_processes_share_a_tier2_request_bound_key(processes: int, clock: str) -
     check(outcome, ("requests", "tier2", processes))
 
 
+#: Seeds where a guessed window start came before the server's (a fixed clock, no `Retry-After`): the look was
+#: refused and the process waited a whole window, losing the server's next one (a lone process used 80% of a Tier 1
+#: key, 50% of a Tier 2 one; with 2 processes one of them got nothing for a minute). (tier, processes, seed).
+#: Seed 26 with 8 processes: with only four short looks before a window's wait, six processes that the others beat
+#: to each window kept their phase and their jobs failed.
+EARLY_GUESSES = [("tier1", 1, 6), ("tier1", 2, 2), ("tier1", 4, 2), ("tier1", 8, 26), ("tier2", 1, 5), ("tier2", 4, 2)]
+
+
+@pytest.mark.parametrize(("tier", "processes", "seed"), EARLY_GUESSES)
+def test_a_window_start_guessed_early_is_looked_at_again_soon(tier: str, processes: int, seed: int) -> None:
+    latency, seconds = ((0.5, 1.5), 420) if tier == "tier1" else ((1.0, 3.0), 240)
+    config = KeyConfig(TIERS[tier], clock="fixed", retry_after=False, latency=latency, fault_rate=FAULTS)
+    stated = TIERS[tier] if tier == "tier2" else None
+    outcome = simulate(config, processes, stated=stated, seconds=seconds, binding="requests", seed=seed)
+    check(outcome, ("requests", tier, processes))
+
+
 @pytest.mark.parametrize("processes", [1, 2, 4])
 @pytest.mark.parametrize("stated", [False, True], ids=["nothing-stated", "stated"])
 def test_processes_share_a_token_bound_key_on_a_fixed_clock_without_retry_after(processes: int, stated: bool) -> None:

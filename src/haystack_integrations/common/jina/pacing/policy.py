@@ -164,6 +164,7 @@ class Policy:
         current = ticket.window == self.windows.id
         if answer is not None and answer.status == 429:
             self._refused(now, ticket, answer, current)
+            current = ticket.window == self.windows.id  # a refusal may start a new window: its figures are not of it
         elif answer is not None and answer.served:
             self.refusals.succeeded(now)
             self.timing.served(now - ticket.sent_at)
@@ -192,7 +193,7 @@ class Policy:
                 until = max(until, now + unmoved)
         elif code in (REQUEST_LIMIT, TOKEN_LIMIT):
             self.concurrency_share.budget_refused_at = now
-            closes = self.windows.refused(now, code, retry_after)
+            closes = self.windows.refused(now, code, retry_after, self.random, current=current)
             # no window of ours is open: one request looks again after a growing, jittered wait
             until = closes if closes is not None else now + self.refusals.floor()
             if answer.retry_after_unreadable and self.refusals.floor_grows():

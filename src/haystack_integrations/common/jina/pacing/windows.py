@@ -11,10 +11,19 @@
   first request or sitting on a fixed clock, closes at most `window` seconds (a minute; `JINA_RATE_WINDOW`
   overrides it) after our first request in it; a `Retry-After` says exactly when. A refused request costs no
   budget (assumed).
+- A guessed window start refused (no `Retry-After`; an earlier window of ours was served, so the start was guessed
+  from it; nothing of ours served in this one yet): either the guess is early (the server's window had not opened
+  when the request came; waiting a whole window would keep the same phase error, refused again and again) or
+  others spent the window. The guess moves past the refusal: one request looks again after a doubling wait (from
+  the guard, jittered up, at most an eighth of a window: 0.3 s, 0.6 s, ... 7.5 s at a minute), at most
+  `EARLY_LOOKS` times (about a window of looks); then the window counts as spent from the first refused look, and
+  no short looks follow until one of ours is served. (Four looks, then a window, starved processes that others beat
+  to each window until the no-progress deadline failed their jobs: the looks must span about a window.)
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 
 from haystack_integrations.common.jina.pacing.budget import Budget
@@ -22,6 +31,10 @@ from haystack_integrations.common.jina.pacing.limits import Limits
 from haystack_integrations.common.jina.pacing.signals import REQUEST_LIMIT, Signals
 from haystack_integrations.common.jina.pacing.ticket import Ticket
 from haystack_integrations.common.jina.pacing.timing import AnswerTime
+
+#: Refused looks at a guessed window start, each after a doubling wait (at most an eighth of a window), before the
+#: window counts as spent: about a window of looks, so a process that others beat to each window still finds one.
+EARLY_LOOKS = 12
 
 
 class Windows:
@@ -49,6 +62,9 @@ class Windows:
         # send at once could overrun it, one request goes first and the rest wait for its answer.
         self.untold = True
         self.one_first = False  # after a pause for a spent budget: one request looks before the rest go
+        self.early = 0  # looks refused at a guessed window start since one of ours was served (see `refused`)
+        self.first_early = 0.0  # when the first of them opened our guessed window
+        self.placed = False  # a window of ours was served: the later ones' starts are guessed from it
 
     def state(self, limits: Limits) -> None:
         """Take stated RPM / TPM limits."""
@@ -112,6 +128,7 @@ class Windows:
     # ------------------------------------------------------------------ after an answer
     def settle(self, ticket: Ticket, actual: int | None) -> None:
         """A request of the current window was served; it cost `actual` tokens (`None`: what it reserved)."""
+        self.early, self.placed = 0, True
         self.requests.settle(1, 1)
         self.tokens.settle(ticket.tokens, ticket.tokens if actual is None else actual)
 
@@ -163,12 +180,20 @@ class Windows:
         spent.left = max(spent.left or 0.0, float(cost))
         self.untold = self.one_first = True
 
-    def refused(self, now: float, code: str, retry_after: float | None) -> float | None:
+    def refused(
+        self, now: float, code: str, retry_after: float | None, rng: random.Random, *, current: bool = True
+    ) -> float | None:
         """
         A refusal said the requests (`code`) or tokens budget is spent: when the window closes, or `None` when no
         window of ours is open. Then the server's (someone else's, or on a clock we do not know) closes within a
         window, maybe very soon: a new one starts, and one request looks again after a growing, jittered wait.
+        At a guessed window start, nothing of ours served in it yet, the guess was early or the window is spent
+        (module docstring): one request looks again soon, a few times, before a window is waited out. `current`:
+        the request was of our current window (one of a burst answered after the first refusal started a new one
+        is not a new look).
         """
+        if not current and self.early and retry_after is None:
+            return now  # the look already planned stands
         spent = self.requests if code == REQUEST_LIMIT else self.tokens
         spent.left, spent.unsure, spent.refused = 0.0, 0.0, True
         self.one_first = True
@@ -179,4 +204,14 @@ class Windows:
         elif self.start is None or self.start + self.window + self.guard <= now:
             self.new_window()
             return None
+        elif self.placed and not self.requests.answered:
+            if not self.early:
+                self.first_early = self.start
+            if self.early < EARLY_LOOKS:
+                self.early += 1
+                self.new_window()  # not open yet, as far as we know: the next look's answer places it
+                return now + min(self.guard * 2 ** (self.early - 1), self.window / 8) * rng.uniform(1.0, 1.5)
+            # spent, by others: a window from the first refused look (its phase is the one others found)
+            self.early, self.placed = 0, False  # no more short looks until one of ours is served
+            self.start, self.confirmed = self.first_early, True
         return self.start + self.window + self.guard
