@@ -210,7 +210,7 @@ class Windows:
             if self.early < EARLY_LOOKS:
                 self.early += 1
                 self.new_window()  # not open yet, as far as we know: the next look's answer places it
-                return now + min(self.guard * 2 ** (self.early - 1), self.window / 8) * rng.uniform(1.0, 1.5)
+                return now + min(self.guard * 2.0 ** (self.early - 1), self.window / 8) * rng.uniform(1.0, 1.5)
             # spent, by others: a window from the first refused look (its phase is the one others found)
             self.early, self.placed = 0, False  # no more short looks until one of ours is served
             self.start, self.confirmed = self.first_early, True
