@@ -29,7 +29,7 @@ from haystack_integrations.common.jina.documents import check_documents, check_e
 from haystack_integrations.common.jina.embeddings import embed_documents
 from haystack_integrations.common.jina.endpoints import check_base_url
 from haystack_integrations.common.jina.http.client import JinaClient
-from haystack_integrations.common.jina.reader import ACCEPT_JSON, return_format_of
+from haystack_integrations.common.jina.reader import ACCEPT_JSON
 from haystack_integrations.common.jina.reader_options import ReaderOptions
 
 T = TypeVar("T")
@@ -276,10 +276,6 @@ class ReaderComponentBase(OptionsComponentBase):
     def _headers(self) -> dict[str, str]:
         """The headers of each request, made from the options as they are now (an option set later counts too)."""
         return {"Accept": self._accept, **self.reader_options.headers(), **self._more_headers}
-
-    @property
-    def _return_format(self) -> str:
-        return return_format_of(self._headers)
 
     async def _check_then_run_each(
         self, count: int, check: Callable[[int], Any], work: Callable[[int, Any], Awaitable[T]]

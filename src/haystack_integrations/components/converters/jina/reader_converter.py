@@ -35,6 +35,7 @@ from haystack_integrations.common.jina.reader import (
     failure_report,
     malformed,
     page_document,
+    return_format_of,
     usage_tokens,
 )
 from haystack_integrations.common.jina.reader_files import FileSource, check_source, request_body
@@ -227,9 +228,10 @@ class JinaReaderConverter(ReaderComponentBase):
         # read once the request has its slots, in a thread: only the files in flight are in memory
         url = _source_url(stream_meta)
         body = lambda: asyncio.to_thread(request_body, source, url=url)  # noqa: E731
-        response = await self._client.send("POST", self.base_url, json_body=body, headers=self._headers)
+        headers = self._headers  # made once a request: what is sent is what the answer is read as
+        response = await self._client.send("POST", self.base_url, json_body=body, headers=headers)
         data = envelope(response, self.base_url)["data"]
-        page = page_document(data, self._return_format, response, self.base_url)
+        page = page_document(data, return_format_of(headers), response, self.base_url)
         meta = {**_reader_meta(page.meta), **stream_meta, **user_meta}
         if not self.store_full_path and stream_meta.get("file_path"):
             meta["file_path"] = os.path.basename(str(stream_meta["file_path"]))

@@ -27,6 +27,7 @@ from haystack_integrations.common.jina.reader import (
     failure_report,
     page_document,
     reader_url,
+    return_format_of,
     usage_tokens,
 )
 
@@ -168,8 +169,9 @@ class JinaReaderFetcher(ReaderComponentBase):
 
     async def _read_one(self, url: str) -> Document:
         endpoint = reader_url(self.base_url, url)
-        response = await self._client.send("GET", endpoint, headers=self._headers)
+        headers = self._headers  # made once a request: what is sent is what the answer is read as
+        response = await self._client.send("GET", endpoint, headers=headers)
         data = envelope(response, endpoint)["data"]
         if isinstance(data, dict):  # the target's error page is a failure, not content
             check_target_answer(data.get("warning"), url, endpoint)
-        return page_document(data, self._return_format, response, endpoint)
+        return page_document(data, return_format_of(headers), response, endpoint)
