@@ -67,7 +67,7 @@ class Policy:
         self._look_again: tuple[str, int] | None = None  # an RPM / TPM refusal not believed: one request looks
         self.timing = AnswerTime(window, self.random)
         self.concurrency_share = ConcurrencyShare(window, self.random, self.timing)
-        self.windows = Windows(window, self.timing)
+        self.windows = Windows(window, self.random, self.timing)
         self.requests, self.tokens = self.windows.requests, self.windows.tokens  # the budgets (never replaced)
         self.refusals = Refusals(window, self.random)
         self.costs = TokenEstimate()
@@ -193,7 +193,7 @@ class Policy:
                 until = max(until, now + unmoved)
         elif code in (REQUEST_LIMIT, TOKEN_LIMIT):
             self.concurrency_share.budget_refused_at = now
-            closes = self.windows.refused(now, code, retry_after, self.random, current=current)
+            closes = self.windows.refused(now, code, retry_after, current=current)
             # no window of ours is open: one request looks again after a growing, jittered wait
             until = closes if closes is not None else now + self.refusals.floor()
             if answer.retry_after_unreadable and self.refusals.floor_grows():

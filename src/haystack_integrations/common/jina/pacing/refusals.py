@@ -95,8 +95,7 @@ class Refusals:
         """
         if self._unmoved < UNMOVED:
             return None
-        wait = min(RETRY_FLOOR * 2 ** min(self._unmoved - UNMOVED, FLOOR_DOUBLINGS), self.window, MAX_RETRY_AFTER)
-        return float(wait * self.random.uniform(0.5, 1.0))
+        return self._growing(self._unmoved - UNMOVED)
 
     def floor_grows(self) -> bool:
         """Whether the floor still grows with each refusal in a row (it has not reached its longest yet)."""
@@ -108,8 +107,12 @@ class Refusals:
 
     def floor(self) -> float:
         """The least wait after a refusal: 0.5 s doubling with refusals in a row up to 8 s (and a window), jittered."""
-        floor = min(RETRY_FLOOR * 2 ** min(self._in_a_row - 1, FLOOR_DOUBLINGS), self.window, MAX_RETRY_AFTER)
-        return float(floor * self.random.uniform(0.5, 1.0))
+        return self._growing(self._in_a_row - 1)
+
+    def _growing(self, doublings: int) -> float:
+        """0.5 s doubled `doublings` times (at most `FLOOR_DOUBLINGS`), within a window and 60 s; jittered down."""
+        wait = min(RETRY_FLOOR * 2 ** min(doublings, FLOOR_DOUBLINGS), self.window, MAX_RETRY_AFTER)
+        return float(wait * self.random.uniform(0.5, 1.0))
 
     def verdict(self, now: float, since: float) -> str | None:
         """

@@ -42,11 +42,13 @@ class Windows:
     The requests and tokens budgets of the server's current window, and where that window is. Pure: told the time.
 
     :param window: Seconds per rate-limit window.
+    :param rng: Where the jitter comes from (the policy's).
     :param timing: How long answers take (a doubted figure is looked at again a tenth of a probe interval later).
     """
 
-    def __init__(self, window: float, timing: AnswerTime) -> None:
+    def __init__(self, window: float, rng: random.Random, timing: AnswerTime) -> None:
         self.window = window
+        self.random = rng
         self.timing = timing
         self.guard = min(window / 200 + 0.02, window / 10)  # timers and clocks are not exact
         self.requests = Budget()
@@ -180,9 +182,7 @@ class Windows:
         spent.left = max(spent.left or 0.0, float(cost))
         self.untold = self.one_first = True
 
-    def refused(
-        self, now: float, code: str, retry_after: float | None, rng: random.Random, *, current: bool = True
-    ) -> float | None:
+    def refused(self, now: float, code: str, retry_after: float | None, *, current: bool = True) -> float | None:
         """
         A refusal said the requests (`code`) or tokens budget is spent: when the window closes, or `None` when no
         window of ours is open. Then the server's (someone else's, or on a clock we do not know) closes within a
@@ -210,7 +210,7 @@ class Windows:
             if self.early < EARLY_LOOKS:
                 self.early += 1
                 self.new_window()  # not open yet, as far as we know: the next look's answer places it
-                return now + min(self.guard * 2.0 ** (self.early - 1), self.window / 8) * rng.uniform(1.0, 1.5)
+                return now + min(self.guard * 2.0 ** (self.early - 1), self.window / 8) * self.random.uniform(1.0, 1.5)
             # spent, by others: a window from the first refused look (its phase is the one others found)
             self.early, self.placed = 0, False  # no more short looks until one of ours is served
             self.start, self.confirmed = self.first_early, True
