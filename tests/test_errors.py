@@ -98,7 +98,7 @@ def test_rate_limit_codes_are_retried_then_carried(
 ) -> None:
     """A refusal for a limit of the key is retried without spending an attempt until the key makes no progress
     for two windows (shortened here); then the error names the limit, how long, and that others may share it."""
-    monkeypatch.setenv("JINA_RATE_WINDOW", "0.3")
+    monkeypatch.setenv("JINA_RATE_WINDOW", "1.0")
     emulator.inject("status", status=429, code=code, times=10_000, retry_after=0)
     error = post(api_key, emulator.embeddings_url, max_retries=2)
     assert isinstance(error, JinaRateLimitError)
