@@ -4,7 +4,8 @@ Each case runs as its own interpreter under `python -X dev -W error::ResourceWar
 ResourceWarning an error, asyncio's debug checks on), as a user's script would, against an emulator in
 that process: a component dropped in a function while the loop runs, one alive at exit, `run_async` from
 `asyncio.run`, and `os.fork` with the parent's session in the pool, both processes embedding after it.
-Nothing may be printed on stderr.
+Nothing may be printed on stderr. Scripts that leave the loop stuck at exit (a task ignoring cancellation, a
+session close that hangs, a busy loop) also exit within the exit's two waits, under `-W error`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -80,3 +82,71 @@ def test_a_script_that_never_closes_exits_silently(case: str) -> None:
     printed = [line for line in completed.stderr.splitlines() if not SLOW_CALLBACK.match(line)]
     assert completed.returncode == 0, completed.stderr
     assert printed == [], completed.stderr
+
+
+# ----------------------------------------------------------------- an exit bounded in time, whatever the loop holds
+STUCK_SETUP = """
+import asyncio, threading, time
+from haystack_integrations.common.jina import engine
+
+class Owner:  # of a session
+    pass
+
+async def ignore_cancellation(seconds=30.0):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            await asyncio.sleep(end - time.monotonic())
+        except asyncio.CancelledError:
+            pass
+
+async def leave(coroutine):  # on the request loop, held by the loop alone
+    asyncio.ensure_future(coroutine)
+    await asyncio.sleep(0.05)  # it has started
+
+class SlowToClose:  # a session whose close() outlasts the exit
+    closed = False
+    async def close(self):
+        await ignore_cancellation()
+
+def keep_the_loop_busy(seconds):  # a CPU-bound callback on the loop's thread
+    busy = threading.Event()
+    def spin():
+        busy.set()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+    engine.loop().call_soon_threadsafe(spin)
+    busy.wait()
+"""
+
+STUCK_CASES = {
+    "a_task_that_ignores_cancellation": "engine.run_sync(leave(ignore_cancellation()))",
+    "a_session_whose_close_hangs": """
+owner = Owner()
+async def register():
+    engine.close_with(owner, SlowToClose())
+engine.run_sync(register())
+""",
+    "a_loop_busy_past_the_first_wait": "keep_the_loop_busy(1.5 * engine.EXIT_SECONDS)",
+    "a_loop_busy_past_both_waits": "engine.run_sync(leave(ignore_cancellation()))\nkeep_the_loop_busy(30.0)",
+}
+
+#: The exit waits twice at most (for the loop's work, then for its thread); the rest is the interpreter's own
+#: teardown, up to 0.9 s beside two CPU-bound processes with the loop's thread spinning. The stuck work lasts 30 s.
+EXIT_BOUND_MARGIN = 2.5
+
+
+@pytest.mark.parametrize("case", list(STUCK_CASES))
+def test_the_exit_is_bounded_and_silent_whatever_the_loop_holds(case: str) -> None:
+    from haystack_integrations.common.jina.engine import EXIT_SECONDS
+
+    script = textwrap.dedent(STUCK_SETUP) + textwrap.dedent(STUCK_CASES[case]) + "\nprint(time.monotonic())\n"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "HAYSTACK_TELEMETRY_ENABLED": "False"}
+    command = [sys.executable, "-X", "dev", "-W", "error", "-c", script]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    exited = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the machine
+    printed = [line for line in completed.stderr.splitlines() if not SLOW_CALLBACK.match(line)]
+    assert completed.returncode == 0, completed.stderr
+    assert printed == [], completed.stderr
+    assert exited - float(completed.stdout) < 2 * EXIT_SECONDS + EXIT_BOUND_MARGIN

@@ -15,6 +15,8 @@ A forked child starts without the parent's loop and thread; it makes its own on 
 Sessions close on this loop, whether or not anyone calls `close()` (`close_with`): when their owner is
 collected, or at interpreter exit, before the loop stops. So a script that never closes its components
 exits without a warning, `python -X dev -W error::ResourceWarning` included, in a forked child too.
+The exit is bounded: it waits at most `EXIT_SECONDS` for the loop to end its work and close its sessions, as
+long again for the loop to stop and close, and leaves to the OS, without a word, what would not end.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ T = TypeVar("T")
 POLL_SECONDS = 0.1
 #: The most interpreter exit waits for the loop to close its sessions, then to stop.
 EXIT_SECONDS = 2.0
+#: Each of the exit's waits on the loop for work to end: cancelled tasks, session closes, what is left at the stop.
+END_WAIT_SECONDS = EXIT_SECONDS / 4
 
 _loop: asyncio.AbstractEventLoop | None = None
 _thread: threading.Thread | None = None
@@ -61,7 +65,8 @@ def loop() -> asyncio.AbstractEventLoop:
             def serve() -> None:
                 asyncio.set_event_loop(new_loop)
                 new_loop.call_soon(ready.set)
-                new_loop.run_forever()
+                new_loop.run_forever()  # until interpreter exit stops it
+                _close_on_its_thread(new_loop)
 
             _thread = threading.Thread(target=serve, name="jina-requests", daemon=True)
             _thread.start()
@@ -72,8 +77,15 @@ def loop() -> asyncio.AbstractEventLoop:
 
 
 def _quiet_unclosed(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """A client dropped without `close()` (or alive at exit) leaves its connections to the GC: that is fine here."""
-    if str(context.get("message", "")).startswith(("Unclosed client session", "Unclosed connector")):
+    """
+    A client dropped without `close()` (or alive at exit) leaves its connections to the GC: that is fine here.
+
+    So is a task still pending once exit closed the loop: it ignored cancellation, and the process is ending.
+    """
+    message = str(context.get("message", ""))
+    if message.startswith(("Unclosed client session", "Unclosed connector")):
+        return
+    if loop.is_closed() and message == "Task was destroyed but it is pending!":
         return
     loop.default_exception_handler(context)
 
@@ -116,28 +128,65 @@ def _start_closing(session: aiohttp.ClientSession) -> None:
 
 
 def _wind_down_at_exit(target: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
-    """At interpreter exit: end what is left on the loop, close every open session there, stop and close it."""
+    """At interpreter exit: end what is left on the loop, close the open sessions, stop it (its thread closes it)."""
     if target is not _loop or not thread.is_alive() or target.is_closed():  # a fork's child, or gone already
         return
     sessions = [detached[2][1] for finalizer in list(_finalizers) if (detached := finalizer.detach())]
-    with contextlib.suppress(Exception):  # an exit must not fail: what could not close is left to the OS
-        asyncio.run_coroutine_threadsafe(_end_all(sessions), target).result(EXIT_SECONDS)
+    ending = _end_all(sessions)
+    try:
+        future = asyncio.run_coroutine_threadsafe(ending, target)
+    except RuntimeError:  # the loop closed meanwhile
+        ending.close()  # never started: no "never awaited"
+        return
+    # an exit must not fail: what could not close is left to the OS. A busy loop may not even have started
+    # `_end_all` by then: stopping the loop below ends it on the loop's thread either way (`_close_on_its_thread`)
+    with contextlib.suppress(Exception, concurrent.futures.CancelledError):
+        future.result(EXIT_SECONDS)
     with contextlib.suppress(RuntimeError):
         target.call_soon_threadsafe(target.stop)
+    # still busy after this, the thread is frozen at finalization with everything it holds: nothing is destroyed
     thread.join(EXIT_SECONDS)
-    if not thread.is_alive():
-        target.close()
 
 
 async def _end_all(sessions: list[aiohttp.ClientSession]) -> None:
-    """Cancel the work nobody waits for any more, then close the sessions; their transports close on the way."""
+    """
+    Cancel the work nobody waits for any more, then close the sessions; their transports close on the way.
+
+    Each wait is bounded, so this ends on its own within `EXIT_SECONDS` on a loop that is not busy.
+    """
     here = asyncio.current_task()
     pending = [task for task in asyncio.all_tasks() if task is not here and task not in _closing]
     for task in pending:
         task.cancel()
-    await asyncio.gather(*pending, *_closing, return_exceptions=True)
-    await asyncio.gather(*(session.close() for session in sessions if not session.closed), return_exceptions=True)
+    await _wait_for_some([*pending, *_closing])
+    await _wait_for_some([asyncio.ensure_future(session.close()) for session in sessions if not session.closed])
     await asyncio.sleep(0)  # the transports' connection_lost callbacks run on the next turn
+
+
+async def _wait_for_some(tasks: list[asyncio.Task[Any]]) -> None:
+    """Wait up to `END_WAIT_SECONDS` for `tasks`; read the errors of those that ended (no "never retrieved")."""
+    if tasks:
+        done, _ = await asyncio.wait(tasks, timeout=END_WAIT_SECONDS)
+        for task in done:
+            if not task.cancelled():
+                task.exception()
+
+
+def _close_on_its_thread(target: asyncio.AbstractEventLoop) -> None:
+    """
+    The loop stopped at exit: cancel what is still on it, wait a little, close it.
+
+    Left on it may be `_end_all` itself (never started if the loop was busy, or not done) and work that outlasted
+    its waits. Cancelling a task that never started closes its coroutine: no "never awaited". A task still
+    pending after this ignores cancellation: the closed loop lets it go without a word (`_quiet_unclosed`).
+    """
+    left = list(asyncio.all_tasks(target))
+    for task in left:
+        task.cancel()
+    try:
+        target.run_until_complete(_wait_for_some(left))
+    finally:
+        target.close()
 
 
 def in_loop_thread() -> bool:
