@@ -23,6 +23,7 @@ from haystack_integrations.common.jina.pacing.policy import Policy, Ticket
 from haystack_integrations.common.jina.pacing.signals import CONCURRENCY_LIMIT, REQUEST_LIMIT, Signals
 
 CONVERGED = 60.0  # simulated seconds before the targets apply
+UNBOUND_RPM = 1_000_000
 FAULTS = 0.01
 
 
@@ -138,7 +139,7 @@ def test_processes_share_a_concurrency_bound_key(processes: int, tier: str, stat
     limit = TIERS[tier].concurrency
     assert limit is not None
     latency, converged, seconds = TIMING[tier]
-    config = KeyConfig(Limits(concurrency=limit), latency=latency, fault_rate=FAULTS)
+    config = KeyConfig(Limits(concurrency=limit, rpm=UNBOUND_RPM), latency=latency, fault_rate=FAULTS)
     given = Limits(concurrency=limit) if stated else None
     outcome = simulate(config, processes, stated=given, seconds=seconds, binding="concurrency", converged=converged)
     check(outcome, ("concurrency", tier, processes))
@@ -217,7 +218,8 @@ def finite_jobs(
     """
     limit = TIERS[tier].concurrency
     assert limit is not None
-    config = KeyConfig(Limits(concurrency=limit), latency=(latency, latency), network=(0.001, 0.003))
+    # every answer says what is left of a per-minute budget too large to bind, as Jina's answers do
+    config = KeyConfig(Limits(concurrency=limit, rpm=UNBOUND_RPM), latency=(latency, latency), network=(0.001, 0.003))
     sim = Simulation(
         config, processes, stated=TIERS[tier] if stated else None, seed=seed, job=requests, stagger=stagger
     )

@@ -174,6 +174,7 @@ class Policy:
         elif current:  # not served: the server counts only what it admits (assumed)
             self.windows.refund(ticket)
         if answer is not None:
+            self.concurrency_share.key_load.heard(now, answer.remaining_requests, served=answer.served)
             self.windows.follow(now, ticket, answer, current, self.tickets)
         if self._look_again is not None:  # after `follow`: the refusal's own "0 left" is what is not believed
             self.windows.look_again(*self._look_again)
