@@ -149,17 +149,20 @@ class ConcurrencyShare:
         return self.share if self.share is not None else float(in_flight + 1)
 
     # ------------------------------------------------------------------ before a request
-    def ready(self, now: float, in_flight: int) -> None:
-        """Before a decision: forget a key limit named a window ago, and probe (see `Probe`)."""
+    def ready(self, now: float, in_flight: int, window_left: float) -> None:
+        """
+        Before a decision: forget a key limit named a window ago, grow into room the key's figures show, and probe
+        (see `Probe`). `window_left`: seconds until the current per-minute window closes at the latest.
+        """
         if self.key_limit is not None and now - self._key_limit_at >= self.window:
             # a window without a refusal naming it: grow from it, one slot per probe interval
             if self.share is None:
                 self.share = self.plateau = self.fits = float(self.key_limit)
             self.key_limit = None
-        self._grow_into_room(now, in_flight)
+        self._grow_into_room(now, in_flight, window_left)
         self.probe.step(now, in_flight)
 
-    def _grow_into_room(self, now: float, in_flight: int) -> None:
+    def _grow_into_room(self, now: float, in_flight: int, window_left: float) -> None:
         """
         A share that refusals lowered, and that it uses in full, takes part of the room the key's figures show
         (the others are done, or cut): its part of the key's requests, half the room at most (the others see the
@@ -170,7 +173,7 @@ class ConcurrencyShare:
             return
         if now < self._room_taken_at + SPAN_ANSWERS * self.timing.typical():
             return
-        load = self.key_load.in_flight(now, self.window)
+        load = self.key_load.in_flight(now, window_left)
         if load is None:
             return
         held = max(load, float(in_flight))

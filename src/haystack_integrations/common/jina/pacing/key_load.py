@@ -44,10 +44,11 @@ class KeyLoad:
         while len(self._samples) > 2 and now - self._samples[1][0] >= span:
             self._samples.popleft()
 
-    def in_flight(self, now: float, window: float) -> float | None:
+    def in_flight(self, now: float, window_left: float) -> float | None:
         """
         The key's requests in flight as of the last answers; `None` if unknown, or if its per-minute budget could
-        bind (what is left would not last a `window` at this pace: then room in flight is not the key's to take).
+        bind (what is left would not last the `window_left` seconds until its window closes at this pace: then
+        room in flight is not the key's to take).
         """
         if len(self._samples) < 2:
             return None
@@ -56,4 +57,4 @@ class KeyLoad:
         if last - first < SPAN_ANSWERS * typical / 2 or now - last > typical:
             return None
         rate = (before - after) / (last - first)
-        return None if after < rate * window else rate * typical
+        return None if after < rate * window_left else rate * typical

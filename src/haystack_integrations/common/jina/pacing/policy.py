@@ -122,7 +122,7 @@ class Policy:
             return Decision(send=False, until=self.paused_until)
         share = self.concurrency_share
         self.windows.expire(now)
-        share.ready(now, self.in_flight)
+        share.ready(now, self.in_flight, self.windows.time_left(now))
         bound = self.bound(cap)
         if not bound:  # leaving our one slot to another process for a moment
             return Decision(send=False, until=share.probe.yield_until)

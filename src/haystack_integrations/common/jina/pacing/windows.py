@@ -84,6 +84,10 @@ class Windows:
         self.requests.new_window()
         self.tokens.new_window()
 
+    def time_left(self, now: float) -> float:
+        """Seconds until the current window closes at the latest (a whole window if none of ours is open)."""
+        return self.window if self.start is None else max(0.0, self.start + self.window - now)
+
     def expire(self, now: float) -> None:
         """Start a new window once the current one has surely closed."""
         if self.start is not None and now >= self.start + self.window + self.guard:
