@@ -23,6 +23,7 @@ from haystack_integrations.common.jina.pacing.policy import Policy, Ticket
 from haystack_integrations.common.jina.pacing.signals import CONCURRENCY_LIMIT, REQUEST_LIMIT, Signals
 
 CONVERGED = 60.0  # simulated seconds before the targets apply
+UNBOUND_RPM = 1_000_000
 FAULTS = 0.01
 
 
@@ -138,7 +139,7 @@ def test_processes_share_a_concurrency_bound_key(processes: int, tier: str, stat
     limit = TIERS[tier].concurrency
     assert limit is not None
     latency, converged, seconds = TIMING[tier]
-    config = KeyConfig(Limits(concurrency=limit), latency=latency, fault_rate=FAULTS)
+    config = KeyConfig(Limits(concurrency=limit, rpm=UNBOUND_RPM), latency=latency, fault_rate=FAULTS)
     given = Limits(concurrency=limit) if stated else None
     outcome = simulate(config, processes, stated=given, seconds=seconds, binding="concurrency", converged=converged)
     check(outcome, ("concurrency", tier, processes))
@@ -217,7 +218,8 @@ def finite_jobs(
     """
     limit = TIERS[tier].concurrency
     assert limit is not None
-    config = KeyConfig(Limits(concurrency=limit), latency=(latency, latency), network=(0.001, 0.003))
+    # every answer says what is left of a per-minute budget too large to bind, as Jina's answers do
+    config = KeyConfig(Limits(concurrency=limit, rpm=UNBOUND_RPM), latency=(latency, latency), network=(0.001, 0.003))
     sim = Simulation(
         config, processes, stated=TIERS[tier] if stated else None, seed=seed, job=requests, stagger=stagger
     )
@@ -230,11 +232,25 @@ def finite_jobs(
     return FiniteOutcome(max(seconds) / ideal, seconds, refused)
 
 
-#: (tier, processes, requests per process, stated) -> the most "x ideal" allowed. The issue's targets: 1.3 for
-#: Tier 1 with the tier stated, 1.5 for Free with nothing stated; where the policy falls short, what it reached.
+#: Each finite case runs these seeds and is held to their mean "x ideal" (one seed's figure swings by a third).
+FINITE_SEEDS = range(1, 9)
+
+
+def mean_x_ideal(tier: str, processes: int, requests: int, *, stated: bool, **options: float) -> list[float]:
+    """Each seed's "x ideal", the mean last (the test output shows them all)."""
+    runs = [
+        finite_jobs(tier, processes, requests, stated=stated, seed=seed, **options).x_ideal for seed in FINITE_SEEDS
+    ]
+    return [*runs, sum(runs) / len(runs)]
+
+
+#: (tier, processes, requests per process, stated) -> the most mean "x ideal" allowed. The issue's targets: 1.3 for
+#: Tier 1 with the tier stated, 1.5 for Free with nothing stated; where the policy falls short, what it reached. A
+#: share cut by refusals grows into the room the key's remaining-requests figures show (before: one slot per probe
+#: interval once the others were done; means 1.56 and 1.59 for Tier 1).
 FINITE = {
-    ("tier1", 4, 157, True): 1.9,
-    ("tier1", 8, 157, True): 1.5,
+    ("tier1", 4, 157, True): 1.35,
+    ("tier1", 8, 157, True): 1.3,
     ("free", 4, 63, False): 1.5,
 }
 
@@ -242,34 +258,36 @@ FINITE = {
 @pytest.mark.parametrize(("tier", "processes", "requests", "stated"), list(FINITE))
 def test_finite_jobs_end_near_the_ideal(tier: str, processes: int, requests: int, stated: bool) -> None:
     """5,000 documents in batches of 32 (157 requests) per process for Tier 1; 2,000 (63) for Free."""
-    outcome = finite_jobs(tier, processes, requests, stated=stated)
-    assert outcome.x_ideal <= FINITE[(tier, processes, requests, stated)], outcome
+    runs = mean_x_ideal(tier, processes, requests, stated=stated)
+    assert runs[-1] <= FINITE[(tier, processes, requests, stated)], runs
 
 
 #: The same jobs started within 150 ms of each other, as real processes are: the first to start takes the stated
-#: 50 at once; the others, refused whole, keep looking and grow back fast once it is done (before: they kept the
-#: slot or two the key admitted and grew one per probe interval, 4.2x for 4 processes). What it reaches.
-FINITE_STAGGERED = {("tier1", 4, 157, True): 1.9, ("tier1", 8, 157, True): 2.0}
+#: 50 at once; the others, refused whole, keep looking, and grow into the key once it is done. Means: 2.06 and 1.76
+#: when they grew one slot per probe interval once served; 1.61 and 1.30 now (the first holds the key's 50 for its
+#: whole job: the others' start is what is left over 1.3).
+FINITE_STAGGERED = {("tier1", 4, 157, True): 1.7, ("tier1", 8, 157, True): 1.4}
 
 
 @pytest.mark.parametrize(("tier", "processes", "requests", "stated"), list(FINITE_STAGGERED))
 def test_finite_jobs_started_apart(tier: str, processes: int, requests: int, stated: bool) -> None:
-    outcome = finite_jobs(tier, processes, requests, stated=stated, stagger=0.15)
-    assert outcome.x_ideal <= FINITE_STAGGERED[(tier, processes, requests, stated)], outcome
+    runs = mean_x_ideal(tier, processes, requests, stated=stated, stagger=0.15)
+    assert runs[-1] <= FINITE_STAGGERED[(tier, processes, requests, stated)], runs
 
 
-#: The benchmark's timeline at 1,000 ms a request (seed 5: two processes fill the key at once, the other two are
-#: refused whole and left with a slot or two once the key is idle). They grew one slot per probe interval (5-10 s)
-#: however long the key went without refusing them: 4.12x; now growth that finds room speeds up: 2.49x.
-FINITE_SLOW = {("tier1", 4, 157, True, 5): 2.7}
+#: The benchmark's timeline at 1,000 ms a request (two processes fill the key at once, the other two are refused
+#: whole and left with a slot or two once the key is idle). Seed 5 took 4.12x when they grew one slot per probe
+#: interval (5-10 s) however long the key went without refusing them, 2.49x when growth that found room sped up
+#: (mean 1.67), 1.49 now (mean 1.49).
+FINITE_SLOW = {("tier1", 4, 157, True): 1.6}
 
 
-@pytest.mark.parametrize(("tier", "processes", "requests", "stated", "seed"), list(FINITE_SLOW))
+@pytest.mark.parametrize(("tier", "processes", "requests", "stated"), list(FINITE_SLOW))
 def test_finite_jobs_of_slow_requests_fill_a_key_left_idle(
-    tier: str, processes: int, requests: int, stated: bool, seed: int
+    tier: str, processes: int, requests: int, stated: bool
 ) -> None:
-    outcome = finite_jobs(tier, processes, requests, stated=stated, seed=seed, stagger=0.15, latency=1.0)
-    assert outcome.x_ideal <= FINITE_SLOW[(tier, processes, requests, stated, seed)], outcome
+    runs = mean_x_ideal(tier, processes, requests, stated=stated, stagger=0.15, latency=1.0)
+    assert runs[-1] <= FINITE_SLOW[(tier, processes, requests, stated)], runs
 
 
 def test_a_lone_process_starts_at_the_stated_tier() -> None:

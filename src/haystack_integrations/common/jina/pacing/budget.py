@@ -22,8 +22,10 @@ class Budget:
     answered: float = 0.0  # what our requests of the current window cost once answered
     doubted: bool = False  # a low figure was doubted once this window (see `doubt`)
     refused: bool = False  # a refusal of this window said it is spent
+    last_left: float | None = None  # what the last window had left when ours turned over (`None`: not told)
 
     def new_window(self) -> None:
+        self.last_left = self.left if self.told and not self.refused else None
         if self.seen is not None:
             self.hint = self.seen
         # a stated limit the last window was seen not to hold (a key shared, a tier stated too high) is not

@@ -24,7 +24,10 @@
   one slot more, and if that probe is refused, the share goes back to the level that fitted, not lower (the
   key is full, nobody took ours). A refusal while none of ours
   is in flight lowers nothing at first (someone else holds the key): a short pause; three in a row lower the
-  share below one request, sent one at a time with gaps.
+  share below one request, sent one at a time with gaps. A lowered share that is used in full grows into the
+  room the key's remaining-requests figures show (`key_load.py`: at least 30% of the key idle, the others done
+  or cut; not while a per-minute budget binds): its part of what the key holds, half the room at most, once
+  per two answers' time, instead of one slot per probe interval.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from __future__ import annotations
 import math
 import random
 
+from haystack_integrations.common.jina.pacing.key_load import SPAN_ANSWERS, KeyLoad
 from haystack_integrations.common.jina.pacing.limits import MAX_CONCURRENCY, START_CONCURRENCY
 from haystack_integrations.common.jina.pacing.signals import Signals
 from haystack_integrations.common.jina.pacing.ticket import Ticket
@@ -52,6 +56,8 @@ WHOLE = 1 / 16
 #: Each probe's growth used in full and not refused cuts the wait before the next by this factor (down to one
 #: answer's time), and from the second in a row doubles its step (see `Probe`).
 SPEED_UP = 2.0
+#: Room the key's figures show, as a part of its total, that a lowered share grows into (half of it at most).
+ROOM = 0.3
 
 
 class Ramp:
@@ -99,6 +105,8 @@ class ConcurrencyShare:
         self.budget_held_at: float | None = None  # when an RPM / TPM budget last held a request of ours back
         self._lone_refusals = 0  # concurrency refusals in a row with none of ours in flight
         self.next_send = 0.0  # below one request's share: when the next may go
+        self.key_load = KeyLoad(timing)  # the key's requests in flight, from its remaining-requests figures
+        self._room_taken_at = -math.inf  # when the share last grew into room those figures showed
 
     @property
     def concurrency(self) -> int | None:
@@ -141,14 +149,45 @@ class ConcurrencyShare:
         return self.share if self.share is not None else float(in_flight + 1)
 
     # ------------------------------------------------------------------ before a request
-    def ready(self, now: float, in_flight: int) -> None:
-        """Before a decision: forget a key limit named a window ago, and probe (see `Probe`)."""
+    def ready(self, now: float, in_flight: int, window_left: float) -> None:
+        """
+        Before a decision: forget a key limit named a window ago, grow into room the key's figures show, and probe
+        (see `Probe`). `window_left`: seconds until the current per-minute window closes at the latest.
+        """
         if self.key_limit is not None and now - self._key_limit_at >= self.window:
             # a window without a refusal naming it: grow from it, one slot per probe interval
             if self.share is None:
                 self.share = self.plateau = self.fits = float(self.key_limit)
             self.key_limit = None
+        self._grow_into_room(now, in_flight, window_left)
         self.probe.step(now, in_flight)
+
+    def _grow_into_room(self, now: float, in_flight: int, window_left: float) -> None:
+        """
+        A share that refusals lowered, and that it uses in full, takes part of the room the key's figures show
+        (the others are done, or cut): its part of the key's requests, half the room at most (the others see the
+        same room), then looks again once the figures show what that did.
+        """
+        ceiling = self.ceiling()
+        if self.share is None or ceiling is None or in_flight < int(self.share) or self.room_means_nothing(now):
+            return
+        if now < self._room_taken_at + SPAN_ANSWERS * self.timing.typical():
+            return
+        load = self.key_load.in_flight(now, window_left)
+        if load is None:
+            return
+        held = max(load, float(in_flight))
+        room = ceiling - held
+        if room < max(2.0, ROOM * ceiling):
+            return
+        self._room_taken_at = now
+        self.share = self.plateau = max(1.0, self.share) + max(1.0, min(room / 2, room * (in_flight + 1) / (held + 1)))
+        self.forget_share_above_ceiling()
+
+    def room_means_nothing(self, now: float) -> bool:
+        """Whether room in flight says nothing of the key's: a per-minute budget paces us, or the key is small."""
+        ceiling = self.ceiling()
+        return self.budget_refusing(now) or self.budget_held(now) or (ceiling is not None and ceiling < LARGE)
 
     def ceiling(self) -> int | None:
         """The key's total, as stated or as a refusal named it (the lower)."""
@@ -346,11 +385,7 @@ class Probe:
 
     def _found_room(self, now: float) -> bool:
         """Whether the last growth was used in full and not refused, on a key where that means room."""
-        target = self.target
-        ceiling = target.ceiling()
-        if target.budget_refusing(now) or target.budget_held(now) or (ceiling is not None and ceiling < LARGE):
-            return False
-        return self._grown_round == target.round and self._filled
+        return not self.target.room_means_nothing(now) and self._grown_round == self.target.round and self._filled
 
     def _grow(self, now: float) -> None:
         target = self.target

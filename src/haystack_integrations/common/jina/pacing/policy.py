@@ -122,7 +122,7 @@ class Policy:
             return Decision(send=False, until=self.paused_until)
         share = self.concurrency_share
         self.windows.expire(now)
-        share.ready(now, self.in_flight)
+        share.ready(now, self.in_flight, self.windows.time_left(now))
         bound = self.bound(cap)
         if not bound:  # leaving our one slot to another process for a moment
             return Decision(send=False, until=share.probe.yield_until)
@@ -174,6 +174,7 @@ class Policy:
         elif current:  # not served: the server counts only what it admits (assumed)
             self.windows.refund(ticket)
         if answer is not None:
+            self.concurrency_share.key_load.heard(now, answer.remaining_requests, served=answer.served)
             self.windows.follow(now, ticket, answer, current, self.tickets)
         if self._look_again is not None:  # after `follow`: the refusal's own "0 left" is what is not believed
             self.windows.look_again(*self._look_again)

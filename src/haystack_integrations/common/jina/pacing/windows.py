@@ -84,6 +84,10 @@ class Windows:
         self.requests.new_window()
         self.tokens.new_window()
 
+    def time_left(self, now: float) -> float:
+        """Seconds until the current window closes at the latest (a whole window if none of ours is open)."""
+        return self.window if self.start is None else max(0.0, self.start + self.window - now)
+
     def expire(self, now: float) -> None:
         """Start a new window once the current one has surely closed."""
         if self.start is not None and now >= self.start + self.window + self.guard:
@@ -92,15 +96,28 @@ class Windows:
     # ------------------------------------------------------------------ before a request
     def untold_guess(self, bound: int, tokens: int) -> bool:
         """Whether, with requests in flight, the rest should wait for an answer to tell what is left (see `untold`)."""
-        # a later window's placement is a guess (ours drift from the server's): its first answer says if it opened
-        return self.untold and ((bool(self.id) and self._paced()) or self._could_overrun(bound, tokens))
+        # a later window's placement is a guess (ours drift from the server's): its first answer says if it opened,
+        # unless what the last one had left would hold the requests anyway (a budget far from spent)
+        return self.untold and (
+            (bool(self.id) and self._paced() and self._could_overrun(bound, tokens, last=True))
+            or self._could_overrun(bound, tokens)
+        )
 
     def _paced(self) -> bool:
         """Whether a per-minute budget is known (stated, or told by answers)."""
         return self.requests.left is not None or self.tokens.left is not None
 
-    def _could_overrun(self, bound: int, tokens: int) -> bool:
-        """Whether `bound` requests like this one could spend more than we think is left of the window."""
+    def _could_overrun(self, bound: int, tokens: int, *, last: bool = False) -> bool:
+        """
+        Whether `bound` requests like this one could spend more than we think is left of the window (`last`: than
+        the last window had left when ours turned over; not told: they could).
+        """
+        if last:
+            return any(
+                (budget.left is not None and budget.last_left is None) or (budget.last_left or 0.0) < bound * cost
+                for budget, cost in ((self.requests, 1), (self.tokens, tokens))
+                if budget.left is not None or budget.last_left is not None
+            )
         return any(
             budget.left is not None and bound * cost > budget.left
             for budget, cost in ((self.requests, 1), (self.tokens, tokens))
