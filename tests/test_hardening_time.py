@@ -244,7 +244,9 @@ async def _component_slots(client: JinaClient) -> asyncio.Semaphore:
 
 async def test_a_cancelled_run_async_waiting_for_a_slot_holds_no_thread(emulator: JinaEmulator) -> None:
     """500 calls waiting for one slot are tasks, not threads; cancelling them sends nothing and leaves no slot taken."""
-    emulator.latency = 0.3
+    # an answer slower than any stall of a loaded machine before the cancel (with 0.3 s, a 0.7 s stall let a
+    # second call be served and a third be sent: 1 failure in 5 runs beside two CPU-bound processes)
+    emulator.latency = 3.0
     embedder = JinaTextEmbedder(
         api_key=Secret.from_token(emulator.api_key), base_url=emulator.embeddings_url, max_concurrency=1
     )
@@ -260,6 +262,7 @@ async def test_a_cancelled_run_async_waiting_for_a_slot_holds_no_thread(emulator
     await asyncio.gather(*calls, return_exceptions=True)
     await asyncio.sleep(0.5)
     assert len(emulator.requests_to("/v1/embeddings")) <= 2
+    emulator.latency = 0.0
     result = await asyncio.wait_for(embedder.run_async("after"), timeout=10)
     assert result["embedding"]
 
