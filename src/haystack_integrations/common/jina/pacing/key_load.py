@@ -54,7 +54,7 @@ class KeyLoad:
             return None
         (first, before), (last, after) = self._samples[0], self._samples[-1]
         typical = self.timing.typical()
-        if last - first < SPAN_ANSWERS * typical / 2 or now - last > typical:
+        if last <= first or last - first < SPAN_ANSWERS * typical / 2 or now - last > typical:
             return None
         rate = (before - after) / (last - first)
         return None if after < rate * window_left else rate * typical
