@@ -41,6 +41,7 @@ class KeyConfig:
     fault_rate: float = 0.0  # of admitted requests: half answer 503, half drop the connection
     tokens: int = 100  # a request's cost
     network: tuple[float, float] = (0.005, 0.03)  # one way, uniform in this range
+    frozen_figures: bool = False  # a hostile key: its remaining figures never move (the window's budget, always)
 
 
 @dataclass
@@ -128,8 +129,9 @@ class Key:
 
     def _remaining(self) -> tuple[int | None, int | None]:
         limits = self.config.limits
-        rpm = None if limits.rpm is None else max(0, limits.rpm - self.requests)
-        tpm = None if limits.tpm is None else max(0, limits.tpm - self.tokens)
+        used_requests, used_tokens = (0, 0) if self.config.frozen_figures else (self.requests, self.tokens)
+        rpm = None if limits.rpm is None else max(0, limits.rpm - used_requests)
+        tpm = None if limits.tpm is None else max(0, limits.tpm - used_tokens)
         return rpm, tpm
 
 

@@ -166,6 +166,23 @@ def test_processes_share_a_tier2_request_bound_key(processes: int, clock: str) -
     check(outcome, ("requests", "tier2", processes))
 
 
+#: A hostile key whose remaining figures never move reads as an idle key: each process would grow into "room"
+#: every two answers' time and be refused (refusals of 34% with 4 processes, 72% with 16). A growth a refusal
+#: followed doubles the wait before the next and at most doubles the share: what is refused then, at most.
+FROZEN_FIGURES = {4: 0.02, 16: 0.06}
+
+
+@pytest.mark.parametrize("processes", list(FROZEN_FIGURES))
+def test_figures_that_never_move_cost_a_few_refusals_not_a_storm(processes: int) -> None:
+    config = KeyConfig(
+        Limits(concurrency=50, rpm=UNBOUND_RPM), latency=(0.5, 1.5), fault_rate=FAULTS, frozen_figures=True
+    )
+    outcome = simulate(config, processes, stated=Limits(concurrency=50), seconds=300, binding="concurrency")
+    assert outcome.failed == 0, outcome
+    assert outcome.aggregate >= 0.9, outcome
+    assert outcome.refused <= FROZEN_FIGURES[processes], outcome
+
+
 #: Seeds where a guessed window start came before the server's (a fixed clock, no `Retry-After`): the look was
 #: refused and the process waited a whole window, losing the server's next one (a lone process used 80% of a Tier 1
 #: key, 50% of a Tier 2 one; with 2 processes one of them got nothing for a minute). (tier, processes, seed).

@@ -58,6 +58,9 @@ WHOLE = 1 / 16
 SPEED_UP = 2.0
 #: Room the key's figures show, as a part of its total, that a lowered share grows into (half of it at most).
 ROOM = 0.3
+#: A growth into room that a refusal followed doubles the wait before the next (figures that do not move, or
+#: others growing too), up to this many times; one that was not refused resets it.
+ROOM_BACKOFF = 64.0
 
 
 class Ramp:
@@ -107,6 +110,8 @@ class ConcurrencyShare:
         self.next_send = 0.0  # below one request's share: when the next may go
         self.key_load = KeyLoad(timing)  # the key's requests in flight, from its remaining-requests figures
         self._room_taken_at = -math.inf  # when the share last grew into room those figures showed
+        self._room_round: int | None = None  # the share's round then (a refusal since bumped it)
+        self._room_backoff = 1.0  # the wait before the next such growth, in two answers' times
 
     @property
     def concurrency(self) -> int | None:
@@ -166,13 +171,22 @@ class ConcurrencyShare:
         """
         A share that refusals lowered, and that it uses in full, takes part of the room the key's figures show
         (the others are done, or cut): its part of the key's requests, half the room at most (the others see the
-        same room), then looks again once the figures show what that did.
+        same room), then looks again once the figures show what that did. Figures are untrusted: a growth that a
+        refusal followed doubles the wait before the next (a key whose figures do not move costs a few refusals,
+        not a storm).
         """
         ceiling = self.ceiling()
         if self.share is None or ceiling is None or in_flight < int(self.share) or self.room_means_nothing(now):
             return
-        if now < self._room_taken_at + SPAN_ANSWERS * self.timing.typical():
+        if now < self._room_taken_at + SPAN_ANSWERS * self.timing.typical() * self._room_backoff:
             return
+        if self._room_round is not None:  # how the last growth went
+            refused = self._room_round != self.round
+            self._room_backoff = min(ROOM_BACKOFF, 2 * self._room_backoff) if refused else 1.0
+            self._room_round = None
+            if refused:
+                self._room_taken_at = now
+                return
         load = self.key_load.in_flight(now, window_left)
         if load is None:
             return
@@ -180,8 +194,10 @@ class ConcurrencyShare:
         room = ceiling - held
         if room < max(2.0, ROOM * ceiling):
             return
-        self._room_taken_at = now
-        self.share = self.plateau = max(1.0, self.share) + max(1.0, min(room / 2, room * (in_flight + 1) / (held + 1)))
+        self._room_taken_at, self._room_round = now, self.round
+        # after a refused one, at most double (as far as the figures are trusted: they were wrong once)
+        most = room / 2 if self._room_backoff == 1 else min(room / 2, float(in_flight))
+        self.share = self.plateau = max(1.0, self.share) + max(1.0, min(most, room * (in_flight + 1) / (held + 1)))
         self.forget_share_above_ceiling()
 
     def room_means_nothing(self, now: float) -> bool:
