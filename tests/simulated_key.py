@@ -41,7 +41,9 @@ class KeyConfig:
     fault_rate: float = 0.0  # of admitted requests: half answer 503, half drop the connection
     tokens: int = 100  # a request's cost
     network: tuple[float, float] = (0.005, 0.03)  # one way, uniform in this range
-    frozen_figures: bool = False  # a hostile key: its remaining figures never move (the window's budget, always)
+    # what the remaining figures count: "key" (every process's requests, as Jina's do); hostile: "frozen" (never
+    # move: the window's budget, always) or "own" (only the asking process's requests, as a proxy might)
+    figures: str = "key"
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Key:
         self.window_start: float | None = None
         self.requests = 0
         self.tokens = 0
+        self.own: dict[int, int] = {}  # requests of each process in the window (for `figures="own"`)
         self.windows: list[tuple[float, int]] = []  # (start, requests served) of each closed window
 
     def _roll(self, now: float) -> None:
@@ -77,16 +80,16 @@ class Key:
             if self.window_start != start:
                 if self.window_start is not None:
                     self.windows.append((self.window_start, self.requests))
-                self.window_start, self.requests, self.tokens = start, 0, 0
+                self.window_start, self.requests, self.tokens, self.own = start, 0, 0, {}
         elif self.window_start is not None and now >= self.window_start + window:
             self.windows.append((self.window_start, self.requests))
-            self.window_start, self.requests, self.tokens = None, 0, 0
+            self.window_start, self.requests, self.tokens, self.own = None, 0, 0, {}
 
     def _account(self, now: float) -> None:
         self.busy += self.in_flight * (now - self._busy_at)
         self._busy_at = now
 
-    def admit(self, now: float) -> tuple[Signals | None, float]:
+    def admit(self, now: float, who: int = 0) -> tuple[Signals | None, float]:
         """A request arrives: its refusal (answered at once), else `None` and how long it will take."""
         limits = self.config.limits
         self._roll(now)
@@ -106,16 +109,22 @@ class Key:
             concurrency = limits.concurrency if code == CONCURRENCY_LIMIT else None
             current = self.in_flight + 1 if code == CONCURRENCY_LIMIT else None
             signals = Signals(
-                429, code, retry_after, *self._remaining(), concurrency_limit=concurrency, concurrency_current=current
+                429,
+                code,
+                retry_after,
+                *self._remaining(who),
+                concurrency_limit=concurrency,
+                concurrency_current=current,
             )
             return signals, 0.005
         self._account(now)
         self.in_flight += 1
         self.requests += 1
+        self.own[who] = self.own.get(who, 0) + 1
         self.tokens += self.config.tokens
         return None, self.rng.uniform(*self.config.latency)
 
-    def finish(self, now: float) -> Signals | None:
+    def finish(self, now: float, who: int = 0) -> Signals | None:
         """An admitted request ends: its answer (`None`: the connection dropped)."""
         self._account(now)
         self.in_flight -= 1
@@ -124,12 +133,16 @@ class Key:
         if roll < self.config.fault_rate / 2:
             return None
         if roll < self.config.fault_rate:
-            return Signals(503, "SERVICE_UNAVAILABLE", None, *self._remaining())
-        return Signals(200, None, None, *self._remaining(), tokens_used=self.config.tokens)
+            return Signals(503, "SERVICE_UNAVAILABLE", None, *self._remaining(who))
+        return Signals(200, None, None, *self._remaining(who), tokens_used=self.config.tokens)
 
-    def _remaining(self) -> tuple[int | None, int | None]:
+    def _remaining(self, who: int) -> tuple[int | None, int | None]:
         limits = self.config.limits
-        used_requests, used_tokens = (0, 0) if self.config.frozen_figures else (self.requests, self.tokens)
+        used_requests, used_tokens = self.requests, self.tokens
+        if self.config.figures == "frozen":
+            used_requests = used_tokens = 0
+        elif self.config.figures == "own":
+            used_requests = self.own.get(who, 0)
         rpm = None if limits.rpm is None else max(0, limits.rpm - used_requests)
         tpm = None if limits.tpm is None else max(0, limits.tpm - used_tokens)
         return rpm, tpm
@@ -180,14 +193,14 @@ class Process:
 
     def _arrive(self, now: float, request: _Request, ticket: Ticket) -> None:
         back = self.sim.rng.uniform(*self.sim.key.config.network)
-        refusal, takes = self.sim.key.admit(now)
+        refusal, takes = self.sim.key.admit(now, self.name)
         if refusal is not None:
             self.sim.at(now + takes + back, lambda t: self._answer(t, request, ticket, refusal))
         else:
             self.sim.at(now + takes, lambda t: self._leave(t, request, ticket, back))
 
     def _leave(self, now: float, request: _Request, ticket: Ticket, back: float) -> None:
-        answer = self.sim.key.finish(now)
+        answer = self.sim.key.finish(now, self.name)
         self.sim.at(now + back, lambda t: self._answer(t, request, ticket, answer))
 
     def _woken(self, now: float) -> None:

@@ -134,3 +134,23 @@ def test_a_guessed_window_turn_holds_requests_back_only_if_the_last_window_had_l
     policy.sent(now, 10, 40, 0, PATH)  # one in flight, of the new window, not answered yet
     decision = policy.decide(now, 10, None)
     assert (decision == WAIT_FOR_ANSWER) is holds
+
+
+def test_an_answer_overtaken_on_the_way_is_not_a_new_window() -> None:
+    """Answers come on several connections: an older, higher figure may arrive after a newer one."""
+    load = KeyLoad(one_second_answers())
+    last = heard_falling(load, start=10.0, seconds=3.0, per_second=50.0, remaining=1_000_000)
+    before = load.in_flight(last, 60.0)
+    load.heard(last + 0.01, 1_000_000 - 140, served=True)  # left the server 0.2 s before the last one
+    assert load.in_flight(last + 0.01, 60.0) == pytest.approx(before, rel=0.1)
+
+
+def test_a_figure_that_does_not_fall_with_our_own_requests_is_not_the_keys() -> None:
+    """Frozen, or made up: it says nothing (else a process would read an idle key and be refused again and again)."""
+    load = KeyLoad(one_second_answers())
+    last = heard_falling(load, start=10.0, seconds=3.0, per_second=0.0, remaining=1_000_000)
+    assert load.in_flight(last, 60.0) is None
+    last = heard_falling(
+        load, start=last + 0.1, seconds=3.0, per_second=2.0, remaining=999_000
+    )  # we were served 10 a second
+    assert load.in_flight(last, 60.0) is None

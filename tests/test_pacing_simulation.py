@@ -166,21 +166,22 @@ def test_processes_share_a_tier2_request_bound_key(processes: int, clock: str) -
     check(outcome, ("requests", "tier2", processes))
 
 
-#: A hostile key whose remaining figures never move reads as an idle key: each process would grow into "room"
-#: every two answers' time and be refused (refusals of 34% with 4 processes, 72% with 16). A growth a refusal
-#: followed doubles the wait before the next and at most doubles the share: what is refused then, at most.
-FROZEN_FIGURES = {4: 0.02, 16: 0.06}
+#: Hostile keys. Figures that never move would read as an idle key, figures that count only the asking process's
+#: requests (as a proxy's might) as a key of ours alone: each process would grow into "room" every two answers' time
+#: and be refused (frozen: refusals of 34% with 4 processes and 72% with 16; own: 19% and 56% without the back-off).
+#: A figure that does not fall with our own requests says nothing; a growth a refusal followed doubles the wait
+#: before the next and at most doubles the share. (figures, processes) -> the refusals allowed (measured: frozen
+#: 0.6% and 2.9%, as honest figures; own 1.2% and 4.1%).
+HOSTILE_FIGURES = {("frozen", 4): 0.015, ("frozen", 16): 0.04, ("own", 4): 0.025, ("own", 16): 0.06}
 
 
-@pytest.mark.parametrize("processes", list(FROZEN_FIGURES))
-def test_figures_that_never_move_cost_a_few_refusals_not_a_storm(processes: int) -> None:
-    config = KeyConfig(
-        Limits(concurrency=50, rpm=UNBOUND_RPM), latency=(0.5, 1.5), fault_rate=FAULTS, frozen_figures=True
-    )
+@pytest.mark.parametrize(("figures", "processes"), list(HOSTILE_FIGURES))
+def test_figures_that_lie_cost_a_few_refusals_not_a_storm(figures: str, processes: int) -> None:
+    config = KeyConfig(Limits(concurrency=50, rpm=UNBOUND_RPM), latency=(0.5, 1.5), fault_rate=FAULTS, figures=figures)
     outcome = simulate(config, processes, stated=Limits(concurrency=50), seconds=300, binding="concurrency")
     assert outcome.failed == 0, outcome
     assert outcome.aggregate >= 0.9, outcome
-    assert outcome.refused <= FROZEN_FIGURES[processes], outcome
+    assert outcome.refused <= HOSTILE_FIGURES[(figures, processes)], outcome
 
 
 #: Seeds where a guessed window start came before the server's (a fixed clock, no `Retry-After`): the look was

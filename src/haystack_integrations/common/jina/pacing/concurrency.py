@@ -58,8 +58,10 @@ WHOLE = 1 / 16
 SPEED_UP = 2.0
 #: Room the key's figures show, as a part of its total, that a lowered share grows into (half of it at most).
 ROOM = 0.3
-#: A growth into room that a refusal followed doubles the wait before the next (figures that do not move, or
-#: others growing too), up to this many times; one that was not refused resets it.
+#: The key holding at most this many times our own requests in flight (and one more) is ours alone.
+ALONE = 1.1
+#: A growth into room that a refusal followed doubles the wait before the next (figures that count only ours, as
+#: a proxy's might, or others growing too), up to this many times; one that was not refused resets it.
 ROOM_BACKOFF = 64.0
 
 
@@ -112,6 +114,7 @@ class ConcurrencyShare:
         self._room_taken_at = -math.inf  # when the share last grew into room those figures showed
         self._room_round: int | None = None  # the share's round then (a refusal since bumped it)
         self._room_backoff = 1.0  # the wait before the next such growth, in two answers' times
+        self._room_seen_at: float | None = None  # since when the figures show room, without a break
 
     @property
     def concurrency(self) -> int | None:
@@ -192,11 +195,18 @@ class ConcurrencyShare:
             return
         held = max(load, float(in_flight))
         room = ceiling - held
-        if room < max(2.0, ROOM * ceiling):
+        alone = held <= ALONE * in_flight + 1  # the others hold nothing: the key is ours, up to its total
+        if room < (2.0 if alone else max(2.0, ROOM * ceiling)):
+            self._room_seen_at = None
             return
+        if self._room_seen_at is None:
+            self._room_seen_at = now
+        if now < self._room_seen_at + self.timing.typical() / 2:
+            return  # room for a moment is noise: it must last half an answer's time
+        self._room_seen_at = None
         self._room_taken_at, self._room_round = now, self.round
         # after a refused one, at most double (as far as the figures are trusted: they were wrong once)
-        most = room / 2 if self._room_backoff == 1 else min(room / 2, float(in_flight))
+        most = (room if alone else room / 2) if self._room_backoff == 1 else min(room / 2, float(in_flight))
         self.share = self.plateau = max(1.0, self.share) + max(1.0, min(most, room * (in_flight + 1) / (held + 1)))
         self.forget_share_above_ceiling()
 

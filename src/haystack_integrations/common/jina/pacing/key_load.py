@@ -3,8 +3,11 @@
 The figure is the key's: every request any process sends in the window lowers it. Its fall over the last few
 answers' time is the key's request rate, and by Little's law that rate times the time an answer takes is what
 the key holds in flight (assumed: the other processes' requests take about as long as ours; the reference
-says nothing of concurrency on a served answer). A rise means a new window: the samples start again, as they
-do at our first served answer (before it, how long an answer takes is a guess). So a process whose share
+says nothing of concurrency on a served answer). A rise above the oldest figure kept means a new window: the
+samples start again, as they do at our first served answer (before it, how long an answer takes is a guess);
+a smaller rise is an answer overtaken on the way (answers come on several connections) and is passed over.
+Figures are untrusted: one that falls by less than half our own requests served meanwhile is not the key's
+count (frozen, or made up), and says nothing. So a process whose share
 refusals cut learns that the others are done, and grows into the room they left.
 """
 
@@ -16,6 +19,8 @@ from haystack_integrations.common.jina.pacing.timing import AnswerTime
 
 #: The samples span this many answers' time.
 SPAN_ANSWERS = 2.0
+#: A figure that fell by less than this part of our own requests served meanwhile is not the key's count.
+FALLS_WITH_OURS = 0.5
 
 
 class KeyLoad:
@@ -27,19 +32,22 @@ class KeyLoad:
 
     def __init__(self, timing: AnswerTime) -> None:
         self.timing = timing
-        self._samples: deque[tuple[float, int]] = deque()  # (when, the key's requests left in its window)
-        self._served = False  # whether an answer of ours was served yet
+        self._samples: deque[tuple[float, int, int]] = deque()  # (when, the key's requests left, ours served)
+        self._served = 0  # our answers served so far
 
     def heard(self, now: float, remaining: int | None, *, served: bool) -> None:
         """An answer came at `now` saying the key has `remaining` requests left in its window (`None`: not said)."""
-        if served and not self._served:
-            self._served = True
-            self._samples.clear()
+        if served:
+            self._served += 1
+            if self._served == 1:
+                self._samples.clear()
         if remaining is None or not self._served:
             return
         if self._samples and remaining > self._samples[-1][1]:
-            self._samples.clear()  # a new window: its count starts again
-        self._samples.append((now, remaining))
+            if remaining <= self._samples[0][1]:
+                return  # an answer that left the server before the last one came after it: nothing new
+            self._samples.clear()  # above the oldest figure: a new window, whose count starts again
+        self._samples.append((now, remaining, self._served))
         span = SPAN_ANSWERS * self.timing.typical()
         while len(self._samples) > 2 and now - self._samples[1][0] >= span:
             self._samples.popleft()
@@ -52,9 +60,11 @@ class KeyLoad:
         """
         if len(self._samples) < 2:
             return None
-        (first, before), (last, after) = self._samples[0], self._samples[-1]
+        (first, before, ours_before), (last, after, ours_after) = self._samples[0], self._samples[-1]
         typical = self.timing.typical()
         if last <= first or last - first < SPAN_ANSWERS * typical / 2 or now - last > typical:
             return None
+        if before - after < FALLS_WITH_OURS * (ours_after - ours_before):
+            return None  # it did not even count ours: not the key's count (frozen, or made up)
         rate = (before - after) / (last - first)
         return None if after < rate * window_left else rate * typical
