@@ -25,7 +25,7 @@
   key is full, nobody took ours). A refusal while none of ours
   is in flight lowers nothing at first (someone else holds the key): a short pause; three in a row lower the
   share below one request, sent one at a time with gaps. A lowered share that is used in full grows into the
-  room the key's remaining-requests figures show (`key_load.py`: at least 30% of the key idle, the others done
+  room the key's remaining-requests figures show (`key_load.RoomGrowth`: at least 30% of the key idle, the others done
   or cut; not while a per-minute budget binds): its part of what the key holds, half the room at most, once
   per two answers' time, instead of one slot per probe interval.
 """
@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import random
 
-from haystack_integrations.common.jina.pacing.key_load import SPAN_ANSWERS, KeyLoad
+from haystack_integrations.common.jina.pacing.key_load import RoomGrowth
 from haystack_integrations.common.jina.pacing.limits import MAX_CONCURRENCY, START_CONCURRENCY
 from haystack_integrations.common.jina.pacing.signals import Signals
 from haystack_integrations.common.jina.pacing.ticket import Ticket
@@ -56,13 +56,6 @@ WHOLE = 1 / 16
 #: Each probe's growth used in full and not refused cuts the wait before the next by this factor (down to one
 #: answer's time), and from the second in a row doubles its step (see `Probe`).
 SPEED_UP = 2.0
-#: Room the key's figures show, as a part of its total, that a lowered share grows into (half of it at most).
-ROOM = 0.3
-#: The key holding at most this many times our own requests in flight (and one more) is ours alone.
-ALONE = 1.1
-#: A growth into room that a refusal followed doubles the wait before the next (figures that count only ours, as
-#: a proxy's might, or others growing too), up to this many times; one that was not refused resets it.
-ROOM_BACKOFF = 64.0
 
 
 class Ramp:
@@ -110,11 +103,7 @@ class ConcurrencyShare:
         self.budget_held_at: float | None = None  # when an RPM / TPM budget last held a request of ours back
         self._lone_refusals = 0  # concurrency refusals in a row with none of ours in flight
         self.next_send = 0.0  # below one request's share: when the next may go
-        self.key_load = KeyLoad(timing)  # the key's requests in flight, from its remaining-requests figures
-        self._room_taken_at = -math.inf  # when the share last grew into room those figures showed
-        self._room_round: int | None = None  # the share's round then (a refusal since bumped it)
-        self._room_backoff = 1.0  # the wait before the next such growth, in two answers' times
-        self._room_seen_at: float | None = None  # since when the figures show room, without a break
+        self.room = RoomGrowth(timing)  # growth into the room the key's remaining-requests figures show
 
     @property
     def concurrency(self) -> int | None:
@@ -167,48 +156,8 @@ class ConcurrencyShare:
             if self.share is None:
                 self.share = self.plateau = self.fits = float(self.key_limit)
             self.key_limit = None
-        self._grow_into_room(now, in_flight, window_left)
+        self.room.grow(self, now, in_flight, window_left)
         self.probe.step(now, in_flight)
-
-    def _grow_into_room(self, now: float, in_flight: int, window_left: float) -> None:
-        """
-        A share that refusals lowered, and that it uses in full, takes part of the room the key's figures show
-        (the others are done, or cut): its part of the key's requests, half the room at most (the others see the
-        same room), then looks again once the figures show what that did. Figures are untrusted: a growth that a
-        refusal followed doubles the wait before the next (a key whose figures do not move costs a few refusals,
-        not a storm).
-        """
-        ceiling = self.ceiling()
-        if self.share is None or ceiling is None or in_flight < int(self.share) or self.room_means_nothing(now):
-            return
-        if now < self._room_taken_at + SPAN_ANSWERS * self.timing.typical() * self._room_backoff:
-            return
-        if self._room_round is not None:  # how the last growth went
-            refused = self._room_round != self.round
-            self._room_backoff = min(ROOM_BACKOFF, 2 * self._room_backoff) if refused else 1.0
-            self._room_round = None
-            if refused:
-                self._room_taken_at = now
-                return
-        load = self.key_load.in_flight(now, window_left)
-        if load is None:
-            return
-        held = max(load, float(in_flight))
-        room = ceiling - held
-        alone = held <= ALONE * in_flight + 1  # the others hold nothing: the key is ours, up to its total
-        if room < (2.0 if alone else max(2.0, ROOM * ceiling)):
-            self._room_seen_at = None
-            return
-        if self._room_seen_at is None:
-            self._room_seen_at = now
-        if now < self._room_seen_at + self.timing.typical() / 2:
-            return  # room for a moment is noise: it must last half an answer's time
-        self._room_seen_at = None
-        self._room_taken_at, self._room_round = now, self.round
-        # after a refused one, at most double (as far as the figures are trusted: they were wrong once)
-        most = (room if alone else room / 2) if self._room_backoff == 1 else min(room / 2, float(in_flight))
-        self.share = self.plateau = max(1.0, self.share) + max(1.0, min(most, room * (in_flight + 1) / (held + 1)))
-        self.forget_share_above_ceiling()
 
     def room_means_nothing(self, now: float) -> bool:
         """Whether room in flight says nothing of the key's: a per-minute budget paces us, or the key is small."""

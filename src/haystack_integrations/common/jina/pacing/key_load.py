@@ -13,14 +13,26 @@ refusals cut learns that the others are done, and grows into the room they left.
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from typing import TYPE_CHECKING
 
 from haystack_integrations.common.jina.pacing.timing import AnswerTime
+
+if TYPE_CHECKING:
+    from haystack_integrations.common.jina.pacing.concurrency import ConcurrencyShare
 
 #: The samples span this many answers' time.
 SPAN_ANSWERS = 2.0
 #: A figure that fell by less than this part of our own requests served meanwhile is not the key's count.
 FALLS_WITH_OURS = 0.5
+#: Room the figures show, as a part of the key's total, that a lowered share grows into (half of it at most).
+ROOM = 0.3
+#: The key holding at most this many times our own requests in flight (and one more) is ours alone.
+ALONE = 1.1
+#: A growth into room that a refusal followed doubles the wait before the next (figures that count only ours, as
+#: a proxy's might, or others growing too), up to this many times; one that was not refused resets it.
+ROOM_BACKOFF = 64.0
 
 
 class KeyLoad:
@@ -68,3 +80,62 @@ class KeyLoad:
             return None  # it did not even count ours: not the key's count (frozen, or made up)
         rate = (before - after) / (last - first)
         return None if after < rate * window_left else rate * typical
+
+
+class RoomGrowth:
+    """
+    A share that refusals lowered, and that it uses in full, on a key of `LARGE` slots or more, takes part of the
+    room the key's figures show (the others are done, or cut): at least `ROOM` of the key idle for half an
+    answer's time; its part of what the key holds, half the room at most (the others see the same room), all of
+    it when the key holds little more than ours (alone); then it looks again once the figures show what that did,
+    two answers' time later. Figures are untrusted: a growth that a refusal followed doubles the wait before the
+    next and from then at most doubles the share (a key whose figures lie costs a few refusals, not a storm).
+
+    :param timing: How long answers take.
+    """
+
+    def __init__(self, timing: AnswerTime) -> None:
+        self.timing = timing
+        self.load = KeyLoad(timing)  # the key's requests in flight, from its remaining-requests figures
+        self._taken_at = -math.inf  # when the share last grew into room
+        self._round: int | None = None  # the share's round then (a refusal since bumped it)
+        self._backoff = 1.0  # the wait before the next growth, in two answers' times
+        self._seen_at: float | None = None  # since when the figures show room, without a break
+
+    def grow(self, share: ConcurrencyShare, now: float, in_flight: int, window_left: float) -> None:
+        """Before a decision: grow `share` into the room the figures show, if they show it (see the class)."""
+        ceiling = share.ceiling()
+        if share.share is None or ceiling is None or in_flight < int(share.share) or share.room_means_nothing(now):
+            return
+        if now < self._taken_at + SPAN_ANSWERS * self.timing.typical() * self._backoff or self._refused(share, now):
+            return
+        load = self.load.in_flight(now, window_left)
+        if load is None:
+            return
+        held = max(load, float(in_flight))
+        room = ceiling - held
+        alone = held <= ALONE * in_flight + 1  # the others hold nothing: the key is ours, up to its total
+        if room < (2.0 if alone else max(2.0, ROOM * ceiling)):
+            self._seen_at = None
+            return
+        if self._seen_at is None:
+            self._seen_at = now
+        if now < self._seen_at + self.timing.typical() / 2:
+            return  # room for a moment is noise: it must last half an answer's time
+        self._seen_at = None
+        self._taken_at, self._round = now, share.round
+        # after a refused growth, at most double (the figures were wrong once)
+        most = (room if alone else room / 2) if self._backoff == 1 else min(room / 2, float(in_flight))
+        share.share = share.plateau = max(1.0, share.share) + max(1.0, min(most, room * (in_flight + 1) / (held + 1)))
+        share.forget_share_above_ceiling()
+
+    def _refused(self, share: ConcurrencyShare, now: float) -> bool:
+        """Once the last growth's wait is over: whether a refusal followed it (then the wait doubles, from now)."""
+        if self._round is None:
+            return False
+        refused = self._round != share.round
+        self._backoff = min(ROOM_BACKOFF, 2 * self._backoff) if refused else 1.0
+        self._round = None
+        if refused:
+            self._taken_at = now
+        return refused

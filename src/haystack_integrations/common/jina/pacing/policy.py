@@ -11,7 +11,7 @@ tells it, without talking to the others. `Policy` composes the parts that decide
 rules in its module docstring:
 
 - `concurrency.ConcurrencyShare`: how many requests this process may have in flight (stated, ramped, lowered
-  by refusals, probed).
+  by refusals, probed; grown into the room the key's remaining-requests figures show: `key_load.RoomGrowth`).
 - `windows.Windows` (with `budget.Budget`, `budget.TokenEstimate`): the RPM / TPM budgets of the current
   window and where that window is.
 - `refusals.Refusals`: what a `Retry-After` means (a floor, the key closed) and when a refused call gives up.
@@ -174,7 +174,7 @@ class Policy:
         elif current:  # not served: the server counts only what it admits (assumed)
             self.windows.refund(ticket)
         if answer is not None:
-            self.concurrency_share.key_load.heard(now, answer.remaining_requests, served=answer.served)
+            self.concurrency_share.room.load.heard(now, answer.remaining_requests, served=answer.served)
             self.windows.follow(now, ticket, answer, current, self.tickets)
         if self._look_again is not None:  # after `follow`: the refusal's own "0 left" is what is not believed
             self.windows.look_again(*self._look_again)
