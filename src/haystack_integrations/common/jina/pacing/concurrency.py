@@ -22,12 +22,12 @@
   not speeding up) leaves one slot free for an answer's time, so a process that came later gets a slot and
   the holder a refusal: N processes settle near limit / N each without talking to each other; then it tries
   one slot more, and if that probe is refused, the share goes back to the level that fitted, not lower (the
-  key is full, nobody took ours). A refusal while none of ours
-  is in flight lowers nothing at first (someone else holds the key): a short pause; three in a row lower the
-  share below one request, sent one at a time with gaps. A lowered share that is used in full grows into the
-  room the key's remaining-requests figures show (`key_load.RoomGrowth`: at least 30% of the key idle, the others done
-  or cut; not while a per-minute budget binds): its part of what the key holds, half the room at most, once
-  per two answers' time, instead of one slot per probe interval.
+  key is full, nobody took ours). A refusal while none of ours is in flight lowers nothing at first (someone
+  else holds the key): a short pause; three in a row lower the share below one request, sent one at a time
+  with gaps. A lowered share that is used in full grows into the room the key's remaining-requests figures
+  show (`key_load.RoomGrowth`: at least 30% of the key idle, the others done or cut; not while a per-minute
+  budget binds): its part of what the key holds, half the room at most, once per two answers' time, instead
+  of one slot per probe interval.
 """
 
 from __future__ import annotations
