@@ -7,8 +7,8 @@ says nothing of concurrency on a served answer). A rise above the oldest figure 
 samples start again, as they do at our first served answer (before it, how long an answer takes is a guess);
 a smaller rise is an answer overtaken on the way (answers come on several connections) and is passed over.
 Figures are untrusted: one that falls by less than half our own requests served meanwhile is not the key's
-count (frozen, or made up), and says nothing. So a process whose share
-refusals cut learns that the others are done, and grows into the room they left.
+count (frozen, or made up), and says nothing. So a process whose share refusals cut learns that the others are
+done, and grows into the room they left (`RoomGrowth`).
 """
 
 from __future__ import annotations

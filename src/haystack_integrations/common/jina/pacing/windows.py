@@ -112,16 +112,14 @@ class Windows:
         Whether `bound` requests like this one could spend more than we think is left of the window (`last`: than
         the last window had left when ours turned over; not told: they could).
         """
-        if last:
-            return any(
-                (budget.left is not None and budget.last_left is None) or (budget.last_left or 0.0) < bound * cost
-                for budget, cost in ((self.requests, 1), (self.tokens, tokens))
-                if budget.left is not None or budget.last_left is not None
-            )
-        return any(
-            budget.left is not None and bound * cost > budget.left
-            for budget, cost in ((self.requests, 1), (self.tokens, tokens))
-        )
+        for budget, cost in ((self.requests, 1), (self.tokens, tokens)):
+            left = budget.last_left if last else budget.left
+            if left is None:
+                if last and budget.left is not None:
+                    return True  # paced, and the last window said nothing of itself at its turn
+            elif bound * cost > left:
+                return True
+        return False
 
     def blocks(self, tokens: int, *, settled: bool) -> bool:
         """Whether a request of `tokens` may not fit what is left (`settled`: none of ours in flight)."""
