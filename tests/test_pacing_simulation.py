@@ -171,7 +171,7 @@ def test_processes_share_a_tier2_request_bound_key(processes: int, clock: str) -
 #: and be refused (frozen: refusals of 34% with 4 processes and 72% with 16; own: 19% and 56% without the back-off).
 #: A figure that does not fall with our own requests says nothing; a growth a refusal followed doubles the wait
 #: before the next and at most doubles the share. (figures, processes) -> the refusals allowed (measured: frozen
-#: 0.6% and 2.9%, as honest figures; own 1.2% and 4.1%).
+#: 0.6% and 2.9%, as honest figures; own 1.1% and 4.4%).
 HOSTILE_FIGURES = {("frozen", 4): 0.015, ("frozen", 16): 0.04, ("own", 4): 0.025, ("own", 16): 0.06}
 
 
