@@ -296,3 +296,31 @@ def test_a_retry_after_over_the_cap_fails_every_call_on_the_key_at_once_saying_w
     assert len(emulator.requests) == 1  # nothing more was sent
     warnings = [r for r in caplog.records if r.levelname == "WARNING" and "asked this key to wait" in r.getMessage()]
     assert len(warnings) == 1
+
+
+async def test_calls_queued_for_the_key_fail_at_once_when_a_long_retry_after_closes_it(
+    emulator: JinaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    20 calls on one key stated at 8 in flight: 12 wait in the key's queue. One answer's Retry-After of 120 s
+    closes the key: every call ends, with its embedding or a `JinaRateLimitError`, none left waiting (before: a
+    woken call that failed on the closed key did not wake the next, and 4 of 20 waited forever).
+    """
+    monkeypatch.setenv("JINA_RATE_LIMITS", "concurrency=8")
+    arrivals: list[RecordedRequest] = []
+
+    def second(request: RecordedRequest) -> bool:
+        arrivals.append(request)
+        return len(arrivals) == 2
+
+    emulator.inject("status", status=429, retry_after=120, when=second)
+    emulator.latency = 0.3
+    embedder = JinaTextEmbedder(api_key=Secret.from_token(emulator.api_key), base_url=emulator.embeddings_url)
+    calls = [asyncio.ensure_future(embedder.run_async(f"text {i}")) for i in range(20)]
+    done, pending = await asyncio.wait(calls, timeout=10)
+    for call in pending:
+        call.cancel()
+    assert not pending, f"{len(pending)} of 20 calls still waiting"
+    outcomes = [call.exception() or call.result() for call in done]
+    assert all(isinstance(o, (dict, JinaRateLimitError)) for o in outcomes), outcomes
+    assert any(isinstance(o, JinaRateLimitError) for o in outcomes)

@@ -107,7 +107,13 @@ class RateLimiter:
         queued = False
         while True:
             now = loop.time()
-            self._refuse_if_closed(now)
+            try:
+                self._refuse_if_closed(now)
+            except JinaRateLimitError:
+                # a woken call that fails here passes its wake-up on: the next in line fails at once too, rather
+                # than wait for a wake-up that no answer will bring (none may be on the wire)
+                self._waiters.wake()
+                raise
             # estimated anew after each wait: answers that came meanwhile calibrate it
             tokens = self.policy.estimate(chars, images, path)
             decision = self.policy.decide(now, tokens, cap)
