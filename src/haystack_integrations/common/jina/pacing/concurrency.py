@@ -1,33 +1,31 @@
 """This process's share of the key's concurrency: how many requests it may have in flight (`bound`).
 
-- Concurrency: what the user stated (a component's `max_concurrency`, or the concurrency of
-  `JINA_RATE_LIMITS`) is the key's total and the ceiling, used from the first request. With nothing stated,
-  5 (the Free tier's), then 6, then doubling after each full round without a refusal, up to 500; a refusal's
-  "{current}/N" names the key's total, a ceiling for a window. A concurrency refusal lowers this process's
-  share (multiplicative decrease with jitter, once per round; not below one request while it holds one): to
-  85-95% of what it had in flight from 8 requests up (the others grow one slot per probe interval, so a deep
-  cut of a large share leaves the key idle), to 50-80% below that or while a per-minute budget refuses too
-  (the key's small, or bursts at each window's start). A burst's further refusals, as they come back, lower
-  the share to what stays in flight: what the key admitted of ours (processes that start together at a
-  stated total fill the key, no more, instead of cutting again and again); a process whose burst the key
-  refused (nearly) whole came after another filled it: it keeps looking every few tenths of a second, and
-  once one request is served it grows back a quarter a round to the level its first refusal left (the one
-  that filled the key may be done soon: its slots are not left idle). If the refusal counts others'
-  requests in flight, the share then grows one slot per probe interval (5-10 answers' time, at most 0.3 of a
-  window) while the key stays busy; each probe whose growth was used and not refused (the key has room: the
-  others are done or cut) halves the wait before the next, down to one answer's time, and from the second
-  doubles its step (2, 4, 8 ... slots, one an answer), so an idle key is filled in a few probes; a refusal
-  starts again from one slot a probe interval (see `Probe`). If not (ours alone, a glitch), it grows back by a
-  quarter a round to just below where it was refused. Once per probe interval a process at its level (and
-  not speeding up) leaves one slot free for an answer's time, so a process that came later gets a slot and
-  the holder a refusal: N processes settle near limit / N each without talking to each other; then it tries
-  one slot more, and if that probe is refused, the share goes back to the level that fitted, not lower (the
-  key is full, nobody took ours). A refusal while none of ours is in flight lowers nothing at first (someone
-  else holds the key): a short pause; three in a row lower the share below one request, sent one at a time
-  with gaps. A lowered share that is used in full grows into the room the key's remaining-requests figures
-  show (`key_load.RoomGrowth`: at least 30% of the key idle, the others done or cut; not while a per-minute
-  budget binds): its part of what the key holds, half the room at most, once per two answers' time, instead
-  of one slot per probe interval.
+- Concurrency: what the user stated (a component's `max_concurrency`, or the concurrency of `JINA_RATE_LIMITS`) is
+  the key's total and the ceiling, used from the first request. With nothing stated, 5 (the Free tier's), then 6,
+  then doubling after each full round without a refusal, up to 500; a refusal's "{current}/N" names the key's total,
+  a ceiling for a window. A concurrency refusal lowers this process's share (multiplicative decrease with jitter,
+  once per round; not below one request while it holds one): to 85-95% of what it had in flight on a key of 8 slots
+  or more (the others grow one slot per probe interval, so a deep cut leaves the key idle), to 50-80% on a smaller
+  key or while a per-minute budget binds (bursts at each window's start). The part cut is the same for every
+  share on one key, so shares even out. A burst's further refusals, as they come back, lower the share to what stays
+  in flight: what the key admitted of ours (processes that start together at a stated total fill the key, no more,
+  instead of cutting again and again); a process whose burst the key refused (nearly) whole came after another
+  filled it: it keeps looking every few tenths of a second, and once one request is served it grows back a quarter a
+  round to the level its first refusal left (the one that filled the key may be done soon: its slots are not left
+  idle). If the refusal counts others' requests in flight, the share then grows one slot per probe interval (5-10
+  answers' time, at most 0.3 of a window) while the key stays busy; each probe whose growth was used and not refused
+  (the key has room: the others are done or cut) halves the wait before the next, down to one answer's time, and
+  from the second doubles its step (2, 4, 8 ... slots, one an answer), so an idle key is filled in a few probes; a
+  refusal starts again from one slot a probe interval (see `Probe`). If not (ours alone, a glitch), it grows back by
+  a quarter a round to just below where it was refused. Once per probe interval a process at its level (and not
+  speeding up) leaves one slot free for an answer's time, so a process that came later gets a slot and the holder a
+  refusal: N processes settle near limit / N each without talking to each other; then it tries one slot more, and if
+  that probe is refused, the share goes back to the level that fitted, not lower (the key is full, nobody took
+  ours). A refusal while none of ours is in flight lowers nothing at first (someone else holds the key): a short
+  pause; three in a row lower the share below one request, sent one at a time with gaps. A lowered share that is
+  used in full grows into the room the key's remaining-requests figures show (`key_load.RoomGrowth`: at least 30% of
+  the key idle, the others done or cut; not while a per-minute budget binds): its part of what the key holds, half
+  the room at most, once per two answers' time, instead of one slot per probe interval.
 """
 
 from __future__ import annotations
@@ -43,8 +41,9 @@ from haystack_integrations.common.jina.pacing.timing import AnswerTime
 
 #: The lowest share of the key's concurrency a process goes down to: one request at a time, 1/8 of the time.
 MIN_SHARE = 1 / 8
-#: What a concurrency refusal leaves of the share it hit (drawn anew each time, so processes desynchronise); from
-#: `LARGE` requests up, unless a per-minute budget refuses too, `GENTLE_DECREASE`.
+#: What a concurrency refusal leaves of the share it hit (drawn anew each time, so processes desynchronise); on a
+#: key of `LARGE` slots or more (or, its total unknown, from a share of `LARGE` requests up), unless a per-minute
+#: budget binds, `GENTLE_DECREASE`.
 DECREASE = (0.5, 0.8)
 GENTLE_DECREASE = (0.85, 0.95)
 LARGE = 8
@@ -269,7 +268,12 @@ class ConcurrencyShare:
         return self.budget_held_at is not None and now - self.budget_held_at <= 2 * self.window
 
     def _decrease(self, now: float, level: float) -> tuple[float, float]:
-        return DECREASE if level < LARGE or self.budget_refusing(now) else GENTLE_DECREASE
+        # by the key's size, not the share's: the same part of every process's share, or the small shares are cut
+        # harder than the large ones and the shares never even out (with 8 processes on 50 slots, one kept 3 slots
+        # for minutes while another held 15)
+        ceiling = self.ceiling()
+        small = (level if ceiling is None else ceiling) < LARGE
+        return DECREASE if small or self.room_means_nothing(now) else GENTLE_DECREASE
 
     def _in_burst(self, now: float) -> bool:
         """Whether a refusal of the last round belongs to the burst whose first refusal cut a large share."""
