@@ -170,7 +170,7 @@ def test_processes_share_a_tier2_request_bound_key(processes: int, clock: str) -
 
 
 #: Hostile keys. Figures that never move would read as an idle key, figures that count only the asking process's
-#: requests (as a proxy's might) as a key of ours alone: each process would grow into "room" every two answers' time
+#: requests (as a proxy's might) as a key of ours alone: each process would grow into "room" every answer's time
 #: and be refused (frozen: refusals of 34% with 4 processes and 72% with 16; own: 19% and 56% without the back-off).
 #: A figure that does not fall with our own requests says nothing; a growth a refusal followed doubles the wait
 #: before the next and at most doubles the share. (figures, processes) -> the refusals allowed (measured: frozen

@@ -25,7 +25,7 @@
   pause; three in a row lower the share below one request, sent one at a time with gaps. A lowered share that is
   used in full grows into the room the key's remaining-requests figures show (`key_load.RoomGrowth`: at least 30% of
   the key idle, the others done or cut; not while a per-minute budget binds): its part of what the key holds, half
-  the room at most, once per two answers' time, instead of one slot per probe interval.
+  the room at most, once per answer's time, instead of one slot per probe interval.
 """
 
 from __future__ import annotations
