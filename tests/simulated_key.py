@@ -44,6 +44,8 @@ class KeyConfig:
     # what the remaining figures count: "key" (every process's requests, as Jina's do); hostile: "frozen" (never
     # move: the window's budget, always) or "own" (only the asking process's requests, as a proxy might)
     figures: str = "key"
+    # a concurrency refusal's detail: "readable" ("{current}/{limit} concurrent requests") or hostile, "garbage"
+    detail: str = "readable"
 
 
 @dataclass
@@ -106,8 +108,9 @@ class Key:
             retry_after = None
             if code != CONCURRENCY_LIMIT and self.config.retry_after:
                 retry_after = float(math.ceil(self.window_start + self.config.window - now))
-            concurrency = limits.concurrency if code == CONCURRENCY_LIMIT else None
-            current = self.in_flight + 1 if code == CONCURRENCY_LIMIT else None
+            readable = code == CONCURRENCY_LIMIT and self.config.detail == "readable"
+            concurrency = limits.concurrency if readable else None
+            current = self.in_flight + 1 if readable else None
             signals = Signals(
                 429,
                 code,

@@ -217,7 +217,8 @@ class ConcurrencyShare:
         current = answer.concurrency_current
         others = current is not None and current - 1 > in_flight  # others hold slots of the key too
         if ticket.round != self.round:  # the share was lowered after this request was sent: once per round
-            if others and ticket.round == self.round - 1 and self._in_burst(now):
+            # (a detail we cannot read says nothing of the others: what stays in flight is still what it admitted)
+            if (others or current is None) and ticket.round == self.round - 1 and self._in_burst(now):
                 # the rest of a burst's refusals: what stays in flight is what the key admitted of ours
                 assert self.share is not None  # lowered by the refusal that began the round
                 self.share = self.fits = max(1.0, min(self.share, float(in_flight)))
