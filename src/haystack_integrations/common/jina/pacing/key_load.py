@@ -78,8 +78,8 @@ class KeyLoad:
         typical = self.timing.typical()
         if last <= first or last - first < SPAN_ANSWERS * typical / 2 or now - last > typical:
             return None
-        if before - after < FALLS_WITH_OURS * (ours_after - ours_before):
-            return None  # it did not even count ours: not the key's count (frozen, or made up)
+        if ours_after == ours_before or before - after < FALLS_WITH_OURS * (ours_after - ours_before):
+            return None  # it did not even count ours (or none of ours was served to count): not the key's count
         rate = (before - after) / (last - first)
         return None if after < rate * window_left else rate * typical
 
