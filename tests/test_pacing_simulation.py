@@ -100,10 +100,10 @@ def targets(binding: str, tier: str, processes: int) -> Targets:
     - Free tier, bound by its 5 slots: shares of 2.5 to 0.3 requests. Whoever holds a slot refills it first, so
       finding one costs refusals (a third of the requests with 16 processes) and a process can spend a minute
       with little; every job still finishes.
-    - Tier 1 / Tier 2 by concurrency: the issue's aggregate (94% and more) and refusals (4.5% at most, with 16
+    - Tier 1 / Tier 2 by concurrency: the issue's aggregate (94% and more) and refusals (4.6% at most, with 16
       processes on 50 slots) are met; the least served process gets half its fair share in its worst minute
       with up to 16 processes on most seeds (0.56-0.79 on this one), but a share can drift: over four seeds,
-      0.38 at worst (8 processes).
+      0.35 at worst (16 processes, nothing stated).
     - Requests / tokens per minute: the key's budget is used in full, but whoever sees a window open first
       spends more of it: per minute, the least served process can get a seventh of its fair share (8
       processes, over 12 seeds: 0.14 to 0.45, 0.29 on average; tokens: a tenth), and 16 processes are refused

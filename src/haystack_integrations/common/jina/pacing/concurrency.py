@@ -269,12 +269,11 @@ class ConcurrencyShare:
         return self.budget_held_at is not None and now - self.budget_held_at <= 2 * self.window
 
     def _decrease(self, now: float, level: float) -> tuple[float, float]:
-        # by the key's size, not the share's: the same part of every process's share, or the small shares are cut
-        # harder than the large ones and the shares never even out (with 8 processes on 50 slots, one kept 3 slots
-        # for minutes while another held 15)
-        ceiling = self.ceiling()
-        small = (level if ceiling is None else ceiling) < LARGE
-        return DECREASE if small or self.room_means_nothing(now) else GENTLE_DECREASE
+        # by the key's size (`room_means_nothing` covers a key under `LARGE`), not the share's: the same part of every
+        # process's share, or the small shares are cut harder than the large ones and the shares never even out
+        # (with 8 processes on 50 slots, one kept 3 slots for minutes while another held 15)
+        unknown_and_small = self.ceiling() is None and level < LARGE
+        return DECREASE if unknown_and_small or self.room_means_nothing(now) else GENTLE_DECREASE
 
     def _in_burst(self, now: float) -> bool:
         """Whether a refusal of the last round belongs to the burst whose first refusal cut a large share."""
