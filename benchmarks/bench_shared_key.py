@@ -4,6 +4,7 @@
     python benchmarks/bench_shared_key.py --processes 4 --tiers free --docs 2000
     python benchmarks/bench_shared_key.py --only tpm                        # the fixed-clock TPM case only
     PYTHONPATH=/other/tree/src python benchmarks/bench_shared_key.py        # another tree's client
+    python benchmarks/bench_shared_key.py --host-sharing                    # with JINA_HOST_SHARING on
 
 The grid: N in {1, 2, 4, 8} processes x Free / Tier 1 / Tier 2 x nothing stated / the tier stated
 (`JINA_RATE_LIMITS`). A fast server of our own (`_fast_server.py --limits`, in its own process) enforces
@@ -29,6 +30,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +48,19 @@ TPM_BATCHES_PER_WINDOW = 12  # the TPM case's budget, in batches: small enough t
 
 
 def run_jobs(
-    url: str, processes: int, docs: int, stated: str | None, window: float | None = None
+    url: str, processes: int, docs: int, stated: str | None, window: float | None = None, *, sharing: bool = False
 ) -> list[dict[str, Any]]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("JINA_")}
     env.update({"JINA_API_KEY": KEY, "JINA_API_BASE_URL": url, "HAYSTACK_TELEMETRY_ENABLED": "False"})
+    with tempfile.TemporaryDirectory() as directory:
+        if sharing:  # same-host sharing, in a directory of this case's own
+            env["JINA_HOST_SHARING"] = directory
+        return _run_jobs(env, processes, docs, stated, window)
+
+
+def _run_jobs(
+    env: dict[str, str], processes: int, docs: int, stated: str | None, window: float | None
+) -> list[dict[str, Any]]:
     if stated:
         env["JINA_RATE_LIMITS"] = stated
     if window:
@@ -68,9 +79,9 @@ def run_jobs(
     return outcomes
 
 
-def grid_case(url: str, tier: str, processes: int, docs: int, stated: bool) -> dict[str, Any]:
+def grid_case(url: str, tier: str, processes: int, docs: int, stated: bool, sharing: bool) -> dict[str, Any]:
     server_stats(url)  # reset
-    outcomes = run_jobs(url, processes, docs, tier if stated else None)
+    outcomes = run_jobs(url, processes, docs, tier if stated else None, sharing=sharing)
     stats = server_stats(url)
     concurrency = TIERS[tier].concurrency or 1
     requests = processes * math.ceil(docs / BATCH_SIZE)
@@ -81,6 +92,7 @@ def grid_case(url: str, tier: str, processes: int, docs: int, stated: bool) -> d
         "tier": tier,
         "N": processes,
         "stated": tier if stated else "-",
+        "host sharing": "on" if sharing else "-",
         "docs/proc": docs,
         "per-process s": "/".join(f"{o['seconds']:.1f}" for o in sorted(outcomes, key=lambda o: o["process"])),
         "aggregate s": round(aggregate, 2),
@@ -147,6 +159,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["grid", "tpm"], help="run only the grid or only the TPM case")
     parser.add_argument("--tpm-window", type=float, default=2.0, help="seconds per window in the TPM case")
     parser.add_argument("--tpm-docs", type=int, default=1500, help="documents per process in the TPM case")
+    parser.add_argument("--host-sharing", action="store_true", help="the grid with JINA_HOST_SHARING on")
     args = parser.parse_args()
 
     if args.only != "tpm":
@@ -156,7 +169,8 @@ def main() -> None:
             with fast_server_process(LATENCY, dimensions=64, limits=flags) as url:
                 for processes in (int(n) for n in args.processes.split(",")):
                     for stated in args.stated.split(","):
-                        rows.append(grid_case(url, tier, processes, args.docs or DOCS[tier], stated == "yes"))
+                        docs = args.docs or DOCS[tier]
+                        rows.append(grid_case(url, tier, processes, docs, stated == "yes", args.host_sharing))
                         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # progress
         print(f"\nOne key, N processes: the key's concurrency enforced, {LATENCY * 1000:.0f} ms per request\n")
         table([{k: v for k, v in row.items() if k != "errors"} for row in rows])

@@ -25,7 +25,9 @@
   pause; three in a row lower the share below one request, sent one at a time with gaps. A lowered share that is
   used in full grows into the room the key's remaining-requests figures show (`key_load.RoomGrowth`: at least 30% of
   the key idle, the others done or cut; not while a per-minute budget binds): its part of what the key holds, half
-  the room at most, once per answer's time, instead of one slot per probe interval.
+  the room at most, once per answer's time, instead of one slot per probe interval. With same-host sharing on
+  (`host_share.py`, opt-in), the key's total is split among the host's busy processes (`split`): the part is a
+  ceiling, nothing is left free for others, and refusals while parts change hands lower nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 import math
 import random
 
+from haystack_integrations.common.jina.pacing.host_share import part_of
 from haystack_integrations.common.jina.pacing.key_load import RoomGrowth
 from haystack_integrations.common.jina.pacing.limits import MAX_CONCURRENCY, START_CONCURRENCY
 from haystack_integrations.common.jina.pacing.signals import Signals
@@ -52,6 +55,8 @@ BURST = 0.5
 #: A burst of which the key admitted less than this part (a process that came after the key filled) keeps the
 #: share its first refusal left as the level to grow back to, and keeps looking while others hold the key.
 WHOLE = 1 / 16
+#: Same-host sharing: a new part is handed over within this many answers' time (the others' old requests end).
+HANDOVER = 1.5
 #: Each probe's growth used in full and not refused cuts the wait before the next by this factor (down to one
 #: answer's time), and from the second in a row doubles its step (see `Probe`).
 SPEED_UP = 2.0
@@ -103,6 +108,8 @@ class ConcurrencyShare:
         self._lone_refusals = 0  # concurrency refusals in a row with none of ours in flight
         self.next_send = 0.0  # below one request's share: when the next may go
         self.room = RoomGrowth(timing)  # growth into the room the key's remaining-requests figures show
+        self.host_part: int | None = None  # same-host sharing (opt-in): this process's part of the key's total
+        self._handover_until = 0.0  # the part changed: the others' requests over it are still in flight until then
 
     @property
     def concurrency(self) -> int | None:
@@ -130,11 +137,32 @@ class ConcurrencyShare:
             bound = min(bound, self.key_limit)
         if self.share is not None:
             bound = min(bound, max(1, int(self.share)))
+        if self.host_part is not None:
+            return min(bound, self.host_part)  # the others on this host take the rest: nothing to leave them
         return bound - 1 if self.probe.yielding else bound
 
     def state(self, concurrency: int) -> None:
         """A stated total replaces what was learned."""
         self.stated, self.share, self.key_limit = concurrency, None, None
+
+    def split(self, now: float, part: tuple[int, int] | None) -> None:
+        """
+        Same-host sharing (`host_share.py`): `part` is (busy processes on this host, this one's rank), `None` if
+        not shared. When this process's part of the key's total changes, a share that refusals lowered (other
+        hosts, or a key smaller than stated) keeps its proportion of the part; if none did, refusals in the next
+        1.5 answers' time (the others still hold their old parts) lower nothing.
+        """
+        total = self.ceiling()
+        new = None if part is None or total is None else part_of(total, part)
+        if new == self.host_part:
+            return
+        if self.share is not None and self.host_part is not None and new is not None:
+            ratio = new / self.host_part
+            self.share, self.plateau, self.fits = self.share * ratio, self.plateau * ratio, self.fits * ratio
+            self.forget_share_above_ceiling()
+        self.host_part = new
+        if new is not None:
+            self._handover_until = now + HANDOVER * self.timing.typical()
 
     def below_one(self) -> bool:
         """Whether the share is below one request: one at a time, with gaps (`next_send`)."""
@@ -206,6 +234,10 @@ class ConcurrencyShare:
             self.key_limit, self._key_limit_at = stated, now
         if retry_after is not None:
             until = now + retry_after
+        if self.host_part is not None and self.share is None and now < self._handover_until:
+            # the others on this host are handing over: the slot is ours once their old parts end (unless refusals
+            # lowered our part before: other hosts, or a key smaller than stated, refuse as they did)
+            return max(until, self._handover_until)
         if not in_flight and not ticket.others and (self.share is None or self.share >= 1):
             # none of ours holds the key: someone else does. A slot of theirs frees when one of their requests
             # ends; look again soon. Refusals in a row like this lower the share below one request.

@@ -22,6 +22,7 @@ from haystack import logging
 from haystack_integrations.common.jina import fork
 from haystack_integrations.common.jina.errors import JinaError, JinaRateLimitError, retry_clock
 from haystack_integrations.common.jina.pacing import limits
+from haystack_integrations.common.jina.pacing.host_share import HostShare, sharing_directory
 from haystack_integrations.common.jina.pacing.limits import Limits, env_limits, env_window
 from haystack_integrations.common.jina.pacing.policy import Policy, Ticket
 from haystack_integrations.common.jina.pacing.signals import REFUSALS, Signals
@@ -41,9 +42,17 @@ class RateLimiter:
     :param window: Seconds per rate-limit window.
     """
 
-    def __init__(self, host: str, stated: Limits | None = None, *, window: float = limits.WINDOW_SECONDS) -> None:
+    def __init__(
+        self,
+        host: str,
+        stated: Limits | None = None,
+        *,
+        window: float = limits.WINDOW_SECONDS,
+        host_share: HostShare | None = None,
+    ) -> None:
         self.host = host
         self.policy = Policy(stated, window=window)
+        self.host_share = host_share  # same-host sharing of the key (opt-in), else `None`
         self._waiters = WaitQueue()
         self._warned_closed = 0.0
 
@@ -114,6 +123,8 @@ class RateLimiter:
                 # than wait for a wake-up that no answer will bring (none may be on the wire)
                 self._waiters.wake()
                 raise
+            if self.host_share is not None:
+                self.policy.split(now, self.host_share.sync(busy=True))
             # estimated anew after each wait: answers that came meanwhile calibrate it
             tokens = self.policy.estimate(chars, images, path)
             decision = self.policy.decide(now, tokens, cap)
@@ -163,6 +174,8 @@ class RateLimiter:
             if ticket in self.policy.tickets:
                 self.policy.tickets.discard(ticket)
                 self.policy.in_flight -= 1
+        if self.host_share is not None and not self.policy.in_flight and not self._waiters:
+            self.host_share.sync(busy=False)  # done: the others on this host take its part
         self._waiters.wake()
 
     def retry_delay(self, code: str | None, status: int | None) -> float | None:
@@ -273,7 +286,9 @@ def limiter_for(auth: str, url: str, stated: Limits | None = None) -> RateLimite
     key = (hashlib.sha256(auth.encode()).digest(), host)
     limiter = _limiters.get(key)
     if limiter is None:
-        limiter = _limiters[key] = RateLimiter(host, env_limits(), window=env_window())
+        directory = sharing_directory()
+        sharing = None if directory is None else HostShare(directory, key[0] + host.encode())
+        limiter = _limiters[key] = RateLimiter(host, env_limits(), window=env_window(), host_share=sharing)
         if len(_limiters) > MAX_IDLE_LIMITERS:
             for old_key, old in list(_limiters.items())[: len(_limiters) - MAX_IDLE_LIMITERS]:
                 if not old.in_flight and not old._waiters:

@@ -16,6 +16,10 @@ rules in its module docstring:
   window and where that window is.
 - `refusals.Refusals`: what a `Retry-After` means (a floor, the key closed) and when a refused call gives up.
 - `timing.AnswerTime`: how long answers take, and the probe interval that follows.
+
+Same-host sharing (opt-in, `host_share.py`) is the one exception to "no process talks to another": `split`
+tells the policy this process's part among the busy processes of the host (the pacer reads it, the policy
+stays pure).
 """
 
 from __future__ import annotations
@@ -110,6 +114,10 @@ class Policy:
             self.concurrency_share.state(limits.concurrency)
         self.windows.state(limits)
         return True
+
+    def split(self, now: float, part: tuple[int, int] | None) -> None:
+        """Same-host sharing: (busy processes on this host, this one's rank) or `None` (see `host_share.py`)."""
+        self.concurrency_share.split(now, part)
 
     def estimate(self, chars: int, images: int, path: str) -> int:
         """The tokens a request is expected to cost (calibrated by earlier answers to `path`)."""

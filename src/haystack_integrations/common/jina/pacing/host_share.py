@@ -1,0 +1,144 @@
+"""Same-host sharing of one key's concurrency, opt-in (`JINA_HOST_SHARING`): busy processes split the key's total.
+
+Off by default: without it, processes share a key by the refusals alone (`concurrency.py`). With it, each process
+that uses the key keeps one row in an SQLite database (Python's `sqlite3`; SQLite does the locking, across
+processes) saying whether it is busy (requests in flight or waiting), refreshed every `REFRESH` seconds while
+busy. Rows not refreshed for `STALE` seconds (a process that ended or was killed) do not count. Each process
+takes its part of the key's total (stated, or named by a refusal) among the busy ones: `total // n`, one more for
+the first `total % n` in turn (by row id, shifted every `ROTATE` seconds on the shared clock), so the parts add up
+to the total, even out over time, and a process that finishes hands its part to the others within `REFRESH`.
+Other hosts on the key are still met by the refusals.
+
+The database is a file in the directory `JINA_HOST_SHARING` names (`1`: a per-user directory in the system's
+temporary directory), named by a hash of the key and the API host: never the key. Any failure of the file or the
+database turns sharing off for the process (logged), never fails a request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from haystack import logging
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between refreshes of this process's row (and reads of the others') while it is busy.
+REFRESH = 0.25
+#: A row not refreshed for this long is of a process that is gone (or idle): it holds no part.
+STALE = 3.0
+#: Rows older than this are deleted (a process killed long ago).
+FORGET = 60.0
+#: Seconds each process holds its turn of the slots a split leaves over (`total % n`): shares even out over time.
+ROTATE = 2.0
+#: How long a write or read waits for another process's lock before giving up (this round only).
+LOCK_WAIT = 0.05
+ENV = "JINA_HOST_SHARING"
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS members (id TEXT PRIMARY KEY, busy INTEGER NOT NULL, seen REAL NOT NULL)"
+
+
+def sharing_directory(value: str | None = None) -> Path | None:
+    """The directory `JINA_HOST_SHARING` names (`None`: off). `1`/`true`/`yes`/`on`: a per-user temporary one."""
+    raw = (os.environ.get(ENV, "") if value is None else value).strip()
+    if not raw or raw.lower() in ("0", "false", "no", "off"):
+        return None
+    if raw.lower() in ("1", "true", "yes", "on"):
+        user = getattr(os, "getuid", lambda: "user")()
+        return Path(tempfile.gettempdir()) / f"jina-haystack-{user}"
+    return Path(raw)
+
+
+class HostShare:
+    """
+    This process's row among the processes of this host that use one key (see the module docstring).
+
+    :param directory: Where the database lives (created, owner-only, if missing).
+    :param key_id: What names the database: the key and host, hashed here again.
+    :param clock: Wall-clock seconds (shared by every process of the host); tests pass their own.
+    """
+
+    def __init__(self, directory: Path, key_id: bytes, *, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.id = uuid.uuid4().hex  # random: ranks do not favour a process by its pid
+        self.path = directory / f"jina-key-{hashlib.sha256(b'jina-host-sharing' + key_id).hexdigest()[:32]}.sqlite3"
+        self._directory = directory
+        self._checked = False  # whether the directory was made or found private
+        self._synced_at = -float("inf")
+        self._busy = False
+        self.failed = False
+        self.part: tuple[int, int] | None = None  # (busy processes, this one's rank among them), as last read
+
+    def sync(self, busy: bool) -> tuple[int, int] | None:
+        """
+        Write whether this process is busy (at most every `REFRESH` s, or at once when it changed) and read how
+        many are: `(busy processes, this one's rank)`, or `None` (this one idle, or sharing failed). Never raises.
+        """
+        now = self.clock()
+        if self.failed or (busy == self._busy and now - self._synced_at < REFRESH):
+            return self.part if busy else None
+        try:
+            self.part = self._write_and_read(busy, now)
+        except (sqlite3.Error, OSError) as error:
+            if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+                return self.part if busy else None  # another process holds the lock: next time
+            self.failed = True
+            self.part = None
+            logger.warning(
+                "Same-host sharing of the Jina key is off for this process: {error}", error=repr(error)[:200]
+            )
+            return None
+        self._busy, self._synced_at = busy, now
+        return self.part
+
+    def _write_and_read(self, busy: bool, now: float) -> tuple[int, int] | None:
+        # a connection per round: nothing stays open between rounds (nor across a fork, nor at exit)
+        if not self._checked:
+            self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _check_private(self._directory)
+            self._checked = True
+        with contextlib.closing(sqlite3.connect(self.path, timeout=LOCK_WAIT)) as connection, connection:
+            connection.execute(_SCHEMA)
+            connection.execute(
+                "INSERT INTO members (id, busy, seen) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET busy = excluded.busy, seen = excluded.seen",
+                (self.id, int(busy), now),
+            )
+            # a row from the future was written before the clock went back: its process may be long gone
+            connection.execute("DELETE FROM members WHERE seen < ? OR seen > ?", (now - FORGET, now + STALE))
+            rows = connection.execute(
+                "SELECT id FROM members WHERE busy = 1 AND seen >= ? ORDER BY id", (now - STALE,)
+            ).fetchall()
+        ids = [row[0] for row in rows]
+        if not busy or self.id not in ids:
+            return None
+        # the slots left over by `total // n` go round: every process has them in turn, `ROTATE` seconds each
+        return len(ids), (ids.index(self.id) + int(now // ROTATE)) % len(ids)
+
+
+def _check_private(directory: Path) -> None:
+    """
+    In the shared temporary directory, another user's directory (made first, under our name) or one others may
+    write to would let them change our parts: refuse it. A directory named elsewhere is the user's choice.
+    """
+    getuid = getattr(os, "getuid", None)
+    temporary = Path(tempfile.gettempdir()).resolve()
+    if getuid is None or not directory.resolve().is_relative_to(temporary):  # Windows: no owners to compare
+        return
+    status = directory.stat()
+    if status.st_uid != getuid() or status.st_mode & 0o022:
+        msg = f"{directory} is not this user's own (owner {status.st_uid}, mode {oct(status.st_mode & 0o777)})"
+        raise OSError(msg)
+
+
+def part_of(total: int, part: tuple[int, int]) -> int:
+    """This process's part of `total` slots among `part[0]` busy processes, ranked `part[1]`: at least one."""
+    processes, rank = part
+    return max(1, total // processes + (1 if rank < total % processes else 0))

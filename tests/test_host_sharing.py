@@ -1,0 +1,209 @@
+"""Same-host sharing of a key (opt-in, `JINA_HOST_SHARING`): busy processes split the key's total.
+
+The database side (`HostShare`) runs on a temporary directory with a clock of the test's; the policy side in
+simulated time; and real processes share a key on the emulator with sharing on.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_shared_key import child_env
+
+from haystack_integrations.common.jina.pacing import host_share
+from haystack_integrations.common.jina.pacing.host_share import HostShare, part_of, sharing_directory
+from haystack_integrations.common.jina.pacing.limits import Limits
+from haystack_integrations.common.jina.pacing.policy import Policy
+from haystack_integrations.common.jina.pacing.signals import CONCURRENCY_LIMIT, Signals
+from haystack_integrations.testing.jina import JinaEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+JOBS = ROOT / "benchmarks" / "_shared_key_jobs.py"
+KEY_ID = b"sha256-of-the-key" + b"https://api.jina.ai"
+
+
+class Clock:
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# ---------------------------------------------------------------------- the database side
+def test_busy_processes_see_each_other_and_a_finished_one_hands_its_part_over(tmp_path: Path) -> None:
+    clock = Clock()
+    first, second = HostShare(tmp_path, KEY_ID, clock=clock), HostShare(tmp_path, KEY_ID, clock=clock)
+    assert first.sync(busy=True) == (1, 0)
+    two = second.sync(busy=True)
+    assert two is not None and two[0] == 2
+    assert first.sync(busy=True) == (1, 0)  # read again only every REFRESH seconds
+    clock.now += host_share.REFRESH
+    one = first.sync(busy=True)
+    assert one is not None and one[0] == 2 and {one[1], two[1]} == {0, 1}  # one rank each
+    assert second.sync(busy=False) is None  # done: written at once
+    assert first.sync(busy=True) == (2, one[1])  # not read again before REFRESH
+    clock.now += host_share.REFRESH
+    assert first.sync(busy=True) == (1, 0)
+
+
+def test_a_process_that_stopped_refreshing_holds_no_part(tmp_path: Path) -> None:
+    clock = Clock()
+    first, killed = HostShare(tmp_path, KEY_ID, clock=clock), HostShare(tmp_path, KEY_ID, clock=clock)
+    killed.sync(busy=True)
+    assert first.sync(busy=True) == (2, pytest.approx(0, abs=1))
+    clock.now += host_share.STALE + 0.01
+    assert first.sync(busy=True) == (1, 0)
+
+
+def test_the_slots_left_over_go_round(tmp_path: Path) -> None:
+    """5 slots among 2: one process has 3 for `ROTATE` seconds, then the other."""
+    clock = Clock(0.0)
+    shares = [HostShare(tmp_path, KEY_ID, clock=clock) for _ in range(2)]
+    for share in shares:
+        share.sync(busy=True)
+    seen = []
+    for _ in range(4):
+        clock.now += host_share.ROTATE
+        parts = [share.sync(busy=True) for share in shares]
+        assert all(part is not None for part in parts)
+        seen.append([part_of(5, part) for part in parts if part is not None])
+    assert all(sorted(parts) == [2, 3] for parts in seen)
+    assert seen[0] != seen[1]  # the third slot changed hands
+
+
+def test_keys_and_hosts_do_not_share_a_database_and_the_key_is_not_in_its_name(tmp_path: Path) -> None:
+    clock = Clock()
+    one = HostShare(tmp_path, b"key one" + b"https://api.jina.ai", clock=clock)
+    other = HostShare(tmp_path, b"key two" + b"https://api.jina.ai", clock=clock)
+    assert one.sync(busy=True) == (1, 0)
+    assert other.sync(busy=True) == (1, 0)
+    assert one.path != other.path
+    assert "key one" not in one.path.name
+
+
+@pytest.mark.parametrize("damage", ["directory is a file", "database is garbage"])
+def test_a_broken_database_turns_sharing_off_without_failing(tmp_path: Path, damage: str) -> None:
+    directory = tmp_path / "sharing"
+    share = HostShare(directory, KEY_ID, clock=Clock())
+    if damage == "directory is a file":
+        directory.write_text("not a directory")
+    else:
+        directory.mkdir()
+        share.path.write_bytes(b"this is not an SQLite database " * 100)
+    assert share.sync(busy=True) is None
+    assert share.failed
+    assert share.sync(busy=True) is None  # and stays off
+
+
+def test_a_row_written_before_the_clock_went_back_does_not_count(tmp_path: Path) -> None:
+    before = HostShare(tmp_path, KEY_ID, clock=Clock(2_000.0))
+    before.sync(busy=True)  # then the process died, and the clock went back an hour... or a quarter of one
+    after = HostShare(tmp_path, KEY_ID, clock=Clock(2_000.0 - 900))
+    assert after.sync(busy=True) == (1, 0)
+
+
+def test_a_temporary_directory_others_may_write_to_is_refused(tmp_path: Path) -> None:
+    directory = tmp_path / "open"
+    directory.mkdir()
+    directory.chmod(0o777)  # made by someone else for us to use: they could write rows that starve us
+    share = HostShare(directory, KEY_ID, clock=Clock())
+    assert share.sync(busy=True) is None
+    assert share.failed
+
+
+def test_parts_add_up_to_the_total() -> None:
+    for total in range(1, 60):
+        for processes in range(1, 12):
+            parts = [part_of(total, (processes, rank)) for rank in range(processes)]
+            assert sum(parts) == max(total, processes)  # one each at least
+            assert max(parts) - min(parts) <= 1
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("", None), ("0", None), ("off", None), ("/some/dir", Path("/some/dir"))]
+)
+def test_the_setting_names_a_directory_or_turns_sharing_off(value: str, expected: Path | None) -> None:
+    assert sharing_directory(value) == expected
+
+
+def test_the_setting_on_picks_a_temporary_directory() -> None:
+    directory = sharing_directory("1")
+    assert directory is not None and directory.name.startswith("jina-haystack-")
+
+
+# ---------------------------------------------------------------------- the policy side (simulated time)
+def refusal() -> Signals:
+    return Signals(429, CONCURRENCY_LIMIT, None, None, None, 50, concurrency_current=51)
+
+
+def test_the_stated_total_is_split_among_the_busy_processes() -> None:
+    parts = []
+    for rank in range(4):
+        policy = Policy(Limits(concurrency=50))
+        policy.split(0.0, (4, rank))
+        parts.append(policy.bound(None))
+    assert parts == [13, 13, 12, 12]
+    policy.split(0.0, None)  # not shared any more
+    assert policy.bound(None) == 50
+
+
+def test_nothing_is_split_while_the_keys_total_is_unknown() -> None:
+    policy = Policy()
+    policy.split(0.0, (4, 0))
+    assert policy.bound(None) == 5  # the Free tier's start, as without sharing
+
+
+def test_a_refusal_while_the_others_hand_over_lowers_nothing() -> None:
+    policy = Policy(Limits(concurrency=50))
+    policy.split(0.0, (2, 0))  # an answer takes 1 s before any came: the hand-over lasts 1.5 s
+    tickets = [policy.sent(0.1, 10, 40, 0, "/v1/embeddings") for _ in range(25)]
+    policy.answered(0.2, tickets[-1], refusal())  # the other process still holds its old part
+    assert policy.bound(None) == 25
+    assert policy.paused_until == pytest.approx(1.5)
+    policy.answered(2.0, tickets[-2], refusal())  # after the hand-over: another host, or a smaller key
+    assert policy.bound(None) < 25
+
+
+def test_a_lowered_share_keeps_its_proportion_when_the_part_changes() -> None:
+    policy = Policy(Limits(concurrency=50))
+    policy.split(0.0, (2, 0))
+    tickets = [policy.sent(2.0, 10, 40, 0, "/v1/embeddings") for _ in range(25)]
+    policy.answered(2.1, tickets[-1], refusal())
+    lowered = policy.bound(None)
+    assert lowered < 25
+    policy.split(3.0, (1, 0))  # the other process is done: the part doubles, and what was learned with it
+    assert policy.bound(None) in (2 * lowered - 1, 2 * lowered, 2 * lowered + 1)
+
+
+# ---------------------------------------------------------------------- real processes
+def test_processes_sharing_on_one_host_split_the_key_without_refusals(tmp_path: Path) -> None:
+    """
+    4 processes x 50 requests on a key of 8, stated, starting together. Without sharing the first round alone
+    costs 24 refusals (each sends 8) and the probes that even the shares out cost more; with it, at most the
+    start's registrations race (the first to register sees itself alone for a moment).
+    """
+    with JinaEmulator(limits={"concurrency": 8}, latency=0.05) as emulator:
+        env = child_env(
+            {**emulator.environment(), "JINA_RATE_LIMITS": "concurrency=8", "JINA_HOST_SHARING": str(tmp_path / "s")}
+        )
+        completed = subprocess.run(
+            [sys.executable, str(JOBS), "--processes", "4", "--docs", "400", "--batch-size", "8"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        refused = emulator.rate.refused()
+    outcomes = [json.loads(line) for line in completed.stdout.splitlines() if '"process"' in line]
+    report = f"exit {completed.returncode}\n{completed.stdout}\n{completed.stderr[-2000:]}\nrefused {refused}"
+    assert [o["documents"] for o in outcomes] == [400] * 4, report
+    assert sum(refused.values()) < 24, report
+    databases = list((tmp_path / "s").iterdir())
+    assert len(databases) == 1, report
+    assert env["JINA_API_KEY"] not in databases[0].name
