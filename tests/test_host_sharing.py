@@ -6,9 +6,11 @@ simulated time; and real processes share a key on the emulator with sharing on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from test_shared_key import child_env
 from haystack_integrations.common.jina.pacing import host_share
 from haystack_integrations.common.jina.pacing.host_share import HostShare, part_of, sharing_directory
 from haystack_integrations.common.jina.pacing.limits import Limits
+from haystack_integrations.common.jina.pacing.pacer import RateLimiter
 from haystack_integrations.common.jina.pacing.policy import Policy
 from haystack_integrations.common.jina.pacing.signals import CONCURRENCY_LIMIT, Signals
 from haystack_integrations.testing.jina import JinaEmulator
@@ -178,6 +181,34 @@ def test_a_lowered_share_keeps_its_proportion_when_the_part_changes() -> None:
     assert lowered < 25
     policy.split(3.0, (1, 0))  # the other process is done: the part doubles, and what was learned with it
     assert policy.bound(None) in (2 * lowered - 1, 2 * lowered, 2 * lowered + 1)
+
+
+# ---------------------------------------------------------------------- the pacer's heartbeat
+async def until(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    """Whether `condition` holds within `seconds` (a loaded machine makes timers late, never early)."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return condition()
+
+
+async def test_a_busy_limiter_refreshes_its_part_while_its_requests_are_out(tmp_path: Path) -> None:
+    """Two limiters of one key as two processes would: parts move with no call passing through `acquire`."""
+    first, second = (
+        RateLimiter("https://api.jina.ai", Limits(concurrency=4), host_share=HostShare(tmp_path, KEY_ID))
+        for _ in range(2)
+    )
+    url, payload = "https://api.jina.ai/v1/embeddings", {"input": ["a"]}
+    held = await first.acquire(url, payload)
+    assert first.bound(None) == 4  # alone
+    other = await second.acquire(url, payload)
+    assert second.bound(None) == 2
+    assert await until(lambda: first.bound(None) == 2)  # its heartbeat read the newcomer
+    second.release(other, None)  # done: says so at once
+    assert await until(lambda: first.bound(None) == 4)
+    first.release(held, None)
+    assert first._beat is None and second._beat is None  # idle: no heartbeat left behind
 
 
 # ---------------------------------------------------------------------- real processes

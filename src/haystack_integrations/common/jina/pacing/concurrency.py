@@ -149,8 +149,8 @@ class ConcurrencyShare:
         """
         Same-host sharing (`host_share.py`): `part` is (busy processes on this host, this one's rank), `None` if
         not shared. When this process's part of the key's total changes, a share that refusals lowered (other
-        hosts, or a key smaller than stated) keeps its proportion of the part; if none did, refusals in the next
-        1.5 answers' time (the others still hold their old parts) lower nothing.
+        hosts, or a key smaller than stated) keeps its proportion of the part; if none did and the part grew,
+        refusals in the next 1.5 answers' time (the others still hold their old parts) lower nothing.
         """
         total = self.ceiling()
         new = None if part is None or total is None else part_of(total, part)
@@ -160,9 +160,9 @@ class ConcurrencyShare:
             ratio = new / self.host_part
             self.share, self.plateau, self.fits = self.share * ratio, self.plateau * ratio, self.fits * ratio
             self.forget_share_above_ceiling()
-        self.host_part = new
-        if new is not None:
+        if new is not None and (self.host_part is None or new > self.host_part):  # slots come to us: wait for them
             self._handover_until = now + HANDOVER * self.timing.typical()
+        self.host_part = new
 
     def below_one(self) -> bool:
         """Whether the share is below one request: one at a time, with gaps (`next_send`)."""

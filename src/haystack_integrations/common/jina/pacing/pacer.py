@@ -22,7 +22,7 @@ from haystack import logging
 from haystack_integrations.common.jina import fork
 from haystack_integrations.common.jina.errors import JinaError, JinaRateLimitError, retry_clock
 from haystack_integrations.common.jina.pacing import limits
-from haystack_integrations.common.jina.pacing.host_share import HostShare, sharing_directory
+from haystack_integrations.common.jina.pacing.host_share import REFRESH, HostShare, sharing_directory
 from haystack_integrations.common.jina.pacing.limits import Limits, env_limits, env_window
 from haystack_integrations.common.jina.pacing.policy import Policy, Ticket
 from haystack_integrations.common.jina.pacing.signals import REFUSALS, Signals
@@ -53,6 +53,7 @@ class RateLimiter:
         self.host = host
         self.policy = Policy(stated, window=window)
         self.host_share = host_share  # same-host sharing of the key (opt-in), else `None`
+        self._beat: asyncio.TimerHandle | None = None  # while busy and sharing: the next refresh of our part
         self._waiters = WaitQueue()
         self._warned_closed = 0.0
 
@@ -123,8 +124,8 @@ class RateLimiter:
                 # than wait for a wake-up that no answer will bring (none may be on the wire)
                 self._waiters.wake()
                 raise
-            if self.host_share is not None:
-                self.policy.split(now, self.host_share.sync(busy=True))
+            if self.host_share is not None and self._beat is None:
+                self._share_host()  # busy from now: our part, refreshed every `REFRESH` s until idle
             # estimated anew after each wait: answers that came meanwhile calibrate it
             tokens = self.policy.estimate(chars, images, path)
             decision = self.policy.decide(now, tokens, cap)
@@ -176,7 +177,25 @@ class RateLimiter:
                 self.policy.in_flight -= 1
         if self.host_share is not None and not self.policy.in_flight and not self._waiters:
             self.host_share.sync(busy=False)  # done: the others on this host take its part
+            if self._beat is not None:
+                self._beat.cancel()
+                self._beat = None
         self._waiters.wake()
+
+    def _share_host(self) -> None:
+        """
+        Same-host sharing: say we are busy and read our part, then again every `REFRESH` seconds while busy (a
+        heartbeat: a process with nothing but long requests in flight still counts), waking the calls that wait
+        (a part that grew is used at once). Never raises.
+        """
+        self._beat = None
+        if self.host_share is None:
+            return
+        loop = asyncio.get_running_loop()
+        self.policy.split(loop.time(), self.host_share.sync(busy=True))
+        self._waiters.wake()
+        if not self.host_share.failed:
+            self._beat = loop.call_later(REFRESH, self._share_host)
 
     def retry_delay(self, code: str | None, status: int | None) -> float | None:
         """Seconds to sleep before retrying a failed request; `None`: the client's own backoff."""
