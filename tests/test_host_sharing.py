@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,10 +19,10 @@ import pytest
 from test_shared_key import child_env
 
 from haystack_integrations.common.jina.pacing import host_share
-from haystack_integrations.common.jina.pacing.host_share import HostShare, part_of, sharing_directory
+from haystack_integrations.common.jina.pacing.host_share import HostShare, Peers, sharing_directory
 from haystack_integrations.common.jina.pacing.limits import Limits
 from haystack_integrations.common.jina.pacing.pacer import RateLimiter
-from haystack_integrations.common.jina.pacing.policy import Policy
+from haystack_integrations.common.jina.pacing.policy import SEND, WAIT_FOR_ANSWER, Policy
 from haystack_integrations.common.jina.pacing.signals import CONCURRENCY_LIMIT, Signals
 from haystack_integrations.testing.jina import JinaEmulator
 
@@ -29,8 +31,11 @@ JOBS = ROOT / "benchmarks" / "_shared_key_jobs.py"
 KEY_ID = b"sha256-of-the-key" + b"https://api.jina.ai"
 
 
+ALONE = Peers(1, (0, 0))
+
+
 class Clock:
-    def __init__(self, now: float = 1_000.0) -> None:
+    def __init__(self, now: float = 1_005.0) -> None:  # mid-way between two turns of the slots left over
         self.now = now
 
     def __call__(self) -> float:
@@ -41,50 +46,55 @@ class Clock:
 def test_busy_processes_see_each_other_and_a_finished_one_hands_its_part_over(tmp_path: Path) -> None:
     clock = Clock()
     first, second = HostShare(tmp_path, KEY_ID, clock=clock), HostShare(tmp_path, KEY_ID, clock=clock)
-    assert first.sync(busy=True) == (1, 0)
+    assert first.sync(busy=True) == ALONE
     two = second.sync(busy=True)
-    assert two is not None and two[0] == 2
-    assert first.sync(busy=True) == (1, 0)  # read again only every REFRESH seconds
+    assert two is not None and two.count == 2
+    assert first.sync(busy=True) == ALONE  # read again only every REFRESH seconds
     clock.now += host_share.REFRESH
     one = first.sync(busy=True)
-    assert one is not None and one[0] == 2 and {one[1], two[1]} == {0, 1}  # one rank each
+    assert one is not None and one.count == 2
+    assert {one.ranks, two.ranks} == {(0, 0), (1, 1)}  # one rank each
     assert second.sync(busy=False) is None  # done: written at once
-    assert first.sync(busy=True) == (2, one[1])  # not read again before REFRESH
+    assert first.sync(busy=True) == one  # not read again before REFRESH
     clock.now += host_share.REFRESH
-    assert first.sync(busy=True) == (1, 0)
+    assert first.sync(busy=True) == ALONE
 
 
 def test_a_process_that_stopped_refreshing_holds_no_part(tmp_path: Path) -> None:
     clock = Clock()
     first, killed = HostShare(tmp_path, KEY_ID, clock=clock), HostShare(tmp_path, KEY_ID, clock=clock)
     killed.sync(busy=True)
-    assert first.sync(busy=True) == (2, pytest.approx(0, abs=1))
+    peers = first.sync(busy=True)
+    assert peers is not None and peers.count == 2
     clock.now += host_share.STALE + 0.01
-    assert first.sync(busy=True) == (1, 0)
+    assert first.sync(busy=True) == ALONE
 
 
-def test_the_slots_left_over_go_round(tmp_path: Path) -> None:
-    """5 slots among 2: one process has 3 for `ROTATE` seconds, then the other."""
+def test_the_slots_left_over_go_round_and_are_never_held_twice(tmp_path: Path) -> None:
+    """5 slots among 2: one process has 3 for `ROTATE` seconds, then the other; around a turn, neither."""
     clock = Clock(0.0)
     shares = [HostShare(tmp_path, KEY_ID, clock=clock) for _ in range(2)]
     for share in shares:
-        share.sync(busy=True)
+        share.sync(busy=True)  # the first saw itself alone: the second's arrival reaches it at its next refresh
     seen = []
-    for _ in range(4):
-        clock.now += host_share.ROTATE
-        parts = [share.sync(busy=True) for share in shares]
-        assert all(part is not None for part in parts)
-        seen.append([part_of(5, part) for part in parts if part is not None])
-    assert all(sorted(parts) == [2, 3] for parts in seen)
-    assert seen[0] != seen[1]  # the third slot changed hands
+    step = host_share.REFRESH
+    for _ in range(int(3 * host_share.ROTATE / step)):
+        clock.now += step
+        peers = [share.sync(busy=True) for share in shares]
+        parts = [p.part(5) if p is not None else 0 for p in peers]
+        assert sum(parts) <= 5
+        seen.append(parts)
+    assert [2, 3] in seen and [3, 2] in seen  # the third slot changed hands
+    assert [2, 2] in seen  # while it did, nobody had it
+    assert sum(parts == [2, 2] for parts in seen) / len(seen) <= 2 * host_share.HAND_OVER / host_share.ROTATE + 0.05
 
 
 def test_keys_and_hosts_do_not_share_a_database_and_the_key_is_not_in_its_name(tmp_path: Path) -> None:
     clock = Clock()
     one = HostShare(tmp_path, b"key one" + b"https://api.jina.ai", clock=clock)
     other = HostShare(tmp_path, b"key two" + b"https://api.jina.ai", clock=clock)
-    assert one.sync(busy=True) == (1, 0)
-    assert other.sync(busy=True) == (1, 0)
+    assert one.sync(busy=True) == ALONE
+    assert other.sync(busy=True) == ALONE
     assert one.path != other.path
     assert "key one" not in one.path.name
 
@@ -104,10 +114,10 @@ def test_a_broken_database_turns_sharing_off_without_failing(tmp_path: Path, dam
 
 
 def test_a_row_written_before_the_clock_went_back_does_not_count(tmp_path: Path) -> None:
-    before = HostShare(tmp_path, KEY_ID, clock=Clock(2_000.0))
+    before = HostShare(tmp_path, KEY_ID, clock=Clock(2_005.0))
     before.sync(busy=True)  # then the process died, and the clock went back an hour... or a quarter of one
     after = HostShare(tmp_path, KEY_ID, clock=Clock(2_000.0 - 900))
-    assert after.sync(busy=True) == (1, 0)
+    assert after.sync(busy=True) == ALONE
 
 
 def test_a_temporary_directory_others_may_write_to_is_refused(tmp_path: Path) -> None:
@@ -119,10 +129,31 @@ def test_a_temporary_directory_others_may_write_to_is_refused(tmp_path: Path) ->
     assert share.failed
 
 
+def test_a_database_locked_by_another_program_turns_sharing_off_until_it_is_free(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    share = HostShare(tmp_path, KEY_ID, clock=clock)
+    assert share.sync(busy=True) == ALONE
+    other = sqlite3.connect(share.path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # a backup, or a curious user, holding it
+    clock.now += host_share.REFRESH
+    assert share.sync(busy=True) == ALONE  # for a while: the last part read
+    clock.now += host_share.STALE
+    with caplog.at_level(logging.WARNING):
+        assert share.sync(busy=True) is None  # then as without sharing: the others' rows may have gone stale
+    assert "locked" in caplog.text
+    other.execute("COMMIT")
+    other.close()
+    clock.now += 1.0
+    assert share.sync(busy=True) == ALONE
+    assert not share.failed
+
+
 def test_parts_add_up_to_the_total() -> None:
     for total in range(1, 60):
         for processes in range(1, 12):
-            parts = [part_of(total, (processes, rank)) for rank in range(processes)]
+            parts = [Peers(processes, (rank, rank)).part(total) for rank in range(processes)]
             assert sum(parts) == max(total, processes)  # one each at least
             assert max(parts) - min(parts) <= 1
 
@@ -148,7 +179,7 @@ def test_the_stated_total_is_split_among_the_busy_processes() -> None:
     parts = []
     for rank in range(4):
         policy = Policy(Limits(concurrency=50))
-        policy.split(0.0, (4, rank))
+        policy.split(0.0, Peers(4, (rank, rank)))
         parts.append(policy.bound(None))
     assert parts == [13, 13, 12, 12]
     policy.split(0.0, None)  # not shared any more
@@ -157,29 +188,32 @@ def test_the_stated_total_is_split_among_the_busy_processes() -> None:
 
 def test_nothing_is_split_while_the_keys_total_is_unknown() -> None:
     policy = Policy()
-    policy.split(0.0, (4, 0))
+    policy.split(0.0, Peers(4, (0, 0)))
     assert policy.bound(None) == 5  # the Free tier's start, as without sharing
 
 
 def test_a_refusal_while_the_others_hand_over_lowers_nothing() -> None:
     policy = Policy(Limits(concurrency=50))
-    policy.split(0.0, (2, 0))  # an answer takes 1 s before any came: the hand-over lasts 1.5 s
+    policy.split(0.0, Peers(2, (0, 0)))  # an answer takes 1 s before any came: the hand-over lasts 1.5 s
     tickets = [policy.sent(0.1, 10, 40, 0, "/v1/embeddings") for _ in range(25)]
     policy.answered(0.2, tickets[-1], refusal())  # the other process still holds its old part
+    assert policy.paused_until == 0.0  # nothing stops: the requests in flight go on, the part stays
+    assert policy.decide(0.3, 10, None) == WAIT_FOR_ANSWER  # held at the 24 in flight for a moment
+    assert policy.decide(0.5, 10, None) == SEND  # then the 25th tries again
     assert policy.bound(None) == 25
-    assert policy.paused_until == pytest.approx(1.5)
+    policy.sent(0.5, 10, 40, 0, "/v1/embeddings")
     policy.answered(2.0, tickets[-2], refusal())  # after the hand-over: another host, or a smaller key
     assert policy.bound(None) < 25
 
 
 def test_a_lowered_share_keeps_its_proportion_when_the_part_changes() -> None:
     policy = Policy(Limits(concurrency=50))
-    policy.split(0.0, (2, 0))
+    policy.split(0.0, Peers(2, (0, 0)))
     tickets = [policy.sent(2.0, 10, 40, 0, "/v1/embeddings") for _ in range(25)]
     policy.answered(2.1, tickets[-1], refusal())
     lowered = policy.bound(None)
     assert lowered < 25
-    policy.split(3.0, (1, 0))  # the other process is done: the part doubles, and what was learned with it
+    policy.split(3.0, ALONE)  # the other process is done: the part doubles, and what was learned with it
     assert policy.bound(None) in (2 * lowered - 1, 2 * lowered, 2 * lowered + 1)
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import random
 
-from haystack_integrations.common.jina.pacing.host_share import part_of
+from haystack_integrations.common.jina.pacing.host_share import Peers
 from haystack_integrations.common.jina.pacing.key_load import RoomGrowth
 from haystack_integrations.common.jina.pacing.limits import MAX_CONCURRENCY, START_CONCURRENCY
 from haystack_integrations.common.jina.pacing.signals import Signals
@@ -55,8 +55,10 @@ BURST = 0.5
 #: A burst of which the key admitted less than this part (a process that came after the key filled) keeps the
 #: share its first refusal left as the level to grow back to, and keeps looking while others hold the key.
 WHOLE = 1 / 16
-#: Same-host sharing: a new part is handed over within this many answers' time (the others' old requests end).
+#: Same-host sharing: a new part is handed over within this many answers' time (the others' old requests end);
+#: a refusal meanwhile holds the share at what it has in flight for `HOLD` answers' time.
 HANDOVER = 1.5
+HOLD = 0.25
 #: Each probe's growth used in full and not refused cuts the wait before the next by this factor (down to one
 #: answer's time), and from the second in a row doubles its step (see `Probe`).
 SPEED_UP = 2.0
@@ -110,6 +112,7 @@ class ConcurrencyShare:
         self.room = RoomGrowth(timing)  # growth into the room the key's remaining-requests figures show
         self.host_part: int | None = None  # same-host sharing (opt-in): this process's part of the key's total
         self._handover_until = 0.0  # the part changed: the others' requests over it are still in flight until then
+        self._held: tuple[int, float] | None = None  # refused in a hand-over: (a bound, until when)
 
     @property
     def concurrency(self) -> int | None:
@@ -138,22 +141,24 @@ class ConcurrencyShare:
         if self.share is not None:
             bound = min(bound, max(1, int(self.share)))
         if self.host_part is not None:
-            return min(bound, self.host_part)  # the others on this host take the rest: nothing to leave them
+            held = self._held[0] if self._held is not None else bound
+            return min(bound, self.host_part, held)  # the others on this host take the rest: nothing to leave them
         return bound - 1 if self.probe.yielding else bound
 
     def state(self, concurrency: int) -> None:
         """A stated total replaces what was learned."""
         self.stated, self.share, self.key_limit = concurrency, None, None
 
-    def split(self, now: float, part: tuple[int, int] | None) -> None:
+    def split(self, now: float, peers: Peers | None) -> None:
         """
-        Same-host sharing (`host_share.py`): `part` is (busy processes on this host, this one's rank), `None` if
-        not shared. When this process's part of the key's total changes, a share that refusals lowered (other
+        Same-host sharing (`host_share.py`): `peers`, the busy processes of this host on the key (`None`: not
+        shared). When this process's part of the key's total changes, a share that refusals lowered (other
         hosts, or a key smaller than stated) keeps its proportion of the part; if none did and the part grew,
-        refusals in the next 1.5 answers' time (the others still hold their old parts) lower nothing.
+        refusals in the next 1.5 answers' time (the others still hold their old parts) lower nothing: the share
+        holds at what it has in flight for a quarter of an answer's time, then tries again.
         """
         total = self.ceiling()
-        new = None if part is None or total is None else part_of(total, part)
+        new = None if peers is None or total is None else peers.part(total)
         if new == self.host_part:
             return
         if self.share is not None and self.host_part is not None and new is not None:
@@ -183,6 +188,8 @@ class ConcurrencyShare:
             if self.share is None:
                 self.share = self.plateau = self.fits = float(self.key_limit)
             self.key_limit = None
+        if self._held is not None and now >= self._held[1]:
+            self._held = None
         self.room.grow(self, now, in_flight, window_left)
         self.probe.step(now, in_flight)
 
@@ -237,7 +244,8 @@ class ConcurrencyShare:
         if self.host_part is not None and self.share is None and now < self._handover_until:
             # the others on this host are handing over: the slot is ours once their old parts end (unless refusals
             # lowered our part before: other hosts, or a key smaller than stated, refuse as they did)
-            return max(until, self._handover_until)
+            self._held = (max(1, in_flight), now + HOLD * self.timing.typical())
+            return until
         if not in_flight and not ticket.others and (self.share is None or self.share >= 1):
             # none of ours holds the key: someone else does. A slot of theirs frees when one of their requests
             # ends; look again soon. Refusals in a row like this lower the share below one request.

@@ -3,15 +3,18 @@
 Off by default: without it, processes share a key by the refusals alone (`concurrency.py`). With it, each process
 that uses the key keeps one row in an SQLite database (Python's `sqlite3`; SQLite does the locking, across
 processes) saying whether it is busy (requests in flight or waiting), refreshed every `REFRESH` seconds while
-busy. Rows not refreshed for `STALE` seconds (a process that ended or was killed) do not count. Each process
-takes its part of the key's total (stated, or named by a refusal) among the busy ones: `total // n`, one more for
-the first `total % n` in turn (by row id, shifted every `ROTATE` seconds on the shared clock), so the parts add up
-to the total, even out over time, and a process that finishes hands its part to the others within `REFRESH`.
+busy (the pacer's heartbeat). Rows not refreshed for `STALE` seconds (a process that ended or was killed) do not
+count. Each process takes its part of the key's total (stated, or named by a refusal) among the busy ones:
+`total // n`, one more for the first `total % n` in turn (by row id, shifted every `ROTATE` seconds on the shared
+clock; a slot changing hands is given up `HAND_OVER` s early and taken `HAND_OVER` s late), so the parts add up to
+the total and even out over time, and a process that finishes hands its part to the others within `REFRESH`.
 Other hosts on the key are still met by the refusals.
 
 The database is a file in the directory `JINA_HOST_SHARING` names (`1`: a per-user directory in the system's
-temporary directory), named by a hash of the key and the API host: never the key. Any failure of the file or the
-database turns sharing off for the process (logged), never fails a request.
+temporary directory; under it, only a directory of this user's that nobody else may write to), named by a hash of
+the key and the API host: never the key. A file or directory that cannot be used turns sharing off for the process
+(logged, naming the file), and a database another program keeps locked for `STALE` s turns it off until it is free;
+neither fails a request.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from haystack import logging
@@ -37,10 +41,29 @@ STALE = 3.0
 #: Rows older than this are deleted (a process killed long ago).
 FORGET = 60.0
 #: Seconds each process holds its turn of the slots a split leaves over (`total % n`): shares even out over time.
-ROTATE = 2.0
-#: How long a write or read waits for another process's lock before giving up (this round only).
-LOCK_WAIT = 0.05
+ROTATE = 10.0
+#: A slot left over changes hands at each `ROTATE` boundary: the process that loses it stops using it this long
+#: before (it reads its part every `REFRESH` s, and one of its requests must end), the one that gains it takes it
+#: this long after, so the two never hold it at once.
+HAND_OVER = 0.5
+#: How long a write or read waits for another process's transaction (they take well under a millisecond).
+LOCK_WAIT = 0.01
 ENV = "JINA_HOST_SHARING"
+
+
+@dataclass(frozen=True)
+class Peers:
+    """The busy processes of the host on one key, as this one last read them."""
+
+    count: int
+    #: this one's rank `HAND_OVER` s before and after the read: the slots left over go to the first ranks
+    ranks: tuple[int, int]
+
+    def part(self, total: int) -> int:
+        """This one's part of `total` slots: `total // count`, one more while it holds a slot left over."""
+        base, left = divmod(total, self.count)
+        return max(1, base + min(1 if rank < left else 0 for rank in self.ranks))  # one at least
+
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS members (id TEXT PRIMARY KEY, busy INTEGER NOT NULL, seen REAL NOT NULL)"
 
@@ -53,7 +76,7 @@ def sharing_directory(value: str | None = None) -> Path | None:
     if raw.lower() in ("1", "true", "yes", "on"):
         user = getattr(os, "getuid", lambda: "user")()
         return Path(tempfile.gettempdir()) / f"jina-haystack-{user}"
-    return Path(raw)
+    return Path(raw).expanduser()
 
 
 class HostShare:
@@ -74,31 +97,58 @@ class HostShare:
         self._synced_at = -float("inf")
         self._busy = False
         self.failed = False
-        self.part: tuple[int, int] | None = None  # (busy processes, this one's rank among them), as last read
+        self.part: Peers | None = None  # the busy processes, as last read
+        self._locked_since: float | None = None  # since when another program holds the database locked
+        self._warned_locked: float | None = None
+        self._tried_at = -float("inf")
 
-    def sync(self, busy: bool) -> tuple[int, int] | None:
+    def sync(self, busy: bool) -> Peers | None:
         """
-        Write whether this process is busy (at most every `REFRESH` s, or at once when it changed) and read how
-        many are: `(busy processes, this one's rank)`, or `None` (this one idle, or sharing failed). Never raises.
+        Write whether this process is busy (at most every `REFRESH` s, or at once when it changed) and read the
+        busy ones, or `None` (this one idle, or sharing off). A database locked by another program for `STALE` s
+        or more turns sharing off until it is free again (looked at once a second). Never raises.
         """
         now = self.clock()
         if self.failed or (busy == self._busy and now - self._synced_at < REFRESH):
             return self.part if busy else None
+        if self._locked_since is not None and now - self._locked_since >= STALE and now - self._tried_at < 1.0:
+            return None
+        self._tried_at = now
         try:
             self.part = self._write_and_read(busy, now)
         except (sqlite3.Error, OSError) as error:
             if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
-                return self.part if busy else None  # another process holds the lock: next time
+                return self._locked(now, busy)
             self.failed = True
             self.part = None
             logger.warning(
-                "Same-host sharing of the Jina key is off for this process: {error}", error=repr(error)[:200]
+                "Same-host sharing of the Jina key is off for this process: {path}: {error} (a damaged file can be "
+                "deleted; it is made again)",
+                path=str(self.path),
+                error=repr(error)[:200],
             )
             return None
+        if self._locked_since is not None and now - self._locked_since >= STALE:
+            logger.info("Same-host sharing of the Jina key is on again: {path} is free", path=str(self.path))
+        self._locked_since = None
         self._busy, self._synced_at = busy, now
         return self.part
 
-    def _write_and_read(self, busy: bool, now: float) -> tuple[int, int] | None:
+    def _locked(self, now: float, busy: bool) -> Peers | None:
+        """Another program holds the database: our last part for a while, then no sharing (its parts went stale)."""
+        if self._locked_since is None:
+            self._locked_since = now
+        if now - self._locked_since < STALE:
+            return self.part if busy else None
+        if self._warned_locked != self._locked_since:
+            self._warned_locked = self._locked_since
+            logger.warning(
+                "Same-host sharing of the Jina key is off while {path} stays locked by another program",
+                path=str(self.path),
+            )
+        return None
+
+    def _write_and_read(self, busy: bool, now: float) -> Peers | None:
         # a connection per round: nothing stays open between rounds (nor across a fork, nor at exit)
         if not self._checked:
             self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -120,7 +170,9 @@ class HostShare:
         if not busy or self.id not in ids:
             return None
         # the slots left over by `total // n` go round: every process has them in turn, `ROTATE` seconds each
-        return len(ids), (ids.index(self.id) + int(now // ROTATE)) % len(ids)
+        index, count = ids.index(self.id), len(ids)
+        ranks = [(index + int(moment // ROTATE)) % count for moment in (now - HAND_OVER, now + HAND_OVER)]
+        return Peers(count, (ranks[0], ranks[1]))
 
 
 def _check_private(directory: Path) -> None:
@@ -136,9 +188,3 @@ def _check_private(directory: Path) -> None:
     if status.st_uid != getuid() or status.st_mode & 0o022:
         msg = f"{directory} is not this user's own (owner {status.st_uid}, mode {oct(status.st_mode & 0o777)})"
         raise OSError(msg)
-
-
-def part_of(total: int, part: tuple[int, int]) -> int:
-    """This process's part of `total` slots among `part[0]` busy processes, ranked `part[1]`: at least one."""
-    processes, rank = part
-    return max(1, total // processes + (1 if rank < total % processes else 0))

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from haystack_integrations.common.jina.pacing.budget import TokenEstimate
 from haystack_integrations.common.jina.pacing.concurrency import ConcurrencyShare
+from haystack_integrations.common.jina.pacing.host_share import Peers
 from haystack_integrations.common.jina.pacing.limits import WINDOW_SECONDS, Limits
 from haystack_integrations.common.jina.pacing.refusals import Refusals
 from haystack_integrations.common.jina.pacing.signals import CONCURRENCY_LIMIT, REQUEST_LIMIT, TOKEN_LIMIT, Signals
@@ -115,9 +116,9 @@ class Policy:
         self.windows.state(limits)
         return True
 
-    def split(self, now: float, part: tuple[int, int] | None) -> None:
-        """Same-host sharing: (busy processes on this host, this one's rank) or `None` (see `host_share.py`)."""
-        self.concurrency_share.split(now, part)
+    def split(self, now: float, peers: Peers | None) -> None:
+        """Same-host sharing: the busy processes of this host on the key, or `None` (see `host_share.py`)."""
+        self.concurrency_share.split(now, peers)
 
     def estimate(self, chars: int, images: int, path: str) -> int:
         """The tokens a request is expected to cost (calibrated by earlier answers to `path`)."""
