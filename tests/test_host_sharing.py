@@ -245,6 +245,16 @@ async def test_a_busy_limiter_refreshes_its_part_while_its_requests_are_out(tmp_
     assert first._beat is None and second._beat is None  # idle: no heartbeat left behind
 
 
+async def test_a_limiter_whose_sharing_failed_paces_as_without_it(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("in the way")
+    limiter = RateLimiter("https://api.jina.ai", Limits(concurrency=4), host_share=HostShare(tmp_path / "file", KEY_ID))
+    tickets = [await limiter.acquire("https://api.jina.ai/v1/embeddings", {"input": ["a"]}) for _ in range(4)]
+    assert limiter.bound(None) == 4 and limiter.host_share is not None and limiter.host_share.failed
+    assert limiter._beat is None  # no heartbeat for a database that cannot be used
+    for ticket in tickets:
+        limiter.release(ticket, None)
+
+
 # ---------------------------------------------------------------------- real processes
 def test_processes_sharing_on_one_host_split_the_key_without_refusals(tmp_path: Path) -> None:
     """

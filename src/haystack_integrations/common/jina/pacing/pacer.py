@@ -124,7 +124,7 @@ class RateLimiter:
                 # than wait for a wake-up that no answer will bring (none may be on the wire)
                 self._waiters.wake()
                 raise
-            if self.host_share is not None and self._beat is None:
+            if self.host_share is not None and not self.host_share.failed and self._beat is None:
                 self._share_host()  # busy from now: our part, refreshed every `REFRESH` s until idle
             # estimated anew after each wait: answers that came meanwhile calibrate it
             tokens = self.policy.estimate(chars, images, path)
@@ -194,7 +194,7 @@ class RateLimiter:
         loop = asyncio.get_running_loop()
         self.policy.split(loop.time(), self.host_share.sync(busy=True))
         self._waiters.wake()
-        if not self.host_share.failed:
+        if not self.host_share.failed:  # else: as without sharing from now on (`split(None)` just did that)
             self._beat = loop.call_later(REFRESH, self._share_host)
 
     def retry_delay(self, code: str | None, status: int | None) -> float | None:
