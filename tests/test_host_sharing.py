@@ -99,11 +99,13 @@ def test_keys_and_hosts_do_not_share_a_database_and_the_key_is_not_in_its_name(t
     assert "key one" not in one.path.name
 
 
-@pytest.mark.parametrize("damage", ["directory is a file", "database is garbage"])
+@pytest.mark.parametrize("damage", ["directory is a file", "database is garbage", "a NUL in the path"])
 def test_a_broken_database_turns_sharing_off_without_failing(tmp_path: Path, damage: str) -> None:
-    directory = tmp_path / "sharing"
+    directory = tmp_path / ("shar\x00ing" if damage == "a NUL in the path" else "sharing")
     share = HostShare(directory, KEY_ID, clock=Clock())
-    if damage == "directory is a file":
+    if damage == "a NUL in the path":
+        pass
+    elif damage == "directory is a file":
         directory.write_text("not a directory")
     else:
         directory.mkdir()
@@ -165,6 +167,13 @@ def test_the_setting_names_a_directory_or_turns_sharing_off(value: str, expected
     assert sharing_directory(value) == expected
 
 
+def test_a_home_that_cannot_be_found_is_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HOME", "USERPROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("pwd.getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(uid)))
+    assert sharing_directory("~/jina") is not None
+
+
 def test_the_setting_on_picks_a_temporary_directory() -> None:
     directory = sharing_directory("1")
     assert directory is not None and directory.name.startswith("jina-haystack-")
@@ -215,6 +224,24 @@ def test_a_lowered_share_keeps_its_proportion_when_the_part_changes() -> None:
     assert lowered < 25
     policy.split(3.0, ALONE)  # the other process is done: the part doubles, and what was learned with it
     assert policy.bound(None) in (2 * lowered - 1, 2 * lowered, 2 * lowered + 1)
+
+
+def test_a_share_other_refusals_lowered_grows_back_to_its_part() -> None:
+    """Refused after the hand-over (another host, a slow hand-over): back at the part in a few rounds, not slots."""
+    policy = Policy(Limits(concurrency=50))
+    policy.split(0.0, Peers(2, (0, 0)))
+    tickets = [policy.sent(2.0, 10, 40, 0, "/v1/embeddings") for _ in range(25)]
+    policy.answered(2.1, tickets.pop(), refusal())
+    assert policy.bound(None) < 25
+    now, answers = 3.0, 0
+    while policy.bound(None) < 25 and answers < 200:
+        policy.answered(now, tickets.pop(0), Signals(200, tokens_used=10))  # each answer: the next goes
+        tickets.append(policy.sent(now, 10, 40, 0, "/v1/embeddings"))
+        while policy.in_flight < policy.bound(None):
+            tickets.append(policy.sent(now, 10, 40, 0, "/v1/embeddings"))
+        now, answers = now + 0.04, answers + 1
+    assert policy.bound(None) == 25
+    assert answers <= 25  # about one round: without a host's part to grow to, one slot every 5-10 answers' time
 
 
 # ---------------------------------------------------------------------- the pacer's heartbeat

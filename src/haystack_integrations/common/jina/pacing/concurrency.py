@@ -27,7 +27,8 @@
   the key idle, the others done or cut; not while a per-minute budget binds): its part of what the key holds, half
   the room at most, once per answer's time, instead of one slot per probe interval. With same-host sharing on
   (`host_share.py`, opt-in), the key's total is split among the host's busy processes (`split`): the part is a
-  ceiling, nothing is left free for others, and refusals while parts change hands lower nothing.
+  ceiling, nothing is left free for others, refusals while parts change hands lower nothing, and a share that
+  other refusals lowered grows back to the part by a quarter a round.
 """
 
 from __future__ import annotations
@@ -221,14 +222,18 @@ class ConcurrencyShare:
         if self.share is not None and ticket.round == self.round:
             self.fits = max(self.fits, min(self.share, float(ticket.others + 1)))
         if self.share is not None:
+            # sharing a host: the part is this process's, whatever refused it (others handing over, other hosts)
+            plateau = self.plateau if self.host_part is None else max(self.plateau, float(self.host_part))
             if self.share < 1:  # one request at a time with gaps: the gaps halve
-                self.share = min(self.plateau, 1.0, self.share * 2)
+                self.share = min(plateau, 1.0, self.share * 2)
             elif self.share < self.probe.goal and ticket.others + 2 >= int(ticket.level):  # a probe's step
                 self.share = self.plateau = min(self.probe.goal, self.share + 1)  # one slot an answer
-            elif self.share < self.plateau and ticket.others + 2 >= int(ticket.level):  # it used its bound
+            elif self.share < plateau and ticket.others + 2 >= int(ticket.level):  # it used its bound
                 # below the level that was not refused: a quarter more a round (one slot at least; a round: `share`
                 # answers), so a large share comes back in a few rounds
-                self.share = min(self.plateau, self.share + max(1.0, self.share / 4) / self.share)
+                self.share = min(plateau, self.share + max(1.0, self.share / 4) / self.share)
+            if self.host_part is not None and self.share >= self.host_part:
+                self.share = None  # back at its part: nothing lowered any more
             return
         if self.stated is None:  # stated: nothing grows
             self.ramp.served(ticket)
@@ -245,7 +250,7 @@ class ConcurrencyShare:
             # the others on this host are handing over: the slot is ours once their old parts end (unless refusals
             # lowered our part before: other hosts, or a key smaller than stated, refuse as they did)
             self._held = (max(1, in_flight), now + HOLD * self.timing.typical())
-            return until
+            return until if in_flight else max(until, self._held[1])  # none of ours out: not again at once
         if not in_flight and not ticket.others and (self.share is None or self.share >= 1):
             # none of ours holds the key: someone else does. A slot of theirs frees when one of their requests
             # ends; look again soon. Refusals in a row like this lower the share below one request.

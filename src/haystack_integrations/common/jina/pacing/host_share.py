@@ -76,7 +76,10 @@ def sharing_directory(value: str | None = None) -> Path | None:
     if raw.lower() in ("1", "true", "yes", "on"):
         user = getattr(os, "getuid", lambda: "user")()
         return Path(tempfile.gettempdir()) / f"jina-haystack-{user}"
-    return Path(raw).expanduser()
+    try:
+        return Path(raw).expanduser()
+    except RuntimeError:  # `~` with no home to expand it to: taken as it is (and likely fails: sharing off)
+        return Path(raw)
 
 
 class HostShare:
@@ -116,7 +119,7 @@ class HostShare:
         self._tried_at = now
         try:
             self.part = self._write_and_read(busy, now)
-        except (sqlite3.Error, OSError) as error:
+        except Exception as error:  # a file, a path, a database we cannot use (a NUL in the path is a ValueError)
             if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
                 return self._locked(now, busy)
             self.failed = True
