@@ -189,7 +189,8 @@ def test_the_stated_total_is_split_among_the_busy_processes() -> None:
     for rank in range(4):
         policy = Policy(Limits(concurrency=50))
         policy.split(0.0, Peers(4, (rank, rank)))
-        parts.append(policy.bound(None))
+        parts.append(policy.concurrency_share.host_part)
+        assert policy.bound(None) == 1  # joining busy processes: one request first, then doubling
     assert parts == [13, 13, 12, 12]
     policy.split(0.0, None)  # not shared any more
     assert policy.bound(None) == 50
@@ -226,10 +227,27 @@ def test_a_lowered_share_keeps_its_proportion_when_the_part_changes() -> None:
     assert policy.bound(None) in (2 * lowered - 1, 2 * lowered, 2 * lowered + 1)
 
 
+def test_a_newcomer_refused_whole_starts_again_from_one_request_and_doubles() -> None:
+    """The others on the host have not let its part go yet: one request, then two, four... not its part each time."""
+    policy = Policy(Limits(concurrency=50))
+    policy.split(0.0, Peers(4, (0, 0)))  # an answer takes 1 s before any came: a quarter of one is 0.25 s
+    tickets = [policy.sent(0.0, 10, 40, 0, "/v1/embeddings") for _ in range(13)]
+    for ticket in tickets:
+        policy.answered(0.01, ticket, refusal())
+    assert policy.bound(None) == 1
+    assert policy.paused_until == pytest.approx(0.26)  # none of its own out: not again at once
+    bounds = []
+    for now in (0.3, 0.6, 0.9, 1.2):
+        policy.decide(now, 10, None)
+        bounds.append(policy.bound(None))
+    assert bounds == [2, 4, 8, 13]
+
+
 def test_a_share_other_refusals_lowered_grows_back_to_its_part() -> None:
     """Refused after the hand-over (another host, a slow hand-over): back at the part in a few rounds, not slots."""
     policy = Policy(Limits(concurrency=50))
-    policy.split(0.0, Peers(2, (0, 0)))
+    policy.split(0.0, ALONE)
+    policy.split(0.0, Peers(2, (0, 0)))  # another came: the part shrinks
     tickets = [policy.sent(2.0, 10, 40, 0, "/v1/embeddings") for _ in range(25)]
     policy.answered(2.1, tickets.pop(), refusal())
     assert policy.bound(None) < 25
@@ -241,7 +259,7 @@ def test_a_share_other_refusals_lowered_grows_back_to_its_part() -> None:
             tickets.append(policy.sent(now, 10, 40, 0, "/v1/embeddings"))
         now, answers = now + 0.04, answers + 1
     assert policy.bound(None) == 25
-    assert answers <= 25  # about one round: without a host's part to grow to, one slot every 5-10 answers' time
+    assert answers <= 10  # within a round: without a host's part to grow to, one slot every 5-10 answers' time
 
 
 # ---------------------------------------------------------------------- the pacer's heartbeat
@@ -264,7 +282,7 @@ async def test_a_busy_limiter_refreshes_its_part_while_its_requests_are_out(tmp_
     held = await first.acquire(url, payload)
     assert first.bound(None) == 4  # alone
     other = await second.acquire(url, payload)
-    assert second.bound(None) == 2
+    assert second.policy.concurrency_share.host_part == 2
     assert await until(lambda: first.bound(None) == 2)  # its heartbeat read the newcomer
     second.release(other, None)  # done: says so at once
     assert await until(lambda: first.bound(None) == 4)

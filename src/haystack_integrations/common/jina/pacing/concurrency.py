@@ -27,8 +27,9 @@
   the key idle, the others done or cut; not while a per-minute budget binds): its part of what the key holds, half
   the room at most, once per answer's time, instead of one slot per probe interval. With same-host sharing on
   (`host_share.py`, opt-in), the key's total is split among the host's busy processes (`split`): the part is a
-  ceiling, nothing is left free for others, refusals while parts change hands lower nothing, and a share that
-  other refusals lowered grows back to the part by a quarter a round.
+  ceiling, nothing is left free for others, refusals while parts change hands lower nothing (a process joining
+  busy ones, or refused while they hand over, starts from one request and doubles), and a share that other
+  refusals lowered doubles a round back to the part.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ BURST = 0.5
 #: share its first refusal left as the level to grow back to, and keeps looking while others hold the key.
 WHOLE = 1 / 16
 #: Same-host sharing: a new part is handed over within this many answers' time (the others' old requests end);
-#: a refusal meanwhile holds the share at what it has in flight for `HOLD` answers' time.
+#: a refusal meanwhile holds the share at what it has in flight (one at least), doubling every `HOLD` answers' time
+#: without a refusal up to the part (a newcomer sends one request, then two...: not its whole part again and again).
 HANDOVER = 1.5
 HOLD = 0.25
 #: Each probe's growth used in full and not refused cuts the wait before the next by this factor (down to one
@@ -156,7 +158,7 @@ class ConcurrencyShare:
         shared). When this process's part of the key's total changes, a share that refusals lowered (other
         hosts, or a key smaller than stated) keeps its proportion of the part; if none did and the part grew,
         refusals in the next 1.5 answers' time (the others still hold their old parts) lower nothing: the share
-        holds at what it has in flight for a quarter of an answer's time, then tries again.
+        holds at what it has in flight (one at least), and doubles every quarter of an answer's time not refused.
         """
         total = self.ceiling()
         new = None if peers is None or total is None else peers.part(total)
@@ -168,7 +170,12 @@ class ConcurrencyShare:
             self.forget_share_above_ceiling()
         if new is not None and (self.host_part is None or new > self.host_part):  # slots come to us: wait for them
             self._handover_until = now + HANDOVER * self.timing.typical()
+            if self.host_part is None and peers is not None and peers.count > 1 and self._held is None:
+                self._held = (1, now + self._hold())  # joining busy processes: one request first, then doubling
         self.host_part = new
+
+    def _hold(self) -> float:
+        return HOLD * self.timing.typical()
 
     def below_one(self) -> bool:
         """Whether the share is below one request: one at a time, with gaps (`next_send`)."""
@@ -189,8 +196,9 @@ class ConcurrencyShare:
             if self.share is None:
                 self.share = self.plateau = self.fits = float(self.key_limit)
             self.key_limit = None
-        if self._held is not None and now >= self._held[1]:
-            self._held = None
+        if self._held is not None and now >= self._held[1]:  # not refused since: twice as many (slow start)
+            more = 2 * self._held[0]
+            self._held = None if self.host_part is None or more >= self.host_part else (more, now + self._hold())
         self.room.grow(self, now, in_flight, window_left)
         self.probe.step(now, in_flight)
 
@@ -230,8 +238,9 @@ class ConcurrencyShare:
                 self.share = self.plateau = min(self.probe.goal, self.share + 1)  # one slot an answer
             elif self.share < plateau and ticket.others + 2 >= int(ticket.level):  # it used its bound
                 # below the level that was not refused: a quarter more a round (one slot at least; a round: `share`
-                # answers), so a large share comes back in a few rounds
-                self.share = min(plateau, self.share + max(1.0, self.share / 4) / self.share)
+                # answers), so a large share comes back in a few rounds; twice as much a round to a host's part
+                step = self.share if self.host_part is not None else max(1.0, self.share / 4)
+                self.share = min(plateau, self.share + step / self.share)
             if self.host_part is not None and self.share >= self.host_part:
                 self.share = None  # back at its part: nothing lowered any more
             return
@@ -249,7 +258,7 @@ class ConcurrencyShare:
         if self.host_part is not None and self.share is None and now < self._handover_until:
             # the others on this host are handing over: the slot is ours once their old parts end (unless refusals
             # lowered our part before: other hosts, or a key smaller than stated, refuse as they did)
-            self._held = (max(1, in_flight), now + HOLD * self.timing.typical())
+            self._held = (max(1, in_flight), now + self._hold())
             return until if in_flight else max(until, self._held[1])  # none of ours out: not again at once
         if not in_flight and not ticket.others and (self.share is None or self.share >= 1):
             # none of ours holds the key: someone else does. A slot of theirs frees when one of their requests
