@@ -7,6 +7,7 @@ simulated time; and real processes share a key on the emulator with sharing on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
@@ -58,6 +59,23 @@ def test_busy_processes_see_each_other_and_a_finished_one_hands_its_part_over(tm
     assert first.sync(busy=True) == one  # not read again before REFRESH
     clock.now += host_share.REFRESH
     assert first.sync(busy=True) == ALONE
+
+
+def test_an_idle_process_writes_nothing_more(tmp_path: Path) -> None:
+    """Idle is written once: each answer a query server's process ends idle on costs no transaction more."""
+    clock = Clock()
+    share = HostShare(tmp_path, KEY_ID, clock=clock)
+    share.sync(busy=True)
+    share.sync(busy=False)
+    written = share.path.stat().st_mtime_ns, share.path.stat().st_size
+    for _ in range(3):
+        clock.now += host_share.REFRESH
+        assert share.sync(busy=False) is None
+    with contextlib.closing(sqlite3.connect(share.path)) as connection:
+        assert connection.execute("SELECT busy, seen FROM members").fetchall() == [
+            (0, clock.now - 3 * host_share.REFRESH)
+        ]
+    assert (share.path.stat().st_mtime_ns, share.path.stat().st_size) == written
 
 
 def test_a_process_that_stopped_refreshing_holds_no_part(tmp_path: Path) -> None:

@@ -107,14 +107,14 @@ class HostShare:
 
     def sync(self, busy: bool) -> Peers | None:
         """
-        Write whether this process is busy (at most every `REFRESH` s, or at once when it changed) and read the
-        busy ones, or `None` (this one idle, or sharing off). A database locked by another program for `STALE` s
-        or more turns sharing off until it is free again (looked at once a second). Never raises.
+        Write whether this process is busy (at once when that changed, then while busy every `REFRESH` s) and
+        read the busy ones, or `None` (this one idle, or sharing off). A database locked by another program for
+        `STALE` s or more turns sharing off until it is free again (looked at once a second). Never raises.
         """
         now = self.clock()
-        if self.failed or (busy == self._busy and now - self._synced_at < REFRESH):
-            return self.part if busy else None
-        if self._locked_since is not None and now - self._locked_since >= STALE and now - self._tried_at < 1.0:
+        if self.failed or (busy == self._busy and (not busy or now - self._synced_at < REFRESH)):
+            return self.part if busy else None  # an idle row needs no refresh: stale or idle, it counts as idle
+        if self._locked_out(now) and now - self._tried_at < 1.0:
             return None
         self._tried_at = now
         try:
@@ -131,7 +131,7 @@ class HostShare:
                 error=repr(error)[:200],
             )
             return None
-        if self._locked_since is not None and now - self._locked_since >= STALE:
+        if self._locked_out(now):
             logger.info("Same-host sharing of the Jina key is on again: {path} is free", path=str(self.path))
         self._locked_since = None
         self._busy, self._synced_at = busy, now
@@ -141,7 +141,7 @@ class HostShare:
         """Another program holds the database: our last part for a while, then no sharing (its parts went stale)."""
         if self._locked_since is None:
             self._locked_since = now
-        if now - self._locked_since < STALE:
+        if not self._locked_out(now):
             return self.part if busy else None
         if self._warned_locked != self._locked_since:
             self._warned_locked = self._locked_since
@@ -150,6 +150,10 @@ class HostShare:
                 path=str(self.path),
             )
         return None
+
+    def _locked_out(self, now: float) -> bool:
+        """Whether another program has held the database locked for `STALE` s or more (sharing is off till it ends)."""
+        return self._locked_since is not None and now - self._locked_since >= STALE
 
     def _write_and_read(self, busy: bool, now: float) -> Peers | None:
         # a connection per round: nothing stays open between rounds (nor across a fork, nor at exit)
