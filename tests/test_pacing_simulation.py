@@ -11,6 +11,7 @@ what was stated. Where the policy falls short of those targets, `targets` says b
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -18,9 +19,11 @@ from dataclasses import dataclass
 import pytest
 from simulated_key import START, KeyConfig, Simulation
 
+from haystack_integrations.common.jina.pacing.concurrency import ConcurrencyShare
 from haystack_integrations.common.jina.pacing.limits import TIERS, Limits
-from haystack_integrations.common.jina.pacing.policy import Policy, Ticket
+from haystack_integrations.common.jina.pacing.policy import WAIT_FOR_ANSWER, Policy, Ticket
 from haystack_integrations.common.jina.pacing.signals import CONCURRENCY_LIMIT, REQUEST_LIMIT, Signals
+from haystack_integrations.common.jina.pacing.timing import AnswerTime
 
 CONVERGED = 60.0  # simulated seconds before the targets apply
 UNBOUND_RPM = 1_000_000
@@ -102,8 +105,11 @@ def targets(binding: str, tier: str, processes: int) -> Targets:
       with little; every job still finishes.
     - Tier 1 / Tier 2 by concurrency: the issue's aggregate (94% and more) and refusals (4.6% at most, with 16
       processes on 50 slots) are met; the least served process gets half its fair share in its worst minute
-      with up to 16 processes on most seeds (0.56-0.79 on this one), but a share can drift: over four seeds,
-      0.35 at worst (16 processes, nothing stated).
+      on most seeds with up to 8 processes, not with 16 (over 8 to 32 seeds: 4 processes 0.34-0.85, 8 processes
+      0.25-0.81, 16 processes 0.32-0.55, 0.38-0.47 on average): each process is refused as often (refusals go
+      to whoever sends into the full key) and gives up the same part of its share, so shares even out, but
+      slowly (a probe every 5-10 answers' time, within the refusals allowed), and a share of 3 slots moves by
+      whole slots.
     - Requests / tokens per minute: the key's budget is used in full, but whoever sees a window open first
       spends more of it: per minute, the least served process can get a seventh of its fair share (8
       processes, over 12 seeds: 0.14 to 0.45, 0.29 on average; tokens: a tenth), and 16 processes are refused
@@ -412,3 +418,73 @@ def test_a_retry_after_of_zero_or_past_waits_a_jittered_floor(retry_after: float
         assert not decision.send and decision.until is not None
         waits.append(decision.until - START)
     assert all(wait >= 0.25 for wait in waits) and waits[-1] > waits[0]  # a floor, growing with refusals in a row
+
+
+def full_key_refusal() -> Signals:
+    return Signals(429, CONCURRENCY_LIMIT, concurrency_limit=50, concurrency_current=51)
+
+
+def test_refusals_that_come_together_later_lower_the_share_once_and_wait_for_our_own_slots() -> None:
+    """
+    Four processes on a stated Tier 1 key: another process's growth takes the slots our answers free, and our next
+    requests come back refused together. Setting the share to what stayed in flight (as for the first burst) left
+    a process at 1-4 of 50 slots for minutes; sending each refused request again at once met the full key again
+    (12 refusals in 0.1 s). Now the round's first refusal lowers the share (gently), the rest lower nothing, and
+    the next request waits until one of ours is served: it takes that slot.
+    """
+    policy = Policy(TIERS["tier1"], window=60.0, rng=random.Random(1))
+    now = START + 30.0  # past the first burst: a round of ours was refused once already
+    first = [policy.sent(now, 1, 4, 0, "/v1/embeddings") for _ in range(50)]
+    policy.answered(now + 0.01, first[-1], full_key_refusal())
+    for ticket in first[:30]:
+        policy.answered(now + 1.0, ticket, Signals(200))
+    now += 1.0
+    tickets = [policy.sent(now, 1, 4, 0, "/v1/embeddings") for _ in range(policy.bound(None) - policy.in_flight)]
+    held = policy.in_flight
+    assert held >= 40
+    policy.answered(now + 0.01, tickets[-1], full_key_refusal())  # the round's first: lowered once
+    lowered = policy.bound(None)
+    assert 0.8 * held <= lowered < held
+    for ticket in tickets[-13:-1]:  # the others of ours refused with it, as another process took the slots
+        policy.answered(now + 0.02, ticket, full_key_refusal())
+    assert policy.bound(None) == lowered  # not cut to the 30-odd still in flight
+    assert policy.in_flight < lowered
+    assert policy.decide(now + 0.03, 1, None) == WAIT_FOR_ANSWER  # not at once into the full key
+    policy.answered(now + 0.5, first[40], Signals(200))  # one of ours is served: its slot is ours again
+    assert policy.decide(now + 0.5, 1, None).send
+
+
+def test_processes_that_state_the_tier_share_the_key_fairly_in_every_minute() -> None:
+    """
+    Four processes, Tier 1 stated, endless jobs: the least served process's worst minute, over its fair share,
+    on four seeds. Before refusals that came together later stopped setting the share to what stayed in flight:
+    0.20, 0.53, 0.36, 0.44 (one process at 1-4 slots of 50 for minutes); now 0.57-0.65 (0.34 at worst over
+    32 seeds).
+    """
+    config = KeyConfig(Limits(concurrency=50, rpm=UNBOUND_RPM), latency=(0.5, 1.5), fault_rate=FAULTS)
+    least = [
+        simulate(config, 4, stated=TIERS["tier1"], seconds=300, binding="concurrency", seed=seed).least_share
+        for seed in range(1, 5)
+    ]
+    assert sum(least) / len(least) >= 0.5 and min(least) >= 0.3, least
+
+
+@pytest.mark.parametrize(("falls_per_half_second", "speeds_up"), [(24, False), (10, True)])
+def test_growth_not_refused_speeds_up_only_if_the_key_figures_show_room(
+    falls_per_half_second: int, speeds_up: bool
+) -> None:
+    """
+    On a full key, a growth is often not refused: it takes a slot between another process's answer and that
+    process's next request (whose request is refused instead). Read as room, it sped the growth up (2, 4, 8 slots)
+    and took 10-25 slots from the others in a few seconds. The key's figures tell which it was: 48 in flight
+    (full), or 20.
+    """
+    rng = random.Random(1)
+    share = ConcurrencyShare(60.0, rng, AnswerTime(60.0, rng))
+    share.state(50)
+    share.share = share.plateau = 20.0  # lowered by refusals, grown one slot, and that slot used
+    share.probe._grown_round, share.probe._filled = share.round, True
+    share.timing.served(1.0)  # answers take a second
+    for i, at in enumerate((10.0, 10.5, 11.0)):
+        share.room.load.heard(START + at, 10_000 - falls_per_half_second * i, served=True)
+    assert share.probe._found_room(START + 11.0) is speeds_up

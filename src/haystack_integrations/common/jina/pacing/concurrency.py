@@ -1,35 +1,38 @@
 """This process's share of the key's concurrency: how many requests it may have in flight (`bound`).
 
-- Concurrency: what the user stated (a component's `max_concurrency`, or the concurrency of `JINA_RATE_LIMITS`) is
-  the key's total and the ceiling, used from the first request. With nothing stated, 5 (the Free tier's), then 6,
-  then doubling after each full round without a refusal, up to 500; a refusal's "{current}/N" names the key's total,
-  a ceiling for a window. A concurrency refusal lowers this process's share (multiplicative decrease with jitter,
-  once per round; not below one request while it holds one): to 85-95% of what it had in flight on a key of 8 slots
-  or more (the others grow one slot per probe interval, so a deep cut leaves the key idle), to 50-80% on a smaller
-  key or while a per-minute budget binds (bursts at each window's start). The part cut is the same for every
-  share on one key, so shares even out. A burst's further refusals, as they come back, lower the share to what stays
-  in flight: what the key admitted of ours (processes that start together at a stated total fill the key, no more,
-  instead of cutting again and again); a process whose burst the key refused (nearly) whole came after another
-  filled it: it keeps looking every few tenths of a second, and once one request is served it grows back a quarter a
-  round to the level its first refusal left (the one that filled the key may be done soon: its slots are not left
-  idle). If the refusal counts others' requests in flight, the share then grows one slot per probe interval (5-10
-  answers' time, at most 0.3 of a window) while the key stays busy; each probe whose growth was used and not refused
-  (the key has room: the others are done or cut) halves the wait before the next, down to one answer's time, and
-  from the second doubles its step (2, 4, 8 ... slots, one an answer), so an idle key is filled in a few probes; a
-  refusal starts again from one slot a probe interval (see `Probe`). If not (ours alone, a glitch), it grows back by
-  a quarter a round to just below where it was refused. Once per probe interval a process at its level (and not
-  speeding up) leaves one slot free for an answer's time, so a process that came later gets a slot and the holder a
-  refusal: N processes settle near limit / N each without talking to each other; then it tries one slot more, and if
-  that probe is refused, the share goes back to the level that fitted, not lower (the key is full, nobody took
-  ours). A refusal while none of ours is in flight lowers nothing at first (someone else holds the key): a short
-  pause; three in a row lower the share below one request, sent one at a time with gaps. A lowered share that is
-  used in full grows into the room the key's remaining-requests figures show (`key_load.RoomGrowth`: at least 30% of
-  the key idle, the others done or cut; not while a per-minute budget binds): its part of what the key holds, half
-  the room at most, once per answer's time, instead of one slot per probe interval. With same-host sharing on
-  (`host_share.py`, opt-in), the key's total is split among the host's busy processes (`split`): the part is a
-  ceiling, nothing is left free for others, refusals while parts change hands lower nothing (a process joining
-  busy ones, or refused while they hand over, starts from one request and doubles), and a share that other
-  refusals lowered doubles a round back to the part.
+- Concurrency: what the user stated (a component's `max_concurrency`, or the concurrency of `JINA_RATE_LIMITS`) is the
+  key's total and the ceiling, used from the first request. With nothing stated, 5 (the Free tier's), then 6, then
+  doubling after each full round without a refusal, up to 500; a refusal's "{current}/N" names the key's total, a
+  ceiling for a window. A concurrency refusal lowers this process's share (multiplicative decrease with jitter, once
+  per round; not below one request while it holds one): to 85-95% of what it had in flight on a key of 8 slots or more
+  (the others grow one slot per probe interval, so a deep cut leaves the key idle), to 50-80% on a smaller key or
+  while a per-minute budget binds (bursts at each window's start). The part cut is the same for every share on one
+  key, so shares even out. A burst's further refusals, as they come back, lower the share to what stays in flight:
+  what the key admitted of ours (processes that start together at a stated total fill the key, no more, instead of
+  cutting again and again; later, only on a key smaller than stated: on a key as large, refusals that come together
+  are another process's growth taking the slots our answers free, and the round's first refusal is all they lower); a
+  refusal with many of ours in flight holds the next request until one of ours is served (sent again at once, it meets
+  the full key again); a process whose burst the key refused (nearly) whole came after another filled it: it keeps
+  looking every few tenths of a second, and once one request is served it grows back a quarter a round to the level
+  its first refusal left (the one that filled the key may be done soon: its slots are not left idle). If the refusal
+  counts others' requests in flight, the share then grows one slot per probe interval (5-10 answers' time, at most 0.3
+  of a window) while the key stays busy; each probe whose growth was used and not refused (the key has room: the
+  others are done or cut, and its figures do not show it full: on a full key an unrefused growth took a slot another
+  process was about to use) halves the wait before the next, down to one answer's time, and from the second doubles
+  its step (2, 4, 8 ... slots, one an answer), so an idle key is filled in a few probes; a refusal starts again from
+  one slot a probe interval (see `Probe`). If not (ours alone, a glitch), it grows back by a quarter a round to just
+  below where it was refused. Once per probe interval a process at its level (and not speeding up) leaves one slot
+  free for an answer's time, so a process that came later gets a slot and the holder a refusal: N processes settle
+  near limit / N each without talking to each other; then it tries one slot more, and if that probe is refused, the
+  share goes back to the level that fitted, not lower (the key is full, nobody took ours). A refusal while none of
+  ours is in flight lowers nothing at first (someone else holds the key): a short pause; three in a row lower the
+  share below one request, sent one at a time with gaps. A lowered share that is used in full grows into the room the
+  key's remaining-requests figures show (`key_load.RoomGrowth`: at least 30% of the key idle, the others done or cut;
+  not while a per-minute budget binds): its part of what the key holds, half the room at most, once per answer's time,
+  instead of one slot per probe interval. With same-host sharing on (`host_share.py`, opt-in), the key's total is
+  split among the host's busy processes (`split`): the part is a ceiling, nothing is left free for others, refusals
+  while parts change hands lower nothing (a process joining busy ones, or refused while they hand over, starts from
+  one request and doubles), and a share that other refusals lowered doubles a round back to the part.
 """
 
 from __future__ import annotations
@@ -65,6 +68,9 @@ HOLD = 0.25
 #: Each probe's growth used in full and not refused cuts the wait before the next by this factor (down to one
 #: answer's time), and from the second in a row doubles its step (see `Probe`).
 SPEED_UP = 2.0
+#: The key's figures showing this part of its total in flight: growth that was not refused found no room, it took
+#: slots the others were about to use again (their next requests are refused, not ours), so it does not speed up.
+FULL = 0.9
 
 
 class Ramp:
@@ -116,6 +122,7 @@ class ConcurrencyShare:
         self.host_part: int | None = None  # same-host sharing (opt-in): this process's part of the key's total
         self._handover_until = 0.0  # the part changed: the others' requests over it are still in flight until then
         self._held: tuple[int, float] | None = None  # refused in a hand-over: (a bound, until when)
+        self.wait_for_ours = False  # refused with many of ours in flight: the next goes when one of ours is served
 
     @property
     def concurrency(self) -> int | None:
@@ -227,6 +234,7 @@ class ConcurrencyShare:
 
     def served(self, ticket: Ticket) -> None:
         self._lone_refusals = 0
+        self.wait_for_ours = False
         if self.share is not None and ticket.round == self.round:
             self.fits = max(self.fits, min(self.share, float(ticket.others + 1)))
         if self.share is not None:
@@ -250,6 +258,10 @@ class ConcurrencyShare:
     def refused(self, now: float, ticket: Ticket, answer: Signals, retry_after: float | None, in_flight: int) -> float:
         """A concurrency refusal, with `in_flight` of ours still on the wire: the time to pause until (0: none)."""
         until = 0.0
+        # the key is full: sent again at once, the request would be refused again (and again, an answer's time
+        # long); the next of ours takes the slot one of ours leaves (a few in flight: the next answer is far off;
+        # sharing a host, a refusal in a hand-over holds the share for a moment instead, see `split`)
+        self.wait_for_ours = in_flight >= LARGE and self.host_part is None
         stated = answer.concurrency_limit
         if stated is not None:  # the detail names the key's total ("{current}/N"): a ceiling, not our share
             self.key_limit, self._key_limit_at = stated, now
@@ -272,7 +284,7 @@ class ConcurrencyShare:
         others = current is not None and current - 1 > in_flight  # others hold slots of the key too
         if ticket.round != self.round:  # the share was lowered after this request was sent: once per round
             # (a detail we cannot read says nothing of the others: what stays in flight is still what it admitted)
-            if (others or current is None) and ticket.round == self.round - 1 and self._in_burst(now):
+            if (others or current is None) and ticket.round == self.round - 1 and self._in_burst(now, ticket, answer):
                 # the rest of a burst's refusals: what stays in flight is what the key admitted of ours
                 assert self.share is not None  # lowered by the refusal that began the round
                 self.share = self.fits = max(1.0, min(self.share, float(in_flight)))
@@ -329,12 +341,21 @@ class ConcurrencyShare:
         unknown_and_small = self.ceiling() is None and level < LARGE
         return DECREASE if unknown_and_small or self.room_means_nothing(now) else GENTLE_DECREASE
 
-    def _in_burst(self, now: float) -> bool:
-        """Whether a refusal of the last round belongs to the burst whose first refusal cut a large share."""
+    def _in_burst(self, now: float, ticket: Ticket, answer: Signals) -> bool:
+        """
+        Whether a refusal of the last round belongs to the burst whose first refusal cut a large share: the first
+        burst, or a later one on a key smaller than stated (or whose total the detail does not name). Later, on a
+        key as large as stated, refusals that come together are the others taking the slots our answers free
+        (another process's growth): what stays in flight then is not what the key admits of ours, and setting the
+        share to it left a process at 1-4 of 50 slots for minutes while another held 25-35.
+        """
+        key = answer.concurrency_limit
+        as_stated = self.stated is not None and key is not None and key >= self.stated
         return (
             now - self._lowered_at <= BURST * self.timing.typical()
             and self._lowered_from >= LARGE
             and not self.budget_refusing(now)
+            and (ticket.round == 0 or not as_stated)
         )
 
 
@@ -417,8 +438,12 @@ class Probe:
         self._grow_after_yield = target.share is not None and target.share >= target.plateau
 
     def _found_room(self, now: float) -> bool:
-        """Whether the last growth was used in full and not refused, on a key where that means room."""
-        return not self.target.room_means_nothing(now) and self._grown_round == self.target.round and self._filled
+        """Whether the last growth was used in full and not refused, on a key where that means room (see `FULL`)."""
+        target = self.target
+        if target.room_means_nothing(now) or self._grown_round != target.round or not self._filled:
+            return False
+        held, ceiling = target.room.load.in_flight(now), target.ceiling()
+        return held is None or ceiling is None or held < FULL * ceiling
 
     def _grow(self, now: float) -> None:
         target = self.target

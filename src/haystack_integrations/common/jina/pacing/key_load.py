@@ -66,11 +66,11 @@ class KeyLoad:
         while len(self._samples) > 2 and now - self._samples[1][0] >= span:
             self._samples.popleft()
 
-    def in_flight(self, now: float, window_left: float) -> float | None:
+    def in_flight(self, now: float, window_left: float = 0.0) -> float | None:
         """
         The key's requests in flight as of the last answers; `None` if unknown, or if its per-minute budget could
         bind (what is left would not last the `window_left` seconds until its window closes at this pace: then
-        room in flight is not the key's to take).
+        room in flight is not the key's to take; 0: not asked).
         """
         if len(self._samples) < 2:
             return None

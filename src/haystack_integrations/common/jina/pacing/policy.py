@@ -137,6 +137,8 @@ class Policy:
             return Decision(send=False, until=share.probe.yield_until)
         if self.in_flight >= bound or (self.in_flight and self.windows.untold_guess(bound, tokens)):
             return WAIT_FOR_ANSWER
+        if self.in_flight and share.wait_for_ours:
+            return WAIT_FOR_ANSWER
         if self.in_flight and self.windows.one_first:
             return WAIT_FOR_ANSWER
         if share.below_one():
