@@ -95,14 +95,22 @@ class Targets:
 ISSUE = Targets()
 
 
+#: Free tier, by concurrency: the refusals allowed, by the number of processes (see `targets`).
+FREE_REFUSED = {2: 0.05, 4: 0.2, 8: 0.45, 16: 0.7}
+
+
 def targets(binding: str, tier: str, processes: int) -> Targets:
     """
     What each case is held to: the issue's targets for a lone process; where several processes fall short of
     them, the floors measured on this policy (with a margin), so a regression fails and the gap stays visible.
 
-    - Free tier, bound by its 5 slots: shares of 2.5 to 0.3 requests. Whoever holds a slot refills it first, so
-      finding one costs refusals (a third of the requests with 16 processes) and a process can spend a minute
-      with little; every job still finishes.
+    - Free tier, bound by its 5 slots: shares of 2.5 to 0.3 requests. Whoever holds a slot refills it first; a
+      process without one tries about once an answer's time (`MIN_SHARE`), so it catches the slots the holders'
+      probes leave: over 16 seeds, the least served process gets 0.27-0.76 of its fair share in its worst minute
+      with 4 processes, 0.23-0.54 with 16, and the key is used at 88-92%. The price is refusals, which grow with
+      the processes: 3% of the requests with 2, 14% with 4, 39% with 8, 64% with 16 (with a try every 7 answers'
+      time: 12%, 22% and 36%, but the least served of 4 got 0.02-0.31 and the key was used at 83%). Senders that do
+      not talk to each other, more of them than slots, meet the loss bound: a full key refuses whoever comes.
     - Tier 1 / Tier 2 by concurrency: the issue's aggregate (94% and more) and refusals (4.6% at most, with 16
       processes on 50 slots) are met; the least served process gets half its fair share in its worst minute
       on most seeds with up to 8 processes, not with 16 (over 8 to 32 seeds: 4 processes 0.34-0.85, 8 processes
@@ -118,7 +126,7 @@ def targets(binding: str, tier: str, processes: int) -> Targets:
     if processes == 1:
         return ISSUE
     if binding == "concurrency" and tier == "free":
-        return Targets(aggregate=0.8, refused=0.37, least_share=0.03)
+        return Targets(aggregate=0.85, refused=FREE_REFUSED[processes], least_share=0.25)
     if binding == "concurrency":
         return Targets(aggregate=0.9, refused=0.05, least_share=0.35)
     if binding == "requests":
@@ -295,11 +303,12 @@ def mean_x_ideal(tier: str, processes: int, requests: int, *, stated: bool, **op
 #: (tier, processes, requests per process, stated) -> the most mean "x ideal" allowed. The issue's targets: 1.3 for
 #: Tier 1 with the tier stated, 1.5 for Free with nothing stated; where the policy falls short, what it reached. A
 #: share cut by refusals grows into the room the key's remaining-requests figures show (before: one slot per probe
-#: interval once the others were done; means 1.56 and 1.59 for Tier 1).
+#: interval once the others were done; means 1.56 and 1.59 for Tier 1). Free: 1.46 when a process without a slot
+#: tried every 7 answers' time and a Free share grew one slot a probe interval however idle the key; 1.31 now.
 FINITE = {
     ("tier1", 4, 157, True): 1.35,
     ("tier1", 8, 157, True): 1.3,
-    ("free", 4, 63, False): 1.5,
+    ("free", 4, 63, False): 1.4,
 }
 
 
@@ -483,6 +492,25 @@ def test_growth_not_refused_speeds_up_only_if_the_key_figures_show_room(
     share = ConcurrencyShare(60.0, rng, AnswerTime(60.0, rng))
     share.state(50)
     share.share = share.plateau = 20.0  # lowered by refusals, grown one slot, and that slot used
+    share.probe._grown_round, share.probe._filled = share.round, True
+    share.timing.served(1.0)  # answers take a second
+    for i, at in enumerate((10.0, 10.5, 11.0)):
+        share.room.load.heard(START + at, 10_000 - falls_per_half_second * i, served=True)
+    assert share.probe._found_room(START + 11.0) is speeds_up
+
+
+@pytest.mark.parametrize(("falls_per_half_second", "speeds_up"), [(1, True), (3, False)])
+def test_growth_not_refused_speeds_up_on_a_free_key_too(falls_per_half_second: int, speeds_up: bool) -> None:
+    """
+    A share of a Free key (5 slots) grew one slot a probe interval (10 answers' time) however idle the key: the last
+    of 4 processes with finite jobs took its last seconds at 2-3 of the 5 slots (the mean "x ideal" of the finite
+    Free jobs was 1.46; with this and `MIN_SHARE` 1.31). Now it speeds up as on a larger key, if the figures show
+    room: 2 in flight of 5, yes; 6, no.
+    """
+    rng = random.Random(1)
+    share = ConcurrencyShare(60.0, rng, AnswerTime(60.0, rng))
+    share.state(5)
+    share.share = share.plateau = 2.0  # lowered by refusals, grown one slot, and that slot used
     share.probe._grown_round, share.probe._filled = share.round, True
     share.timing.served(1.0)  # answers take a second
     for i, at in enumerate((10.0, 10.5, 11.0)):

@@ -26,9 +26,10 @@
   near limit / N each without talking to each other; then it tries one slot more, and if that probe is refused, the
   share goes back to the level that fitted, not lower (the key is full, nobody took ours). A refusal while none of
   ours is in flight lowers nothing at first (someone else holds the key): a short pause; three in a row lower the
-  share below one request, sent one at a time with gaps. A lowered share that is used in full grows into the room the
-  key's remaining-requests figures show (`key_load.RoomGrowth`: at least 30% of the key idle, the others done or cut;
-  not while a per-minute budget binds): its part of what the key holds, half the room at most, once per answer's time,
+  share below one request, sent one at a time with gaps (one in flight half the time at least, or a process without
+  a slot misses those the holders leave). A lowered share that is used in full grows into the room the key's
+  remaining-requests figures show (`key_load.RoomGrowth`: at least 30% of the key idle, the others done or cut; not
+  while a per-minute budget binds): its part of what the key holds, half the room at most, once per answer's time,
   instead of one slot per probe interval. With same-host sharing on (`host_share.py`, opt-in), the key's total is
   split among the host's busy processes (`split`): the part is a ceiling, nothing is left free for others, refusals
   while parts change hands lower nothing (a process joining busy ones, or refused while they hand over, starts from
@@ -47,8 +48,10 @@ from haystack_integrations.common.jina.pacing.signals import Signals
 from haystack_integrations.common.jina.pacing.ticket import Ticket
 from haystack_integrations.common.jina.pacing.timing import AnswerTime
 
-#: The lowest share of the key's concurrency a process goes down to: one request at a time, 1/8 of the time.
-MIN_SHARE = 1 / 8
+#: The lowest share of the key's concurrency a process goes down to: one request at a time, half of the time. A
+#: process that waits longer between tries misses the slots the holders leave free (their probes) and starves: on a
+#: Free key (5 slots) at 1/8, the least served of 4 processes got 0.02-0.31 of its fair share in its worst minute.
+MIN_SHARE = 1 / 2
 #: What a concurrency refusal leaves of the share it hit (drawn anew each time, so processes desynchronise); on a
 #: key of `LARGE` slots or more (or, its total unknown, from a share of `LARGE` requests up), unless a per-minute
 #: budget binds, `GENTLE_DECREASE`.
@@ -212,7 +215,11 @@ class ConcurrencyShare:
     def room_means_nothing(self, now: float) -> bool:
         """Whether room in flight says nothing of the key's: a per-minute budget paces us, or the key is small."""
         ceiling = self.ceiling()
-        return self.budget_refusing(now) or self.budget_held(now) or (ceiling is not None and ceiling < LARGE)
+        return self.budget_binds(now) or (ceiling is not None and ceiling < LARGE)
+
+    def budget_binds(self, now: float) -> bool:
+        """Whether a per-minute budget refused or held back a request of ours within two windows."""
+        return self.budget_refusing(now) or self.budget_held(now)
 
     def ceiling(self) -> int | None:
         """The key's total, as stated or as a refusal named it (the lower)."""
@@ -372,8 +379,7 @@ class Probe:
     share), taken one slot per answer so that a refusal stops it at once. A refusal starts again from one slot a
     probe interval, the next probe no sooner than the probes' unhurried pace would have come (on a busy key,
     probes that find room by chance add no refusals). Not while a per-minute budget refuses or holds our
-    requests back (the room in flight is the pacing's, not the key's), nor on a key of fewer than `LARGE`
-    slots (a few probes fill it).
+    requests back (the room in flight is the pacing's, not the key's).
     """
 
     def __init__(self, share: ConcurrencyShare, window: float, timing: AnswerTime) -> None:
@@ -440,7 +446,7 @@ class Probe:
     def _found_room(self, now: float) -> bool:
         """Whether the last growth was used in full and not refused, on a key where that means room (see `FULL`)."""
         target = self.target
-        if target.room_means_nothing(now) or self._grown_round != target.round or not self._filled:
+        if target.budget_binds(now) or self._grown_round != target.round or not self._filled:
             return False
         held, ceiling = target.room.load.in_flight(now), target.ceiling()
         return held is None or ceiling is None or held < FULL * ceiling
