@@ -516,3 +516,29 @@ def test_growth_not_refused_speeds_up_on_a_free_key_too(falls_per_half_second: i
     for i, at in enumerate((10.0, 10.5, 11.0)):
         share.room.load.heard(START + at, 10_000 - falls_per_half_second * i, served=True)
     assert share.probe._found_room(START + 11.0) is speeds_up
+
+
+def test_a_growth_into_room_is_followed_by_probes_that_grow_on() -> None:
+    """
+    The key's figures show room once another process is done: a lowered share takes part of it (at 30% of the key
+    idle or more); the rest was left to the probes' unhurried pace (one slot per 5-10 answers' time, and not in
+    the first window), so 4 processes' finite jobs on one Tier 1 key left 10-14 of the 50 slots idle for seconds
+    (real runs: 1.25-1.51x the ideal, mean 1.38; now 1.22-1.36x, mean 1.29). Now the growth counts as a probe's
+    that found room: two answers' time later, the share grows again while the key is not shown full.
+    """
+    rng = random.Random(1)
+    share = ConcurrencyShare(60.0, rng, AnswerTime(60.0, rng))
+    share.state(50)
+    share.share = share.plateau = share.fits = 10.0  # lowered by refusals
+    share.timing.served(1.0)  # answers take a second
+    start, left = START + 10.0, 10_000
+    for step in range(4):  # the key holds 20: 10 of ours, 10 of another process's
+        share.room.load.heard(start + 0.5 * step, left - 10 * step, served=True)
+        share.ready(start + 0.5 * step, 10, 0.0)
+    grown = share.share
+    assert grown is not None and grown > 10.0  # at 60% of the key idle, part of the room
+    left -= 30
+    for step in range(1, 7):  # then 44 in flight: below 30% idle, not full; our share used in full
+        share.room.load.heard(start + 1.5 + 0.5 * step, left - 22 * step, served=True)
+        share.ready(start + 1.5 + 0.5 * step, int(grown), 0.0)
+    assert share.share is not None and share.share > grown

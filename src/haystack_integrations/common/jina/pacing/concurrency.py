@@ -30,10 +30,11 @@
   a slot misses those the holders leave). A lowered share that is used in full grows into the room the key's
   remaining-requests figures show (`key_load.RoomGrowth`: at least 30% of the key idle, the others done or cut; not
   while a per-minute budget binds): its part of what the key holds, half the room at most, once per answer's time,
-  instead of one slot per probe interval. With same-host sharing on (`host_share.py`, opt-in), the key's total is
-  split among the host's busy processes (`split`): the part is a ceiling, nothing is left free for others, refusals
-  while parts change hands lower nothing (a process joining busy ones, or refused while they hand over, starts from
-  one request and doubles), and a share that other refusals lowered doubles a round back to the part.
+  instead of one slot per probe interval; each such growth counts as a probe's that found room, so the probes that
+  follow grow on, sped up, into the room below 30%. With same-host sharing on (`host_share.py`, opt-in), the key's
+  total is split among the host's busy processes (`split`): the part is a ceiling, nothing is left free for others,
+  refusals while parts change hands lower nothing (a process joining busy ones, or refused while they hand over,
+  starts from one request and doubles), and a share that other refusals lowered doubles a round back to the part.
 """
 
 from __future__ import annotations
@@ -442,6 +443,19 @@ class Probe:
         self.yield_until = now + self.timing.typical()
         self.yielding = True
         self._grow_after_yield = target.share is not None and target.share >= target.plateau
+
+    def grew_into_room(self, now: float) -> None:
+        """
+        The share grew into room the key's figures showed (`RoomGrowth`, at 30% of the key idle or more): a growth
+        like a probe's that found room, so two answers' time later (the figures show what it did) the next probe
+        grows again, sped up, if that growth was used, not refused, and the key is not shown full. Before, the room
+        below 30% waited for the probes' unhurried pace: 4 processes' finite jobs on one Tier 1 key left 10-14 of
+        the 50 slots idle for seconds after each process ended.
+        """
+        self._grown_round, self._filled = self.target.round, False
+        self.streak, self.goal = max(self.streak, 1), 0.0
+        self.yield_until, self._grow_after_yield = 0.0, False
+        self.at = now + 2 * self.timing.typical()
 
     def _found_room(self, now: float) -> bool:
         """Whether the last growth was used in full and not refused, on a key where that means room (see `FULL`)."""

@@ -92,6 +92,8 @@ class RoomGrowth:
     it when the key holds little more than ours (alone); then it looks again once the figures show what that did,
     an answer's time later. Figures are untrusted: a growth that a refusal followed doubles the wait before the
     next and from then at most doubles the share (a key whose figures lie costs a few refusals, not a storm).
+    Each growth into room counts as a probe's growth that found room (`Probe.grew_into_room`): below `ROOM`, the
+    probes go on growing the share, sped up, while their growth is not refused and the key is not shown full.
 
     :param timing: How long answers take.
     """
@@ -130,6 +132,7 @@ class RoomGrowth:
         most = (room if alone else room / 2) if self._backoff == 1 else min(room / 2, float(in_flight))
         share.share = share.plateau = max(1.0, share.share) + max(1.0, min(most, room * (in_flight + 1) / (held + 1)))
         share.forget_share_above_ceiling()
+        share.probe.grew_into_room(now)  # below `ROOM`, probes that find room go on growing it
 
     def _refused(self, share: ConcurrencyShare, now: float) -> bool:
         """Once the last growth's wait is over: whether a refusal followed it (then the wait doubles, from now)."""
