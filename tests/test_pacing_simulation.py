@@ -478,39 +478,27 @@ def test_processes_that_state_the_tier_share_the_key_fairly_in_every_minute() ->
     assert sum(least) / len(least) >= 0.5 and min(least) >= 0.3, least
 
 
-@pytest.mark.parametrize(("falls_per_half_second", "speeds_up"), [(24, False), (10, True)])
+@pytest.mark.parametrize(
+    ("total", "share_", "falls_per_half_second", "speeds_up"),
+    [(50, 20.0, 24, False), (50, 20.0, 10, True), (5, 2.0, 3, False), (5, 2.0, 1, True)],
+    ids=["tier1-full", "tier1-room", "free-full", "free-room"],
+)
 def test_growth_not_refused_speeds_up_only_if_the_key_figures_show_room(
-    falls_per_half_second: int, speeds_up: bool
+    total: int, share_: float, falls_per_half_second: int, speeds_up: bool
 ) -> None:
     """
     On a full key, a growth is often not refused: it takes a slot between another process's answer and that
     process's next request (whose request is refused instead). Read as room, it sped the growth up (2, 4, 8 slots)
     and took 10-25 slots from the others in a few seconds. The key's figures tell which it was: 48 in flight
-    (full), or 20.
+    (full), or 20. On a Free key (5 slots) a share did not speed up at all: it grew one slot a probe interval (10
+    answers' time) however idle the key, and the last of 4 processes with finite jobs took its last seconds at 2-3
+    of the 5 slots (the finite Free jobs' mean "x ideal" was 1.46; with this and `MIN_SHARE`, 1.31). Now it speeds
+    up as on a larger key if the figures show room: 2 in flight of 5, yes; 6, no.
     """
     rng = random.Random(1)
     share = ConcurrencyShare(60.0, rng, AnswerTime(60.0, rng))
-    share.state(50)
-    share.share = share.plateau = 20.0  # lowered by refusals, grown one slot, and that slot used
-    share.probe._grown_round, share.probe._filled = share.round, True
-    share.timing.served(1.0)  # answers take a second
-    for i, at in enumerate((10.0, 10.5, 11.0)):
-        share.room.load.heard(START + at, 10_000 - falls_per_half_second * i, served=True)
-    assert share.probe._found_room(START + 11.0) is speeds_up
-
-
-@pytest.mark.parametrize(("falls_per_half_second", "speeds_up"), [(1, True), (3, False)])
-def test_growth_not_refused_speeds_up_on_a_free_key_too(falls_per_half_second: int, speeds_up: bool) -> None:
-    """
-    A share of a Free key (5 slots) grew one slot a probe interval (10 answers' time) however idle the key: the last
-    of 4 processes with finite jobs took its last seconds at 2-3 of the 5 slots (the mean "x ideal" of the finite
-    Free jobs was 1.46; with this and `MIN_SHARE` 1.31). Now it speeds up as on a larger key, if the figures show
-    room: 2 in flight of 5, yes; 6, no.
-    """
-    rng = random.Random(1)
-    share = ConcurrencyShare(60.0, rng, AnswerTime(60.0, rng))
-    share.state(5)
-    share.share = share.plateau = 2.0  # lowered by refusals, grown one slot, and that slot used
+    share.state(total)
+    share.share = share.plateau = share_  # lowered by refusals, grown one slot, and that slot used
     share.probe._grown_round, share.probe._filled = share.round, True
     share.timing.served(1.0)  # answers take a second
     for i, at in enumerate((10.0, 10.5, 11.0)):
