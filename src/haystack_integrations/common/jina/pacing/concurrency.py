@@ -1,40 +1,23 @@
 """This process's share of the key's concurrency: how many requests it may have in flight (`bound`).
 
-- Concurrency: what the user stated (a component's `max_concurrency`, or the concurrency of `JINA_RATE_LIMITS`) is the
-  key's total and the ceiling, used from the first request. With nothing stated, 5 (the Free tier's), then 6, then
-  doubling after each full round without a refusal, up to 500; a refusal's "{current}/N" names the key's total, a
-  ceiling for a window. A concurrency refusal lowers this process's share (multiplicative decrease with jitter, once
-  per round; not below one request while it holds one): to 85-95% of what it had in flight on a key of 8 slots or more
-  (the others grow one slot per probe interval, so a deep cut leaves the key idle), to 50-80% on a smaller key or
-  while a per-minute budget binds (bursts at each window's start). The part cut is the same for every share on one
-  key, so shares even out. A burst's further refusals, as they come back, lower the share to what stays in flight:
-  what the key admitted of ours (processes that start together at a stated total fill the key, no more, instead of
-  cutting again and again; later, only on a key smaller than stated: on a key as large, refusals that come together
-  are another process's growth taking the slots our answers free, and the round's first refusal is all they lower); a
-  refusal with many of ours in flight holds the next request until one of ours is served (sent again at once, it meets
-  the full key again); a process whose burst the key refused (nearly) whole came after another filled it: it keeps
-  looking every few tenths of a second, and once one request is served it grows back a quarter a round to the level
-  its first refusal left (the one that filled the key may be done soon: its slots are not left idle). If the refusal
-  counts others' requests in flight, the share then grows one slot per probe interval (5-10 answers' time, at most 0.3
-  of a window) while the key stays busy; each probe whose growth was used and not refused (the key has room: the
-  others are done or cut, and its figures do not show it full: on a full key an unrefused growth took a slot another
-  process was about to use) halves the wait before the next, down to one answer's time, and from the second doubles
-  its step (2, 4, 8 ... slots, one an answer), so an idle key is filled in a few probes; a refusal starts again from
-  one slot a probe interval (see `Probe`). If not (ours alone, a glitch), it grows back by a quarter a round to just
-  below where it was refused. Once per probe interval a process at its level (and not speeding up) leaves one slot
-  free for an answer's time, so a process that came later gets a slot and the holder a refusal: N processes settle
-  near limit / N each without talking to each other; then it tries one slot more, and if that probe is refused, the
-  share goes back to the level that fitted, not lower (the key is full, nobody took ours). A refusal while none of
-  ours is in flight lowers nothing at first (someone else holds the key): a short pause; three in a row lower the
-  share below one request, sent one at a time with gaps (one in flight half the time at least, or a process without
-  a slot misses those the holders leave). A lowered share that is used in full grows into the room the key's
-  remaining-requests figures show (`key_load.RoomGrowth`: at least 30% of the key idle, the others done or cut; not
-  while a per-minute budget binds): its part of what the key holds, half the room at most, once per answer's time,
-  instead of one slot per probe interval; each such growth counts as a probe's that found room, so the probes that
-  follow grow on, sped up, into the room below 30%. With same-host sharing on (`host_share.py`, opt-in), the key's
-  total is split among the host's busy processes (`split`): the part is a ceiling, nothing is left free for others,
-  refusals while parts change hands lower nothing (a process joining busy ones, or refused while they hand over,
-  starts from one request and doubles), and a share that other refusals lowered doubles a round back to the part.
+The model: additive increase, multiplicative decrease with jitter; no process talks to another.
+
+1. Start: what the user stated (a component's `max_concurrency`, the concurrency of `JINA_RATE_LIMITS`) is the key's
+   total, used from the first request; with nothing stated, 5 (the Free tier's), then 6, then doubling after each
+   full round without a refusal, up to 500 (`Ramp`). A refusal's "{current}/N" names the key's total, a ceiling.
+2. Decrease: a concurrency refusal lowers the share once per round, by the same part of every share on one key (to
+   85-95% on a key of 8 slots or more, 50-80% on a smaller one), so shares even out (`refused`).
+3. Increase: one slot per probe interval (5-10 answers' time); a share below a level known to fit (a glitch, a
+   burst refused whole) grows back to it by a quarter a round (`served`); probes whose growth finds room speed up
+   (`Probe`), and room the key's remaining-requests figures show is taken in one step, after which the probes grow
+   on (`key_load.RoomGrowth`).
+4. Fairness: once per probe interval a process at its level leaves one slot free for an answer's time; a process
+   that came later takes it, and the holder's next request is refused (`Probe`).
+5. Same host (opt-in, `host_share.py`): the key's total is split among the host's busy processes, a ceiling on top
+   of the share (`split`).
+
+The special cases (a burst refused at the start, a refusal with none or many of ours in flight, a share below one
+request) are described where they are handled: `refused` and `served`.
 """
 
 from __future__ import annotations
@@ -241,6 +224,11 @@ class ConcurrencyShare:
             self.next_send = now + self.timing.typical() * (1 / self.share - 1) * self.random.uniform(0.5, 1.5)
 
     def served(self, ticket: Ticket) -> None:
+        """
+        A request of ours was served: below one request, the gaps halve (to those of the level known to fit, the
+        `plateau`); a probe's step takes one slot an answer; below the plateau, a quarter more a round (twice as
+        much a round back to a host's part).
+        """
         self._lone_refusals = 0
         self.wait_for_ours = False
         if self.share is not None and ticket.round == self.round:
@@ -264,7 +252,28 @@ class ConcurrencyShare:
             self.ramp.served(ticket)
 
     def refused(self, now: float, ticket: Ticket, answer: Signals, retry_after: float | None, in_flight: int) -> float:
-        """A concurrency refusal, with `in_flight` of ours still on the wire: the time to pause until (0: none)."""
+        """
+        A concurrency refusal, with `in_flight` of ours still on the wire: the time to pause until (0: none).
+
+        - It lowers the share once per round (multiplicative decrease with jitter; not below one request while one
+          of ours is in flight): to 85-95% of what it had in flight on a key of 8 slots or more (the others grow one
+          slot per probe interval, so a deep cut leaves the key idle), to 50-80% on a smaller key or while a
+          per-minute budget binds (bursts at each window's start).
+        - A burst's further refusals, as they come back, lower the share to what stays in flight: what the key
+          admitted of ours (processes that start together at a stated total fill the key, no more, instead of
+          cutting again and again); later only on a key smaller than stated (`_in_burst`).
+        - With many of ours in flight, the next request waits until one of ours is served (sent again at once, it
+          meets the full key again).
+        - A burst the key refused (nearly) whole came after another process filled the key: it keeps looking every
+          few tenths of a second, and once one request is served grows back a quarter a round to the level its
+          first refusal left (the one that filled the key may be done soon).
+        - If the refusal counts others' requests in flight, growth from the new level is slow (one slot per probe
+          interval); if not (ours alone, a glitch), it grows back a quarter a round to just below where it was
+          refused. A probe above the level that fitted, refused, goes back to that level, not lower.
+        - With none of ours in flight (someone else holds the key): a short pause; three in a row lower the share
+          below one request, sent one at a time with gaps (one in flight half the time at least, `MIN_SHARE`).
+        - Sharing a host, a refusal while parts change hands holds the share for a moment instead (`split`).
+        """
         until = 0.0
         # the key is full: sent again at once, the request would be refused again (and again, an answer's time
         # long); the next of ours takes the slot one of ours leaves (a few in flight: the next answer is far off;
