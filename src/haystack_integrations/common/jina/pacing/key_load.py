@@ -132,7 +132,8 @@ class RoomGrowth:
         most = (room if alone else room / 2) if self._backoff == 1 else min(room / 2, float(in_flight))
         share.share = share.plateau = max(1.0, share.share) + max(1.0, min(most, room * (in_flight + 1) / (held + 1)))
         share.forget_share_above_ceiling()
-        share.probe.grew_into_room(now)  # below `ROOM`, probes that find room go on growing it
+        if share.share is not None:  # still below the key's total: probes that find room go on growing it
+            share.probe.grew_into_room(now)
 
     def _refused(self, share: ConcurrencyShare, now: float) -> bool:
         """Once the last growth's wait is over: whether a refusal followed it (then the wait doubles, from now)."""
